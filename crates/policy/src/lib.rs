@@ -1,0 +1,1 @@
+//! keystile policy (being written).
