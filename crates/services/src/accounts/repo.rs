@@ -1,0 +1,150 @@
+//! SQL for accounts and users.
+
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+
+use super::{Account, Role, User};
+use crate::db::Database;
+
+#[derive(FromRow)]
+struct UserRow {
+    id: String,
+    account_id: Option<String>,
+    email: String,
+    role: String,
+    created_at: i64,
+}
+
+#[derive(FromRow)]
+struct UserWithHashRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    password_hash: String,
+}
+
+#[derive(FromRow)]
+struct AccountRow {
+    id: String,
+    name: String,
+    plan_id: String,
+    billing_anchor_day: i64,
+    created_at: i64,
+}
+
+pub(crate) fn from_millis(millis: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(millis).unwrap_or_default()
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = sqlx::Error;
+
+    fn try_from(row: UserRow) -> Result<Self, Self::Error> {
+        let role = Role::parse(&row.role)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown role {:?}", row.role).into()))?;
+        Ok(User {
+            id: row.id,
+            account_id: row.account_id,
+            email: row.email,
+            role,
+            created_at: from_millis(row.created_at),
+        })
+    }
+}
+
+impl From<AccountRow> for Account {
+    fn from(row: AccountRow) -> Self {
+        Account {
+            id: row.id,
+            name: row.name,
+            plan_id: row.plan_id,
+            billing_anchor_day: row.billing_anchor_day.clamp(1, 31) as u8,
+            created_at: from_millis(row.created_at),
+        }
+    }
+}
+
+const USER_COLUMNS: &str = "id, account_id, email, role, created_at";
+
+pub(super) async fn insert_account_with_owner(
+    db: &Database,
+    account: &Account,
+    owner: &User,
+    password_hash: &str,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.pool().begin().await?;
+    sqlx::query(
+        "INSERT INTO accounts (id, name, plan_id, billing_anchor_day, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&account.id)
+    .bind(&account.name)
+    .bind(&account.plan_id)
+    .bind(i64::from(account.billing_anchor_day))
+    .bind(account.created_at.timestamp_millis())
+    .execute(&mut *tx)
+    .await?;
+    insert_user_in(&mut tx, owner, password_hash).await?;
+    tx.commit().await
+}
+
+pub(super) async fn insert_user(
+    db: &Database,
+    user: &User,
+    password_hash: &str,
+) -> Result<(), sqlx::Error> {
+    let mut conn = db.pool().acquire().await?;
+    insert_user_in(&mut conn, user, password_hash).await
+}
+
+async fn insert_user_in(
+    conn: &mut sqlx::AnyConnection,
+    user: &User,
+    password_hash: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO users (id, account_id, email, email_normalized, password_hash, role, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&user.id)
+    .bind(&user.account_id)
+    .bind(&user.email)
+    .bind(super::normalize_email(&user.email))
+    .bind(password_hash)
+    .bind(user.role.as_str())
+    .bind(user.created_at.timestamp_millis())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn user_with_hash_by_email(
+    db: &Database,
+    email_normalized: &str,
+) -> Result<Option<(User, String)>, sqlx::Error> {
+    let row: Option<UserWithHashRow> = sqlx::query_as(&format!(
+        "SELECT {USER_COLUMNS}, password_hash FROM users WHERE email_normalized = $1"
+    ))
+    .bind(email_normalized)
+    .fetch_optional(db.pool())
+    .await?;
+    row.map(|row| Ok((User::try_from(row.user)?, row.password_hash)))
+        .transpose()
+}
+
+pub(super) async fn user_by_id(db: &Database, id: &str) -> Result<Option<User>, sqlx::Error> {
+    let row: Option<UserRow> =
+        sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(db.pool())
+            .await?;
+    row.map(User::try_from).transpose()
+}
+
+pub(super) async fn account_by_id(db: &Database, id: &str) -> Result<Option<Account>, sqlx::Error> {
+    let row: Option<AccountRow> = sqlx::query_as(
+        "SELECT id, name, plan_id, billing_anchor_day, created_at FROM accounts WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.map(Account::from))
+}

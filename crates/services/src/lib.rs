@@ -1,0 +1,41 @@
+//! keystile's domain services and the SQL behind them, free of any web framework.
+//!
+//! The dashboard's server functions and the gateway call these services; the services call one
+//! repository module per concern. Everything runs on SQLite (embedded default) or PostgreSQL
+//! through sqlx's `Any` driver, with one set of portable migrations.
+//!
+//! Failures come back as each service's own error enum: expected outcomes (a taken email, wrong
+//! credentials) are variants callers show to users; anything else is `Internal`, whose cause is
+//! logged by the caller and never shown.
+
+pub mod accounts;
+pub mod db;
+pub mod ids;
+pub mod passwords;
+#[cfg(feature = "test-support")]
+pub mod testing;
+
+use std::sync::Arc;
+
+use limiter::Clock;
+
+pub use db::{Backend, Database, DbError};
+
+/// Everything the web layer needs, cheap to clone into each request.
+#[derive(Clone)]
+pub struct Services {
+    pub db: Database,
+    pub clock: Arc<dyn Clock>,
+    pub accounts: accounts::Accounts,
+}
+
+impl Services {
+    pub fn new(db: Database, clock: Arc<dyn Clock>, default_plan_id: String) -> Self {
+        let accounts = accounts::Accounts::new(db.clone(), clock.clone(), default_plan_id);
+        Self {
+            db,
+            clock,
+            accounts,
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! The accounts repository and service, against SQLite and PostgreSQL alike.
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use limiter::ManualClock;
+use secrecy::SecretString;
+use services::accounts::{Accounts, CredentialsError, Role, SignUpError};
+use services::{Backend, testing};
+
+/// Runs each test body once per backend, as `<name>::sqlite` and `<name>::postgres`.
+macro_rules! on_both_backends {
+    ($(async fn $name:ident($accounts:ident: Accounts) $body:block)*) => {$(
+        mod $name {
+            use super::*;
+            async fn run($accounts: Accounts) $body
+            #[tokio::test]
+            async fn sqlite() { run(accounts_on(Backend::Sqlite).await).await }
+            #[tokio::test]
+            async fn postgres() { run(accounts_on(Backend::Postgres).await).await }
+        }
+    )*};
+}
+
+async fn accounts_on(backend: Backend) -> Accounts {
+    let db = testing::fresh_database(backend).await;
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap());
+    Accounts::new(db, Arc::new(clock), "starter".into())
+}
+
+fn secret(text: &str) -> SecretString {
+    SecretString::from(text)
+}
+
+on_both_backends! {
+    async fn sign_up_creates_an_owner_on_the_default_plan(accounts: Accounts) {
+        let user = accounts.sign_up("Ada@Example.com", secret("correct horse"), "Analytical").await.unwrap();
+        assert_eq!(user.role, Role::Owner);
+        assert_eq!(user.email, "Ada@Example.com");
+        let account = accounts.account(user.account_id.as_deref().unwrap()).await.unwrap().unwrap();
+        assert_eq!(account.name, "Analytical");
+        assert_eq!(account.plan_id, "starter");
+        assert_eq!(account.billing_anchor_day, 1);
+        assert_eq!(accounts.user(&user.id).await.unwrap(), Some(user));
+    }
+
+    async fn emails_are_unique_whatever_their_case(accounts: Accounts) {
+        accounts.sign_up("ada@example.com", secret("correct horse"), "").await.unwrap();
+        let again = accounts.sign_up("ADA@example.COM", secret("another horse"), "").await;
+        assert!(matches!(again, Err(SignUpError::EmailTaken)), "{again:?}");
+    }
+
+    async fn a_refused_sign_up_writes_nothing(accounts: Accounts) {
+        let short = accounts.sign_up("ada@example.com", secret("short"), "").await;
+        assert!(matches!(short, Err(SignUpError::InvalidPassword)));
+        let bad_email = accounts.sign_up("not-an-email", secret("correct horse"), "").await;
+        assert!(matches!(bad_email, Err(SignUpError::InvalidEmail)));
+        assert_eq!(accounts.user_by_email("ada@example.com").await.unwrap(), None);
+    }
+
+    async fn credentials_verify_with_any_email_case(accounts: Accounts) {
+        let user = accounts.sign_up("ada@example.com", secret("correct horse"), "").await.unwrap();
+        let verified = accounts.verify_credentials(" ADA@example.com", secret("correct horse")).await.unwrap();
+        assert_eq!(verified.id, user.id);
+    }
+
+    async fn unknown_email_and_wrong_password_are_the_same_error(accounts: Accounts) {
+        accounts.sign_up("ada@example.com", secret("correct horse"), "").await.unwrap();
+        let wrong = accounts.verify_credentials("ada@example.com", secret("wrong horse")).await.unwrap_err();
+        let unknown = accounts.verify_credentials("bob@example.com", secret("correct horse")).await.unwrap_err();
+        assert!(matches!(wrong, CredentialsError::Invalid));
+        assert!(matches!(unknown, CredentialsError::Invalid));
+        assert_eq!(wrong.to_string(), unknown.to_string());
+    }
+
+    async fn operators_belong_to_no_account(accounts: Accounts) {
+        let admin = accounts.create_operator("ops@example.com", secret("operator pass"), Role::Admin).await.unwrap();
+        assert_eq!(admin.account_id, None);
+        assert!(admin.role.is_operator());
+        let not_operator = accounts.create_operator("x@example.com", secret("operator pass"), Role::Owner).await;
+        assert!(not_operator.is_err());
+    }
+}
