@@ -1,1 +1,92 @@
-fn main() {}
+//! The keystile binary: serves the dashboard and the gateway, and manages operator users.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use limiter::SystemClock;
+use services::accounts::Role;
+
+use server::operators;
+use server::settings::{self, Settings};
+use server::startup::Application;
+
+#[derive(Parser)]
+#[command(
+    name = "keystile",
+    version,
+    about = "API keys, rate limits and quotas, with a customer dashboard."
+)]
+#[command(after_help = settings::ENVIRONMENT_HELP)]
+struct Cli {
+    /// A TOML settings file; environment variables override it.
+    #[arg(long, global = true, env = "KEYSTILE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the dashboard and the gateway (the default).
+    Serve,
+    /// Create an operator user; the password is read from standard input or a prompt, never
+    /// from the command line.
+    CreateOperator {
+        #[arg(long)]
+        email: String,
+        /// admin (changes plans and limits) or support (views accounts read-only)
+        #[arg(long, value_parser = ["admin", "support"])]
+        role: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let settings = Settings::load(cli.config.as_deref())?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::CreateOperator { email, role } => {
+            let role = Role::parse(&role).unwrap_or(Role::Support);
+            operators::create_operator(&settings, &email, role).await
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = Application::build(&settings, Arc::new(SystemClock)).await?;
+    if settings.demo {
+        operators::ensure_demo_account(app.services()).await?;
+    }
+    println!("keystile is serving at http://{}", app.local_addr());
+    app.run_until(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -70,3 +70,31 @@ pub struct Charge {
     /// Units this request consumes; usually 1.
     pub cost: u64,
 }
+
+impl BucketSpec {
+    pub fn new(name: impl Into<String>, limit: u64, window: Window, scope: Scope) -> Self {
+        Self {
+            name: name.into(),
+            limit,
+            window,
+            scope,
+        }
+    }
+}
+
+impl Charge {
+    /// One unit of `spec` for `subject`, the usual charge of one request.
+    pub fn new(spec: BucketSpec, subject: impl Into<String>) -> Self {
+        Self {
+            spec,
+            subject: subject.into(),
+            cost: 1,
+        }
+    }
+
+    /// The same charge costing `cost` units (an export may cost more than a read).
+    pub fn with_cost(mut self, cost: u64) -> Self {
+        self.cost = cost;
+        self
+    }
+}

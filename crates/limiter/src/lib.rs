@@ -7,7 +7,19 @@
 //! - [`bucket`]: what a bucket is (limit, window kind, scope, cost).
 
 pub mod bucket;
+mod calendar;
 pub mod clock;
+pub mod decision;
+pub mod memory;
+#[cfg(feature = "redis")]
+pub mod redis_store;
+mod rule;
+pub mod store;
 
 pub use bucket::{BucketSpec, Charge, Scope, Window};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use decision::{BucketState, Decision};
+pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
+pub use redis_store::{RedisConfig, RedisStore};
+pub use store::{LimiterStore, StoreError};

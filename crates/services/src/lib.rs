@@ -12,9 +12,11 @@ pub mod accounts;
 pub mod db;
 pub mod ids;
 pub mod passwords;
+pub mod sessions;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use limiter::Clock;
@@ -39,3 +41,8 @@ impl Services {
         }
     }
 }
+
+/// The caller's address as the web layer determined it (`X-Forwarded-For` only from trusted
+/// proxies). Login throttling and the public per-IP limits count by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);

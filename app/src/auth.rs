@@ -1,0 +1,159 @@
+//! Signing up, logging in and out, and who is signed in.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::AppError;
+
+/// The signed-in user as pages see them: no secrets, nothing the browser should not hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Viewer {
+    pub email: String,
+    /// `owner`, `member`, `admin` or `support`.
+    pub role: String,
+    pub is_operator: bool,
+}
+
+#[server]
+pub async fn current_viewer() -> Result<Option<Viewer>, AppError> {
+    let Some(user) = ssr::signed_in_user().await? else {
+        return Ok(None);
+    };
+    Ok(Some(Viewer {
+        email: user.email,
+        role: user.role.as_str().to_owned(),
+        is_operator: user.role.is_operator(),
+    }))
+}
+
+#[server]
+pub async fn log_in(email: String, password: String, next: String) -> Result<(), AppError> {
+    let services = ssr::services()?;
+    let user = services
+        .accounts
+        .verify_credentials(&email, secrecy::SecretString::from(password))
+        .await
+        .map_err(|error| match error {
+            services::accounts::CredentialsError::Invalid => AppError::Invalid(error.to_string()),
+            services::accounts::CredentialsError::Internal(cause) => ssr::internal(cause),
+        })?;
+    ssr::start_session(&services, user.id).await?;
+    leptos_axum::redirect(&safe_next(&next));
+    Ok(())
+}
+
+#[server]
+pub async fn sign_up(
+    email: String,
+    password: String,
+    account_name: String,
+) -> Result<(), AppError> {
+    use services::accounts::SignUpError;
+    let services = ssr::services()?;
+    let user = services
+        .accounts
+        .sign_up(&email, secrecy::SecretString::from(password), &account_name)
+        .await
+        .map_err(|error| match error {
+            SignUpError::Internal(cause) => ssr::internal(cause),
+            expected => AppError::Invalid(expected.to_string()),
+        })?;
+    ssr::start_session(&services, user.id).await?;
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+#[server]
+pub async fn log_out() -> Result<(), AppError> {
+    let session = ssr::session().await?;
+    session.flush().await.map_err(ssr::internal)?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// Where to go after login: a path on this site only, never another origin.
+pub fn safe_next(next: &str) -> String {
+    let is_local_path = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
+    if is_local_path {
+        next.to_owned()
+    } else {
+        "/".to_owned()
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    //! Server-side helpers every server function shares.
+
+    use leptos::prelude::*;
+    use services::Services;
+    use services::accounts::User;
+    use services::sessions::{AUTH_KEY, SessionAuth};
+    use tower_sessions::Session;
+
+    use crate::AppError;
+
+    /// Logs the cause for operators and returns the generic error users see.
+    pub fn internal(cause: impl std::fmt::Display) -> AppError {
+        tracing::error!(%cause, "server function failed");
+        AppError::Internal
+    }
+
+    pub fn services() -> Result<Services, AppError> {
+        use_context::<Services>()
+            .ok_or_else(|| internal("services are not in the server function's context"))
+    }
+
+    pub async fn session() -> Result<Session, AppError> {
+        leptos_axum::extract::<Session>().await.map_err(internal)
+    }
+
+    /// The signed-in user, if any. Expired sessions were already ended by the server's session
+    /// guard before the request got here.
+    pub async fn signed_in_user() -> Result<Option<User>, AppError> {
+        let session = session().await?;
+        let Some(auth) = session
+            .get::<SessionAuth>(AUTH_KEY)
+            .await
+            .map_err(internal)?
+        else {
+            return Ok(None);
+        };
+        services()?
+            .accounts
+            .user(&auth.user_id)
+            .await
+            .map_err(internal)
+    }
+
+    pub async fn require_user() -> Result<User, AppError> {
+        signed_in_user().await?.ok_or(AppError::Unauthenticated)
+    }
+
+    /// Signs `user_id` in under a fresh session id, so an id planted before login is worthless.
+    pub async fn start_session(services: &Services, user_id: String) -> Result<(), AppError> {
+        let session = session().await?;
+        session.cycle_id().await.map_err(internal)?;
+        let auth = SessionAuth::new(user_id, services.clock.now());
+        session.insert(AUTH_KEY, auth).await.map_err(internal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_are_followed_after_login() {
+        assert_eq!(safe_next("/keys?tab=active"), "/keys?tab=active");
+        for unsafe_next in [
+            "",
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "keys",
+        ] {
+            assert_eq!(safe_next(unsafe_next), "/", "{unsafe_next:?}");
+        }
+    }
+}

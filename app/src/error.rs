@@ -1,0 +1,64 @@
+//! The one error type every server function returns; it survives the trip to the browser (and,
+//! without JavaScript, the redirect back to the form) with a message fit to show.
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("Your session has ended. Log in again to continue.")]
+    Unauthenticated,
+    #[error("You don't have access to this.")]
+    Forbidden,
+    /// Input the user can fix; the message says how.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("Too many attempts. Try again in {} minute{}.", minutes(*retry_after_secs), plural(minutes(*retry_after_secs)))]
+    Throttled { retry_after_secs: u64 },
+    /// The cause is logged on the server, never shown.
+    #[error("Something went wrong on our side. Please try again.")]
+    Internal,
+    /// The request never reached the function (network, bad encoding).
+    #[error("Could not reach keystile: {0}")]
+    Transport(String),
+}
+
+fn minutes(secs: u64) -> u64 {
+    secs.div_ceil(60).max(1)
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(error: ServerFnErrorErr) -> Self {
+        AppError::Transport(error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttling_rounds_up_to_whole_minutes() {
+        assert_eq!(
+            AppError::Throttled {
+                retry_after_secs: 1
+            }
+            .to_string(),
+            "Too many attempts. Try again in 1 minute."
+        );
+        assert_eq!(
+            AppError::Throttled {
+                retry_after_secs: 61
+            }
+            .to_string(),
+            "Too many attempts. Try again in 2 minutes."
+        );
+    }
+}

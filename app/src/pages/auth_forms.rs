@@ -1,0 +1,77 @@
+//! Log in and sign up: plain forms that work before hydration and without JavaScript.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use super::FormError;
+use crate::auth::{LogIn, SignUp};
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let log_in = ServerAction::<LogIn>::new();
+    let query = use_query_map();
+    let next = move || query.read().get("next").unwrap_or_else(|| "/".to_owned());
+    view! {
+        <Title text="Log in" />
+        <main class="auth-page" id="main">
+            <div class="auth-card card stack">
+                <h1>"Log in to keystile"</h1>
+                <FormError result=log_in.value() />
+                <ActionForm action=log_in attr:class="form">
+                    <input type="hidden" name="next" value=next />
+                    <div class="field">
+                        <label for="email">"Email"</label>
+                        <input id="email" name="email" type="email" autocomplete="username" required autofocus />
+                    </div>
+                    <div class="field">
+                        <label for="password">"Password"</label>
+                        <input id="password" name="password" type="password" autocomplete="current-password" required />
+                    </div>
+                    <div class="form-actions">
+                        <button type="submit" class="btn btn-primary" aria-busy=move || log_in.pending().get().to_string()>
+                            "Log in"
+                        </button>
+                    </div>
+                </ActionForm>
+                <p class="auth-switch">"No account yet? " <a href="/signup">"Sign up"</a></p>
+            </div>
+        </main>
+    }
+}
+
+#[component]
+pub fn SignUpPage() -> impl IntoView {
+    let sign_up = ServerAction::<SignUp>::new();
+    view! {
+        <Title text="Sign up" />
+        <main class="auth-page" id="main">
+            <div class="auth-card card stack">
+                <h1>"Create your keystile account"</h1>
+                <FormError result=sign_up.value() />
+                <ActionForm action=sign_up attr:class="form">
+                    <div class="field">
+                        <label for="email">"Email"</label>
+                        <input id="email" name="email" type="email" autocomplete="email" required autofocus />
+                    </div>
+                    <div class="field">
+                        <label for="password">"Password"</label>
+                        <input id="password" name="password" type="password" autocomplete="new-password"
+                            minlength="8" maxlength="128" required aria-describedby="password-hint" />
+                        <p class="field-hint" id="password-hint">"At least 8 characters."</p>
+                    </div>
+                    <div class="field">
+                        <label for="account_name">"Company or project name " <span class="muted">"(optional)"</span></label>
+                        <input id="account_name" name="account_name" type="text" autocomplete="organization" maxlength="100" />
+                    </div>
+                    <div class="form-actions">
+                        <button type="submit" class="btn btn-primary" aria-busy=move || sign_up.pending().get().to_string()>
+                            "Create account"
+                        </button>
+                    </div>
+                </ActionForm>
+                <p class="auth-switch">"Already have an account? " <a href="/login">"Log in"</a></p>
+            </div>
+        </main>
+    }
+}

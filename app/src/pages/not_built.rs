@@ -1,0 +1,41 @@
+//! Pages whose issue has not landed yet say so plainly instead of pretending.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+fn NotBuilt(title: &'static str, what: &'static str) -> impl IntoView {
+    view! {
+        <Title text=title />
+        <div class="page-header"><h1>{title}</h1></div>
+        <div class="notice-unbuilt" role="status">
+            <p><strong>"This page is not built yet."</strong></p>
+            <p class="muted">{what}</p>
+        </div>
+    }
+}
+
+#[component]
+pub fn OverviewPage() -> impl IntoView {
+    view! { <NotBuilt title="Overview" what="Live quota gauges, month-to-date usage and the projected tier will appear here." /> }
+}
+
+#[component]
+pub fn KeysPage() -> impl IntoView {
+    view! { <NotBuilt title="API keys" what="Creating, rotating and revoking API keys will happen here." /> }
+}
+
+#[component]
+pub fn UsagePage() -> impl IntoView {
+    view! { <NotBuilt title="Usage" what="Per-key usage charts, the usage table and CSV export will appear here." /> }
+}
+
+#[component]
+pub fn PlanPage() -> impl IntoView {
+    view! { <NotBuilt title="Plan" what="Comparing plans and upgrading or downgrading will happen here." /> }
+}
+
+#[component]
+pub fn AdminPage() -> impl IntoView {
+    view! { <NotBuilt title="Admin" what="Account search, plan changes, overrides and the audit log will appear here." /> }
+}

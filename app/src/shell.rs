@@ -1,0 +1,49 @@
+//! The frame around every signed-in page: navigation, the signed-in user, and log out.
+
+use leptos::prelude::*;
+use leptos_router::components::{A, Outlet};
+
+use crate::auth::{LogOut, Viewer, current_viewer};
+
+#[component]
+pub fn Shell() -> impl IntoView {
+    let viewer = Resource::new(|| (), |_| current_viewer());
+    view! {
+        <a class="skip-link" href="#main">"Skip to content"</a>
+        <div class="shell">
+            <nav class="nav" aria-label="Main">
+                <div class="brand">"keystile"</div>
+                <A href="/" exact=true>"Overview"</A>
+                <A href="/keys">"Keys"</A>
+                <A href="/usage">"Usage"</A>
+                <A href="/plan">"Plan"</A>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        viewer.await.ok().flatten().map(|viewer| view! { <ViewerNav viewer /> })
+                    })}
+                </Transition>
+            </nav>
+            <main class="main" id="main" tabindex="-1">
+                <Outlet />
+            </main>
+        </div>
+    }
+}
+
+/// The operator section (for staff) and the footer with the user's email and log out.
+#[component]
+fn ViewerNav(viewer: Viewer) -> impl IntoView {
+    let log_out = ServerAction::<LogOut>::new();
+    view! {
+        <Show when=move || viewer.is_operator>
+            <div class="nav-section">"Operator"</div>
+            <A href="/admin">"Admin"</A>
+        </Show>
+        <div class="nav-footer">
+            <span class="user-email">{viewer.email.clone()}</span>
+            <ActionForm action=log_out>
+                <button type="submit" class="btn btn-ghost btn-small">"Log out"</button>
+            </ActionForm>
+        </div>
+    }
+}

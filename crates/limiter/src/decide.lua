@@ -1,0 +1,179 @@
+-- keystile limiter: decide one request against all of its buckets, atomically, inside Redis.
+-- A transcription of crates/limiter/src/rule.rs and calendar.rs; keep the three in step.
+--
+-- KEYS[i]   bucket i's key
+-- ARGV[1]   now in microseconds, or '' to take it from this server's TIME
+-- ARGV[2]   'd' to decide (charge if every bucket admits), 'p' to peek (charge nothing)
+-- ARGV[3]   extra milliseconds of key lifetime beyond the window's end
+-- then per bucket i, six values from ARGV[4 + 6(i-1)]:
+--   kind, cost, a, b, c, d
+--   'f' aligned window: a = limit, b = length (µs)
+--   'M' billing month:  a = limit, b = anchor day
+--   'g' GCRA:           a = interval T, b = tolerance τ, c = capacity, d = period (µs)
+-- Stored values: 'start:count' for windows, the TAT for GCRA; all integers, in µs.
+-- Returns {now, allowed (1/0), then per bucket: used, remaining, reset, wait (-1: admitted)}.
+
+local floor, min, max = math.floor, math.min, math.max
+local DAY = 86400000000
+
+local now
+if ARGV[1] == '' then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+else
+  now = tonumber(ARGV[1])
+end
+local charging = ARGV[2] == 'd'
+local slack = tonumber(ARGV[3])
+
+-- Floor division, corrected so doubles never round a quotient up.
+local function idiv(x, y)
+  local q = floor(x / y)
+  if q * y > x then
+    q = q - 1
+  elseif (q + 1) * y <= x then
+    q = q + 1
+  end
+  return q
+end
+
+local function days_from_civil(y, m, d)
+  if m <= 2 then y = y - 1 end
+  local era = idiv(y, 400)
+  local yoe = y - era * 400
+  local mp = m > 2 and m - 3 or m + 9
+  local doy = idiv(153 * mp + 2, 5) + d - 1
+  local doe = yoe * 365 + idiv(yoe, 4) - idiv(yoe, 100) + doy
+  return era * 146097 + doe - 719468
+end
+
+local function civil_from_days(z)
+  z = z + 719468
+  local era = idiv(z, 146097)
+  local doe = z - era * 146097
+  local yoe = idiv(doe - idiv(doe, 1460) + idiv(doe, 36524) - idiv(doe, 146096), 365)
+  local doy = doe - (365 * yoe + idiv(yoe, 4) - idiv(yoe, 100))
+  local mp = idiv(5 * doy + 2, 153)
+  local d = doy - idiv(153 * mp + 2, 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400
+  if m <= 2 then y = y + 1 end
+  return y, m, d
+end
+
+local function days_in_month(y, m)
+  if m == 2 then
+    if y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0) then return 29 end
+    return 28
+  elseif m == 4 or m == 6 or m == 9 or m == 11 then
+    return 30
+  end
+  return 31
+end
+
+local function month_bounds(anchor)
+  local y, m, d = civil_from_days(idiv(now, DAY))
+  if d < min(anchor, days_in_month(y, m)) then
+    if m == 1 then y, m = y - 1, 12 else m = m - 1 end
+  end
+  local ny, nm = y, m + 1
+  if nm == 13 then ny, nm = y + 1, 1 end
+  return days_from_civil(y, m, min(anchor, days_in_month(y, m))) * DAY,
+    days_from_civil(ny, nm, min(anchor, days_in_month(ny, nm))) * DAY
+end
+
+local function int(x)
+  return string.format('%.0f', x)
+end
+
+-- Bucket i charged `cost` against stored value `v` (false when absent).
+-- Returns admitted, wait, used, remaining, reset, value to store (nil: none), its expiry.
+local function charge(i, v, cost)
+  local base = 4 + (i - 1) * 6
+  local kind = ARGV[base]
+  local a, b = tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
+  if kind == 'g' then
+    local interval, tolerance = a, b
+    local capacity, period = tonumber(ARGV[base + 4]), tonumber(ARGV[base + 5])
+    local tat = now
+    if v then tat = max(tonumber(v) or now, now) end
+    local function report(t)
+      local remaining = min(idiv(max(tolerance - (t - now), 0), interval), capacity)
+      return capacity - remaining, remaining, t
+    end
+    if cost > capacity then
+      return false, max(tat - now, period), report(tat)
+    end
+    local nxt = tat + interval * cost
+    if nxt - now > tolerance then
+      return false, nxt - tolerance - now, report(tat)
+    end
+    if cost == 0 then
+      return true, -1, report(tat)
+    end
+    local used, remaining, reset = report(nxt)
+    return true, -1, used, remaining, reset, int(nxt), nxt
+  end
+  local limit = a
+  local start, stop
+  if kind == 'f' then
+    start = now - now % b
+    stop = start + b
+  else
+    start, stop = month_bounds(b)
+  end
+  local count = 0
+  if v then
+    local s, c = string.match(v, '^(%d+):(%d+)$')
+    if s and tonumber(s) == start then count = tonumber(c) end
+  end
+  if cost > limit or count + cost > limit then
+    return false, stop - now, count, max(limit - count, 0), stop
+  end
+  if cost == 0 then
+    return true, -1, count, limit - count, stop
+  end
+  count = count + cost
+  return true, -1, count, limit - count, stop, int(start) .. ':' .. int(count), stop
+end
+
+local n = #KEYS
+local stored, pending, writes = {}, {}, {}
+local out = { now, 1 }
+local allowed = true
+for i = 1, n do
+  local key = KEYS[i]
+  if stored[key] == nil then stored[key] = redis.call('GET', key) end
+  local cost = 0
+  if charging then cost = tonumber(ARGV[4 + (i - 1) * 6 + 1]) end
+  -- A bucket charged twice in one request sees its first charge.
+  local v = pending[key]
+  if v == nil then v = stored[key] end
+  local ok, wait, used, remaining, reset, value, expires = charge(i, v, cost)
+  if not ok then allowed = false end
+  if value then
+    pending[key] = value
+    writes[#writes + 1] = { key, value, expires }
+  end
+  out[#out + 1] = used
+  out[#out + 1] = remaining
+  out[#out + 1] = reset
+  out[#out + 1] = wait
+end
+
+if allowed then
+  for _, w in ipairs(writes) do
+    redis.call('SET', w[1], w[2], 'PX', int(idiv(w[3] - now + 999, 1000) + slack))
+  end
+else
+  -- Nothing is charged: report every bucket as it stands, keeping the denials' waits.
+  out[2] = 0
+  for i = 1, n do
+    local _, _, used, remaining, reset = charge(i, stored[KEYS[i]], 0)
+    local at = 2 + (i - 1) * 4
+    out[at + 1] = used
+    out[at + 2] = remaining
+    out[at + 3] = reset
+  end
+end
+return out

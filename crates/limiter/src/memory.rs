@@ -1,0 +1,381 @@
+//! The embedded store: bucket counters in this process's memory, for a single node.
+//!
+//! **How it works.** Counters are grouped per subject: one entry per (scope, subject), holding
+//! a slot per bucket (name + window kind). Entries live in power-of-two shards, each a
+//! `HashMap` behind a `std::sync::Mutex`. A decision locks the shards of its subjects in
+//! ascending order (so two requests never deadlock), evaluates every charge with the pure
+//! algorithms of [`crate::rule`], writes the new cells only if all admit, and unlocks. A lock is
+//! held for a few hundred nanoseconds and never across an `.await`: the async methods are
+//! synchronous underneath.
+//!
+//! Entries are keyed by a 128-bit fingerprint of (scope, subject), XXH3 with a seed drawn at
+//! start-up, and slots by a 64-bit fingerprint of (name, window kind). Subjects are key ids,
+//! account ids, user ids and IP addresses; at 10 million subjects the chance that any two share
+//! a fingerprint is about 10⁻²⁵.
+//!
+//! **Memory.** An entry is 160 bytes in its table (the fingerprint, an expiry, and up to three
+//! slots of 32 bytes inline; a fourth bucket on the same subject moves the slots to the heap).
+//! With the hash table's load factor and growth slack that is about 180–360 bytes per subject,
+//! so one API key of the default policy (its key entry, plus its account's and its IP's when not
+//! shared) costs at most about 1 KB. An entry expires when all its slots are back to empty
+//! (window over, GCRA bucket full again); a shard sweeps expired entries whenever it has doubled
+//! in size since its last sweep, so memory stays within about twice the live subjects under any
+//! number of distinct keys and IPs.
+//!
+//! **How it fails.** It does not: the only error is [`StoreError::InvalidBucket`] for a spec
+//! the algorithms cannot enforce. Counters are lost when the process exits.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use smallvec::SmallVec;
+use xxhash_rust::xxh3::{xxh3_64_with_seed, xxh3_128_with_seed};
+
+use crate::bucket::{BucketSpec, Charge, Scope, Window};
+use crate::calendar::Micros;
+use crate::clock::{Clock, SystemClock};
+use crate::decision::{self, BucketState, Decision};
+use crate::rule::{self, Cell, Outcome, Rule, Verdict};
+use crate::store::{LimiterStore, StoreError};
+
+/// A shard sweeps once it holds at least this many entries and twice as many as after its last sweep.
+const MIN_SWEEP: usize = 1024;
+
+/// Most requests touch at most this many buckets; more spill to the heap.
+type Few<T> = SmallVec<[T; 8]>;
+
+/// Bucket counters in memory, sharded; see the [module docs](self).
+pub struct MemoryStore {
+    shards: Box<[Shard]>,
+    mask: u64,
+    seed: u64,
+    clock: Arc<dyn Clock>,
+}
+
+// Each shard's mutex on its own cache lines, so two threads on two shards don't contend.
+#[repr(align(128))]
+struct Shard(Mutex<Table>);
+
+struct Table {
+    entries: HashMap<u128, Entry, BuildHasherDefault<Fingerprinted>>,
+    sweep_at: usize,
+}
+
+/// One subject's buckets.
+struct Entry {
+    /// When every slot is back to empty.
+    expires: Micros,
+    slots: SmallVec<[Slot; 3]>,
+}
+
+struct Slot {
+    id: u64,
+    cell: Cell,
+    expires: Micros,
+}
+
+/// A charge resolved to its rule and its place in the store.
+struct Placed {
+    rule: Rule,
+    cost: u64,
+    subject: u128,
+    slot: u64,
+    /// Index into the held guards.
+    guard: usize,
+}
+
+impl MemoryStore {
+    /// A store on the system clock, with 64 shards.
+    pub fn new() -> Self {
+        Self::with_clock(Arc::new(SystemClock))
+    }
+
+    /// A store on the given clock (tests pass a [`crate::ManualClock`]), with 64 shards.
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        Self::with_clock_and_shards(clock, 64)
+    }
+
+    /// A store with `shards` shards, rounded up to a power of two (at least 1).
+    pub fn with_clock_and_shards(clock: Arc<dyn Clock>, shards: usize) -> Self {
+        let shards = shards.max(1).next_power_of_two();
+        Self {
+            shards: (0..shards)
+                .map(|_| {
+                    Shard(Mutex::new(Table {
+                        entries: HashMap::default(),
+                        sweep_at: MIN_SWEEP,
+                    }))
+                })
+                .collect(),
+            mask: (shards - 1) as u64,
+            seed: RandomState::new().hash_one(0x6b65_7973_7469_6c65_u64),
+            clock,
+        }
+    }
+
+    /// Subjects (scope + subject pairs) currently held, expired or not.
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|shard| lock(shard).entries.len())
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drop every entry whose buckets are all back to empty. Shards also do this on their own.
+    pub fn purge_expired(&self) {
+        let now = self.now();
+        for shard in self.shards.iter() {
+            lock(shard).sweep(now);
+        }
+    }
+
+    fn now(&self) -> Micros {
+        self.clock.now().timestamp_micros()
+    }
+
+    fn subject_key(&self, scope: Scope, subject: &str) -> u128 {
+        let tag = match scope {
+            Scope::Key => 1,
+            Scope::Account => 2,
+            Scope::User => 3,
+            Scope::Ip => 4,
+        };
+        xxh3_128_with_seed(subject.as_bytes(), self.seed.wrapping_add(tag))
+    }
+
+    fn slot_id(&self, name: &str, window: &Window) -> u64 {
+        let kind = rule::kind_code(window).as_bytes().first().copied();
+        xxh3_64_with_seed(name.as_bytes(), self.seed ^ u64::from(kind.unwrap_or(0)))
+    }
+
+    fn shard_of(&self, subject: u128) -> usize {
+        // Low bits pick the shard; the table hashes on the high bits.
+        (subject as u64 & self.mask) as usize
+    }
+
+    /// Resolve every charge, then lock their shards in ascending order.
+    fn place_and_lock(
+        &self,
+        charges: &[Charge],
+    ) -> Result<(Few<Placed>, Few<MutexGuard<'_, Table>>), StoreError> {
+        let mut shards: Few<usize> = Few::new();
+        let mut placed: Few<Placed> = Few::new();
+        for charge in charges {
+            let subject = self.subject_key(charge.spec.scope, &charge.subject);
+            shards.push(self.shard_of(subject));
+            placed.push(Placed {
+                rule: Rule::of(&charge.spec)?,
+                cost: rule::clamp_cost(charge.cost),
+                subject,
+                slot: self.slot_id(&charge.spec.name, &charge.spec.window),
+                guard: 0,
+            });
+        }
+        let mut order = shards.clone();
+        order.sort_unstable();
+        order.dedup();
+        for (place, shard) in placed.iter_mut().zip(&shards) {
+            place.guard = order.binary_search(shard).unwrap_or_else(|at| at);
+        }
+        let guards = order
+            .iter()
+            .map(|&shard| lock(&self.shards[shard]))
+            .collect();
+        Ok((placed, guards))
+    }
+
+    fn decide_at<'c>(&self, charges: &'c [Charge]) -> Result<Decision<'c>, StoreError> {
+        let (placed, mut guards) = self.place_and_lock(charges)?;
+        let now = self.now();
+        // Phase 1: evaluate every charge; a bucket charged twice sees its first charge.
+        let mut seen: Few<Option<Cell>> = Few::new();
+        let mut outcomes: Few<Outcome> = Few::new();
+        for (i, place) in placed.iter().enumerate() {
+            let earlier = (0..i)
+                .rev()
+                .find(|&j| placed[j].subject == place.subject && placed[j].slot == place.slot);
+            let cell = match earlier {
+                Some(j) => match outcomes[j].verdict {
+                    Verdict::Admit(Some((cell, _))) => Some(cell),
+                    _ => seen[j],
+                },
+                None => guards[place.guard].cell(place.subject, place.slot),
+            };
+            seen.push(cell);
+            outcomes.push(place.rule.charge(cell, now, place.cost));
+        }
+        let allowed = outcomes
+            .iter()
+            .all(|outcome| matches!(outcome.verdict, Verdict::Admit(_)));
+        let buckets: Vec<BucketState<'c>> = if allowed {
+            // Phase 2: every bucket admitted, so charge them all.
+            for (place, outcome) in placed.iter().zip(&outcomes) {
+                if let Verdict::Admit(Some((cell, expires))) = outcome.verdict {
+                    guards[place.guard].store(place.subject, place.slot, cell, expires, now);
+                }
+            }
+            charges
+                .iter()
+                .zip(&outcomes)
+                .map(|(charge, outcome)| decision::bucket_state(charge, outcome.report, None))
+                .collect()
+        } else {
+            // Nothing was written: report every bucket as it stands.
+            charges
+                .iter()
+                .zip(placed.iter().zip(&outcomes))
+                .map(|(charge, (place, outcome))| {
+                    let cell = guards[place.guard].cell(place.subject, place.slot);
+                    let wait = match outcome.verdict {
+                        Verdict::Deny(wait) => Some(wait),
+                        Verdict::Admit(_) => None,
+                    };
+                    decision::bucket_state(charge, place.rule.current(cell, now), wait)
+                })
+                .collect()
+        };
+        drop(guards);
+        Ok(Decision {
+            now: decision::instant(now),
+            retry_after: decision::overall_wait(&buckets),
+            buckets,
+        })
+    }
+
+    fn peek_at<'c>(&self, charges: &'c [Charge]) -> Result<Vec<BucketState<'c>>, StoreError> {
+        let (placed, guards) = self.place_and_lock(charges)?;
+        let now = self.now();
+        Ok(charges
+            .iter()
+            .zip(&placed)
+            .map(|(charge, place)| {
+                let cell = guards[place.guard].cell(place.subject, place.slot);
+                decision::bucket_state(charge, place.rule.current(cell, now), None)
+            })
+            .collect())
+    }
+
+    fn reset_now(&self, spec: &BucketSpec, subject: &str) {
+        let subject = self.subject_key(spec.scope, subject);
+        let slot = self.slot_id(&spec.name, &spec.window);
+        let mut table = lock(&self.shards[self.shard_of(subject)]);
+        if let Some(entry) = table.entries.get_mut(&subject) {
+            entry.slots.retain(|s| s.id != slot);
+            if entry.slots.is_empty() {
+                table.entries.remove(&subject);
+            }
+        }
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("shards", &self.shards.len())
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl LimiterStore for MemoryStore {
+    async fn decide<'c>(&self, charges: &'c [Charge]) -> Result<Decision<'c>, StoreError> {
+        self.decide_at(charges)
+    }
+
+    async fn peek<'c>(&self, charges: &'c [Charge]) -> Result<Vec<BucketState<'c>>, StoreError> {
+        self.peek_at(charges)
+    }
+
+    async fn reset(&self, spec: &BucketSpec, subject: &str) -> Result<(), StoreError> {
+        self.reset_now(spec, subject);
+        Ok(())
+    }
+}
+
+fn lock(shard: &Shard) -> MutexGuard<'_, Table> {
+    // Tables are only written after every check passed, so a poisoned one is still consistent.
+    shard.0.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Table {
+    fn cell(&self, subject: u128, slot: u64) -> Option<Cell> {
+        let entry = self.entries.get(&subject)?;
+        entry.slots.iter().find(|s| s.id == slot).map(|s| s.cell)
+    }
+
+    fn store(&mut self, subject: u128, slot: u64, cell: Cell, expires: Micros, now: Micros) {
+        if !self.entries.contains_key(&subject) && self.entries.len() >= self.sweep_at {
+            self.sweep(now);
+        }
+        let entry = self.entries.entry(subject).or_insert_with(|| Entry {
+            expires,
+            slots: SmallVec::new(),
+        });
+        entry.expires = entry.expires.max(expires);
+        match entry.slots.iter_mut().find(|s| s.id == slot) {
+            Some(found) => {
+                found.cell = cell;
+                found.expires = expires;
+            }
+            None => {
+                entry.slots.retain(|s| s.expires > now);
+                entry.slots.push(Slot {
+                    id: slot,
+                    cell,
+                    expires,
+                });
+            }
+        }
+    }
+
+    fn sweep(&mut self, now: Micros) {
+        self.entries.retain(|_, entry| entry.expires > now);
+        self.sweep_at = (self.entries.len() * 2).max(MIN_SWEEP);
+    }
+}
+
+/// The table's hasher: entries are keyed by a fingerprint that is already a good hash.
+#[derive(Default)]
+struct Fingerprinted(u64);
+
+impl Hasher for Fingerprinted {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u128` is used; this keeps any other input well mixed all the same.
+        self.0 = xxh3_64_with_seed(bytes, self.0);
+    }
+
+    fn write_u128(&mut self, fingerprint: u128) {
+        self.0 = (fingerprint >> 64) as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_with_three_slots_takes_the_documented_bytes() {
+        assert_eq!(size_of::<Slot>(), 32);
+        assert!(
+            size_of::<(u128, Entry)>() <= 160,
+            "{}",
+            size_of::<(u128, Entry)>()
+        );
+    }
+}

@@ -1,0 +1,8 @@
+//! keystile's server: settings, storage, sessions, the dashboard routes and the gateway, built
+//! into one axum application by [`startup::Application`].
+
+pub mod operators;
+pub mod sessions;
+pub mod settings;
+pub mod startup;
+pub mod web;

@@ -1,0 +1,63 @@
+//! Command-line account chores: operator users, and the demo account the embedded default shows.
+
+use std::io::{BufRead, IsTerminal};
+use std::sync::Arc;
+
+use anyhow::Context;
+use limiter::SystemClock;
+use secrecy::SecretString;
+use services::accounts::{Role, SignUpError};
+use services::{Database, Services};
+
+use crate::settings::Settings;
+
+pub const DEMO_EMAIL: &str = "demo@keystile.dev";
+pub const DEMO_PASSWORD: &str = "keystile-demo";
+
+/// Creates an admin or support user with a password from a prompt (or standard input when
+/// piped), so it never appears in the shell's history or the process list.
+pub async fn create_operator(settings: &Settings, email: &str, role: Role) -> anyhow::Result<()> {
+    let password = read_password()?;
+    let db = Database::connect(&settings.database_url).await?;
+    let services = Services::new(db, Arc::new(SystemClock), "starter".into());
+    let user = services
+        .accounts
+        .create_operator(email, password, role)
+        .await?;
+    println!("Created {} user {}.", role.as_str(), user.email);
+    Ok(())
+}
+
+fn read_password() -> anyhow::Result<SecretString> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        let password = rpassword::prompt_password("Password: ").context("reading the password")?;
+        let again =
+            rpassword::prompt_password("Password again: ").context("reading the password")?;
+        anyhow::ensure!(password == again, "the passwords differ");
+        Ok(SecretString::from(password))
+    } else {
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        Ok(SecretString::from(
+            line.trim_end_matches(['\r', '\n']).to_owned(),
+        ))
+    }
+}
+
+/// Creates the demo customer if it is missing, and says how to log in.
+pub async fn ensure_demo_account(services: &Services) -> anyhow::Result<()> {
+    match services
+        .accounts
+        .sign_up(DEMO_EMAIL, SecretString::from(DEMO_PASSWORD), "Demo Co")
+        .await
+    {
+        Ok(_) | Err(SignUpError::EmailTaken) => {}
+        Err(error) => return Err(error).context("creating the demo account"),
+    }
+    println!("Demo account: {DEMO_EMAIL} / {DEMO_PASSWORD}");
+    Ok(())
+}

@@ -1,0 +1,177 @@
+//! Dashboard sessions: the tower-sessions store in SQL, and the guard that ends idle and
+//! over-long sessions on every request.
+//!
+//! The store keeps each record's JSON with its expiry in the `sessions` table (SQLite or
+//! PostgreSQL alike). Idle and absolute timeouts are judged by the injected clock in
+//! [`end_expired_sessions`], so tests move time instead of waiting.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use limiter::Clock;
+use services::Database;
+use services::sessions::{AUTH_KEY, SessionAuth, SessionTimeouts};
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, SessionStore};
+use tower_sessions::{ExpiredDeletion, Session};
+
+#[derive(Clone, Debug)]
+pub struct SqlSessionStore {
+    db: Database,
+}
+
+impl SqlSessionStore {
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+fn backend_error(error: impl std::fmt::Display) -> session_store::Error {
+    session_store::Error::Backend(error.to_string())
+}
+
+fn expires_at_millis(record: &Record) -> i64 {
+    (record.expiry_date.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn now_millis() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+#[async_trait]
+impl SessionStore for SqlSessionStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        // A 128-bit random id practically never collides, but if it does, draw another.
+        loop {
+            let data = serde_json::to_string(&record.data).map_err(backend_error)?;
+            let inserted = sqlx::query(
+                "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(record.id.to_string())
+            .bind(data)
+            .bind(expires_at_millis(record))
+            .execute(self.db.pool())
+            .await
+            .map_err(backend_error)?;
+            if inserted.rows_affected() == 1 {
+                return Ok(());
+            }
+            record.id = Id::default();
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let data = serde_json::to_string(&record.data).map_err(backend_error)?;
+        sqlx::query(
+            "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+        )
+        .bind(record.id.to_string())
+        .bind(data)
+        .bind(expires_at_millis(record))
+        .execute(self.db.pool())
+        .await
+        .map_err(backend_error)?;
+        Ok(())
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let row: Option<(String, i64)> = sqlx::query_as(
+            "SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2",
+        )
+        .bind(id.to_string())
+        .bind(now_millis())
+        .fetch_optional(self.db.pool())
+        .await
+        .map_err(backend_error)?;
+        let Some((data, expires_at)) = row else {
+            return Ok(None);
+        };
+        let expiry_date =
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(expires_at) * 1_000_000)
+                .map_err(backend_error)?;
+        let data = serde_json::from_str(&data).map_err(backend_error)?;
+        Ok(Some(Record {
+            id: *id,
+            data,
+            expiry_date,
+        }))
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(id.to_string())
+            .execute(self.db.pool())
+            .await
+            .map_err(backend_error)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ExpiredDeletion for SqlSessionStore {
+    async fn delete_expired(&self) -> session_store::Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now_millis())
+            .execute(self.db.pool())
+            .await
+            .map_err(backend_error)?;
+        Ok(())
+    }
+}
+
+/// What the session guard needs: the clock and the timeouts.
+#[derive(Clone)]
+pub struct SessionGuard {
+    pub clock: Arc<dyn Clock>,
+    pub timeouts: SessionTimeouts,
+}
+
+/// Marks a request whose session is signed in and still valid.
+#[derive(Debug, Clone)]
+pub struct SignedIn;
+
+/// Ends sessions idle past the idle timeout or older than the absolute one (deleting the record
+/// and clearing the cookie), records activity, and marks the request [`SignedIn`].
+pub async fn end_expired_sessions(
+    State(guard): State<SessionGuard>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    if let Some(session) = request.extensions().get::<Session>().cloned() {
+        match check_session(&guard, &session).await {
+            Ok(Some(_user_id)) => {
+                request.extensions_mut().insert(SignedIn);
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::error!(%error, "could not read the session; treating the request as signed out")
+            }
+        }
+    }
+    next.run(request).await
+}
+
+async fn check_session(
+    guard: &SessionGuard,
+    session: &Session,
+) -> Result<Option<String>, tower_sessions::session::Error> {
+    let Ok(auth) = session.get::<SessionAuth>(AUTH_KEY).await else {
+        return Ok(None);
+    };
+    let Some(auth) = auth else {
+        return Ok(None);
+    };
+    let now = guard.clock.now();
+    if auth.is_expired(now, guard.timeouts) {
+        session.flush().await?;
+        return Ok(None);
+    }
+    if let Some(touched) = auth.touched(now) {
+        session.insert(AUTH_KEY, touched).await?;
+    }
+    Ok(Some(auth.user_id))
+}

@@ -1,0 +1,174 @@
+//! Building the application from settings, and serving it until told to stop.
+//!
+//! [`Application::build`] binds the listener (port 0 picks a free port, as tests do), connects
+//! and migrates the database, and assembles the router. [`Application::run_until`] serves until
+//! the shutdown future completes, then finishes in-flight requests.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use app::{App, document};
+use axum::extract::{FromRef, Request, State};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Router, middleware};
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list, handle_server_fns_with_context};
+use limiter::Clock;
+use services::{Database, Services};
+use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::sessions::{SessionGuard, SqlSessionStore, end_expired_sessions};
+use crate::settings::{Settings, redact_url};
+use crate::web::{self, TrustedProxies};
+
+/// Dashboard requests are forms and small JSON; anything bigger is refused with 413.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Clone, FromRef)]
+struct AppState {
+    leptos_options: LeptosOptions,
+    services: Services,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    services: Services,
+}
+
+impl Application {
+    pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let db = Database::connect(&settings.database_url)
+            .await
+            .with_context(|| {
+                format!(
+                    "opening the database at {}",
+                    redact_url(&settings.database_url)
+                )
+            })?;
+        let services = Services::new(db.clone(), clock.clone(), "starter".into());
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("binding {}", settings.listen))?;
+        let router = router(settings, services.clone(), clock, listener.local_addr()?);
+        spawn_session_cleanup(SqlSessionStore::new(db));
+        Ok(Self {
+            listener,
+            router,
+            services,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        self.services.db.close().await;
+        Ok(())
+    }
+}
+
+fn router(
+    settings: &Settings,
+    services: Services,
+    clock: Arc<dyn Clock>,
+    addr: SocketAddr,
+) -> Router {
+    let leptos_options = LeptosOptions::builder()
+        .output_name("keystile")
+        .site_root(settings.site_root.to_string_lossy().into_owned())
+        .site_addr(addr)
+        .build();
+    let state = AppState {
+        leptos_options: leptos_options.clone(),
+        services: services.clone(),
+    };
+    let context = move || provide_context(services.clone());
+
+    let sessions = SessionManagerLayer::new(SqlSessionStore::new(state.services.db.clone()))
+        .with_name("keystile_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(settings.secure_cookies())
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(
+            settings.session_idle_minutes,
+        )));
+    let guard = SessionGuard {
+        clock,
+        timeouts: settings.session_timeouts(),
+    };
+    let proxies = TrustedProxies(Arc::new(settings.trusted_proxies.clone()));
+
+    Router::new()
+        .route(
+            "/api/{*fn_name}",
+            get(server_fn_handler).post(server_fn_handler),
+        )
+        .route("/healthz", get(|| async { "ok" }))
+        .leptos_routes_with_context(&state, generate_route_list(App), context.clone(), {
+            let options = leptos_options.clone();
+            move || document(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, document))
+        .with_state(state)
+        // Outermost last: each request passes these from the bottom up.
+        .layer(middleware::from_fn(web::require_sign_in_for_pages))
+        .layer(middleware::from_fn_with_state(guard, end_expired_sessions))
+        .layer(sessions)
+        .layer(middleware::from_fn_with_state(
+            proxies,
+            web::identify_client,
+        ))
+        .layer(middleware::from_fn(web::refuse_cross_site))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(CompressionLayer::new())
+        .layer(middleware::from_fn(web::security_headers))
+}
+
+async fn server_fn_handler(
+    State(services): State<Services>,
+    request: Request,
+) -> impl IntoResponse {
+    handle_server_fns_with_context(move || provide_context(services.clone()), request).await
+}
+
+/// Deletes expired session records every ten minutes; cookies already stopped working.
+fn spawn_session_cleanup(store: SqlSessionStore) {
+    use tower_sessions::ExpiredDeletion;
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            every.tick().await;
+            if let Err(error) = store.delete_expired().await {
+                tracing::warn!(%error, "could not delete expired sessions");
+            }
+        }
+    });
+}

@@ -1,0 +1,224 @@
+//! Request guards shared by every dashboard route: cross-site refusal, the caller's address, and
+//! sending signed-out visitors to the login page.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use services::ClientIp;
+
+use crate::sessions::SignedIn;
+
+/// Refuses state-changing requests a browser sends from another site (Fetch Metadata first,
+/// then Origin). Same-origin forms, with or without JavaScript, pass; so do non-browser clients,
+/// which send neither header and carry no ambient cookies worth forging.
+pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
+    if is_cross_site_write(request.method(), request.headers()) {
+        return (StatusCode::FORBIDDEN, "Cross-site requests are refused.").into_response();
+    }
+    next.run(request).await
+}
+
+fn is_cross_site_write(method: &Method, headers: &HeaderMap) -> bool {
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return false;
+    }
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site") {
+        return !matches!(site, "same-origin" | "none");
+    }
+    match (header("origin"), header("host")) {
+        (Some(origin), Some(host)) => origin_authority(origin) != Some(host),
+        // An Origin with no Host to compare against, or the literal "null" origin: refuse.
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
+/// `https://example.com:8443` → `example.com:8443`.
+fn origin_authority(origin: &str) -> Option<&str> {
+    origin
+        .split_once("://")
+        .map(|(_, authority)| authority.trim_end_matches('/'))
+}
+
+/// Trusted proxies whose `X-Forwarded-For` is believed.
+#[derive(Clone, Default)]
+pub struct TrustedProxies(pub Arc<Vec<IpAddr>>);
+
+/// Puts the caller's [`ClientIp`] in the request's extensions: the socket peer, or, when the
+/// peer is a trusted proxy, the right-most address in `X-Forwarded-For` that is not itself a
+/// trusted proxy.
+pub async fn identify_client(
+    State(proxies): State<TrustedProxies>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let ip = client_ip(peer, request.headers(), &proxies.0);
+    request.extensions_mut().insert(ClientIp(ip));
+    next.run(request).await
+}
+
+fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
+        .collect::<Vec<_>>();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|hop| !trusted.contains(hop))
+        .unwrap_or(peer)
+}
+
+/// Paths anyone may load: the auth pages, server functions (each checks its own access), the
+/// gateway's API, and static assets.
+fn is_public_path(path: &str) -> bool {
+    const PUBLIC_PREFIXES: [&str; 5] = ["/api/", "/pkg/", "/assets/", "/v1/", "/healthz"];
+    matches!(path, "/login" | "/signup" | "/favicon.svg" | "/favicon.ico")
+        || PUBLIC_PREFIXES
+            .iter()
+            .any(|prefix| path.starts_with(prefix))
+}
+
+/// Sends signed-out visitors of dashboard pages to the login page, remembering where they were
+/// going; sends signed-in visitors of the login and sign-up pages to the overview.
+pub async fn require_sign_in_for_pages(request: Request, next: Next) -> Response {
+    let signed_in = request.extensions().get::<SignedIn>().is_some();
+    let path = request.uri().path();
+    let is_page_visit = matches!(*request.method(), Method::GET | Method::HEAD);
+    if is_page_visit && signed_in && matches!(path, "/login" | "/signup") {
+        return Redirect::to("/").into_response();
+    }
+    if is_page_visit && !signed_in && !is_public_path(path) {
+        let wanted = request
+            .uri()
+            .path_and_query()
+            .map(|pq| pq.as_str())
+            .unwrap_or("/");
+        let login = if wanted == "/" {
+            "/login".to_owned()
+        } else {
+            format!("/login?next={}", encode_query_value(wanted))
+        };
+        return Redirect::to(&login).into_response();
+    }
+    next.run(request).await
+}
+
+fn encode_query_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Headers every response carries: no framing by other sites, no MIME sniffing, no referrer
+/// leaking paths to other origins.
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_FRAME_OPTIONS,
+        header::HeaderValue::from_static("DENY"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("same-origin"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, value.parse().unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn cross_site_writes_are_recognised() {
+        let post = Method::POST;
+        assert!(is_cross_site_write(
+            &post,
+            &headers(&[("sec-fetch-site", "cross-site")])
+        ));
+        assert!(is_cross_site_write(
+            &post,
+            &headers(&[("sec-fetch-site", "same-site")])
+        ));
+        assert!(!is_cross_site_write(
+            &post,
+            &headers(&[("sec-fetch-site", "same-origin")])
+        ));
+        assert!(is_cross_site_write(
+            &post,
+            &headers(&[
+                ("origin", "https://evil.example"),
+                ("host", "keystile.example")
+            ])
+        ));
+        assert!(!is_cross_site_write(
+            &post,
+            &headers(&[
+                ("origin", "http://127.0.0.1:3000"),
+                ("host", "127.0.0.1:3000")
+            ])
+        ));
+        assert!(is_cross_site_write(
+            &post,
+            &headers(&[("origin", "null"), ("host", "127.0.0.1:3000")])
+        ));
+        assert!(!is_cross_site_write(&post, &headers(&[])));
+        assert!(!is_cross_site_write(
+            &Method::GET,
+            &headers(&[("sec-fetch-site", "cross-site")])
+        ));
+    }
+
+    #[test]
+    fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let client: IpAddr = "203.0.113.7".parse().unwrap();
+        let spoofed = headers(&[("x-forwarded-for", "198.51.100.1, 203.0.113.7")]);
+        assert_eq!(client_ip(client, &spoofed, &[proxy]), client);
+        assert_eq!(client_ip(proxy, &spoofed, &[proxy]), client);
+        assert_eq!(client_ip(proxy, &headers(&[]), &[proxy]), proxy);
+    }
+
+    #[test]
+    fn the_wanted_page_survives_the_trip_through_login() {
+        assert_eq!(
+            encode_query_value("/keys?tab=a&b=c"),
+            "/keys%3Ftab%3Da%26b%3Dc"
+        );
+    }
+}
