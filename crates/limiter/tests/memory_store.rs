@@ -111,3 +111,21 @@ fn futures_ready<F: std::future::Future>(future: F) -> F::Output {
         }
     }
 }
+
+mod model;
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(256))]
+
+    #[test]
+    fn memory_store_decides_like_the_reference_model(
+        buckets in model::strategies::buckets(),
+        start in model::strategies::start(),
+        ops in proptest::collection::vec(model::strategies::op(), 1..60),
+    ) {
+        let clock = ManualClock::new(model::start_instant(start));
+        let store = MemoryStore::with_clock(Arc::new(clock.clone()));
+        let outcome = futures_ready(model::replay(&store, &clock, buckets, &ops));
+        proptest::prop_assert!(outcome.is_ok(), "{}", outcome.err().unwrap_or_default());
+    }
+}

@@ -146,16 +146,69 @@ async fn decisions_use_the_redis_servers_clock_not_the_nodes() {
     assert!((decision.now - skewed).num_hours().abs() >= 23);
 }
 
+/// A redis-server of this test's own on a free port, stopped when dropped, for tests that
+/// flush or stop the server (the shared one at 6379 is left alone).
+struct PrivateRedis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl PrivateRedis {
+    async fn start_on(port: u16) -> Self {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH");
+        let server = Self { child, port };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while redis::Client::open(server.url())
+            .and_then(|c| c.get_connection())
+            .is_err()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "private redis-server did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        server
+    }
+
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        Self::start_on(port).await
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[tokio::test]
 async fn script_is_reloaded_after_the_server_forgets_it() {
-    let prefix = unique_prefix();
-    let _cleanup = DeleteKeys(prefix.clone());
+    let server = PrivateRedis::start().await;
     let clock = ManualClock::new(at("2026-04-20T10:00:00Z"));
-    let store = store_at(&prefix, Some(clock)).await;
+    let config = RedisConfig::new(server.url());
+    let store = RedisStore::connect(config)
+        .await
+        .expect("private Redis")
+        .with_clock(Arc::new(clock));
     let reads = spec("reads", 5, Window::Minute, Scope::Key);
     let charges = one(&reads, "key_1");
     assert!(store.decide(&charges).await.expect("decide").is_allowed());
-    let mut connection = redis::Client::open(URL)
+    let mut connection = redis::Client::open(server.url())
         .and_then(|c| c.get_connection())
         .expect("connection");
     let _: () = redis::cmd("SCRIPT")
@@ -164,6 +217,37 @@ async fn script_is_reloaded_after_the_server_forgets_it() {
         .expect("flush");
     let decision = store.decide(&charges).await.expect("decide after NOSCRIPT");
     assert_eq!(decision.buckets[0].remaining, 3);
+}
+
+#[tokio::test]
+async fn store_reports_errors_while_redis_is_down_and_recovers_when_it_returns() {
+    let server = PrivateRedis::start().await;
+    let port = server.port;
+    let config = RedisConfig::new(server.url()).with_timeout(Duration::from_millis(200));
+    let store = RedisStore::connect(config).await.expect("private Redis");
+    let reads = spec("reads", 5, Window::Minute, Scope::Key);
+    let charges = one(&reads, "key_1");
+    assert!(store.decide(&charges).await.expect("decide").is_allowed());
+    drop(server);
+    let started = Instant::now();
+    for _ in 0..3 {
+        let error = store.decide(&charges).await.expect_err("Redis is down");
+        assert!(error.is_outage(), "{error}");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let _server = PrivateRedis::start_on(port).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match store.decide(&charges).await {
+            Ok(decision) => break assert!(decision.is_allowed()),
+            Err(error) => assert!(Instant::now() < deadline, "no recovery: {error}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]
@@ -248,4 +332,35 @@ async fn a_server_that_never_answers_times_out() {
         started.elapsed()
     );
     silent.abort();
+}
+
+mod model;
+
+#[test]
+fn redis_store_decides_like_the_reference_model() {
+    use proptest::test_runner::{Config, TestCaseError, TestRunner};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let strategy = (
+        model::strategies::buckets(),
+        model::strategies::start(),
+        proptest::collection::vec(model::strategies::op(), 1..40),
+    );
+    let mut runner = TestRunner::new(Config::with_cases(48));
+    let result = runner.run(&strategy, |(buckets, start, ops)| {
+        runtime.block_on(async {
+            let prefix = unique_prefix();
+            let _cleanup = DeleteKeys(prefix.clone());
+            let clock = ManualClock::new(model::start_instant(start));
+            let store = store_at(&prefix, Some(clock.clone())).await;
+            model::replay(&store, &clock, buckets, &ops)
+                .await
+                .map_err(TestCaseError::fail)
+        })
+    });
+    if let Err(failure) = result {
+        panic!("{failure}");
+    }
 }
