@@ -19,9 +19,23 @@ pub enum AppError {
     /// The cause is logged on the server, never shown.
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
-    /// The request never reached the function (network, bad encoding).
-    #[error("Could not reach keystile: {0}")]
-    Transport(String),
+    /// The call itself failed: unreadable arguments on the server, or no answer in the browser.
+    #[error("The request failed: {0}")]
+    Request(String),
+}
+
+impl AppError {
+    /// The HTTP status a response carrying this error should have.
+    pub fn status(&self) -> u16 {
+        match self {
+            AppError::Unauthenticated => 401,
+            AppError::Forbidden => 403,
+            AppError::Invalid(_) => 422,
+            AppError::Throttled { .. } => 429,
+            AppError::Internal => 500,
+            AppError::Request(_) => 400,
+        }
+    }
 }
 
 fn minutes(secs: u64) -> u64 {
@@ -36,7 +50,7 @@ impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(error: ServerFnErrorErr) -> Self {
-        AppError::Transport(error.to_string())
+        AppError::Request(error.to_string())
     }
 }
 

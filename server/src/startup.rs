@@ -10,13 +10,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use app::{App, document};
-use axum::extract::{FromRef, Request, State};
-use axum::response::IntoResponse;
+use axum::extract::FromRef;
 use axum::routing::get;
 use axum::{Router, middleware};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
-use leptos_axum::{LeptosRoutes, generate_route_list, handle_server_fns_with_context};
+use leptos_axum::{LeptosRoutes, generate_route_list};
 use limiter::Clock;
 use services::{Database, Services};
 use tokio::net::TcpListener;
@@ -124,10 +123,6 @@ fn router(
     let proxies = TrustedProxies(Arc::new(settings.trusted_proxies.clone()));
 
     Router::new()
-        .route(
-            "/api/{*fn_name}",
-            get(server_fn_handler).post(server_fn_handler),
-        )
         .route("/healthz", get(|| async { "ok" }))
         .leptos_routes_with_context(&state, generate_route_list(App), context.clone(), {
             let options = leptos_options.clone();
@@ -139,6 +134,8 @@ fn router(
         >(context, document))
         .with_state(state)
         // Outermost last: each request passes these from the bottom up.
+        // (leptos_routes_with_context also mounts every server function under /api/.)
+        .layer(middleware::from_fn(web::server_fn_error_status))
         .layer(middleware::from_fn(web::require_sign_in_for_pages))
         .layer(middleware::from_fn_with_state(guard, end_expired_sessions))
         .layer(sessions)
@@ -150,13 +147,6 @@ fn router(
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn(web::security_headers))
-}
-
-async fn server_fn_handler(
-    State(services): State<Services>,
-    request: Request,
-) -> impl IntoResponse {
-    handle_server_fns_with_context(move || provide_context(services.clone()), request).await
 }
 
 /// Deletes expired session records every ten minutes; cookies already stopped working.

@@ -1,0 +1,112 @@
+//! Starting an application per test and talking to it like a browser.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use limiter::ManualClock;
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Client, Response, StatusCode, redirect};
+use server::settings::Settings;
+use server::startup::Application;
+use services::testing;
+
+pub struct TestApp {
+    pub address: String,
+    pub clock: ManualClock,
+    /// A browser: keeps cookies, does not follow redirects (tests assert them).
+    pub browser: Client,
+}
+
+pub async fn spawn_app() -> TestApp {
+    let database_url = testing::fresh_database_url(testing::backend_from_env()).await;
+    let settings = Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url,
+        demo: false,
+        ..Settings::default()
+    };
+    let clock = ManualClock::new(Utc::now());
+    let app = Application::build(&settings, Arc::new(clock.clone())).await.expect("build the application");
+    let address = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run_until(std::future::pending()));
+    TestApp { address, clock, browser: browser() }
+}
+
+pub fn browser() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Submits a form to a server function the way a browser without JavaScript does: same
+    /// origin, `Accept: text/html`, with the page it came from as Referer.
+    pub async fn submit_form(&self, function: &str, from_page: &str, fields: &[(&str, &str)]) -> Response {
+        self.browser
+            .post(self.url(&format!("/api/{function}")))
+            .headers(self.form_headers(from_page))
+            .form(fields)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub fn form_headers(&self, from_page: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("accept", HeaderValue::from_static("text/html,application/xhtml+xml"));
+        headers.insert("origin", HeaderValue::from_str(&self.address).unwrap());
+        headers.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        headers.insert("referer", HeaderValue::from_str(&self.url(from_page)).unwrap());
+        headers
+    }
+
+    pub async fn sign_up(&self, email: &str) -> Response {
+        self.submit_form("sign_up", "/signup", &[("email", email), ("password", PASSWORD), ("account_name", "")])
+            .await
+    }
+
+    pub async fn log_in(&self, email: &str, password: &str, next: &str) -> Response {
+        self.submit_form("log_in", "/login", &[("email", email), ("password", password), ("next", next)]).await
+    }
+
+    pub async fn log_out(&self) -> Response {
+        self.submit_form("log_out", "/", &[]).await
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.browser.get(self.url(path)).send().await.unwrap()
+    }
+}
+
+pub fn location(response: &Response) -> &str {
+    response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+pub fn session_cookie(response: &Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("keystile_session="))
+        .map(str::to_owned)
+}
+
+pub fn assert_redirect(response: &Response, to: &str) {
+    assert!(response.status().is_redirection(), "expected a redirect to {to}, got {}", response.status());
+    assert_eq!(location(response), to);
+}
+
+pub fn assert_status(response: &Response, status: StatusCode) {
+    assert_eq!(response.status(), status, "{:?}", response.headers());
+}

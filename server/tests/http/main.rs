@@ -1,0 +1,7 @@
+//! keystile over real HTTP: each test starts the whole application on port 0 with a fresh
+//! database (SQLite, or PostgreSQL with KEYSTILE_TEST_DB=postgres) and a manual clock, then acts
+//! as a browser would.
+
+mod auth;
+mod helpers;
+mod requests;

@@ -1,0 +1,83 @@
+//! Requests that must be refused: cross-site, malformed, oversized.
+
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn cross_site_posts_are_refused_even_with_valid_credentials() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let fields = [("email", "ada@example.com"), ("password", PASSWORD), ("next", "/")];
+
+    let by_fetch_metadata = browser()
+        .post(app.url("/api/log_in"))
+        .header("sec-fetch-site", "cross-site")
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_status(&by_fetch_metadata, StatusCode::FORBIDDEN);
+
+    let by_origin = browser()
+        .post(app.url("/api/log_out"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_status(&by_origin, StatusCode::FORBIDDEN);
+
+    let same_origin = app.log_in("ada@example.com", PASSWORD, "/").await;
+    assert_redirect(&same_origin, "/");
+}
+
+#[tokio::test]
+async fn a_server_function_called_with_missing_fields_gets_400() {
+    let app = spawn_app().await;
+    let response = browser()
+        .post(app.url("/api/log_in"))
+        .header("accept", "application/json")
+        .form(&[("email", "ada@example.com")])
+        .send()
+        .await
+        .unwrap();
+    assert_status(&response, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_wrong_password_called_from_script_gets_422_not_500() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let response = browser()
+        .post(app.url("/api/log_in"))
+        .form(&[("email", "ada@example.com"), ("password", "nope"), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
+    assert_status(&response, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(response.text().await.unwrap().contains("Email or password is incorrect."));
+}
+
+#[tokio::test]
+async fn an_oversized_body_gets_413_and_writes_nothing() {
+    let app = spawn_app().await;
+    let huge = "x".repeat(200 * 1024);
+    let response = browser()
+        .post(app.url("/api/sign_up"))
+        .form(&[("email", "big@example.com"), ("password", huge.as_str()), ("account_name", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_status(&response, StatusCode::PAYLOAD_TOO_LARGE);
+    let login = app.log_in("big@example.com", &huge[..100], "/").await;
+    assert!(location(&login).contains("__err="), "no account was created");
+}
+
+#[tokio::test]
+async fn unknown_pages_get_404_for_signed_in_users() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let response = app.get("/no/such/page").await;
+    assert_status(&response, StatusCode::NOT_FOUND);
+    assert!(response.text().await.unwrap().contains("Page not found"));
+}
