@@ -12,12 +12,12 @@ mod shell;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 
 pub use error::AppError;
 
 /// The HTML document around the app, rendered on the server for every page.
-pub fn document(options: LeptosOptions) -> impl IntoView {
+pub fn html_document(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -39,6 +39,7 @@ pub fn document(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    mark_hydrated();
     view! {
         <Stylesheet id="keystile" href="/pkg/keystile.css" />
         <Title formatter=|page: String| format!("{page} · keystile") />
@@ -46,7 +47,9 @@ pub fn App() -> impl IntoView {
             <Routes fallback=pages::NotFound>
                 <Route path=path!("/login") view=pages::LoginPage />
                 <Route path=path!("/signup") view=pages::SignUpPage />
-                <ParentRoute path=path!("") view=shell::Shell>
+                // Async: the server waits for the page's data and sends complete HTML, so
+                // pages read right before hydration and with JavaScript off.
+                <ParentRoute path=path!("") view=shell::Shell ssr=SsrMode::Async>
                     <Route path=path!("") view=pages::OverviewPage />
                     <Route path=path!("keys") view=pages::KeysPage />
                     <Route path=path!("usage") view=pages::UsagePage />
@@ -56,6 +59,16 @@ pub fn App() -> impl IntoView {
             </Routes>
         </Router>
     }
+}
+
+/// Sets `data-hydrated` on `<body>` once the app is live in the browser, so browser tests (and
+/// curious people) can tell a hydrated page from server-rendered HTML.
+fn mark_hydrated() {
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "");
+        }
+    });
 }
 
 /// The browser entry point: attaches the app to the server-rendered HTML.

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use app::{App, document};
+use app::{App, html_document};
 use axum::extract::FromRef;
 use axum::routing::get;
 use axum::{Router, middleware};
@@ -126,12 +126,12 @@ fn router(
         .route("/healthz", get(|| async { "ok" }))
         .leptos_routes_with_context(&state, generate_route_list(App), context.clone(), {
             let options = leptos_options.clone();
-            move || document(options.clone())
+            move || html_document(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
             _,
-        >(context, document))
+        >(context, html_document))
         .with_state(state)
         // Outermost last: each request passes these from the bottom up.
         // (leptos_routes_with_context also mounts every server function under /api/.)

@@ -27,10 +27,16 @@ pub async fn spawn_app() -> TestApp {
         ..Settings::default()
     };
     let clock = ManualClock::new(Utc::now());
-    let app = Application::build(&settings, Arc::new(clock.clone())).await.expect("build the application");
+    let app = Application::build(&settings, Arc::new(clock.clone()))
+        .await
+        .expect("build the application");
     let address = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until(std::future::pending()));
-    TestApp { address, clock, browser: browser() }
+    TestApp {
+        address,
+        clock,
+        browser: browser(),
+    }
 }
 
 pub fn browser() -> Client {
@@ -51,7 +57,12 @@ impl TestApp {
 
     /// Submits a form to a server function the way a browser without JavaScript does: same
     /// origin, `Accept: text/html`, with the page it came from as Referer.
-    pub async fn submit_form(&self, function: &str, from_page: &str, fields: &[(&str, &str)]) -> Response {
+    pub async fn submit_form(
+        &self,
+        function: &str,
+        from_page: &str,
+        fields: &[(&str, &str)],
+    ) -> Response {
         self.browser
             .post(self.url(&format!("/api/{function}")))
             .headers(self.form_headers(from_page))
@@ -63,20 +74,39 @@ impl TestApp {
 
     pub fn form_headers(&self, from_page: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert("accept", HeaderValue::from_static("text/html,application/xhtml+xml"));
+        headers.insert(
+            "accept",
+            HeaderValue::from_static("text/html,application/xhtml+xml"),
+        );
         headers.insert("origin", HeaderValue::from_str(&self.address).unwrap());
         headers.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
-        headers.insert("referer", HeaderValue::from_str(&self.url(from_page)).unwrap());
+        headers.insert(
+            "referer",
+            HeaderValue::from_str(&self.url(from_page)).unwrap(),
+        );
         headers
     }
 
     pub async fn sign_up(&self, email: &str) -> Response {
-        self.submit_form("sign_up", "/signup", &[("email", email), ("password", PASSWORD), ("account_name", "")])
-            .await
+        self.submit_form(
+            "sign_up",
+            "/signup",
+            &[
+                ("email", email),
+                ("password", PASSWORD),
+                ("account_name", ""),
+            ],
+        )
+        .await
     }
 
     pub async fn log_in(&self, email: &str, password: &str, next: &str) -> Response {
-        self.submit_form("log_in", "/login", &[("email", email), ("password", password), ("next", next)]).await
+        self.submit_form(
+            "log_in",
+            "/login",
+            &[("email", email), ("password", password), ("next", next)],
+        )
+        .await
     }
 
     pub async fn log_out(&self) -> Response {
@@ -89,7 +119,11 @@ impl TestApp {
 }
 
 pub fn location(response: &Response) -> &str {
-    response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("")
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
 }
 
 pub fn session_cookie(response: &Response) -> Option<String> {
@@ -103,7 +137,11 @@ pub fn session_cookie(response: &Response) -> Option<String> {
 }
 
 pub fn assert_redirect(response: &Response, to: &str) {
-    assert!(response.status().is_redirection(), "expected a redirect to {to}, got {}", response.status());
+    assert!(
+        response.status().is_redirection(),
+        "expected a redirect to {to}, got {}",
+        response.status()
+    );
     assert_eq!(location(response), to);
 }
 

@@ -1,0 +1,61 @@
+import { defineConfig } from "@playwright/test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+// The server under test: the real binary, a fresh SQLite file per run, no demo traffic.
+// `.ci/test` builds the binary and the site before this runs.
+const port = Number(process.env.KEYSTILE_E2E_PORT ?? 3100);
+const baseURL = `http://127.0.0.1:${port}`;
+const workspace = resolve(__dirname, "..");
+const targetDir = process.env.CARGO_TARGET_DIR ?? join(workspace, "target");
+const database = join(mkdtempSync(join(tmpdir(), "keystile-e2e-")), "keystile.db");
+
+// Debian's Chromium; Playwright never downloads a browser here.
+const chromium = {
+  browserName: "chromium" as const,
+  launchOptions: {
+    executablePath: "/usr/bin/chromium",
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  },
+};
+
+export default defineConfig({
+  testDir: "./tests",
+  outputDir: "./test-results",
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  reporter: [["list"]],
+  use: { baseURL, trace: "retain-on-failure", screenshot: "only-on-failure" },
+  projects: [
+    { name: "hydrated", use: { ...chromium, javaScriptEnabled: true } },
+    { name: "no-javascript", use: { ...chromium, javaScriptEnabled: false } },
+  ],
+  webServer: {
+    command: join(targetDir, "debug", "keystile"),
+    cwd: workspace,
+    url: `${baseURL}/healthz`,
+    timeout: 120_000,
+    reuseExistingServer: false,
+    stdout: "pipe",
+    env: {
+      KEYSTILE_LISTEN: `127.0.0.1:${port}`,
+      KEYSTILE_PUBLIC_URL: baseURL,
+      DATABASE_URL: `sqlite://${database}`,
+      KEYSTILE_DEMO: "false",
+      KEYSTILE_SITE_ROOT: join(workspace, "target", "site"),
+      RUST_LOG: "warn",
+    },
+  },
+});
