@@ -13,6 +13,7 @@ use services::testing;
 
 pub struct TestApp {
     pub address: String,
+    pub database_url: String,
     pub clock: ManualClock,
     /// A browser: keeps cookies, does not follow redirects (tests assert them).
     pub browser: Client,
@@ -22,7 +23,7 @@ pub async fn spawn_app() -> TestApp {
     let database_url = testing::fresh_database_url(testing::backend_from_env()).await;
     let settings = Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database_url,
+        database_url: database_url.clone(),
         demo: false,
         ..Settings::default()
     };
@@ -34,6 +35,7 @@ pub async fn spawn_app() -> TestApp {
     tokio::spawn(app.run_until(std::future::pending()));
     TestApp {
         address,
+        database_url,
         clock,
         browser: browser(),
     }

@@ -1,0 +1,65 @@
+//! Operator users, created with the binary's `create-operator` subcommand.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+fn create_operator(app: &TestApp, email: &str, role: &str, password: &str) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keystile"))
+        .args(["create-operator", "--email", email, "--role", role])
+        .env("DATABASE_URL", &app.database_url)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the keystile binary");
+    // The password arrives on standard input, never in the arguments.
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn an_admin_created_on_the_command_line_can_log_in_and_sees_the_operator_section() {
+    let app = spawn_app().await;
+    let output = create_operator(&app, "ops@example.com", "admin", "operator password");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("Created admin user ops@example.com"));
+
+    assert_redirect(
+        &app.log_in("ops@example.com", "operator password", "/")
+            .await,
+        "/",
+    );
+    let overview = app.get("/").await;
+    assert_status(&overview, StatusCode::OK);
+    let page = overview.text().await.unwrap();
+    assert!(
+        page.contains(r#"href="/admin""#),
+        "operators see the Admin link"
+    );
+}
+
+#[tokio::test]
+async fn customers_do_not_see_the_operator_section() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let page = app.get("/").await.text().await.unwrap();
+    assert!(!page.contains(r#"href="/admin""#));
+}
+
+#[tokio::test]
+async fn a_weak_operator_password_is_refused_and_nothing_is_created() {
+    let app = spawn_app().await;
+    let output = create_operator(&app, "ops@example.com", "support", "short");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("8 to 128 characters"));
+    assert!(location(&app.log_in("ops@example.com", "short", "/").await).contains("__err="));
+}
