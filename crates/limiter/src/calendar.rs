@@ -5,6 +5,8 @@
 //! day to the next, an anchor past a short month's end meaning that month's last day.
 //! Conversions between days and civil dates follow Howard Hinnant's `days_from_civil`.
 
+use std::cell::Cell;
+
 /// Microseconds since 1970-01-01T00:00:00Z: the limiter's one time unit, exact in a Lua double.
 pub(crate) type Micros = i64;
 
@@ -19,8 +21,24 @@ pub(crate) fn aligned(now: Micros, length: Micros) -> (Micros, Micros) {
     (start, start + length)
 }
 
+thread_local! {
+    /// The last billing month computed on this thread: (anchor day, start, end). Months
+    /// partition time, so a hit is exact; it saves the civil-date sums on almost every request.
+    static LAST_MONTH: Cell<(u32, Micros, Micros)> = const { Cell::new((0, 0, 0)) };
+}
+
 /// `[start, end)` of the billing month that holds `now`, for an anchor day in 1..=31.
 pub(crate) fn month(now: Micros, anchor_day: u32) -> (Micros, Micros) {
+    let (anchor, start, end) = LAST_MONTH.get();
+    if anchor == anchor_day && start <= now && now < end {
+        return (start, end);
+    }
+    let bounds = month_uncached(now, anchor_day);
+    LAST_MONTH.set((anchor_day, bounds.0, bounds.1));
+    bounds
+}
+
+fn month_uncached(now: Micros, anchor_day: u32) -> (Micros, Micros) {
     let today = now.div_euclid(DAY);
     let (year, month, day) = civil_from_days(today);
     let (mut y, mut m) = (year, month);

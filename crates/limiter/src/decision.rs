@@ -1,9 +1,10 @@
 //! What a store answers: a [`Decision`] for a request, a [`BucketState`] per bucket.
 //!
 //! Both borrow names and subjects from the caller's charges, so deciding allocates one `Vec`
-//! and no strings. A denial is a value: [`Decision::retry_after`] is `Some`.
+//! and no strings. Instants are `SystemTime`s, cheap to make on the hot path; `reset_at` and
+//! `now_utc` give them as chrono dates. A denial is a value: [`Decision::retry_after`] is `Some`.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
 
@@ -25,7 +26,7 @@ pub struct BucketState<'c> {
     /// Units that could be taken right now. Never negative, even after a limit is lowered.
     pub remaining: u64,
     /// When the window rolls over; for GCRA, when the bucket is full again.
-    pub reset: DateTime<Utc>,
+    pub reset: SystemTime,
     /// This bucket refused the request.
     pub denied: bool,
     /// For a denying bucket: how long until it would admit this request.
@@ -33,9 +34,24 @@ pub struct BucketState<'c> {
 }
 
 impl BucketState<'_> {
-    /// Time from `now` until [`BucketState::reset`], zero if already past.
-    pub fn reset_after(&self, now: DateTime<Utc>) -> Duration {
-        (self.reset - now).to_std().unwrap_or(Duration::ZERO)
+    /// Time from `now` (usually [`Decision::now`]) until [`BucketState::reset`], zero if past.
+    pub fn reset_after(&self, now: SystemTime) -> Duration {
+        self.reset.duration_since(now).unwrap_or(Duration::ZERO)
+    }
+
+    /// [`BucketState::reset`] as a UTC date, e.g. for a 429 body's `reset_at`.
+    pub fn reset_at(&self) -> DateTime<Utc> {
+        DateTime::<Utc>::from(self.reset)
+    }
+
+    /// [`BucketState::reset`] in whole seconds since the Unix epoch, rounded up
+    /// (`X-RateLimit-Reset`).
+    pub fn reset_epoch_seconds(&self) -> u64 {
+        let since = self
+            .reset
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
+        since.as_secs() + u64::from(since.subsec_nanos() > 0)
     }
 }
 
@@ -43,7 +59,7 @@ impl BucketState<'_> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision<'c> {
     /// The instant decided at (the Redis server's clock for the Redis store).
-    pub now: DateTime<Utc>,
+    pub now: SystemTime,
     /// One state per charge, in the charges' order.
     pub buckets: Vec<BucketState<'c>>,
     /// `None` when admitted; when denied, the time until every denying bucket would admit.
@@ -51,6 +67,11 @@ pub struct Decision<'c> {
 }
 
 impl<'c> Decision<'c> {
+    /// [`Decision::now`] as a UTC date.
+    pub fn now_utc(&self) -> DateTime<Utc> {
+        DateTime::<Utc>::from(self.now)
+    }
+
     pub fn is_allowed(&self) -> bool {
         self.retry_after.is_none()
     }
@@ -66,8 +87,14 @@ impl<'c> Decision<'c> {
     }
 }
 
-pub(crate) fn instant(at: Micros) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(at).unwrap_or(DateTime::<Utc>::MAX_UTC)
+pub(crate) fn instant(at: Micros) -> SystemTime {
+    let magnitude = Duration::from_micros(at.unsigned_abs());
+    let instant = if at >= 0 {
+        UNIX_EPOCH.checked_add(magnitude)
+    } else {
+        UNIX_EPOCH.checked_sub(magnitude)
+    };
+    instant.unwrap_or(UNIX_EPOCH)
 }
 
 pub(crate) fn wait(micros: Micros) -> Duration {

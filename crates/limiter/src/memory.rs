@@ -76,14 +76,24 @@ struct Slot {
     expires: Micros,
 }
 
-/// A charge resolved to its rule and its place in the store.
-struct Placed {
+/// A distinct (scope, subject) of a request, and the held guard of its shard.
+struct Subject {
+    key: u128,
+    guard: usize,
+}
+
+/// A charge resolved to its rule and its place in the store, and what became of it.
+struct Work {
     rule: Rule,
     cost: u64,
-    subject: u128,
     slot: u64,
-    /// Index into the held guards.
-    guard: usize,
+    /// Index into the request's subjects.
+    subject: usize,
+    /// The cell as stored before this request.
+    stored: Option<Cell>,
+    /// The cell this charge was evaluated against (differs if the request charged it before).
+    seen: Option<Cell>,
+    outcome: Outcome,
 }
 
 impl MemoryStore {
@@ -136,7 +146,7 @@ impl MemoryStore {
     }
 
     fn now(&self) -> Micros {
-        self.clock.now().timestamp_micros()
+        self.clock.now_micros()
     }
 
     fn subject_key(&self, scope: Scope, subject: &str) -> u128 {
@@ -159,88 +169,119 @@ impl MemoryStore {
         (subject as u64 & self.mask) as usize
     }
 
-    /// Resolve every charge, then lock their shards in ascending order.
-    fn place_and_lock(
-        &self,
+    /// Resolve every charge and its subject (each distinct subject hashed once), then lock the
+    /// subjects' shards in ascending order.
+    fn place_and_lock<'s>(
+        &'s self,
         charges: &[Charge],
-    ) -> Result<(Few<Placed>, Few<MutexGuard<'_, Table>>), StoreError> {
+        work: &mut Few<Work>,
+        subjects: &mut Few<Subject>,
+        guards: &mut Few<MutexGuard<'s, Table>>,
+    ) -> Result<(), StoreError> {
         let mut shards: Few<usize> = Few::new();
-        let mut placed: Few<Placed> = Few::new();
-        for charge in charges {
-            let subject = self.subject_key(charge.spec.scope, &charge.subject);
-            shards.push(self.shard_of(subject));
-            placed.push(Placed {
+        for (i, charge) in charges.iter().enumerate() {
+            let (scope, name) = (charge.spec.scope, charge.spec.name.as_str());
+            let seen = charges[..i]
+                .iter()
+                .zip(work.iter())
+                .find(|(c, _)| c.spec.scope == scope && c.subject == charge.subject);
+            let subject = match seen {
+                Some((_, earlier)) => earlier.subject,
+                None => {
+                    let key = self.subject_key(scope, &charge.subject);
+                    shards.push(self.shard_of(key));
+                    subjects.push(Subject { key, guard: 0 });
+                    subjects.len() - 1
+                }
+            };
+            work.push(Work {
                 rule: Rule::of(&charge.spec)?,
                 cost: rule::clamp_cost(charge.cost),
+                slot: self.slot_id(name, &charge.spec.window),
                 subject,
-                slot: self.slot_id(&charge.spec.name, &charge.spec.window),
-                guard: 0,
+                stored: None,
+                seen: None,
+                outcome: Outcome::UNDECIDED,
             });
         }
         let mut order = shards.clone();
         order.sort_unstable();
         order.dedup();
-        for (place, shard) in placed.iter_mut().zip(&shards) {
-            place.guard = order.binary_search(shard).unwrap_or_else(|at| at);
+        for (subject, shard) in subjects.iter_mut().zip(&shards) {
+            subject.guard = order.binary_search(shard).unwrap_or_else(|at| at);
         }
-        let guards = order
-            .iter()
-            .map(|&shard| lock(&self.shards[shard]))
-            .collect();
-        Ok((placed, guards))
+        guards.extend(order.iter().map(|&shard| lock(&self.shards[shard])));
+        // One lookup per subject: read every slot this request names.
+        for (index, subject) in subjects.iter().enumerate() {
+            let Some(entry) = guards[subject.guard].entries.get(&subject.key) else {
+                continue;
+            };
+            for w in work.iter_mut().filter(|w| w.subject == index) {
+                w.stored = entry.cell(w.slot);
+            }
+        }
+        Ok(())
     }
 
     fn decide_at<'c>(&self, charges: &'c [Charge]) -> Result<Decision<'c>, StoreError> {
-        let (placed, mut guards) = self.place_and_lock(charges)?;
-        let now = self.now();
-        // Phase 1: evaluate every charge; a bucket charged twice sees its first charge.
-        let mut seen: Few<Option<Cell>> = Few::new();
-        let mut outcomes: Few<Outcome> = Few::new();
-        for (i, place) in placed.iter().enumerate() {
-            let earlier = (0..i)
+        let (mut work, mut subjects, mut guards) = (Few::new(), Few::new(), Few::new());
+        self.place_and_lock(charges, &mut work, &mut subjects, &mut guards)?;
+        let now = self.clock.now_micros();
+        // Phase 1: evaluate in order; a bucket charged twice sees its first charge.
+        let mut allowed = true;
+        for i in 0..work.len() {
+            let (earlier, rest) = work.split_at_mut(i);
+            let current = &mut rest[0];
+            let cell = earlier
+                .iter()
                 .rev()
-                .find(|&j| placed[j].subject == place.subject && placed[j].slot == place.slot);
-            let cell = match earlier {
-                Some(j) => match outcomes[j].verdict {
+                .find(|w| w.subject == current.subject && w.slot == current.slot)
+                .map_or(current.stored, |w| match w.outcome.verdict {
                     Verdict::Admit(Some((cell, _))) => Some(cell),
-                    _ => seen[j],
-                },
-                None => guards[place.guard].cell(place.subject, place.slot),
-            };
-            seen.push(cell);
-            outcomes.push(place.rule.charge(cell, now, place.cost));
+                    _ => w.seen,
+                });
+            current.seen = cell;
+            current.outcome = current.rule.charge(cell, now, current.cost);
+            allowed &= matches!(current.outcome.verdict, Verdict::Admit(_));
         }
-        let allowed = outcomes
-            .iter()
-            .all(|outcome| matches!(outcome.verdict, Verdict::Admit(_)));
         let buckets: Vec<BucketState<'c>> = if allowed {
-            // Phase 2: every bucket admitted, so charge them all.
-            for (place, outcome) in placed.iter().zip(&outcomes) {
-                if let Verdict::Admit(Some((cell, expires))) = outcome.verdict {
-                    guards[place.guard].store(place.subject, place.slot, cell, expires, now);
+            // Phase 2: every bucket admitted; charge them, one lookup per subject written.
+            for (index, subject) in subjects.iter().enumerate() {
+                let mut writes = work
+                    .iter()
+                    .filter(|w| w.subject == index)
+                    .filter_map(|w| match w.outcome.verdict {
+                        Verdict::Admit(Some((cell, expires))) => Some((w.slot, cell, expires)),
+                        _ => None,
+                    });
+                if let Some(first) = writes.next() {
+                    let entry = guards[subject.guard].entry(subject.key, now);
+                    for (slot, cell, expires) in std::iter::once(first).chain(writes) {
+                        entry.put(slot, cell, expires, now);
+                    }
                 }
             }
+            drop(guards);
             charges
                 .iter()
-                .zip(&outcomes)
-                .map(|(charge, outcome)| decision::bucket_state(charge, outcome.report, None))
+                .zip(&work)
+                .map(|(charge, w)| decision::bucket_state(charge, w.outcome.report, None))
                 .collect()
         } else {
             // Nothing was written: report every bucket as it stands.
+            drop(guards);
             charges
                 .iter()
-                .zip(placed.iter().zip(&outcomes))
-                .map(|(charge, (place, outcome))| {
-                    let cell = guards[place.guard].cell(place.subject, place.slot);
-                    let wait = match outcome.verdict {
+                .zip(&work)
+                .map(|(charge, w)| {
+                    let wait = match w.outcome.verdict {
                         Verdict::Deny(wait) => Some(wait),
                         Verdict::Admit(_) => None,
                     };
-                    decision::bucket_state(charge, place.rule.current(cell, now), wait)
+                    decision::bucket_state(charge, w.rule.current(w.stored, now), wait)
                 })
                 .collect()
         };
-        drop(guards);
         Ok(Decision {
             now: decision::instant(now),
             retry_after: decision::overall_wait(&buckets),
@@ -249,15 +290,14 @@ impl MemoryStore {
     }
 
     fn peek_at<'c>(&self, charges: &'c [Charge]) -> Result<Vec<BucketState<'c>>, StoreError> {
-        let (placed, guards) = self.place_and_lock(charges)?;
-        let now = self.now();
+        let (mut work, mut subjects, mut guards) = (Few::new(), Few::new(), Few::new());
+        self.place_and_lock(charges, &mut work, &mut subjects, &mut guards)?;
+        let now = self.clock.now_micros();
+        drop(guards);
         Ok(charges
             .iter()
-            .zip(&placed)
-            .map(|(charge, place)| {
-                let cell = guards[place.guard].cell(place.subject, place.slot);
-                decision::bucket_state(charge, place.rule.current(cell, now), None)
-            })
+            .zip(&work)
+            .map(|(charge, w)| decision::bucket_state(charge, w.rule.current(w.stored, now), None))
             .collect())
     }
 
@@ -310,39 +350,44 @@ fn lock(shard: &Shard) -> MutexGuard<'_, Table> {
 }
 
 impl Table {
-    fn cell(&self, subject: u128, slot: u64) -> Option<Cell> {
-        let entry = self.entries.get(&subject)?;
-        entry.slots.iter().find(|s| s.id == slot).map(|s| s.cell)
-    }
-
-    fn store(&mut self, subject: u128, slot: u64, cell: Cell, expires: Micros, now: Micros) {
-        if !self.entries.contains_key(&subject) && self.entries.len() >= self.sweep_at {
+    /// The subject's entry, created if new (sweeping first if the shard has doubled).
+    fn entry(&mut self, subject: u128, now: Micros) -> &mut Entry {
+        if self.entries.len() >= self.sweep_at && !self.entries.contains_key(&subject) {
             self.sweep(now);
         }
-        let entry = self.entries.entry(subject).or_insert_with(|| Entry {
-            expires,
+        self.entries.entry(subject).or_insert_with(|| Entry {
+            expires: now,
             slots: SmallVec::new(),
-        });
-        entry.expires = entry.expires.max(expires);
-        match entry.slots.iter_mut().find(|s| s.id == slot) {
+        })
+    }
+
+    fn sweep(&mut self, now: Micros) {
+        self.entries.retain(|_, entry| entry.expires > now);
+        self.sweep_at = (self.entries.len() * 2).max(MIN_SWEEP);
+    }
+}
+
+impl Entry {
+    fn cell(&self, slot: u64) -> Option<Cell> {
+        self.slots.iter().find(|s| s.id == slot).map(|s| s.cell)
+    }
+
+    fn put(&mut self, slot: u64, cell: Cell, expires: Micros, now: Micros) {
+        self.expires = self.expires.max(expires);
+        match self.slots.iter_mut().find(|s| s.id == slot) {
             Some(found) => {
                 found.cell = cell;
                 found.expires = expires;
             }
             None => {
-                entry.slots.retain(|s| s.expires > now);
-                entry.slots.push(Slot {
+                self.slots.retain(|s| s.expires > now);
+                self.slots.push(Slot {
                     id: slot,
                     cell,
                     expires,
                 });
             }
         }
-    }
-
-    fn sweep(&mut self, now: Micros) {
-        self.entries.retain(|_, entry| entry.expires > now);
-        self.sweep_at = (self.entries.len() * 2).max(MIN_SWEEP);
     }
 }
 

@@ -189,8 +189,20 @@ impl RedisStore {
         }
     }
 
-    /// Run the script once for these charges (loading it if the server has forgotten it).
-    async fn run(&self, charges: &[Charge], mode: Mode) -> Result<Answer, StoreError> {
+    /// The `EVALSHA` command line a decision sends, for `redis-cli`, `redis-benchmark` and
+    /// debugging: `EVALSHA <sha> <n> <keys…> <now> d <slack> <six values per bucket…>`.
+    pub fn decide_command(&self, charges: &[Charge]) -> Result<Vec<String>, StoreError> {
+        let cmd = self.command(charges, Mode::Decide)?;
+        Ok(cmd
+            .args_iter()
+            .filter_map(|arg| match arg {
+                redis::Arg::Simple(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
+                _ => None,
+            })
+            .collect())
+    }
+
+    fn command(&self, charges: &[Charge], mode: Mode) -> Result<Cmd, StoreError> {
         let mut rules = Vec::with_capacity(charges.len());
         for charge in charges {
             rules.push(Rule::of(&charge.spec)?);
@@ -201,7 +213,7 @@ impl RedisStore {
             cmd.arg(self.key(&charge.spec, &charge.subject));
         }
         match &self.clock {
-            Some(clock) => cmd.arg(clock.now().timestamp_micros()),
+            Some(clock) => cmd.arg(clock.now_micros()),
             None => cmd.arg(""),
         };
         cmd.arg(match mode {
@@ -212,6 +224,12 @@ impl RedisStore {
         for (charge, rule) in charges.iter().zip(&rules) {
             push_rule(&mut cmd, rule, rule::clamp_cost(charge.cost));
         }
+        Ok(cmd)
+    }
+
+    /// Run the script once for these charges (loading it if the server has forgotten it).
+    async fn run(&self, charges: &[Charge], mode: Mode) -> Result<Answer, StoreError> {
+        let cmd = self.command(charges, mode)?;
         let reply = self.bounded(self.evaluate(&cmd)).await?;
         parse_answer(&reply, charges.len())
     }

@@ -51,6 +51,18 @@ pub(crate) struct Outcome {
     pub report: Report,
 }
 
+impl Outcome {
+    /// A placeholder before a charge is evaluated.
+    pub(crate) const UNDECIDED: Outcome = Outcome {
+        verdict: Verdict::Admit(None),
+        report: Report {
+            used: 0,
+            remaining: 0,
+            reset: 0,
+        },
+    };
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Span {
     Length(Micros),

@@ -105,7 +105,7 @@ async fn nodes_on_server_time_admit_exactly_the_limit_per_window() {
 async fn admitted_concurrently(
     nodes: &[Arc<dyn LimiterStore>],
     requests: usize,
-) -> std::collections::BTreeMap<i64, u64> {
+) -> std::collections::BTreeMap<u64, u64> {
     let reads = spec("reads", 60, Window::Minute, Scope::Key);
     let charges = Arc::new(one(&reads, "key_1"));
     let tasks: Vec<_> = (0..requests)
@@ -115,7 +115,7 @@ async fn admitted_concurrently(
                 let decision = node.decide(&charges).await.expect("decide");
                 decision
                     .is_allowed()
-                    .then(|| decision.buckets[0].reset.timestamp())
+                    .then(|| decision.buckets[0].reset_epoch_seconds())
             })
         })
         .collect();
@@ -140,10 +140,10 @@ async fn decisions_use_the_redis_servers_clock_not_the_nodes() {
         .and_then(|c| c.get_connection())
         .expect("connection");
     let (seconds, _micros): (i64, i64) = redis::cmd("TIME").query(&mut connection).expect("TIME");
-    assert!((decision.now.timestamp() - seconds).abs() <= 2);
+    assert!((decision.now_utc().timestamp() - seconds).abs() <= 2);
     // A node whose own clock is a day off still agrees, because it is not asked.
     let skewed = limiter::SystemClock.now() + chrono::Duration::days(1);
-    assert!((decision.now - skewed).num_hours().abs() >= 23);
+    assert!((decision.now_utc() - skewed).num_hours().abs() >= 23);
 }
 
 /// A redis-server of this test's own on a free port, stopped when dropped, for tests that
@@ -265,7 +265,7 @@ async fn keys_expire_with_their_window() {
         .arg(store.key(&minute, "key_1"))
         .query(&mut connection)
         .expect("PTTL");
-    let until_reset = (decision.buckets[0].reset - decision.now).num_milliseconds();
+    let until_reset = decision.buckets[0].reset_after(decision.now).as_millis() as i64;
     assert!(
         ttl > 0 && ttl <= until_reset + 1_000 + 1,
         "ttl {ttl} ms, reset in {until_reset} ms"

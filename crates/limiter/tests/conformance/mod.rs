@@ -101,7 +101,7 @@ pub async fn admits_up_to_the_limit_then_denies_until_the_window_ends(
         let decision = store.decide(&charges).await.expect("decide");
         assert!(decision.is_allowed());
         assert_eq!(decision.buckets[0].remaining, left);
-        assert_eq!(decision.buckets[0].reset, at("2026-04-20T10:16:00Z"));
+        assert_eq!(decision.buckets[0].reset_at(), at("2026-04-20T10:16:00Z"));
         assert_eq!(decision.buckets[0].name, "reads");
         assert_eq!(decision.buckets[0].limit, 60);
     }
@@ -111,7 +111,7 @@ pub async fn admits_up_to_the_limit_then_denies_until_the_window_ends(
     assert_eq!(denied.buckets[0].remaining, 0);
     assert_eq!(denied.buckets[0].used, 60);
     assert!(denied.buckets[0].denied);
-    assert_eq!(denied.now, at("2026-04-20T10:15:30Z"));
+    assert_eq!(denied.now_utc(), at("2026-04-20T10:15:30Z"));
     clock.set(at("2026-04-20T10:16:00Z"));
     assert!(store.decide(&charges).await.expect("decide").is_allowed());
 }
@@ -126,7 +126,7 @@ pub async fn hour_resets_at_the_top_of_the_hour_not_sixty_minutes_after_first_us
     assert_eq!(admitted(store, &charges, 11).await, 10);
     let denied = store.decide(&charges).await.expect("decide");
     assert_eq!(denied.retry_after, Some(Duration::from_secs(120)));
-    assert_eq!(denied.buckets[0].reset, at("2026-04-20T15:00:00Z"));
+    assert_eq!(denied.buckets[0].reset_at(), at("2026-04-20T15:00:00Z"));
     clock.set(at("2026-04-20T14:59:59.999999Z"));
     assert_eq!(admitted(store, &charges, 1).await, 0);
     clock.set(at("2026-04-20T15:00:00Z"));
@@ -139,7 +139,7 @@ pub async fn utc_day_resets_at_midnight_utc(store: &dyn LimiterStore, clock: &Ma
     clock.set(at("2026-04-20T23:59:59Z"));
     assert_eq!(admitted(store, &charges, 4).await, 3);
     let denied = store.decide(&charges).await.expect("decide");
-    assert_eq!(denied.buckets[0].reset, at("2026-04-21T00:00:00Z"));
+    assert_eq!(denied.buckets[0].reset_at(), at("2026-04-21T00:00:00Z"));
     assert_eq!(denied.retry_after, Some(Duration::from_secs(1)));
     clock.set(at("2026-04-21T00:00:00Z"));
     assert_eq!(admitted(store, &charges, 4).await, 3);
@@ -177,7 +177,7 @@ pub async fn monthly_anchor_31_resets_on_the_last_day_of_february_and_leap_febru
         assert_eq!(admitted(store, &charges, 3).await, 2, "{used_at}");
         clock.set(at(last_moment));
         let denied = store.decide(&charges).await.expect("decide");
-        assert_eq!(denied.buckets[0].reset, at(resets_at), "{used_at}");
+        assert_eq!(denied.buckets[0].reset_at(), at(resets_at), "{used_at}");
         assert_eq!(denied.retry_after, Some(Duration::from_secs(1)));
         clock.set(at(resets_at));
         assert_eq!(admitted(store, &charges, 3).await, 2, "{resets_at}");
@@ -185,7 +185,7 @@ pub async fn monthly_anchor_31_resets_on_the_last_day_of_february_and_leap_febru
     // From the leap day, the next period runs to 31 March.
     clock.set(at("2024-03-15T00:00:00Z"));
     let state = store.peek(&charges).await.expect("peek");
-    assert_eq!(state[0].reset, at("2024-03-31T00:00:00Z"));
+    assert_eq!(state[0].reset_at(), at("2024-03-31T00:00:00Z"));
 }
 
 pub async fn monthly_anchors_29_and_30_clamp_to_short_februaries(
@@ -207,7 +207,7 @@ pub async fn monthly_anchors_29_and_30_clamp_to_short_februaries(
         clock.set(at(now));
         let decision = store.decide(&charges).await.expect("decide");
         assert_eq!(
-            decision.buckets[0].reset,
+            decision.buckets[0].reset_at(),
             at(reset),
             "anchor {anchor_day} at {now}"
         );
@@ -250,7 +250,7 @@ pub async fn gcra_reset_is_when_the_bucket_is_full_again(
     let state = store.peek(&charges).await.expect("peek");
     assert_eq!(state[0].remaining, 16);
     assert_eq!(state[0].used, 4);
-    assert_eq!(state[0].reset, at("2026-04-20T12:00:00.200Z"));
+    assert_eq!(state[0].reset_at(), at("2026-04-20T12:00:00.200Z"));
 }
 
 pub async fn denial_by_one_bucket_leaves_every_other_bucket_unchanged(

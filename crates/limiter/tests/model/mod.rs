@@ -394,7 +394,7 @@ fn observed(state: &limiter::BucketState<'_>) -> Expected {
     Expected {
         used: state.used,
         remaining: state.remaining,
-        reset: state.reset,
+        reset: state.reset_at(),
         retry_after: state.retry_after,
     }
 }
