@@ -82,10 +82,6 @@ local function month_bounds(anchor)
     days_from_civil(ny, nm, min(anchor, days_in_month(ny, nm))) * DAY
 end
 
-local function int(x)
-  return string.format('%.0f', x)
-end
-
 -- Bucket i charged `cost` against stored value `v` (false when absent).
 -- Returns admitted, wait, used, remaining, reset, value to store (nil: none), its expiry.
 local function charge(i, v, cost)
@@ -94,25 +90,21 @@ local function charge(i, v, cost)
   local a, b = tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
   if kind == 'g' then
     local interval, tolerance = a, b
-    local capacity, period = tonumber(ARGV[base + 4]), tonumber(ARGV[base + 5])
+    local capacity = tonumber(ARGV[base + 4])
     local tat = now
     if v then tat = max(tonumber(v) or now, now) end
-    local function report(t)
-      local remaining = min(idiv(max(tolerance - (t - now), 0), interval), capacity)
-      return capacity - remaining, remaining, t
-    end
-    if cost > capacity then
-      return false, max(tat - now, period), report(tat)
-    end
     local nxt = tat + interval * cost
-    if nxt - now > tolerance then
-      return false, nxt - tolerance - now, report(tat)
+    local ok, wait = true, -1
+    if cost > capacity then
+      ok, wait, nxt = false, max(tat - now, tonumber(ARGV[base + 5])), tat
+    elseif nxt - now > tolerance then
+      ok, wait, nxt = false, nxt - tolerance - now, tat
     end
-    if cost == 0 then
-      return true, -1, report(tat)
+    local remaining = min(idiv(max(tolerance - (nxt - now), 0), interval), capacity)
+    if ok and cost > 0 then
+      return true, -1, capacity - remaining, remaining, nxt, string.format('%.0f', nxt), nxt
     end
-    local used, remaining, reset = report(nxt)
-    return true, -1, used, remaining, reset, int(nxt), nxt
+    return ok, wait, capacity - remaining, remaining, nxt
   end
   local limit = a
   local start, stop
@@ -124,8 +116,10 @@ local function charge(i, v, cost)
   end
   local count = 0
   if v then
-    local s, c = string.match(v, '^(%d+):(%d+)$')
-    if s and tonumber(s) == start then count = tonumber(c) end
+    local colon = string.find(v, ':', 1, true)
+    if colon and tonumber(string.sub(v, 1, colon - 1)) == start then
+      count = tonumber(string.sub(v, colon + 1))
+    end
   end
   if cost > limit or count + cost > limit then
     return false, stop - now, count, max(limit - count, 0), stop
@@ -134,42 +128,46 @@ local function charge(i, v, cost)
     return true, -1, count, limit - count, stop
   end
   count = count + cost
-  return true, -1, count, limit - count, stop, int(start) .. ':' .. int(count), stop
+  return true, -1, count, limit - count, stop, string.format('%.0f:%.0f', start, count), stop
 end
 
 local n = #KEYS
-local stored, pending, writes = {}, {}, {}
+local stored = redis.call('MGET', unpack(KEYS))
+local pending, writes = {}, {}
 local out = { now, 1 }
 local allowed = true
 for i = 1, n do
   local key = KEYS[i]
-  if stored[key] == nil then stored[key] = redis.call('GET', key) end
   local cost = 0
-  if charging then cost = tonumber(ARGV[4 + (i - 1) * 6 + 1]) end
+  if charging then cost = tonumber(ARGV[5 + (i - 1) * 6]) end
   -- A bucket charged twice in one request sees its first charge.
   local v = pending[key]
-  if v == nil then v = stored[key] end
+  if v == nil then v = stored[i] end
   local ok, wait, used, remaining, reset, value, expires = charge(i, v, cost)
   if not ok then allowed = false end
   if value then
     pending[key] = value
-    writes[#writes + 1] = { key, value, expires }
+    writes[#writes + 1] = i
+    writes[#writes + 1] = value
+    writes[#writes + 1] = expires
   end
-  out[#out + 1] = used
-  out[#out + 1] = remaining
-  out[#out + 1] = reset
-  out[#out + 1] = wait
+  local at = #out
+  out[at + 1] = used
+  out[at + 2] = remaining
+  out[at + 3] = reset
+  out[at + 4] = wait
 end
 
 if allowed then
-  for _, w in ipairs(writes) do
-    redis.call('SET', w[1], w[2], 'PX', int(idiv(w[3] - now + 999, 1000) + slack))
+  for w = 1, #writes, 3 do
+    local ttl = idiv(writes[w + 2] - now + 999, 1000) + slack
+    redis.call('SET', KEYS[writes[w]], writes[w + 1], 'PX', ttl)
   end
 else
   -- Nothing is charged: report every bucket as it stands, keeping the denials' waits.
   out[2] = 0
   for i = 1, n do
-    local _, _, used, remaining, reset = charge(i, stored[KEYS[i]], 0)
+    local _, _, used, remaining, reset = charge(i, stored[i], 0)
     local at = 2 + (i - 1) * 4
     out[at + 1] = used
     out[at + 2] = remaining
