@@ -37,14 +37,11 @@ use crate::bucket::{BucketSpec, Charge, Scope, Window};
 use crate::calendar::Micros;
 use crate::clock::{Clock, SystemClock};
 use crate::decision::{self, BucketState, Decision};
-use crate::rule::{self, Cell, Outcome, Rule, Verdict};
+use crate::rule::{self, Cell, Outcome, Rule, Span, Verdict};
 use crate::store::{LimiterStore, StoreError};
 
 /// A shard sweeps once it holds at least this many entries and twice as many as after its last sweep.
 const MIN_SWEEP: usize = 1024;
-
-/// Most requests touch at most this many buckets; more spill to the heap.
-type Few<T> = SmallVec<[T; 8]>;
 
 /// Bucket counters in memory, sharded; see the [module docs](self).
 pub struct MemoryStore {
@@ -73,27 +70,60 @@ struct Entry {
 struct Slot {
     id: u64,
     cell: Cell,
-    expires: Micros,
 }
 
-/// A distinct (scope, subject) of a request, and the held guard of its shard.
-struct Subject {
-    key: u128,
-    guard: usize,
-}
+/// Requests with at most this many charges are worked out on the stack.
+const STACK_CHARGES: usize = 8;
+
+/// The held shard locks of one request, in ascending shard order.
+type Guards<'s> = SmallVec<[MutexGuard<'s, Table>; STACK_CHARGES]>;
 
 /// A charge resolved to its rule and its place in the store, and what became of it.
+#[derive(Clone, Copy)]
 struct Work {
     rule: Rule,
     cost: u64,
     slot: u64,
-    /// Index into the request's subjects.
-    subject: usize,
+    /// The subject's fingerprint.
+    key: u128,
+    /// Index of the request's first charge on the same subject (its own if it is the first).
+    first: usize,
+    shard: usize,
+    /// Index into the held guards.
+    guard: usize,
     /// The cell as stored before this request.
     stored: Option<Cell>,
     /// The cell this charge was evaluated against (differs if the request charged it before).
     seen: Option<Cell>,
     outcome: Outcome,
+}
+
+impl Work {
+    const UNSET: Work = Work {
+        rule: Rule::Fixed {
+            limit: 0,
+            span: Span::Length(1),
+        },
+        cost: 0,
+        slot: 0,
+        key: 0,
+        first: 0,
+        shard: 0,
+        guard: 0,
+        stored: None,
+        seen: None,
+        outcome: Outcome::UNDECIDED,
+    };
+}
+
+/// Run `job` on a scratch slice of one `Work` per charge: on the stack for usual requests.
+fn with_work<R>(charges: &[Charge], job: impl FnOnce(&mut [Work]) -> R) -> R {
+    if charges.len() <= STACK_CHARGES {
+        let mut work = [Work::UNSET; STACK_CHARGES];
+        job(&mut work[..charges.len()])
+    } else {
+        job(&mut vec![Work::UNSET; charges.len()])
+    }
 }
 
 impl MemoryStore {
@@ -169,63 +199,71 @@ impl MemoryStore {
         (subject as u64 & self.mask) as usize
     }
 
-    /// Resolve every charge and its subject (each distinct subject hashed once), then lock the
-    /// subjects' shards in ascending order.
+    /// Resolve every charge (each distinct subject hashed once), lock the subjects' shards in
+    /// ascending order, and read the stored cells with one table lookup per subject.
     fn place_and_lock<'s>(
         &'s self,
         charges: &[Charge],
-        work: &mut Few<Work>,
-        subjects: &mut Few<Subject>,
-        guards: &mut Few<MutexGuard<'s, Table>>,
-    ) -> Result<(), StoreError> {
-        let mut shards: Few<usize> = Few::new();
+        work: &mut [Work],
+    ) -> Result<Guards<'s>, StoreError> {
         for (i, charge) in charges.iter().enumerate() {
-            let (scope, name) = (charge.spec.scope, charge.spec.name.as_str());
-            let seen = charges[..i]
+            let scope = charge.spec.scope;
+            let first = charges[..i]
                 .iter()
-                .zip(work.iter())
-                .find(|(c, _)| c.spec.scope == scope && c.subject == charge.subject);
-            let subject = match seen {
-                Some((_, earlier)) => earlier.subject,
-                None => {
-                    let key = self.subject_key(scope, &charge.subject);
-                    shards.push(self.shard_of(key));
-                    subjects.push(Subject { key, guard: 0 });
-                    subjects.len() - 1
-                }
+                .position(|c| c.spec.scope == scope && c.subject == charge.subject)
+                .unwrap_or(i);
+            let key = if first == i {
+                self.subject_key(scope, &charge.subject)
+            } else {
+                work[first].key
             };
-            work.push(Work {
-                rule: Rule::of(&charge.spec)?,
-                cost: rule::clamp_cost(charge.cost),
-                slot: self.slot_id(name, &charge.spec.window),
-                subject,
-                stored: None,
-                seen: None,
-                outcome: Outcome::UNDECIDED,
-            });
+            let w = &mut work[i];
+            w.rule = Rule::of(&charge.spec)?;
+            w.cost = rule::clamp_cost(charge.cost);
+            w.slot = self.slot_id(&charge.spec.name, &charge.spec.window);
+            w.key = key;
+            w.shard = self.shard_of(key);
+            w.first = first;
         }
-        let mut order = shards.clone();
-        order.sort_unstable();
-        order.dedup();
-        for (subject, shard) in subjects.iter_mut().zip(&shards) {
-            subject.guard = order.binary_search(shard).unwrap_or_else(|at| at);
+        // Lock each distinct shard once, lowest first, so two requests never deadlock.
+        let mut guards = Guards::new();
+        let mut floor = 0;
+        while let Some(shard) = work
+            .iter()
+            .map(|w| w.shard)
+            .filter(|&shard| shard >= floor)
+            .min()
+        {
+            for w in work.iter_mut().filter(|w| w.shard == shard) {
+                w.guard = guards.len();
+            }
+            guards.push(lock(&self.shards[shard]));
+            floor = shard + 1;
         }
-        guards.extend(order.iter().map(|&shard| lock(&self.shards[shard])));
-        // One lookup per subject: read every slot this request names.
-        for (index, subject) in subjects.iter().enumerate() {
-            let Some(entry) = guards[subject.guard].entries.get(&subject.key) else {
+        for i in 0..work.len() {
+            if work[i].first != i {
+                continue;
+            }
+            let Some(entry) = guards[work[i].guard].entries.get(&work[i].key) else {
                 continue;
             };
-            for w in work.iter_mut().filter(|w| w.subject == index) {
+            for w in work[i..].iter_mut().filter(|w| w.first == i) {
                 w.stored = entry.cell(w.slot);
             }
         }
-        Ok(())
+        Ok(guards)
     }
 
     fn decide_at<'c>(&self, charges: &'c [Charge]) -> Result<Decision<'c>, StoreError> {
-        let (mut work, mut subjects, mut guards) = (Few::new(), Few::new(), Few::new());
-        self.place_and_lock(charges, &mut work, &mut subjects, &mut guards)?;
+        with_work(charges, |work| self.decide_with(charges, work))
+    }
+
+    fn decide_with<'c>(
+        &self,
+        charges: &'c [Charge],
+        work: &mut [Work],
+    ) -> Result<Decision<'c>, StoreError> {
+        let mut guards = self.place_and_lock(charges, work)?;
         let now = self.clock.now_micros();
         // Phase 1: evaluate in order; a bucket charged twice sees its first charge.
         let mut allowed = true;
@@ -235,7 +273,7 @@ impl MemoryStore {
             let cell = earlier
                 .iter()
                 .rev()
-                .find(|w| w.subject == current.subject && w.slot == current.slot)
+                .find(|w| w.key == current.key && w.slot == current.slot)
                 .map_or(current.stored, |w| match w.outcome.verdict {
                     Verdict::Admit(Some((cell, _))) => Some(cell),
                     _ => w.seen,
@@ -244,44 +282,43 @@ impl MemoryStore {
             current.outcome = current.rule.charge(cell, now, current.cost);
             allowed &= matches!(current.outcome.verdict, Verdict::Admit(_));
         }
-        let buckets: Vec<BucketState<'c>> = if allowed {
+        if allowed {
             // Phase 2: every bucket admitted; charge them, one lookup per subject written.
-            for (index, subject) in subjects.iter().enumerate() {
-                let mut writes = work
+            for i in 0..work.len() {
+                if work[i].first != i {
+                    continue;
+                }
+                let mut writes = work[i..]
                     .iter()
-                    .filter(|w| w.subject == index)
+                    .filter(|w| w.first == i)
                     .filter_map(|w| match w.outcome.verdict {
                         Verdict::Admit(Some((cell, expires))) => Some((w.slot, cell, expires)),
                         _ => None,
                     });
-                if let Some(first) = writes.next() {
-                    let entry = guards[subject.guard].entry(subject.key, now);
-                    for (slot, cell, expires) in std::iter::once(first).chain(writes) {
+                if let Some(write) = writes.next() {
+                    let entry = guards[work[i].guard].entry(work[i].key, now);
+                    for (slot, cell, expires) in std::iter::once(write).chain(writes) {
                         entry.put(slot, cell, expires, now);
                     }
                 }
             }
-            drop(guards);
-            charges
-                .iter()
-                .zip(&work)
-                .map(|(charge, w)| decision::bucket_state(charge, w.outcome.report, None))
-                .collect()
-        } else {
-            // Nothing was written: report every bucket as it stands.
-            drop(guards);
-            charges
-                .iter()
-                .zip(&work)
-                .map(|(charge, w)| {
-                    let wait = match w.outcome.verdict {
-                        Verdict::Deny(wait) => Some(wait),
-                        Verdict::Admit(_) => None,
-                    };
-                    decision::bucket_state(charge, w.rule.current(w.stored, now), wait)
-                })
-                .collect()
-        };
+        }
+        drop(guards);
+        // Admitted: the buckets after the charge. Denied: nothing was written, so every
+        // bucket as it stands, with the waits of those that denied.
+        let buckets: Vec<BucketState<'c>> = charges
+            .iter()
+            .zip(work.iter())
+            .map(|(charge, w)| match w.outcome.verdict {
+                _ if allowed => decision::bucket_state(charge, w.outcome.report, None),
+                Verdict::Deny(wait) => {
+                    decision::bucket_state(charge, w.rule.current(w.stored, now), Some(wait))
+                }
+                Verdict::Admit(_) => {
+                    decision::bucket_state(charge, w.rule.current(w.stored, now), None)
+                }
+            })
+            .collect();
         Ok(Decision {
             now: decision::instant(now),
             retry_after: decision::overall_wait(&buckets),
@@ -290,15 +327,18 @@ impl MemoryStore {
     }
 
     fn peek_at<'c>(&self, charges: &'c [Charge]) -> Result<Vec<BucketState<'c>>, StoreError> {
-        let (mut work, mut subjects, mut guards) = (Few::new(), Few::new(), Few::new());
-        self.place_and_lock(charges, &mut work, &mut subjects, &mut guards)?;
-        let now = self.clock.now_micros();
-        drop(guards);
-        Ok(charges
-            .iter()
-            .zip(&work)
-            .map(|(charge, w)| decision::bucket_state(charge, w.rule.current(w.stored, now), None))
-            .collect())
+        with_work(charges, |work| {
+            let guards = self.place_and_lock(charges, work)?;
+            let now = self.clock.now_micros();
+            drop(guards);
+            Ok(charges
+                .iter()
+                .zip(work.iter())
+                .map(|(charge, w)| {
+                    decision::bucket_state(charge, w.rule.current(w.stored, now), None)
+                })
+                .collect())
+        })
     }
 
     fn reset_now(&self, spec: &BucketSpec, subject: &str) {
@@ -373,20 +413,14 @@ impl Entry {
     }
 
     fn put(&mut self, slot: u64, cell: Cell, expires: Micros, now: Micros) {
+        if self.expires <= now {
+            // Every slot is back to empty: start clean, dropping buckets no longer used.
+            self.slots.clear();
+        }
         self.expires = self.expires.max(expires);
         match self.slots.iter_mut().find(|s| s.id == slot) {
-            Some(found) => {
-                found.cell = cell;
-                found.expires = expires;
-            }
-            None => {
-                self.slots.retain(|s| s.expires > now);
-                self.slots.push(Slot {
-                    id: slot,
-                    cell,
-                    expires,
-                });
-            }
+            Some(found) => found.cell = cell,
+            None => self.slots.push(Slot { id: slot, cell }),
         }
     }
 }
@@ -416,11 +450,7 @@ mod tests {
 
     #[test]
     fn an_entry_with_three_slots_takes_the_documented_bytes() {
-        assert_eq!(size_of::<Slot>(), 32);
-        assert!(
-            size_of::<(u128, Entry)>() <= 160,
-            "{}",
-            size_of::<(u128, Entry)>()
-        );
+        assert_eq!(size_of::<Slot>(), 24);
+        assert_eq!(size_of::<(u128, Entry)>(), 112);
     }
 }
