@@ -28,16 +28,31 @@ pub async fn current_viewer() -> Result<Option<Viewer>, AppError> {
 
 #[server]
 pub async fn log_in(email: String, password: String, next: String) -> Result<(), AppError> {
+    use services::logins::LoginError;
     let services = ssr::services()?;
-    let user = services
-        .accounts
-        .verify_credentials(&email, secrecy::SecretString::from(password))
+    let ip = ssr::client_ip().await?;
+    let device = ssr::device_token().await?;
+    let logged_in = services
+        .logins
+        .log_in(
+            &email,
+            secrecy::SecretString::from(password),
+            ip,
+            device.as_deref(),
+        )
         .await
         .map_err(|error| match error {
-            services::accounts::CredentialsError::Invalid => AppError::Invalid(error.to_string()),
-            services::accounts::CredentialsError::Internal(cause) => ssr::internal(cause),
+            LoginError::InvalidCredentials => AppError::Invalid(error.to_string()),
+            LoginError::Throttled { retry_after } => AppError::Throttled {
+                retry_after_secs: retry_after.as_secs(),
+            },
+            LoginError::Unavailable => AppError::Unavailable(error.to_string()),
+            LoginError::Internal(cause) => ssr::internal(cause),
         })?;
-    ssr::start_session(&services, user.id).await?;
+    if let Some(token) = logged_in.new_device_token {
+        ssr::remember_device(&token);
+    }
+    ssr::start_session(&services, logged_in.user.id).await?;
     leptos_axum::redirect(&safe_next(&next));
     Ok(())
 }
@@ -58,6 +73,11 @@ pub async fn sign_up(
             SignUpError::Internal(cause) => ssr::internal(cause),
             expected => AppError::Invalid(expected.to_string()),
         })?;
+    // The browser that created the account is the owner's: it skips the per-account throttle.
+    match services.logins.remember_device(&user).await {
+        Ok(token) => ssr::remember_device(&token),
+        Err(error) => tracing::warn!(%error, "could not remember the sign-up device"),
+    }
     ssr::start_session(&services, user.id).await?;
     leptos_axum::redirect("/");
     Ok(())
@@ -124,6 +144,53 @@ pub mod ssr {
             .user(&auth.user_id)
             .await
             .map_err(internal)
+    }
+
+    /// Cookie attributes the server decided from its settings.
+    #[derive(Debug, Clone, Copy)]
+    pub struct CookieSettings {
+        pub secure: bool,
+    }
+
+    /// The browser's login-device cookie: see `services::logins`.
+    const DEVICE_COOKIE: &str = "keystile_device";
+
+    pub async fn client_ip() -> Result<std::net::IpAddr, AppError> {
+        let axum::Extension(services::ClientIp(ip)) =
+            leptos_axum::extract::<axum::Extension<services::ClientIp>>()
+                .await
+                .map_err(internal)?;
+        Ok(ip)
+    }
+
+    pub async fn device_token() -> Result<Option<String>, AppError> {
+        let headers = leptos_axum::extract::<axum::http::HeaderMap>()
+            .await
+            .map_err(internal)?;
+        let token = headers
+            .get_all(axum::http::header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == DEVICE_COOKIE)
+            .map(|(_, value)| value.to_owned());
+        Ok(token)
+    }
+
+    /// Asks the browser to keep the device token for a year, sent only to the login function.
+    pub fn remember_device(token: &str) {
+        let secure = use_context::<CookieSettings>().is_some_and(|c| c.secure);
+        let cookie = format!(
+            "{DEVICE_COOKIE}={token}; Path=/api/log_in; Max-Age=31536000; HttpOnly; SameSite=Lax{}",
+            if secure { "; Secure" } else { "" }
+        );
+        if let (Some(response), Ok(value)) = (
+            use_context::<leptos_axum::ResponseOptions>(),
+            axum::http::HeaderValue::from_str(&cookie),
+        ) {
+            response.append_header(axum::http::header::SET_COOKIE, value);
+        }
     }
 
     pub async fn require_user() -> Result<User, AppError> {

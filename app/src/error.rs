@@ -16,6 +16,9 @@ pub enum AppError {
     Invalid(String),
     #[error("Too many attempts. Try again in {} minute{}.", minutes(*retry_after_secs), plural(minutes(*retry_after_secs)))]
     Throttled { retry_after_secs: u64 },
+    /// A dependency is down for a moment (e.g. the limiter store); nothing was done.
+    #[error("{0}")]
+    Unavailable(String),
     /// The cause is logged on the server, never shown.
     #[error("Something went wrong on our side. Please try again.")]
     Internal,
@@ -33,6 +36,7 @@ impl AppError {
             AppError::Invalid(_) => 422,
             AppError::Throttled { .. } => 429,
             AppError::Internal => 500,
+            AppError::Unavailable(_) => 503,
             AppError::Request(_) => 400,
         }
     }

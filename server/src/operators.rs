@@ -6,8 +6,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use limiter::SystemClock;
 use secrecy::SecretString;
+use services::Database;
+use services::accounts::Accounts;
 use services::accounts::{Role, SignUpError};
-use services::{Database, Services};
 
 use crate::settings::Settings;
 
@@ -19,11 +20,9 @@ pub const DEMO_PASSWORD: &str = "keystile-demo";
 pub async fn create_operator(settings: &Settings, email: &str, role: Role) -> anyhow::Result<()> {
     let password = read_password()?;
     let db = Database::connect(&settings.database_url).await?;
-    let services = Services::new(db, Arc::new(SystemClock), "starter".into());
-    let user = services
-        .accounts
-        .create_operator(email, password, role)
-        .await?;
+    // Operators belong to no account, so no default plan is involved.
+    let accounts = Accounts::new(db, Arc::new(SystemClock), String::new());
+    let user = accounts.create_operator(email, password, role).await?;
     println!("Created {} user {}.", role.as_str(), user.email);
     Ok(())
 }
@@ -49,7 +48,7 @@ fn read_password() -> anyhow::Result<SecretString> {
 }
 
 /// Creates the demo customer if it is missing, and says how to log in.
-pub async fn ensure_demo_account(services: &Services) -> anyhow::Result<()> {
+pub async fn ensure_demo_account(services: &services::Services) -> anyhow::Result<()> {
     match services
         .accounts
         .sign_up(DEMO_EMAIL, SecretString::from(DEMO_PASSWORD), "Demo Co")

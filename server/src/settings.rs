@@ -21,6 +21,7 @@ Settings (file keys, overridden by environment variables):
   session_idle_minutes    KEYSTILE_SESSION_IDLE_MINUTES   sign out after this much inactivity [30]
   session_absolute_hours  KEYSTILE_SESSION_ABSOLUTE_HOURS sign out this long after login [12]
   trusted_proxies         KEYSTILE_TRUSTED_PROXIES        comma-separated proxy IPs whose X-Forwarded-For is believed []
+  redis_url               KEYSTILE_REDIS_URL              redis://… for the multi-node limiter store [in-memory]
 The file is given with --config FILE or KEYSTILE_CONFIG.";
 
 #[derive(Debug, Clone, Deserialize)]
@@ -35,6 +36,7 @@ pub struct Settings {
     pub session_idle_minutes: i64,
     pub session_absolute_hours: i64,
     pub trusted_proxies: Vec<IpAddr>,
+    pub redis_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -49,6 +51,7 @@ impl Default for Settings {
             session_idle_minutes: 30,
             session_absolute_hours: 12,
             trusted_proxies: Vec::new(),
+            redis_url: None,
         }
     }
 }
@@ -103,6 +106,9 @@ impl Settings {
         }
         if let Some(v) = var("KEYSTILE_SESSION_ABSOLUTE_HOURS") {
             self.session_absolute_hours = parsed("KEYSTILE_SESSION_ABSOLUTE_HOURS", v)?;
+        }
+        if let Some(v) = var("KEYSTILE_REDIS_URL") {
+            self.redis_url = Some(v).filter(|url| !url.trim().is_empty());
         }
         if let Some(v) = var("KEYSTILE_TRUSTED_PROXIES") {
             self.trusted_proxies = v

@@ -16,8 +16,10 @@ use axum::{Router, middleware};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
-use limiter::Clock;
-use services::{Database, Services};
+use limiter::redis_store::{RedisConfig, RedisStore};
+use limiter::{Clock, LimiterStore, MemoryStore};
+use services::logins::LoginBuckets;
+use services::{Database, Services, ServicesConfig};
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -53,7 +55,13 @@ impl Application {
                     redact_url(&settings.database_url)
                 )
             })?;
-        let services = Services::new(db.clone(), clock.clone(), "starter".into());
+        let services = Services::new(ServicesConfig {
+            db: db.clone(),
+            clock: clock.clone(),
+            limiter: limiter_store(settings, clock.clone()).await?,
+            default_plan_id: "starter".into(),
+            login_buckets: LoginBuckets::default(),
+        });
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
@@ -106,7 +114,13 @@ fn router(
         leptos_options: leptos_options.clone(),
         services: services.clone(),
     };
-    let context = move || provide_context(services.clone());
+    let cookies = app::auth::ssr::CookieSettings {
+        secure: settings.secure_cookies(),
+    };
+    let context = move || {
+        provide_context(services.clone());
+        provide_context(cookies);
+    };
 
     let sessions = SessionManagerLayer::new(SqlSessionStore::new(state.services.db.clone()))
         .with_name("keystile_session")
@@ -147,6 +161,22 @@ fn router(
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn(web::security_headers))
+}
+
+/// The limiter store: Redis when configured (many nodes share it), else in memory.
+async fn limiter_store(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<dyn LimiterStore>> {
+    Ok(match &settings.redis_url {
+        Some(url) => {
+            let store = RedisStore::connect_lazy(RedisConfig::new(url.clone()))
+                .await
+                .with_context(|| format!("connecting to Redis at {}", redact_url(url)))?;
+            Arc::new(store)
+        }
+        None => Arc::new(MemoryStore::with_clock(clock)),
+    })
 }
 
 /// Deletes expired session records every ten minutes; cookies already stopped working.

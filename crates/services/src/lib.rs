@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod db;
 pub mod ids;
+pub mod logins;
 pub mod passwords;
 pub mod sessions;
 #[cfg(feature = "test-support")]
@@ -19,7 +20,7 @@ pub mod testing;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use limiter::Clock;
+use limiter::{Clock, LimiterStore};
 
 pub use db::{Backend, Database, DbError};
 
@@ -28,16 +29,43 @@ pub use db::{Backend, Database, DbError};
 pub struct Services {
     pub db: Database,
     pub clock: Arc<dyn Clock>,
+    pub limiter: Arc<dyn LimiterStore>,
     pub accounts: accounts::Accounts,
+    pub logins: logins::Logins,
+}
+
+/// What [`Services::new`] is built from.
+pub struct ServicesConfig {
+    pub db: Database,
+    pub clock: Arc<dyn Clock>,
+    pub limiter: Arc<dyn LimiterStore>,
+    pub default_plan_id: String,
+    pub login_buckets: logins::LoginBuckets,
 }
 
 impl Services {
-    pub fn new(db: Database, clock: Arc<dyn Clock>, default_plan_id: String) -> Self {
+    pub fn new(config: ServicesConfig) -> Self {
+        let ServicesConfig {
+            db,
+            clock,
+            limiter,
+            default_plan_id,
+            login_buckets,
+        } = config;
         let accounts = accounts::Accounts::new(db.clone(), clock.clone(), default_plan_id);
+        let logins = logins::Logins::new(
+            db.clone(),
+            clock.clone(),
+            accounts.clone(),
+            limiter.clone(),
+            login_buckets,
+        );
         Self {
             db,
             clock,
+            limiter,
             accounts,
+            logins,
         }
     }
 }

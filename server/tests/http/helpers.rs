@@ -20,6 +20,11 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the application with settings adjusted by `adjust`.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let database_url = testing::fresh_database_url(testing::backend_from_env()).await;
     let settings = Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -27,6 +32,8 @@ pub async fn spawn_app() -> TestApp {
         demo: false,
         ..Settings::default()
     };
+    let mut settings = settings;
+    adjust(&mut settings);
     let clock = ManualClock::new(Utc::now());
     let app = Application::build(&settings, Arc::new(clock.clone()))
         .await

@@ -6,3 +6,4 @@ mod auth;
 mod helpers;
 mod operators;
 mod requests;
+mod throttling;

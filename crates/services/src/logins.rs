@@ -1,0 +1,197 @@
+//! Logging in, throttled so that guessing is slow and the real owner is never locked out.
+//!
+//! Every attempt is charged, before the password is checked, to three limiter buckets: per
+//! (email, IP), per IP, and per account (email). The per-account bucket stops guessing spread
+//! over many addresses; a browser that has logged in to that account before presents a device
+//! token (OWASP's "device cookie") and skips it, so such an attack does not lock the owner out.
+//! A success clears the (email, IP) bucket. When the limiter store fails, logins fail closed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use limiter::{BucketSpec, Charge, Clock, LimiterStore, Scope, Window};
+use secrecy::SecretString;
+use sha2::{Digest, Sha256};
+
+use crate::accounts::{Accounts, CredentialsError, User, normalize_email};
+use crate::db::Database;
+use crate::ids::random_base62;
+
+/// The three throttles; the policy's `[security]` section sets them.
+#[derive(Debug, Clone)]
+pub struct LoginBuckets {
+    pub per_account_and_ip: BucketSpec,
+    pub per_ip: BucketSpec,
+    pub per_account: BucketSpec,
+}
+
+impl Default for LoginBuckets {
+    fn default() -> Self {
+        let quarter_hour = chrono::Duration::minutes(15);
+        Self {
+            per_account_and_ip: BucketSpec {
+                name: "login_account_ip".into(),
+                limit: 5,
+                window: Window::Gcra {
+                    period: quarter_hour,
+                    burst: 5,
+                },
+                scope: Scope::Account,
+            },
+            per_ip: BucketSpec {
+                name: "login_ip".into(),
+                limit: 30,
+                window: Window::Hour,
+                scope: Scope::Ip,
+            },
+            per_account: BucketSpec {
+                name: "login_account".into(),
+                limit: 20,
+                window: Window::Hour,
+                scope: Scope::Account,
+            },
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("Email or password is incorrect.")]
+    InvalidCredentials,
+    #[error("Too many login attempts.")]
+    Throttled { retry_after: Duration },
+    /// The limiter store is down: security limits fail closed.
+    #[error("Logging in is unavailable for a moment. Try again shortly.")]
+    Unavailable,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// A successful login: the user, and a new device token to remember when the browser had none
+/// for this account.
+#[derive(Debug)]
+pub struct LoggedIn {
+    pub user: User,
+    pub new_device_token: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Logins {
+    db: Database,
+    clock: Arc<dyn Clock>,
+    accounts: Accounts,
+    limiter: Arc<dyn LimiterStore>,
+    buckets: LoginBuckets,
+}
+
+impl Logins {
+    pub fn new(
+        db: Database,
+        clock: Arc<dyn Clock>,
+        accounts: Accounts,
+        limiter: Arc<dyn LimiterStore>,
+        buckets: LoginBuckets,
+    ) -> Self {
+        Self {
+            db,
+            clock,
+            accounts,
+            limiter,
+            buckets,
+        }
+    }
+
+    pub async fn log_in(
+        &self,
+        email: &str,
+        password: SecretString,
+        ip: std::net::IpAddr,
+        device_token: Option<&str>,
+    ) -> Result<LoggedIn, LoginError> {
+        let email = normalize_email(email);
+        let recognised = match device_token {
+            Some(token) => self.device_belongs_to(token, &email).await?,
+            None => false,
+        };
+        let charges = self.charges(&email, ip, recognised);
+        let decision = self.limiter.decide(&charges).await.map_err(|error| {
+            tracing::error!(%error, "login throttle unavailable; refusing the login");
+            LoginError::Unavailable
+        })?;
+        if let Some(retry_after) = decision.retry_after {
+            return Err(LoginError::Throttled { retry_after });
+        }
+        let user = self
+            .accounts
+            .verify_credentials(&email, password)
+            .await
+            .map_err(|error| match error {
+                CredentialsError::Invalid => LoginError::InvalidCredentials,
+                CredentialsError::Internal(cause) => LoginError::Internal(cause),
+            })?;
+        // The owner got in: their own earlier typos from this address no longer count.
+        if let Err(error) = self
+            .limiter
+            .reset(&charges[0].spec, &charges[0].subject)
+            .await
+        {
+            tracing::warn!(%error, "could not clear the login throttle after a success");
+        }
+        let new_device_token = if recognised {
+            None
+        } else {
+            Some(self.remember_device(&user).await?)
+        };
+        Ok(LoggedIn {
+            user,
+            new_device_token,
+        })
+    }
+
+    fn charges(&self, email: &str, ip: std::net::IpAddr, recognised_device: bool) -> Vec<Charge> {
+        let charge = |spec: &BucketSpec, subject: String| Charge {
+            spec: spec.clone(),
+            subject,
+            cost: 1,
+        };
+        let mut charges = vec![
+            charge(&self.buckets.per_account_and_ip, format!("{email}|{ip}")),
+            charge(&self.buckets.per_ip, ip.to_string()),
+        ];
+        if !recognised_device {
+            charges.push(charge(&self.buckets.per_account, email.to_owned()));
+        }
+        charges
+    }
+
+    async fn device_belongs_to(&self, token: &str, email: &str) -> Result<bool, LoginError> {
+        let owner: Option<(String,)> = sqlx::query_as(
+            "SELECT u.email_normalized FROM login_devices d JOIN users u ON u.id = d.user_id WHERE d.token_hash = $1",
+        )
+        .bind(token_hash(token))
+        .fetch_optional(self.db.pool())
+        .await
+        .map_err(|e| LoginError::Internal(e.to_string()))?;
+        Ok(owner.is_some_and(|(owner,)| owner == email))
+    }
+
+    /// Remembers a browser that `user` signed in on; the token goes in its device cookie.
+    pub async fn remember_device(&self, user: &User) -> Result<String, LoginError> {
+        let token = random_base62(32);
+        sqlx::query(
+            "INSERT INTO login_devices (token_hash, user_id, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(token_hash(&token))
+        .bind(&user.id)
+        .bind(self.clock.now().timestamp_millis())
+        .execute(self.db.pool())
+        .await
+        .map_err(|e| LoginError::Internal(e.to_string()))?;
+        Ok(token)
+    }
+}
+
+fn token_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
