@@ -10,6 +10,7 @@ pub mod bucket;
 mod calendar;
 pub mod clock;
 pub mod decision;
+pub mod failover;
 pub mod memory;
 #[cfg(feature = "redis")]
 pub mod redis_store;
@@ -19,6 +20,7 @@ pub mod store;
 pub use bucket::{BucketSpec, Charge, Scope, Window};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use decision::{BucketState, Decision};
+pub use failover::FailoverStore;
 pub use memory::MemoryStore;
 #[cfg(feature = "redis")]
 pub use redis_store::{RedisConfig, RedisStore};
