@@ -99,10 +99,11 @@ struct Work {
 }
 
 impl Work {
+    /// All zeroes, so a scratch array is cleared rather than copied.
     const UNSET: Work = Work {
         rule: Rule::Fixed {
             limit: 0,
-            span: Span::Length(1),
+            span: Span::Length(0),
         },
         cost: 0,
         slot: 0,
