@@ -67,8 +67,7 @@ impl TryFrom<LimitFields> for Limit {
     fn try_from(fields: LimitFields) -> Result<Self, Self::Error> {
         if fields.scope.is_some() || fields.fail_closed.is_some() || fields.description.is_some() {
             return Err(
-                "`scope`, `fail_closed` and `description` belong to a [buckets] entry, not here"
-                    .to_owned(),
+                "`scope`, `fail_closed` and `description` belong to a [buckets] entry, not here".to_owned()
             );
         }
         fields.limit()
@@ -84,15 +83,11 @@ impl LimitFields {
             (None, None, Some(rate), Some(per)) => Ok(Limit::Gcra {
                 rate,
                 per,
-                burst: self
-                    .burst
-                    .unwrap_or_else(|| u32::try_from(rate).unwrap_or(u32::MAX)),
+                burst: self.burst.unwrap_or_else(|| u32::try_from(rate).unwrap_or(u32::MAX)),
             }),
-            _ => Err(
-                "write either `limit` and `window` (a fixed window) or `rate` and `per` \
+            _ => Err("write either `limit` and `window` (a fixed window) or `rate` and `per` \
                       (GCRA, with an optional `burst`), not a mix"
-                    .to_owned(),
-            ),
+                .to_owned()),
         }
     }
 }
@@ -120,17 +115,12 @@ impl TryFrom<LimitFields> for Bucket {
 impl From<Limit> for LimitFields {
     fn from(limit: Limit) -> Self {
         match limit {
-            Limit::Fixed { limit, window } => LimitFields {
-                limit: Some(limit),
-                window: Some(window),
-                ..LimitFields::default()
-            },
-            Limit::Gcra { rate, per, burst } => LimitFields {
-                rate: Some(rate),
-                per: Some(per),
-                burst: Some(burst),
-                ..LimitFields::default()
-            },
+            Limit::Fixed { limit, window } => {
+                LimitFields { limit: Some(limit), window: Some(window), ..LimitFields::default() }
+            }
+            Limit::Gcra { rate, per, burst } => {
+                LimitFields { rate: Some(rate), per: Some(per), burst: Some(burst), ..LimitFields::default() }
+            }
         }
     }
 }

@@ -37,14 +37,8 @@ pub const BURST: &str = "burst";
 pub const DAILY_CAP: &str = "daily_cap";
 
 /// Names the policy gives its own buckets; `[buckets]` may not use them.
-pub(crate) const RESERVED_NAMES: [&str; 6] = [
-    MONTHLY,
-    BURST,
-    DAILY_CAP,
-    LOGIN_ACCOUNT_IP,
-    LOGIN_IP,
-    LOGIN_ACCOUNT,
-];
+pub(crate) const RESERVED_NAMES: [&str; 6] =
+    [MONTHLY, BURST, DAILY_CAP, LOGIN_ACCOUNT_IP, LOGIN_IP, LOGIN_ACCOUNT];
 
 /// Per-account limits set by an admin: bucket name → limit (requests per the bucket's window).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,11 +83,7 @@ pub enum Caller<'a> {
     /// No API key.
     Anonymous,
     /// An API key of an account on `plan`, whose billing month starts on `anchor_day`.
-    Authenticated {
-        plan: &'a Plan,
-        anchor_day: u8,
-        overrides: Option<&'a Overrides>,
-    },
+    Authenticated { plan: &'a Plan, anchor_day: u8, overrides: Option<&'a Overrides> },
 }
 
 /// An anonymous request to a route that is not public (or to no route at all): answer 401.
@@ -109,65 +99,40 @@ impl Policy {
         route: Option<&Route>,
         caller: &Caller<'_>,
     ) -> Result<Vec<BucketSpec>, KeyRequired> {
-        let Caller::Authenticated {
-            plan,
-            anchor_day,
-            overrides,
-        } = *caller
-        else {
+        let Caller::Authenticated { plan, anchor_day, overrides } = *caller else {
             let route = route.filter(|route| route.is_public()).ok_or(KeyRequired)?;
             if route.exempt {
                 return Ok(Vec::new());
             }
-            return self
-                .public_spec(route)
-                .map(|spec| vec![spec])
-                .ok_or(KeyRequired);
+            return self.public_spec(route).map(|spec| vec![spec]).ok_or(KeyRequired);
         };
         if route.is_some_and(|route| route.exempt) {
             return Ok(Vec::new());
         }
         let empty = Overrides::new();
         let overrides = overrides.unwrap_or(&empty);
-        let limit = |name: &str, base: Option<Limit>, added: Limit| match overrides.get(name) {
-            Some(count) => Some(base.unwrap_or(added).with_count(count)),
-            None => base,
-        };
         let mut specs = Vec::new();
         if route.is_none_or(|route| route.metered) {
-            let monthly = plan.monthly_quota.map(|limit| Limit::Fixed {
-                limit,
-                window: FixedWindow::Month,
-            });
-            let added_monthly = Limit::Fixed {
-                limit: 1,
-                window: FixedWindow::Month,
-            };
-            if let Some(limit) = limit(MONTHLY, monthly, added_monthly) {
-                specs.push(limit.spec(MONTHLY, Scope::Account, anchor_day));
-            }
-            let added_burst = Limit::Gcra {
-                rate: 1,
-                per: Period::from_seconds(1),
-                burst: 1,
-            };
-            if let Some(limit) = limit(BURST, plan.burst, added_burst) {
-                specs.push(limit.spec(BURST, Scope::Account, anchor_day));
-            }
-            let daily = self
-                .daily_cap
-                .as_ref()
+            let fixed = |limit, window| Limit::Fixed { limit, window };
+            let monthly = plan.monthly_quota.map(|quota| fixed(quota, FixedWindow::Month));
+            let daily = (self.daily_cap.as_ref())
                 .filter(|_| plan.daily_cap)
-                .map(|cap| Limit::Fixed {
-                    limit: cap.limit,
-                    window: FixedWindow::Day,
-                });
-            let added_daily = Limit::Fixed {
-                limit: 1,
-                window: FixedWindow::Day,
-            };
-            if let Some(limit) = limit(DAILY_CAP, daily, added_daily) {
-                specs.push(limit.spec(DAILY_CAP, Scope::Key, anchor_day));
+                .map(|cap| fixed(cap.limit, FixedWindow::Day));
+            let per_second = Limit::Gcra { rate: 1, per: Period::from_seconds(1), burst: 1 };
+            // (name, the plan's limit, the shape an override adds when the plan has none, scope)
+            let plan_buckets = [
+                (MONTHLY, monthly, fixed(1, FixedWindow::Month), Scope::Account),
+                (BURST, plan.burst, per_second, Scope::Account),
+                (DAILY_CAP, daily, fixed(1, FixedWindow::Day), Scope::Key),
+            ];
+            for (name, base, added, scope) in plan_buckets {
+                let limit = match overrides.get(name) {
+                    Some(count) => Some(base.unwrap_or(added).with_count(count)),
+                    None => base,
+                };
+                if let Some(limit) = limit {
+                    specs.push(limit.spec(name, scope, anchor_day));
+                }
             }
             self.push_named(&plan.buckets, overrides, anchor_day, &mut specs);
         }
@@ -202,9 +167,7 @@ impl Policy {
     /// The limiter spec of the `[buckets]` entry `name` (e.g. `key_mgmt` for the dashboard's
     /// key actions).
     pub fn bucket_spec(&self, name: &str, anchor_day: u8) -> Option<BucketSpec> {
-        self.buckets
-            .get(name)
-            .map(|bucket| bucket.spec(name, anchor_day))
+        self.buckets.get(name).map(|bucket| bucket.spec(name, anchor_day))
     }
 
     /// Whether the limiter bucket `name` must refuse requests when the limiter store is down:
@@ -217,9 +180,7 @@ impl Policy {
             Some(public) if self.is_public_bucket(name) => public.bucket.as_str(),
             _ => name,
         };
-        self.buckets
-            .get(name)
-            .is_some_and(|bucket| bucket.fail_closed)
+        self.buckets.get(name).is_some_and(|bucket| bucket.fail_closed)
     }
 
     /// Checks an admin's overrides: each names a bucket of `[buckets]` or `monthly`, `burst`,

@@ -57,10 +57,7 @@ pub enum PolicyError {
     Parse { file: String, violation: Violation },
     /// The policy parsed but is inconsistent; every problem found is listed.
     #[error("{}", render_all(file, violations))]
-    Invalid {
-        file: String,
-        violations: Vec<Violation>,
-    },
+    Invalid { file: String, violations: Vec<Violation> },
     #[error("no shipped policy is named `{0}` (there are: default, seed-000, seed-001, seed-002)")]
     UnknownShipped(String),
     #[error("cannot write the policy as TOML: {0}")]

@@ -28,10 +28,9 @@ impl Policy {
             PolicyError::Parse {
                 file: file.to_owned(),
                 violation: Violation {
-                    field: span
-                        .as_ref()
-                        .map_or_else(FieldPath::root, |span| map.field_at(span)),
-                    message: error.message().trim_end().to_owned(),
+                    field: span.as_ref().map_or_else(FieldPath::root, |span| map.field_at(span)),
+                    // toml's messages may span lines ("invalid table header\nexpected ..."); one line each.
+                    message: error.message().trim_end().replace('\n', "; "),
                     location: span.map(|span| map.location(span.start)),
                 },
             }
@@ -43,35 +42,26 @@ impl Policy {
         for violation in &mut violations {
             violation.location = map.locate(&violation.field);
         }
-        Err(PolicyError::Invalid {
-            file: file.to_owned(),
-            violations,
-        })
+        Err(PolicyError::Invalid { file: file.to_owned(), violations })
     }
 
     /// Reads, parses and validates the policy file at `path`.
     pub fn from_path(path: impl AsRef<Path>) -> Result<Policy, PolicyError> {
         let path = path.as_ref();
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
-            path: name.clone(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| PolicyError::Read { path: name.clone(), source })?;
         Policy::from_toml_str(&text, &name)
     }
 
     /// The text of the shipped policy `name` (`default`, `seed-000`, `seed-001`, `seed-002`).
     pub fn shipped_text(name: &str) -> Option<&'static str> {
-        SHIPPED
-            .iter()
-            .find(|(shipped, _)| *shipped == name)
-            .map(|(_, text)| *text)
+        SHIPPED.iter().find(|(shipped, _)| *shipped == name).map(|(_, text)| *text)
     }
 
     /// The shipped policy `name`, parsed and validated.
     pub fn shipped(name: &str) -> Result<Policy, PolicyError> {
-        let text = Policy::shipped_text(name)
-            .ok_or_else(|| PolicyError::UnknownShipped(name.to_owned()))?;
+        let text = Policy::shipped_text(name).ok_or_else(|| PolicyError::UnknownShipped(name.to_owned()))?;
         Policy::from_toml_str(text, &format!("{name}.toml"))
     }
 

@@ -52,9 +52,7 @@ fn default_policy_name() -> String {
 /// Which enabled style writes the `RateLimit-Policy` field: `ietf` when on, else
 /// `x-ratelimit` when on, else none.
 pub fn ratelimit_policy_style(styles: &[HeaderStyle]) -> Option<HeaderStyle> {
-    [HeaderStyle::Ietf, HeaderStyle::XRateLimit]
-        .into_iter()
-        .find(|style| styles.contains(style))
+    [HeaderStyle::Ietf, HeaderStyle::XRateLimit].into_iter().find(|style| styles.contains(style))
 }
 
 fn check_styles(styles: &[HeaderStyle], path: FieldPath, out: &mut Violations) {
@@ -68,9 +66,7 @@ fn check_styles(styles: &[HeaderStyle], path: FieldPath, out: &mut Violations) {
 impl Policy {
     /// The header styles for a response to `route` (or to an unmatched path).
     pub fn header_styles<'a>(&'a self, route: Option<&'a Route>) -> &'a [HeaderStyle] {
-        route
-            .and_then(|route| route.headers.as_deref())
-            .unwrap_or(&self.headers.styles)
+        route.and_then(|route| route.headers.as_deref()).unwrap_or(&self.headers.styles)
     }
 
     pub(crate) fn check_headers(&self, out: &mut Violations) {

@@ -58,9 +58,7 @@ pub use pricing::{Pricing, SpendCap, Tier};
 pub use public::PublicLimits;
 pub use rejections::{BodyStyle, Rejection, RetryAfter};
 pub use routes::{Access, Method, PathPattern, PatternError, Route, RouteMatch};
-pub use security::{
-    LOGIN_ACCOUNT, LOGIN_ACCOUNT_IP, LOGIN_IP, LoginSpecs, LoginThrottle, Security,
-};
+pub use security::{LOGIN_ACCOUNT, LOGIN_ACCOUNT_IP, LOGIN_IP, LoginSpecs, LoginThrottle, Security};
 pub use validation::{FieldPath, PathPart};
 
 /// A whole policy file.

@@ -108,21 +108,11 @@ impl FromStr for Period {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let refuse = || PeriodError(text.to_owned());
         let trimmed = text.trim();
-        let digits = trimmed.len()
-            - trimmed
-                .trim_start_matches(|c: char| c.is_ascii_digit())
-                .len();
+        let digits = trimmed.len() - trimmed.trim_start_matches(|c: char| c.is_ascii_digit()).len();
         let (count, unit) = trimmed.split_at(digits);
-        let count = if count.is_empty() {
-            1
-        } else {
-            count.parse::<u64>().map_err(|_| refuse())?
-        };
+        let count = if count.is_empty() { 1 } else { count.parse::<u64>().map_err(|_| refuse())? };
         let unit = unit_seconds(unit.trim()).ok_or_else(refuse)?;
-        count
-            .checked_mul(unit)
-            .map(Period::from_seconds)
-            .ok_or_else(refuse)
+        count.checked_mul(unit).map(Period::from_seconds).ok_or_else(refuse)
     }
 }
 
@@ -136,16 +126,9 @@ impl TryFrom<String> for Period {
 
 impl fmt::Display for Period {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let units = [
-            (86_400, "day"),
-            (3_600, "hour"),
-            (60, "minute"),
-            (1, "second"),
-        ];
-        let (size, name) = units
-            .into_iter()
-            .find(|(size, _)| self.seconds.is_multiple_of(*size))
-            .unwrap_or((1, "second"));
+        let units = [(86_400, "day"), (3_600, "hour"), (60, "minute"), (1, "second")];
+        let (size, name) =
+            units.into_iter().find(|(size, _)| self.seconds.is_multiple_of(*size)).unwrap_or((1, "second"));
         match self.seconds / size {
             1 => f.write_str(name),
             count => write!(f, "{count} {name}s"),
@@ -161,10 +144,7 @@ impl From<Period> for String {
 
 /// How many requests per which window: one of the file's two forms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(
-    try_from = "crate::buckets::LimitFields",
-    into = "crate::buckets::LimitFields"
-)]
+#[serde(try_from = "crate::buckets::LimitFields", into = "crate::buckets::LimitFields")]
 pub enum Limit {
     /// `limit` requests per clock-aligned `window`.
     Fixed { limit: u64, window: FixedWindow },
@@ -185,18 +165,11 @@ impl Limit {
     /// at least 1), so `5 per second, burst 5` overridden to 50 becomes `50 per second, burst 50`.
     pub fn with_count(self, count: u64) -> Limit {
         match self {
-            Limit::Fixed { window, .. } => Limit::Fixed {
-                limit: count,
-                window,
-            },
+            Limit::Fixed { window, .. } => Limit::Fixed { limit: count, window },
             Limit::Gcra { rate, per, burst } => {
                 let scaled = u128::from(burst) * u128::from(count) / u128::from(rate.max(1));
                 let burst = u32::try_from(scaled.max(1)).unwrap_or(u32::MAX);
-                Limit::Gcra {
-                    rate: count,
-                    per,
-                    burst,
-                }
+                Limit::Gcra { rate: count, per, burst }
             }
         }
     }
@@ -205,10 +178,7 @@ impl Limit {
     pub fn window(&self, anchor_day: u8) -> Window {
         match *self {
             Limit::Fixed { window, .. } => window.to_window(anchor_day),
-            Limit::Gcra { per, burst, .. } => Window::Gcra {
-                period: per.to_duration(),
-                burst,
-            },
+            Limit::Gcra { per, burst, .. } => Window::Gcra { period: per.to_duration(), burst },
         }
     }
 
@@ -235,13 +205,7 @@ impl Limit {
 
     /// Whether this limit needs the account's billing anchor day.
     pub fn is_monthly(&self) -> bool {
-        matches!(
-            self,
-            Limit::Fixed {
-                window: FixedWindow::Month,
-                ..
-            }
-        )
+        matches!(self, Limit::Fixed { window: FixedWindow::Month, .. })
     }
 
     pub(crate) fn check(&self, path: &FieldPath, out: &mut Violations) {

@@ -21,20 +21,14 @@ pub(crate) struct SourceMap<'t> {
 
 impl<'t> SourceMap<'t> {
     pub(crate) fn new(text: &'t str) -> Self {
-        SourceMap {
-            text,
-            document: ImDocument::parse(text).ok(),
-        }
+        SourceMap { text, document: ImDocument::parse(text).ok() }
     }
 
     /// The line and column of a byte offset.
     pub(crate) fn location(&self, offset: usize) -> Location {
         let before = self.text.get(..offset).unwrap_or(self.text);
         let line_start = before.rfind('\n').map_or(0, |n| n + 1);
-        Location {
-            line: before.matches('\n').count() + 1,
-            column: before[line_start..].chars().count() + 1,
-        }
+        Location { line: before.matches('\n').count() + 1, column: before[line_start..].chars().count() + 1 }
     }
 
     /// Where the field at `path` is written, or the nearest enclosing table that is.
@@ -44,8 +38,7 @@ impl<'t> SourceMap<'t> {
         let mut best = None;
         for part in path.parts() {
             let (key_span, next) = match part {
-                PathPart::Key(key) => match item.as_table_like().and_then(|t| t.get_key_value(key))
-                {
+                PathPart::Key(key) => match item.as_table_like().and_then(|t| t.get_key_value(key)) {
                     Some((key, next)) => (key.span(), next),
                     None => break,
                 },

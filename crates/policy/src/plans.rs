@@ -116,18 +116,12 @@ impl Policy {
                 out.push(path.key("id"), "a plan id cannot be empty");
             }
             if plan.monthly_quota == Some(0) {
-                out.push(
-                    path.key("monthly_quota"),
-                    "must be at least 1 (leave it out for no quota)",
-                );
+                out.push(path.key("monthly_quota"), "must be at least 1 (leave it out for no quota)");
             }
             if let Some(burst) = &plan.burst {
                 burst.check(&path.key("burst"), out);
                 if burst.is_monthly() {
-                    out.push(
-                        path.key("burst").key("window"),
-                        "a burst cannot be monthly; use monthly_quota",
-                    );
+                    out.push(path.key("burst").key("window"), "a burst cannot be monthly; use monthly_quota");
                 }
             }
             if plan.daily_cap && self.daily_cap.is_none() {

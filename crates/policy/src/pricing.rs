@@ -64,10 +64,7 @@ impl Tier {
 
     /// Monthly fee plus the fee for `extra` extra requests; `None` for custom pricing.
     pub fn total_cents(&self, extra: u64) -> Option<u64> {
-        Some(
-            self.monthly_cents?
-                .saturating_add(self.overage_cents(extra)?),
-        )
+        Some(self.monthly_cents?.saturating_add(self.overage_cents(extra)?))
     }
 }
 
@@ -108,10 +105,7 @@ fn yes() -> bool {
 
 impl Default for SpendCap {
     fn default() -> Self {
-        SpendCap {
-            default_cents: None,
-            account_may_set: true,
-        }
+        SpendCap { default_cents: None, account_may_set: true }
     }
 }
 
@@ -129,21 +123,14 @@ impl Policy {
             let path = tiers.index(index);
             let min_path = path.key("min_rpm");
             match next_min {
-                Some(expected) if tier.min_rpm < expected => out.push(
-                    min_path,
-                    format!("overlaps the tier before: it should start at {expected}"),
-                ),
+                Some(expected) if tier.min_rpm < expected => {
+                    out.push(min_path, format!("overlaps the tier before: it should start at {expected}"))
+                }
                 Some(expected) if tier.min_rpm > expected => out.push(
                     min_path,
-                    format!(
-                        "leaves a gap: the rates {expected}..{} have no tier",
-                        tier.min_rpm
-                    ),
+                    format!("leaves a gap: the rates {expected}..{} have no tier", tier.min_rpm),
                 ),
-                None => out.push(
-                    min_path,
-                    "comes after an open-ended tier (one without max_rpm)",
-                ),
+                None => out.push(min_path, "comes after an open-ended tier (one without max_rpm)"),
                 _ => {}
             }
             if let Some(max) = tier.max_rpm
@@ -161,18 +148,12 @@ impl Policy {
             if let Some(plan) = &tier.requires_plan
                 && self.plan(plan).is_none()
             {
-                out.push(
-                    path.key("requires_plan"),
-                    format!("`{plan}` is not one of [[plans]]"),
-                );
+                out.push(path.key("requires_plan"), format!("`{plan}` is not one of [[plans]]"));
             }
         }
         if next_min.is_some() && !pricing.tiers.is_empty() {
             let last = tiers.index(pricing.tiers.len() - 1).key("max_rpm");
-            out.push(
-                last,
-                "leaves a gap above it: the last tier has no max_rpm, so every rate has a tier",
-            );
+            out.push(last, "leaves a gap above it: the last tier has no max_rpm, so every rate has a tier");
         }
     }
 }

@@ -47,11 +47,8 @@ impl Policy {
     pub fn public_spec(&self, route: &Route) -> Option<BucketSpec> {
         let public = self.public.as_ref()?;
         let bucket = self.buckets.get(&public.bucket)?;
-        let name = if public.per_route {
-            format!("{}:{route}", public.bucket)
-        } else {
-            public.bucket.clone()
-        };
+        let name =
+            if public.per_route { format!("{}:{route}", public.bucket) } else { public.bucket.clone() };
         Some(bucket.spec(&name, self.accounts.billing_anchor_day))
     }
 

@@ -123,10 +123,7 @@ impl FromStr for PathPattern {
                 },
             });
         }
-        Ok(PathPattern {
-            text: text.to_owned(),
-            segments,
-        })
+        Ok(PathPattern { text: text.to_owned(), segments })
     }
 }
 
@@ -261,8 +258,7 @@ impl Route {
 
     /// The row limit an anonymous caller asking for `requested` rows gets.
     pub fn cap_rows(&self, requested: u32) -> u32 {
-        self.anonymous_row_cap
-            .map_or(requested, |cap| requested.min(cap))
+        self.anonymous_row_cap.map_or(requested, |cap| requested.min(cap))
     }
 
     fn specificity(&self, method: &str) -> Option<(Vec<u8>, u8)> {
@@ -285,10 +281,7 @@ pub struct RouteMatch<'a> {
 
 impl RouteMatch<'_> {
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| *v)
+        self.params.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
     }
 }
 
@@ -344,16 +337,10 @@ impl Policy {
                 out.push(path.key("cost"), "must be at least 1 (use exempt = true)");
             }
             if route.is_public() && self.public.is_none() {
-                out.push(
-                    path.key("access"),
-                    "a public route needs a [public] section for its per-IP limit",
-                );
+                out.push(path.key("access"), "a public route needs a [public] section for its per-IP limit");
             }
             if route.anonymous_row_cap.is_some() && !route.is_public() {
-                out.push(
-                    path.key("anonymous_row_cap"),
-                    "only a public route has anonymous callers",
-                );
+                out.push(path.key("anonymous_row_cap"), "only a public route has anonymous callers");
             }
             if route.anonymous_row_cap == Some(0) {
                 out.push(path.key("anonymous_row_cap"), "must be at least 1");

@@ -72,11 +72,9 @@ impl Policy {
     pub(crate) fn check_security(&self, out: &mut Violations) {
         let path = FieldPath::root().key("security");
         let login = &self.security.login;
-        for (key, limit) in [
-            ("account_ip", &login.account_ip),
-            ("ip", &login.ip),
-            ("account", &login.account),
-        ] {
+        for (key, limit) in
+            [("account_ip", &login.account_ip), ("ip", &login.ip), ("account", &login.account)]
+        {
             let path = path.key("login").key(key);
             limit.check(&path, out);
             if limit.is_monthly() {
@@ -92,15 +90,15 @@ impl Policy {
             if bucket.scope != Scope::User {
                 out.push(
                     path.clone(),
-                    format!(
-                        "the key-management bucket `{name}` must count per user (scope = \"user\")"
-                    ),
+                    format!("the key-management bucket `{name}` must count per user (scope = \"user\")"),
                 );
             }
             if !bucket.fail_closed {
                 out.push(
                     path,
-                    format!("the key-management bucket `{name}` is security-critical: set fail_closed = true"),
+                    format!(
+                        "the key-management bucket `{name}` is security-critical: set fail_closed = true"
+                    ),
                 );
             }
         }

@@ -64,9 +64,7 @@ impl fmt::Display for FieldPath {
                         f.write_str(".")?;
                     }
                     let bare = !key.is_empty()
-                        && key
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+                        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
                     if bare {
                         f.write_str(key)?;
                     } else {
@@ -85,11 +83,7 @@ pub(crate) struct Violations(Vec<Violation>);
 
 impl Violations {
     pub(crate) fn push(&mut self, field: FieldPath, message: impl Into<String>) {
-        self.0.push(Violation {
-            field,
-            message: message.into(),
-            location: None,
-        });
+        self.0.push(Violation { field, message: message.into(), location: None });
     }
 
     pub(crate) fn into_vec(self) -> Vec<Violation> {
@@ -101,10 +95,7 @@ impl Violations {
         if self.0.is_empty() {
             Ok(())
         } else {
-            Err(crate::PolicyError::Invalid {
-                file: file.to_owned(),
-                violations: self.0,
-            })
+            Err(crate::PolicyError::Invalid { file: file.to_owned(), violations: self.0 })
         }
     }
 }
@@ -172,10 +163,7 @@ impl Policy {
         if self.plan(&self.accounts.default_plan).is_none() {
             out.push(
                 path.key("default_plan"),
-                format!(
-                    "the default plan `{}` is not one of [[plans]]",
-                    self.accounts.default_plan
-                ),
+                format!("the default plan `{}` is not one of [[plans]]", self.accounts.default_plan),
             );
         }
     }

@@ -18,11 +18,7 @@ fn fixed(limit: u64, window: FixedWindow) -> Limit {
 }
 
 fn per_second(rate: u64) -> Limit {
-    Limit::Gcra {
-        rate,
-        per: Period::from_seconds(1),
-        burst: u32::try_from(rate).unwrap(),
-    }
+    Limit::Gcra { rate, per: Period::from_seconds(1), burst: u32::try_from(rate).unwrap() }
 }
 
 #[test]
@@ -54,11 +50,7 @@ fn a_policy_file_is_read_from_disk_and_a_missing_one_is_named() {
     assert_eq!(read.unwrap(), shipped("seed-002"));
 
     let error = Policy::from_path("/nonexistent/keystile.toml").unwrap_err();
-    assert!(
-        error
-            .to_string()
-            .starts_with("/nonexistent/keystile.toml: cannot read")
-    );
+    assert!(error.to_string().starts_with("/nonexistent/keystile.toml: cannot read"));
 }
 
 fn assert_seed_001_plans(policy: &Policy) {
@@ -87,10 +79,7 @@ fn assert_seed_001_plans(policy: &Policy) {
     assert_eq!(cap.header_prefix.as_deref(), Some("X-Prelaunch-Daily"));
     assert_eq!(cap.body, Some(BodyStyle::Seed001Json));
     assert_eq!(cap.reason.as_deref(), Some("prelaunch_daily_cap"));
-    assert_eq!(
-        cap.message.as_deref(),
-        Some("Pre-launch rate limit exceeded")
-    );
+    assert_eq!(cap.message.as_deref(), Some("Pre-launch rate limit exceeded"));
     assert_eq!(policy.rejection_body("daily_cap"), BodyStyle::Seed001Json);
 }
 
@@ -98,26 +87,14 @@ fn assert_seed_001_public_routes(policy: &Policy) {
     for path in ["/v1/check", "/v1/jurisdictions", "/v1/operators/search"] {
         let found = policy.route("GET", path).unwrap();
         assert_eq!(found.route.access, Access::Public, "{path}");
-        let specs = policy
-            .charges(Some(found.route), &Caller::Anonymous)
-            .unwrap();
+        let specs = policy.charges(Some(found.route), &Caller::Anonymous).unwrap();
         let expected = BucketSpec::new(format!("public:GET {path}"), 10, Window::Hour, Scope::Ip);
         assert_eq!(specs, [expected], "{path}");
     }
-    let search = policy
-        .route("GET", "/v1/operators/search?limit=50")
-        .unwrap()
-        .route;
+    let search = policy.route("GET", "/v1/operators/search?limit=50").unwrap().route;
     assert_eq!(search.anonymous_row_cap, Some(3));
     assert_eq!(search.cap_rows(50), 3);
-    assert_eq!(
-        policy
-            .route("GET", "/v1/check")
-            .unwrap()
-            .route
-            .anonymous_row_cap,
-        None
-    );
+    assert_eq!(policy.route("GET", "/v1/check").unwrap().route.anonymous_row_cap, None);
     assert_eq!(policy.public.as_ref().unwrap().tier, "public");
 }
 
@@ -127,14 +104,8 @@ fn the_default_reproduces_seed_001_plans_daily_cap_and_public_limits() {
     assert_seed_001_plans(&policy);
     assert_seed_001_public_routes(&policy);
     let public = policy.route("GET", "/v1/check").unwrap().route;
-    assert_eq!(
-        policy.header_styles(Some(public)),
-        [HeaderStyle::XRateLimit]
-    );
-    assert_eq!(
-        policy.rejection_body("public:GET /v1/check"),
-        BodyStyle::Seed001Json
-    );
+    assert_eq!(policy.header_styles(Some(public)), [HeaderStyle::XRateLimit]);
+    assert_eq!(policy.rejection_body("public:GET /v1/check"), BodyStyle::Seed001Json);
 }
 
 #[test]
@@ -145,14 +116,8 @@ fn seed_001_alone_has_its_plans_public_limits_headers_and_body() {
     assert_eq!(policy.headers.styles, [HeaderStyle::XRateLimit]);
     assert_eq!(policy.headers.policy_name, "default");
     assert_eq!(policy.rejection.body, BodyStyle::Seed001Json);
-    assert_eq!(
-        policy.rejection.code(BodyStyle::Seed001Json),
-        "rate_limited"
-    );
-    assert_eq!(
-        policy.rejection.upgrade_url.as_deref(),
-        Some("https://igregulator.io/pricing")
-    );
+    assert_eq!(policy.rejection.code(BodyStyle::Seed001Json), "rate_limited");
+    assert_eq!(policy.rejection.upgrade_url.as_deref(), Some("https://igregulator.io/pricing"));
     assert_eq!(policy.rejection.retry_after, RetryAfter::Reset);
     assert!(policy.pricing.is_none());
 }
@@ -169,8 +134,7 @@ fn assert_seed_002_buckets_and_routes(policy: &Policy) {
     assert_eq!(bucket("key_mgmt").scope, Scope::User);
     assert!(policy.fails_closed("key_mgmt") && !policy.fails_closed("reads"));
 
-    let buckets_of =
-        |method: &str, path: &str| policy.route(method, path).unwrap().route.buckets.clone();
+    let buckets_of = |method: &str, path: &str| policy.route(method, path).unwrap().route.buckets.clone();
     for path in [
         "/v1/snapshots/snap_1",
         "/v1/snapshots/snap_1/pdf",
@@ -183,17 +147,10 @@ fn assert_seed_002_buckets_and_routes(policy: &Policy) {
     assert_eq!(buckets_of("POST", "/v1/scans"), ["scans"]);
     assert_eq!(buckets_of("POST", "/v1/exports"), ["exports"]);
     for method in ["GET", "POST", "DELETE"] {
-        assert_eq!(
-            buckets_of(method, "/v1/keys/key_1"),
-            ["key_mgmt"],
-            "{method}"
-        );
+        assert_eq!(buckets_of(method, "/v1/keys/key_1"), ["key_mgmt"], "{method}");
     }
     assert_eq!(buckets_of("POST", "/v1/keys"), ["key_mgmt"]);
-    let stream = policy
-        .route("GET", "/v1/scans/scan_1/stream")
-        .unwrap()
-        .route;
+    let stream = policy.route("GET", "/v1/scans/scan_1/stream").unwrap().route;
     assert!(stream.exempt && stream.buckets.is_empty());
     assert_eq!(policy.security.key_management.as_deref(), Some("key_mgmt"));
     assert_eq!(
@@ -218,15 +175,9 @@ fn seed_002_alone_has_its_buckets_headers_and_problem_body() {
     assert_seed_002_buckets_and_routes(&policy);
     assert_eq!(policy.headers.styles, [HeaderStyle::Draft7]);
     assert_eq!(policy.rejection.body, BodyStyle::ProblemJson);
-    assert_eq!(
-        policy.rejection.problem_type(),
-        "https://api.regsn.app/problems/rate_limited"
-    );
+    assert_eq!(policy.rejection.problem_type(), "https://api.regsn.app/problems/rate_limited");
     assert_eq!(policy.rejection.title(), "Rate limit exceeded");
-    assert_eq!(
-        policy.rejection.code(BodyStyle::ProblemJson),
-        "rate_limit_exceeded"
-    );
+    assert_eq!(policy.rejection.code(BodyStyle::ProblemJson), "rate_limit_exceeded");
     assert_eq!(policy.rejection.retry_after, RetryAfter::Window);
     assert!(policy.spend_cap.account_may_set && policy.spend_cap.default_cents.is_none());
     assert!(policy.daily_cap.is_none() && policy.public.is_none());
@@ -267,11 +218,7 @@ fn seed_000_alone_limits_each_customer_to_20_a_minute() {
     let policy = shipped("seed-000");
     assert_seed_000_tiers(&policy);
     let customer = policy.default_plan().unwrap();
-    let caller = Caller::Authenticated {
-        plan: customer,
-        anchor_day: 1,
-        overrides: None,
-    };
+    let caller = Caller::Authenticated { plan: customer, anchor_day: 1, overrides: None };
     let expected = BucketSpec::new("per_customer", 20, Window::Minute, Scope::Account);
     assert_eq!(policy.charges(None, &caller).unwrap(), [expected]);
     assert!(policy.charges(None, &Caller::Anonymous).is_err());
@@ -281,22 +228,10 @@ fn seed_000_alone_limits_each_customer_to_20_a_minute() {
 fn login_throttling_is_shipped_and_fails_closed() {
     let policy = shipped("default");
     let login = policy.security.login.specs();
-    let fifteen_minutes = Window::Gcra {
-        period: Duration::minutes(15),
-        burst: 5,
-    };
-    assert_eq!(
-        login.account_ip,
-        BucketSpec::new("login_account_ip", 5, fifteen_minutes, Scope::Account)
-    );
-    assert_eq!(
-        login.ip,
-        BucketSpec::new("login_ip", 30, Window::Hour, Scope::Ip)
-    );
-    assert_eq!(
-        login.account,
-        BucketSpec::new("login_account", 100, Window::Hour, Scope::Account)
-    );
+    let fifteen_minutes = Window::Gcra { period: Duration::minutes(15), burst: 5 };
+    assert_eq!(login.account_ip, BucketSpec::new("login_account_ip", 5, fifteen_minutes, Scope::Account));
+    assert_eq!(login.ip, BucketSpec::new("login_ip", 30, Window::Hour, Scope::Ip));
+    assert_eq!(login.account, BucketSpec::new("login_account", 100, Window::Hour, Scope::Account));
     for name in ["login_account_ip", "login_ip", "login_account"] {
         assert!(policy.fails_closed(name), "{name}");
     }
