@@ -34,18 +34,13 @@ pub async fn log_in(email: String, password: String, next: String) -> Result<(),
     let device = ssr::device_token().await?;
     let logged_in = services
         .logins
-        .log_in(
-            &email,
-            secrecy::SecretString::from(password),
-            ip,
-            device.as_deref(),
-        )
+        .log_in(&email, secrecy::SecretString::from(password), ip, device.as_deref())
         .await
         .map_err(|error| match error {
             LoginError::InvalidCredentials => AppError::Invalid(error.to_string()),
-            LoginError::Throttled { retry_after } => AppError::Throttled {
-                retry_after_secs: retry_after.as_secs(),
-            },
+            LoginError::Throttled { retry_after } => {
+                AppError::Throttled { retry_after_secs: retry_after.as_secs() }
+            }
             LoginError::Unavailable => AppError::Unavailable(error.to_string()),
             LoginError::Internal(cause) => ssr::internal(cause),
         })?;
@@ -58,11 +53,7 @@ pub async fn log_in(email: String, password: String, next: String) -> Result<(),
 }
 
 #[server]
-pub async fn sign_up(
-    email: String,
-    password: String,
-    account_name: String,
-) -> Result<(), AppError> {
+pub async fn sign_up(email: String, password: String, account_name: String) -> Result<(), AppError> {
     use services::accounts::SignUpError;
     let services = ssr::services()?;
     let user = services
@@ -94,11 +85,7 @@ pub async fn log_out() -> Result<(), AppError> {
 /// Where to go after login: a path on this site only, never another origin.
 pub fn safe_next(next: &str) -> String {
     let is_local_path = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
-    if is_local_path {
-        next.to_owned()
-    } else {
-        "/".to_owned()
-    }
+    if is_local_path { next.to_owned() } else { "/".to_owned() }
 }
 
 #[cfg(feature = "ssr")]
@@ -120,8 +107,7 @@ pub mod ssr {
     }
 
     pub fn services() -> Result<Services, AppError> {
-        use_context::<Services>()
-            .ok_or_else(|| internal("services are not in the server function's context"))
+        use_context::<Services>().ok_or_else(|| internal("services are not in the server function's context"))
     }
 
     pub async fn session() -> Result<Session, AppError> {
@@ -132,18 +118,10 @@ pub mod ssr {
     /// guard before the request got here.
     pub async fn signed_in_user() -> Result<Option<User>, AppError> {
         let session = session().await?;
-        let Some(auth) = session
-            .get::<SessionAuth>(AUTH_KEY)
-            .await
-            .map_err(internal)?
-        else {
+        let Some(auth) = session.get::<SessionAuth>(AUTH_KEY).await.map_err(internal)? else {
             return Ok(None);
         };
-        services()?
-            .accounts
-            .user(&auth.user_id)
-            .await
-            .map_err(internal)
+        services()?.accounts.user(&auth.user_id).await.map_err(internal)
     }
 
     /// Cookie attributes the server decided from its settings.
@@ -157,16 +135,12 @@ pub mod ssr {
 
     pub async fn client_ip() -> Result<std::net::IpAddr, AppError> {
         let axum::Extension(services::ClientIp(ip)) =
-            leptos_axum::extract::<axum::Extension<services::ClientIp>>()
-                .await
-                .map_err(internal)?;
+            leptos_axum::extract::<axum::Extension<services::ClientIp>>().await.map_err(internal)?;
         Ok(ip)
     }
 
     pub async fn device_token() -> Result<Option<String>, AppError> {
-        let headers = leptos_axum::extract::<axum::http::HeaderMap>()
-            .await
-            .map_err(internal)?;
+        let headers = leptos_axum::extract::<axum::http::HeaderMap>().await.map_err(internal)?;
         let token = headers
             .get_all(axum::http::header::COOKIE)
             .iter()
@@ -185,10 +159,9 @@ pub mod ssr {
             "{DEVICE_COOKIE}={token}; Path=/api/log_in; Max-Age=31536000; HttpOnly; SameSite=Lax{}",
             if secure { "; Secure" } else { "" }
         );
-        if let (Some(response), Ok(value)) = (
-            use_context::<leptos_axum::ResponseOptions>(),
-            axum::http::HeaderValue::from_str(&cookie),
-        ) {
+        if let (Some(response), Ok(value)) =
+            (use_context::<leptos_axum::ResponseOptions>(), axum::http::HeaderValue::from_str(&cookie))
+        {
             response.append_header(axum::http::header::SET_COOKIE, value);
         }
     }
@@ -213,13 +186,7 @@ mod tests {
     #[test]
     fn only_local_paths_are_followed_after_login() {
         assert_eq!(safe_next("/keys?tab=active"), "/keys?tab=active");
-        for unsafe_next in [
-            "",
-            "https://evil.example",
-            "//evil.example",
-            "/\\evil.example",
-            "keys",
-        ] {
+        for unsafe_next in ["", "https://evil.example", "//evil.example", "/\\evil.example", "keys"] {
             assert_eq!(safe_next(unsafe_next), "/", "{unsafe_next:?}");
         }
     }

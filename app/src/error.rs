@@ -65,17 +65,11 @@ mod tests {
     #[test]
     fn throttling_rounds_up_to_whole_minutes() {
         assert_eq!(
-            AppError::Throttled {
-                retry_after_secs: 1
-            }
-            .to_string(),
+            AppError::Throttled { retry_after_secs: 1 }.to_string(),
             "Too many attempts. Try again in 1 minute."
         );
         assert_eq!(
-            AppError::Throttled {
-                retry_after_secs: 61
-            }
-            .to_string(),
+            AppError::Throttled { retry_after_secs: 61 }.to_string(),
             "Too many attempts. Try again in 2 minutes."
         );
     }

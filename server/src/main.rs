@@ -12,11 +12,7 @@ use server::settings::{self, Settings};
 use server::startup::Application;
 
 #[derive(Parser)]
-#[command(
-    name = "keystile",
-    version,
-    about = "API keys, rate limits and quotas, with a customer dashboard."
-)]
+#[command(name = "keystile", version, about = "API keys, rate limits and quotas, with a customer dashboard.")]
 #[command(after_help = settings::ENVIRONMENT_HELP)]
 struct Cli {
     /// A TOML settings file; environment variables override it.
@@ -45,8 +41,7 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .init();
     let cli = Cli::parse();

@@ -31,29 +31,19 @@ fn read_password() -> anyhow::Result<SecretString> {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         let password = rpassword::prompt_password("Password: ").context("reading the password")?;
-        let again =
-            rpassword::prompt_password("Password again: ").context("reading the password")?;
+        let again = rpassword::prompt_password("Password again: ").context("reading the password")?;
         anyhow::ensure!(password == again, "the passwords differ");
         Ok(SecretString::from(password))
     } else {
         let mut line = String::new();
-        stdin
-            .lock()
-            .read_line(&mut line)
-            .context("reading the password from standard input")?;
-        Ok(SecretString::from(
-            line.trim_end_matches(['\r', '\n']).to_owned(),
-        ))
+        stdin.lock().read_line(&mut line).context("reading the password from standard input")?;
+        Ok(SecretString::from(line.trim_end_matches(['\r', '\n']).to_owned()))
     }
 }
 
 /// Creates the demo customer if it is missing, and says how to log in.
 pub async fn ensure_demo_account(services: &services::Services) -> anyhow::Result<()> {
-    match services
-        .accounts
-        .sign_up(DEMO_EMAIL, SecretString::from(DEMO_PASSWORD), "Demo Co")
-        .await
-    {
+    match services.accounts.sign_up(DEMO_EMAIL, SecretString::from(DEMO_PASSWORD), "Demo Co").await {
         Ok(_) | Err(SignUpError::EmailTaken) => {}
         Err(error) => return Err(error).context("creating the demo account"),
     }

@@ -79,26 +79,20 @@ impl SessionStore for SqlSessionStore {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let row: Option<(String, i64)> = sqlx::query_as(
-            "SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2",
-        )
-        .bind(id.to_string())
-        .bind(now_millis())
-        .fetch_optional(self.db.pool())
-        .await
-        .map_err(backend_error)?;
+        let row: Option<(String, i64)> =
+            sqlx::query_as("SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
+                .bind(id.to_string())
+                .bind(now_millis())
+                .fetch_optional(self.db.pool())
+                .await
+                .map_err(backend_error)?;
         let Some((data, expires_at)) = row else {
             return Ok(None);
         };
-        let expiry_date =
-            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(expires_at) * 1_000_000)
-                .map_err(backend_error)?;
+        let expiry_date = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(expires_at) * 1_000_000)
+            .map_err(backend_error)?;
         let data = serde_json::from_str(&data).map_err(backend_error)?;
-        Ok(Some(Record {
-            id: *id,
-            data,
-            expiry_date,
-        }))
+        Ok(Some(Record { id: *id, data, expiry_date }))
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {

@@ -22,6 +22,7 @@ Settings (file keys, overridden by environment variables):
   session_absolute_hours  KEYSTILE_SESSION_ABSOLUTE_HOURS sign out this long after login [12]
   trusted_proxies         KEYSTILE_TRUSTED_PROXIES        comma-separated proxy IPs whose X-Forwarded-For is believed []
   redis_url               KEYSTILE_REDIS_URL              redis://… for the multi-node limiter store [in-memory]
+  key_prefix              KEYSTILE_KEY_PREFIX             first part of every API key, 1-16 lowercase letters/digits [ks]
 The file is given with --config FILE or KEYSTILE_CONFIG.";
 
 #[derive(Debug, Clone, Deserialize)]
@@ -37,6 +38,7 @@ pub struct Settings {
     pub session_absolute_hours: i64,
     pub trusted_proxies: Vec<IpAddr>,
     pub redis_url: Option<String>,
+    pub key_prefix: String,
 }
 
 impl Default for Settings {
@@ -52,6 +54,7 @@ impl Default for Settings {
             session_absolute_hours: 12,
             trusted_proxies: Vec::new(),
             redis_url: None,
+            key_prefix: "ks".into(),
         }
     }
 }
@@ -63,8 +66,7 @@ impl Settings {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading the settings file {}", path.display()))?;
-                toml::from_str(&text)
-                    .with_context(|| format!("in the settings file {}", path.display()))?
+                toml::from_str(&text).with_context(|| format!("in the settings file {}", path.display()))?
             }
             None => Settings::default(),
         };
@@ -78,10 +80,7 @@ impl Settings {
         where
             T::Err: std::fmt::Display,
         {
-            value
-                .trim()
-                .parse()
-                .map_err(|e| anyhow::anyhow!("{name}={value:?} is not valid: {e}"))
+            value.trim().parse().map_err(|e| anyhow::anyhow!("{name}={value:?} is not valid: {e}"))
         }
         if let Some(v) = var("KEYSTILE_LISTEN") {
             self.listen = parsed("KEYSTILE_LISTEN", v)?;
@@ -110,6 +109,9 @@ impl Settings {
         if let Some(v) = var("KEYSTILE_REDIS_URL") {
             self.redis_url = Some(v).filter(|url| !url.trim().is_empty());
         }
+        if let Some(v) = var("KEYSTILE_KEY_PREFIX") {
+            self.key_prefix = v;
+        }
         if let Some(v) = var("KEYSTILE_TRUSTED_PROXIES") {
             self.trusted_proxies = v
                 .split(',')
@@ -123,14 +125,8 @@ impl Settings {
     fn validate(&self) -> anyhow::Result<()> {
         services::Backend::from_url(&self.database_url)
             .with_context(|| format!("database_url {:?}", redact_url(&self.database_url)))?;
-        anyhow::ensure!(
-            self.session_idle_minutes > 0,
-            "session_idle_minutes must be positive"
-        );
-        anyhow::ensure!(
-            self.session_absolute_hours > 0,
-            "session_absolute_hours must be positive"
-        );
+        anyhow::ensure!(self.session_idle_minutes > 0, "session_idle_minutes must be positive");
+        anyhow::ensure!(self.session_absolute_hours > 0, "session_absolute_hours must be positive");
         anyhow::ensure!(
             self.public_url.starts_with("http://") || self.public_url.starts_with("https://"),
             "public_url must start with http:// or https://"
@@ -198,10 +194,7 @@ mod tests {
 
     #[test]
     fn passwords_are_kept_out_of_logged_urls() {
-        assert_eq!(
-            redact_url("postgres://app:hunter2@db:5432/k"),
-            "postgres://app:***@db:5432/k"
-        );
+        assert_eq!(redact_url("postgres://app:hunter2@db:5432/k"), "postgres://app:***@db:5432/k");
         assert_eq!(redact_url("sqlite://keystile.db"), "sqlite://keystile.db");
     }
 }

@@ -18,6 +18,7 @@ use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use limiter::redis_store::{RedisConfig, RedisStore};
 use limiter::{Clock, LimiterStore, MemoryStore};
+use services::keys::{KeyFormat, default_key_mgmt_bucket};
 use services::logins::LoginBuckets;
 use services::{Database, Services, ServicesConfig};
 use tokio::net::TcpListener;
@@ -49,74 +50,48 @@ impl Application {
     pub async fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let db = Database::connect(&settings.database_url)
             .await
-            .with_context(|| {
-                format!(
-                    "opening the database at {}",
-                    redact_url(&settings.database_url)
-                )
-            })?;
+            .with_context(|| format!("opening the database at {}", redact_url(&settings.database_url)))?;
         let services = Services::new(ServicesConfig {
             db: db.clone(),
             clock: clock.clone(),
             limiter: limiter_store(settings, clock.clone()).await?,
             default_plan_id: "starter".into(),
             login_buckets: LoginBuckets::default(),
+            key_format: KeyFormat::new(&settings.key_prefix).context("key_prefix")?,
+            key_mgmt_bucket: default_key_mgmt_bucket(),
         });
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
         let router = router(settings, services.clone(), clock, listener.local_addr()?);
         spawn_session_cleanup(SqlSessionStore::new(db));
-        Ok(Self {
-            listener,
-            router,
-            services,
-        })
+        Ok(Self { listener, router, services })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
     pub fn services(&self) -> &Services {
         &self.services
     }
 
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await?;
         self.services.db.close().await;
         Ok(())
     }
 }
 
-fn router(
-    settings: &Settings,
-    services: Services,
-    clock: Arc<dyn Clock>,
-    addr: SocketAddr,
-) -> Router {
+fn router(settings: &Settings, services: Services, clock: Arc<dyn Clock>, addr: SocketAddr) -> Router {
     let leptos_options = LeptosOptions::builder()
         .output_name("keystile")
         .site_root(settings.site_root.to_string_lossy().into_owned())
         .site_addr(addr)
         .build();
-    let state = AppState {
-        leptos_options: leptos_options.clone(),
-        services: services.clone(),
-    };
-    let cookies = app::auth::ssr::CookieSettings {
-        secure: settings.secure_cookies(),
-    };
+    let state = AppState { leptos_options: leptos_options.clone(), services: services.clone() };
+    let cookies = app::auth::ssr::CookieSettings { secure: settings.secure_cookies() };
     let context = move || {
         provide_context(services.clone());
         provide_context(cookies);
@@ -127,13 +102,8 @@ fn router(
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(settings.secure_cookies())
-        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(
-            settings.session_idle_minutes,
-        )));
-    let guard = SessionGuard {
-        clock,
-        timeouts: settings.session_timeouts(),
-    };
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(settings.session_idle_minutes)));
+    let guard = SessionGuard { clock, timeouts: settings.session_timeouts() };
     let proxies = TrustedProxies(Arc::new(settings.trusted_proxies.clone()));
 
     Router::new()
@@ -142,10 +112,7 @@ fn router(
             let options = leptos_options.clone();
             move || html_document(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(context, html_document))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, html_document))
         .with_state(state)
         // Outermost last: each request passes these from the bottom up.
         // (leptos_routes_with_context also mounts every server function under /api/.)
@@ -153,10 +120,7 @@ fn router(
         .layer(middleware::from_fn(web::require_sign_in_for_pages))
         .layer(middleware::from_fn_with_state(guard, end_expired_sessions))
         .layer(sessions)
-        .layer(middleware::from_fn_with_state(
-            proxies,
-            web::identify_client,
-        ))
+        .layer(middleware::from_fn_with_state(proxies, web::identify_client))
         .layer(middleware::from_fn(web::refuse_cross_site))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(CompressionLayer::new())
@@ -164,10 +128,7 @@ fn router(
 }
 
 /// The limiter store: Redis when configured (many nodes share it), else in memory.
-async fn limiter_store(
-    settings: &Settings,
-    clock: Arc<dyn Clock>,
-) -> anyhow::Result<Arc<dyn LimiterStore>> {
+async fn limiter_store(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<dyn LimiterStore>> {
     Ok(match &settings.redis_url {
         Some(url) => {
             let store = RedisStore::connect_lazy(RedisConfig::new(url.clone()))

@@ -41,9 +41,7 @@ fn is_cross_site_write(method: &Method, headers: &HeaderMap) -> bool {
 
 /// `https://example.com:8443` → `example.com:8443`.
 fn origin_authority(origin: &str) -> Option<&str> {
-    origin
-        .split_once("://")
-        .map(|(_, authority)| authority.trim_end_matches('/'))
+    origin.split_once("://").map(|(_, authority)| authority.trim_end_matches('/'))
 }
 
 /// Trusted proxies whose `X-Forwarded-For` is believed.
@@ -79,11 +77,7 @@ fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
         .flat_map(|v| v.split(','))
         .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
         .collect::<Vec<_>>();
-    forwarded
-        .into_iter()
-        .rev()
-        .find(|hop| !trusted.contains(hop))
-        .unwrap_or(peer)
+    forwarded.into_iter().rev().find(|hop| !trusted.contains(hop)).unwrap_or(peer)
 }
 
 /// Paths anyone may load: the auth pages, server functions (each checks its own access), the
@@ -91,9 +85,7 @@ fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
 fn is_public_path(path: &str) -> bool {
     const PUBLIC_PREFIXES: [&str; 5] = ["/api/", "/pkg/", "/assets/", "/v1/", "/healthz"];
     matches!(path, "/login" | "/signup" | "/favicon.svg" | "/favicon.ico")
-        || PUBLIC_PREFIXES
-            .iter()
-            .any(|prefix| path.starts_with(prefix))
+        || PUBLIC_PREFIXES.iter().any(|prefix| path.starts_with(prefix))
 }
 
 /// Sends signed-out visitors of dashboard pages to the login page, remembering where they were
@@ -106,11 +98,7 @@ pub async fn require_sign_in_for_pages(request: Request, next: Next) -> Response
         return Redirect::to("/").into_response();
     }
     if is_page_visit && !signed_in && !is_public_path(path) {
-        let wanted = request
-            .uri()
-            .path_and_query()
-            .map(|pq| pq.as_str())
-            .unwrap_or("/");
+        let wanted = request.uri().path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
         let login = if wanted == "/" {
             "/login".to_owned()
         } else {
@@ -145,15 +133,10 @@ pub async fn server_fn_error_status(request: Request, next: Next) -> Response {
     }
     let (mut parts, body) = response.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
-        return (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Something went wrong on our side.",
-        )
-            .into_response();
+        return (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong on our side.").into_response();
     };
     if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
-        parts.status =
-            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        parts.status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     }
     Response::from_parts(parts, axum::body::Body::from(bytes))
 }
@@ -163,18 +146,9 @@ pub async fn server_fn_error_status(request: Request, next: Next) -> Response {
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    headers.insert(
-        header::X_FRAME_OPTIONS,
-        header::HeaderValue::from_static("DENY"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        header::HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        header::HeaderValue::from_static("same-origin"),
-    );
+    headers.insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("same-origin"));
     response
 }
 
@@ -193,41 +167,20 @@ mod tests {
     #[test]
     fn cross_site_writes_are_recognised() {
         let post = Method::POST;
+        assert!(is_cross_site_write(&post, &headers(&[("sec-fetch-site", "cross-site")])));
+        assert!(is_cross_site_write(&post, &headers(&[("sec-fetch-site", "same-site")])));
+        assert!(!is_cross_site_write(&post, &headers(&[("sec-fetch-site", "same-origin")])));
         assert!(is_cross_site_write(
             &post,
-            &headers(&[("sec-fetch-site", "cross-site")])
-        ));
-        assert!(is_cross_site_write(
-            &post,
-            &headers(&[("sec-fetch-site", "same-site")])
+            &headers(&[("origin", "https://evil.example"), ("host", "keystile.example")])
         ));
         assert!(!is_cross_site_write(
             &post,
-            &headers(&[("sec-fetch-site", "same-origin")])
+            &headers(&[("origin", "http://127.0.0.1:3000"), ("host", "127.0.0.1:3000")])
         ));
-        assert!(is_cross_site_write(
-            &post,
-            &headers(&[
-                ("origin", "https://evil.example"),
-                ("host", "keystile.example")
-            ])
-        ));
-        assert!(!is_cross_site_write(
-            &post,
-            &headers(&[
-                ("origin", "http://127.0.0.1:3000"),
-                ("host", "127.0.0.1:3000")
-            ])
-        ));
-        assert!(is_cross_site_write(
-            &post,
-            &headers(&[("origin", "null"), ("host", "127.0.0.1:3000")])
-        ));
+        assert!(is_cross_site_write(&post, &headers(&[("origin", "null"), ("host", "127.0.0.1:3000")])));
         assert!(!is_cross_site_write(&post, &headers(&[])));
-        assert!(!is_cross_site_write(
-            &Method::GET,
-            &headers(&[("sec-fetch-site", "cross-site")])
-        ));
+        assert!(!is_cross_site_write(&Method::GET, &headers(&[("sec-fetch-site", "cross-site")])));
     }
 
     #[test]
@@ -242,9 +195,6 @@ mod tests {
 
     #[test]
     fn the_wanted_page_survives_the_trip_through_login() {
-        assert_eq!(
-            encode_query_value("/keys?tab=a&b=c"),
-            "/keys%3Ftab%3Da%26b%3Dc"
-        );
+        assert_eq!(encode_query_value("/keys?tab=a&b=c"), "/keys%3Ftab%3Da%26b%3Dc");
     }
 }

@@ -112,3 +112,8 @@ fn with_create_mode(url: &str) -> String {
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
 }
+
+/// Instants are stored as BIGINT milliseconds since the Unix epoch (UTC).
+pub(crate) fn from_millis(millis: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(millis).unwrap_or_default()
+}

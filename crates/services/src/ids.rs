@@ -8,9 +8,7 @@ const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop
 /// `len` base62 characters from the OS's CSPRNG; 22 characters carry 130 bits.
 pub fn random_base62(len: usize) -> String {
     let mut rng = OsRng;
-    (0..len)
-        .map(|_| BASE62[rng.gen_range(0..62)] as char)
-        .collect()
+    (0..len).map(|_| BASE62[rng.gen_range(0..62)] as char).collect()
 }
 
 /// A new id such as `acc_3kTmdQ0r…`: a readable kind prefix and 128+ random bits.

@@ -9,8 +9,10 @@
 //! logged by the caller and never shown.
 
 pub mod accounts;
+pub mod audit;
 pub mod db;
 pub mod ids;
+pub mod keys;
 pub mod logins;
 pub mod passwords;
 pub mod sessions;
@@ -32,6 +34,7 @@ pub struct Services {
     pub limiter: Arc<dyn LimiterStore>,
     pub accounts: accounts::Accounts,
     pub logins: logins::Logins,
+    pub keys: keys::Keys,
 }
 
 /// What [`Services::new`] is built from.
@@ -41,6 +44,8 @@ pub struct ServicesConfig {
     pub limiter: Arc<dyn LimiterStore>,
     pub default_plan_id: String,
     pub login_buckets: logins::LoginBuckets,
+    pub key_format: keys::KeyFormat,
+    pub key_mgmt_bucket: limiter::BucketSpec,
 }
 
 impl Services {
@@ -51,22 +56,14 @@ impl Services {
             limiter,
             default_plan_id,
             login_buckets,
+            key_format,
+            key_mgmt_bucket,
         } = config;
         let accounts = accounts::Accounts::new(db.clone(), clock.clone(), default_plan_id);
-        let logins = logins::Logins::new(
-            db.clone(),
-            clock.clone(),
-            accounts.clone(),
-            limiter.clone(),
-            login_buckets,
-        );
-        Self {
-            db,
-            clock,
-            limiter,
-            accounts,
-            logins,
-        }
+        let logins =
+            logins::Logins::new(db.clone(), clock.clone(), accounts.clone(), limiter.clone(), login_buckets);
+        let keys = keys::Keys::new(db.clone(), clock.clone(), limiter.clone(), key_format, key_mgmt_bucket);
+        Self { db, clock, limiter, accounts, logins, keys }
     }
 }
 

@@ -32,18 +32,10 @@ impl Default for LoginBuckets {
             per_account_and_ip: BucketSpec {
                 name: "login_account_ip".into(),
                 limit: 5,
-                window: Window::Gcra {
-                    period: quarter_hour,
-                    burst: 5,
-                },
+                window: Window::Gcra { period: quarter_hour, burst: 5 },
                 scope: Scope::Account,
             },
-            per_ip: BucketSpec {
-                name: "login_ip".into(),
-                limit: 30,
-                window: Window::Hour,
-                scope: Scope::Ip,
-            },
+            per_ip: BucketSpec { name: "login_ip".into(), limit: 30, window: Window::Hour, scope: Scope::Ip },
             per_account: BucketSpec {
                 name: "login_account".into(),
                 limit: 20,
@@ -92,13 +84,7 @@ impl Logins {
         limiter: Arc<dyn LimiterStore>,
         buckets: LoginBuckets,
     ) -> Self {
-        Self {
-            db,
-            clock,
-            accounts,
-            limiter,
-            buckets,
-        }
+        Self { db, clock, accounts, limiter, buckets }
     }
 
     pub async fn log_in(
@@ -121,39 +107,20 @@ impl Logins {
         if let Some(retry_after) = decision.retry_after {
             return Err(LoginError::Throttled { retry_after });
         }
-        let user = self
-            .accounts
-            .verify_credentials(&email, password)
-            .await
-            .map_err(|error| match error {
-                CredentialsError::Invalid => LoginError::InvalidCredentials,
-                CredentialsError::Internal(cause) => LoginError::Internal(cause),
-            })?;
+        let user = self.accounts.verify_credentials(&email, password).await.map_err(|error| match error {
+            CredentialsError::Invalid => LoginError::InvalidCredentials,
+            CredentialsError::Internal(cause) => LoginError::Internal(cause),
+        })?;
         // The owner got in: their own earlier typos from this address no longer count.
-        if let Err(error) = self
-            .limiter
-            .reset(&charges[0].spec, &charges[0].subject)
-            .await
-        {
+        if let Err(error) = self.limiter.reset(&charges[0].spec, &charges[0].subject).await {
             tracing::warn!(%error, "could not clear the login throttle after a success");
         }
-        let new_device_token = if recognised {
-            None
-        } else {
-            Some(self.remember_device(&user).await?)
-        };
-        Ok(LoggedIn {
-            user,
-            new_device_token,
-        })
+        let new_device_token = if recognised { None } else { Some(self.remember_device(&user).await?) };
+        Ok(LoggedIn { user, new_device_token })
     }
 
     fn charges(&self, email: &str, ip: std::net::IpAddr, recognised_device: bool) -> Vec<Charge> {
-        let charge = |spec: &BucketSpec, subject: String| Charge {
-            spec: spec.clone(),
-            subject,
-            cost: 1,
-        };
+        let charge = |spec: &BucketSpec, subject: String| Charge { spec: spec.clone(), subject, cost: 1 };
         let mut charges = vec![
             charge(&self.buckets.per_account_and_ip, format!("{email}|{ip}")),
             charge(&self.buckets.per_ip, ip.to_string()),
@@ -178,15 +145,13 @@ impl Logins {
     /// Remembers a browser that `user` signed in on; the token goes in its device cookie.
     pub async fn remember_device(&self, user: &User) -> Result<String, LoginError> {
         let token = random_base62(32);
-        sqlx::query(
-            "INSERT INTO login_devices (token_hash, user_id, created_at) VALUES ($1, $2, $3)",
-        )
-        .bind(token_hash(&token))
-        .bind(&user.id)
-        .bind(self.clock.now().timestamp_millis())
-        .execute(self.db.pool())
-        .await
-        .map_err(|e| LoginError::Internal(e.to_string()))?;
+        sqlx::query("INSERT INTO login_devices (token_hash, user_id, created_at) VALUES ($1, $2, $3)")
+            .bind(token_hash(&token))
+            .bind(&user.id)
+            .bind(self.clock.now().timestamp_millis())
+            .execute(self.db.pool())
+            .await
+            .map_err(|e| LoginError::Internal(e.to_string()))?;
         Ok(token)
     }
 }

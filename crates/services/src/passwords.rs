@@ -45,10 +45,7 @@ fn hash_blocking(password: &str) -> Result<String, PasswordError> {
 
 /// True when `candidate` matches `stored`. With no stored hash (unknown email) it checks against
 /// a dummy hash and returns false, taking the same time as a real check.
-pub async fn verify(
-    candidate: SecretString,
-    stored: Option<String>,
-) -> Result<bool, PasswordError> {
+pub async fn verify(candidate: SecretString, stored: Option<String>) -> Result<bool, PasswordError> {
     tokio::task::spawn_blocking(move || {
         let dummy;
         let phc = match &stored {
@@ -59,9 +56,7 @@ pub async fn verify(
             }
         };
         let parsed = PasswordHash::new(phc).map_err(|e| PasswordError::Hash(e.to_string()))?;
-        let matches = hasher()
-            .verify_password(candidate.expose_secret().as_bytes(), &parsed)
-            .is_ok();
+        let matches = hasher().verify_password(candidate.expose_secret().as_bytes(), &parsed).is_ok();
         Ok(matches && stored.is_some())
     })
     .await
@@ -85,30 +80,15 @@ mod tests {
     async fn a_hash_verifies_its_password_only() {
         let hash = hash(SecretString::from("correct horse")).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(
-            verify(SecretString::from("correct horse"), Some(hash.clone()))
-                .await
-                .unwrap()
-        );
-        assert!(
-            !verify(SecretString::from("wrong horse"), Some(hash))
-                .await
-                .unwrap()
-        );
+        assert!(verify(SecretString::from("correct horse"), Some(hash.clone())).await.unwrap());
+        assert!(!verify(SecretString::from("wrong horse"), Some(hash)).await.unwrap());
     }
 
     #[tokio::test]
     async fn an_unknown_user_never_verifies() {
         let dummy = dummy_hash().unwrap();
         // Even the dummy's own password fails when there is no stored hash.
-        assert!(
-            !verify(
-                SecretString::from("keystile-dummy-password-for-timing"),
-                None
-            )
-            .await
-            .unwrap()
-        );
+        assert!(!verify(SecretString::from("keystile-dummy-password-for-timing"), None).await.unwrap());
         assert!(dummy.starts_with("$argon2id$"));
     }
 }

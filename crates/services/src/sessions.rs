@@ -21,10 +21,7 @@ pub struct SessionTimeouts {
 
 impl Default for SessionTimeouts {
     fn default() -> Self {
-        Self {
-            idle: Duration::minutes(30),
-            absolute: Duration::hours(12),
-        }
+        Self { idle: Duration::minutes(30), absolute: Duration::hours(12) }
     }
 }
 
@@ -40,11 +37,7 @@ pub struct SessionAuth {
 impl SessionAuth {
     pub fn new(user_id: String, now: DateTime<Utc>) -> Self {
         let now = now.timestamp_millis();
-        Self {
-            user_id,
-            started_at: now,
-            last_seen_at: now,
-        }
+        Self { user_id, started_at: now, last_seen_at: now }
     }
 
     pub fn is_expired(&self, now: DateTime<Utc>, timeouts: SessionTimeouts) -> bool {
@@ -57,10 +50,8 @@ impl SessionAuth {
     /// a write.
     pub fn touched(&self, now: DateTime<Utc>) -> Option<Self> {
         let now = now.timestamp_millis();
-        (now - self.last_seen_at >= TOUCH_EVERY.num_milliseconds()).then(|| Self {
-            last_seen_at: now,
-            ..self.clone()
-        })
+        (now - self.last_seen_at >= TOUCH_EVERY.num_milliseconds())
+            .then(|| Self { last_seen_at: now, ..self.clone() })
     }
 }
 
@@ -100,9 +91,6 @@ mod tests {
     fn activity_is_recorded_at_most_once_a_minute() {
         let auth = SessionAuth::new("usr_1".into(), at(9, 0));
         assert_eq!(auth.touched(at(9, 0)), None);
-        assert_eq!(
-            auth.touched(at(9, 1)).map(|a| a.last_seen_at),
-            Some(at(9, 1).timestamp_millis())
-        );
+        assert_eq!(auth.touched(at(9, 1)).map(|a| a.last_seen_at), Some(at(9, 1).timestamp_millis()));
     }
 }

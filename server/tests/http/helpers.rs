@@ -35,17 +35,10 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = settings;
     adjust(&mut settings);
     let clock = ManualClock::new(Utc::now());
-    let app = Application::build(&settings, Arc::new(clock.clone()))
-        .await
-        .expect("build the application");
+    let app = Application::build(&settings, Arc::new(clock.clone())).await.expect("build the application");
     let address = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until(std::future::pending()));
-    TestApp {
-        address,
-        database_url,
-        clock,
-        browser: browser(),
-    }
+    TestApp { address, database_url, clock, browser: browser() }
 }
 
 pub fn browser() -> Client {
@@ -66,12 +59,7 @@ impl TestApp {
 
     /// Submits a form to a server function the way a browser without JavaScript does: same
     /// origin, `Accept: text/html`, with the page it came from as Referer.
-    pub async fn submit_form(
-        &self,
-        function: &str,
-        from_page: &str,
-        fields: &[(&str, &str)],
-    ) -> Response {
+    pub async fn submit_form(&self, function: &str, from_page: &str, fields: &[(&str, &str)]) -> Response {
         self.browser
             .post(self.url(&format!("/api/{function}")))
             .headers(self.form_headers(from_page))
@@ -83,16 +71,10 @@ impl TestApp {
 
     pub fn form_headers(&self, from_page: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert(
-            "accept",
-            HeaderValue::from_static("text/html,application/xhtml+xml"),
-        );
+        headers.insert("accept", HeaderValue::from_static("text/html,application/xhtml+xml"));
         headers.insert("origin", HeaderValue::from_str(&self.address).unwrap());
         headers.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
-        headers.insert(
-            "referer",
-            HeaderValue::from_str(&self.url(from_page)).unwrap(),
-        );
+        headers.insert("referer", HeaderValue::from_str(&self.url(from_page)).unwrap());
         headers
     }
 
@@ -100,22 +82,14 @@ impl TestApp {
         self.submit_form(
             "sign_up",
             "/signup",
-            &[
-                ("email", email),
-                ("password", PASSWORD),
-                ("account_name", ""),
-            ],
+            &[("email", email), ("password", PASSWORD), ("account_name", "")],
         )
         .await
     }
 
     pub async fn log_in(&self, email: &str, password: &str, next: &str) -> Response {
-        self.submit_form(
-            "log_in",
-            "/login",
-            &[("email", email), ("password", password), ("next", next)],
-        )
-        .await
+        self.submit_form("log_in", "/login", &[("email", email), ("password", password), ("next", next)])
+            .await
     }
 
     pub async fn log_out(&self) -> Response {
@@ -128,11 +102,7 @@ impl TestApp {
 }
 
 pub fn location(response: &Response) -> &str {
-    response
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
+    response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
 pub fn session_cookie(response: &Response) -> Option<String> {
@@ -146,11 +116,7 @@ pub fn session_cookie(response: &Response) -> Option<String> {
 }
 
 pub fn assert_redirect(response: &Response, to: &str) {
-    assert!(
-        response.status().is_redirection(),
-        "expected a redirect to {to}, got {}",
-        response.status()
-    );
+    assert!(response.status().is_redirection(), "expected a redirect to {to}, got {}", response.status());
     assert_eq!(location(response), to);
 }
 

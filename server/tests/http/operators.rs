@@ -26,25 +26,14 @@ fn create_operator(app: &TestApp, email: &str, role: &str, password: &str) -> st
 async fn an_admin_created_on_the_command_line_can_log_in_and_sees_the_operator_section() {
     let app = spawn_app().await;
     let output = create_operator(&app, "ops@example.com", "admin", "operator password");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(String::from_utf8_lossy(&output.stdout).contains("Created admin user ops@example.com"));
 
-    assert_redirect(
-        &app.log_in("ops@example.com", "operator password", "/")
-            .await,
-        "/",
-    );
+    assert_redirect(&app.log_in("ops@example.com", "operator password", "/").await, "/");
     let overview = app.get("/").await;
     assert_status(&overview, StatusCode::OK);
     let page = overview.text().await.unwrap();
-    assert!(
-        page.contains(r#"href="/admin""#),
-        "operators see the Admin link"
-    );
+    assert!(page.contains(r#"href="/admin""#), "operators see the Admin link");
 }
 
 #[tokio::test]

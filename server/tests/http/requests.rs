@@ -8,11 +8,7 @@ use crate::helpers::*;
 async fn cross_site_posts_are_refused_even_with_valid_credentials() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
-    let fields = [
-        ("email", "ada@example.com"),
-        ("password", PASSWORD),
-        ("next", "/"),
-    ];
+    let fields = [("email", "ada@example.com"), ("password", PASSWORD), ("next", "/")];
 
     let by_fetch_metadata = browser()
         .post(app.url("/api/log_in"))
@@ -54,22 +50,12 @@ async fn a_wrong_password_called_from_script_gets_422_not_500() {
     app.sign_up("ada@example.com").await;
     let response = browser()
         .post(app.url("/api/log_in"))
-        .form(&[
-            ("email", "ada@example.com"),
-            ("password", "nope"),
-            ("next", "/"),
-        ])
+        .form(&[("email", "ada@example.com"), ("password", "nope"), ("next", "/")])
         .send()
         .await
         .unwrap();
     assert_status(&response, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        response
-            .text()
-            .await
-            .unwrap()
-            .contains("Email or password is incorrect.")
-    );
+    assert!(response.text().await.unwrap().contains("Email or password is incorrect."));
 }
 
 #[tokio::test]
@@ -78,20 +64,13 @@ async fn an_oversized_body_gets_413_and_writes_nothing() {
     let huge = "x".repeat(200 * 1024);
     let response = browser()
         .post(app.url("/api/sign_up"))
-        .form(&[
-            ("email", "big@example.com"),
-            ("password", huge.as_str()),
-            ("account_name", ""),
-        ])
+        .form(&[("email", "big@example.com"), ("password", huge.as_str()), ("account_name", "")])
         .send()
         .await
         .unwrap();
     assert_status(&response, StatusCode::PAYLOAD_TOO_LARGE);
     let login = app.log_in("big@example.com", &huge[..100], "/").await;
-    assert!(
-        location(&login).contains("__err="),
-        "no account was created"
-    );
+    assert!(location(&login).contains("__err="), "no account was created");
 }
 
 #[tokio::test]

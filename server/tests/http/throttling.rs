@@ -31,14 +31,7 @@ async fn log_in_from(
 
 /// The message in the login page's alert after a form post was sent back to it.
 async fn error_shown(client: &reqwest::Client, response: &Response) -> String {
-    let page = client
-        .get(location(response))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = client.get(location(response)).send().await.unwrap().text().await.unwrap();
     let Some(alert) = page.find(r#"role="alert""#) else {
         return String::new();
     };
@@ -50,10 +43,7 @@ async fn owner_with_known_browser(app: &TestApp) -> reqwest::Client {
     app.sign_up("ada@example.com").await;
     app.log_out().await;
     let owner = browser();
-    assert_redirect(
-        &log_in_from(app, &owner, "198.51.100.10", "ada@example.com", PASSWORD).await,
-        "/",
-    );
+    assert_redirect(&log_in_from(app, &owner, "198.51.100.10", "ada@example.com", PASSWORD).await, "/");
     owner
 }
 
@@ -63,19 +53,11 @@ async fn five_wrong_passwords_from_one_address_stop_the_sixth_attempt_even_when_
     app.sign_up("ada@example.com").await;
     let attacker = browser();
     for _ in 0..5 {
-        let response =
-            log_in_from(&app, &attacker, "203.0.113.5", "ada@example.com", "guess").await;
-        assert_eq!(
-            error_shown(&attacker, &response).await,
-            "Email or password is incorrect."
-        );
+        let response = log_in_from(&app, &attacker, "203.0.113.5", "ada@example.com", "guess").await;
+        assert_eq!(error_shown(&attacker, &response).await, "Email or password is incorrect.");
     }
     let sixth = log_in_from(&app, &attacker, "203.0.113.5", "ada@example.com", PASSWORD).await;
-    assert!(
-        error_shown(&attacker, &sixth)
-            .await
-            .starts_with("Too many attempts. Try again in")
-    );
+    assert!(error_shown(&attacker, &sixth).await.starts_with("Too many attempts. Try again in"));
 
     // The throttle drains with time: three minutes later one more attempt is allowed.
     app.clock.advance(Duration::minutes(3));
@@ -91,19 +73,12 @@ async fn a_successful_login_clears_that_addresses_failures() {
     for _ in 0..4 {
         log_in_from(&app, &owner, "203.0.113.5", "ada@example.com", "typo").await;
     }
-    assert_redirect(
-        &log_in_from(&app, &owner, "203.0.113.5", "ada@example.com", PASSWORD).await,
-        "/",
-    );
+    assert_redirect(&log_in_from(&app, &owner, "203.0.113.5", "ada@example.com", PASSWORD).await, "/");
     // Another four typos from the same address (a signed-out browser) are still judged on merit.
     let colleague = browser();
     for _ in 0..4 {
-        let response =
-            log_in_from(&app, &colleague, "203.0.113.5", "ada@example.com", "typo").await;
-        assert_eq!(
-            error_shown(&colleague, &response).await,
-            "Email or password is incorrect."
-        );
+        let response = log_in_from(&app, &colleague, "203.0.113.5", "ada@example.com", "typo").await;
+        assert_eq!(error_shown(&colleague, &response).await, "Email or password is incorrect.");
     }
 }
 
@@ -114,24 +89,10 @@ async fn one_address_guessing_many_accounts_is_throttled() {
     for n in 0..30 {
         let email = format!("user{n}@example.com");
         let response = log_in_from(&app, &attacker, "203.0.113.9", &email, "guess").await;
-        assert_eq!(
-            error_shown(&attacker, &response).await,
-            "Email or password is incorrect."
-        );
+        assert_eq!(error_shown(&attacker, &response).await, "Email or password is incorrect.");
     }
-    let next = log_in_from(
-        &app,
-        &attacker,
-        "203.0.113.9",
-        "user99@example.com",
-        "guess",
-    )
-    .await;
-    assert!(
-        error_shown(&attacker, &next)
-            .await
-            .starts_with("Too many attempts.")
-    );
+    let next = log_in_from(&app, &attacker, "203.0.113.9", "user99@example.com", "guess").await;
+    assert!(error_shown(&attacker, &next).await.starts_with("Too many attempts."));
 }
 
 #[tokio::test]
@@ -141,23 +102,11 @@ async fn guessing_from_many_addresses_does_not_lock_the_owner_out() {
 
     // A botnet: twenty addresses, one guess each, exhausts the account's hourly budget.
     for n in 0..20 {
-        log_in_from(
-            &app,
-            &browser(),
-            &format!("203.0.113.{n}"),
-            "ada@example.com",
-            "guess",
-        )
-        .await;
+        log_in_from(&app, &browser(), &format!("203.0.113.{n}"), "ada@example.com", "guess").await;
     }
     let stranger = browser();
-    let from_new_browser =
-        log_in_from(&app, &stranger, "192.0.2.1", "ada@example.com", PASSWORD).await;
-    assert!(
-        error_shown(&stranger, &from_new_browser)
-            .await
-            .starts_with("Too many attempts.")
-    );
+    let from_new_browser = log_in_from(&app, &stranger, "192.0.2.1", "ada@example.com", PASSWORD).await;
+    assert!(error_shown(&stranger, &from_new_browser).await.starts_with("Too many attempts."));
 
     // The owner's browser has logged in before: it skips the per-account throttle.
     let from_owner = log_in_from(&app, &owner, "192.0.2.2", "ada@example.com", PASSWORD).await;
@@ -169,14 +118,7 @@ async fn the_device_cookie_is_only_sent_to_the_login_function() {
     let app = spawn_behind_proxy().await;
     app.sign_up("ada@example.com").await;
     app.log_out().await;
-    let response = log_in_from(
-        &app,
-        &browser(),
-        "198.51.100.10",
-        "ada@example.com",
-        PASSWORD,
-    )
-    .await;
+    let response = log_in_from(&app, &browser(), "198.51.100.10", "ada@example.com", PASSWORD).await;
     let device = response
         .headers()
         .get_all("set-cookie")

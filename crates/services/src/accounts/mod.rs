@@ -112,11 +112,7 @@ pub struct Accounts {
 
 impl Accounts {
     pub fn new(db: Database, clock: Arc<dyn Clock>, default_plan_id: String) -> Self {
-        Self {
-            db,
-            clock,
-            default_plan_id,
-        }
+        Self { db, clock, default_plan_id }
     }
 
     /// Creates a customer account on the default plan, with `email` as its owner.
@@ -158,24 +154,14 @@ impl Accounts {
         role: Role,
     ) -> Result<User, SignUpError> {
         if !role.is_operator() {
-            return Err(SignUpError::Internal(format!(
-                "{} is not an operator role",
-                role.as_str()
-            )));
+            return Err(SignUpError::Internal(format!("{} is not an operator role", role.as_str())));
         }
         let email = validate_email(email)?;
         validate_password(&password)?;
         let password_hash = passwords::hash(password).await?;
-        let user = User {
-            id: ids::new_id("usr"),
-            account_id: None,
-            email,
-            role,
-            created_at: self.clock.now(),
-        };
-        repo::insert_user(&self.db, &user, &password_hash)
-            .await
-            .map_err(taken_or_internal)?;
+        let user =
+            User { id: ids::new_id("usr"), account_id: None, email, role, created_at: self.clock.now() };
+        repo::insert_user(&self.db, &user, &password_hash).await.map_err(taken_or_internal)?;
         Ok(user)
     }
 
@@ -194,9 +180,7 @@ impl Accounts {
             Some((user, hash)) => (Some(user), Some(hash)),
             None => (None, None),
         };
-        let matches = passwords::verify(password, stored_hash)
-            .await
-            .map_err(|e| internal(&e))?;
+        let matches = passwords::verify(password, stored_hash).await.map_err(|e| internal(&e))?;
         match user {
             Some(user) if matches => Ok(user),
             _ => Err(CredentialsError::Invalid),
@@ -208,11 +192,7 @@ impl Accounts {
     }
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, DbError> {
-        Ok(
-            repo::user_with_hash_by_email(&self.db, &normalize_email(email))
-                .await?
-                .map(|(user, _)| user),
-        )
+        Ok(repo::user_with_hash_by_email(&self.db, &normalize_email(email)).await?.map(|(user, _)| user))
     }
 
     pub async fn account(&self, account_id: &str) -> Result<Option<Account>, DbError> {
@@ -247,11 +227,7 @@ fn validate_email(email: &str) -> Result<String, SignUpError> {
             }
             None => false,
         };
-    if plausible {
-        Ok(email.to_owned())
-    } else {
-        Err(SignUpError::InvalidEmail)
-    }
+    if plausible { Ok(email.to_owned()) } else { Err(SignUpError::InvalidEmail) }
 }
 
 /// Length is the only rule (NIST SP 800-63B): no composition rules.
@@ -280,16 +256,9 @@ mod tests {
     #[test]
     fn emails_are_checked_for_plausibility() {
         assert!(validate_email(" Ada@Example.com ").is_ok());
-        for bad in [
-            "",
-            "ada",
-            "ada@",
-            "@example.com",
-            "ada@example",
-            "a b@example.com",
-            "a@b@c.com",
-            "ada@.com",
-        ] {
+        for bad in
+            ["", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "a@b@c.com", "ada@.com"]
+        {
             assert!(validate_email(bad).is_err(), "{bad:?} should be refused");
         }
     }

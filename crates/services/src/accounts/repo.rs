@@ -1,10 +1,9 @@
 //! SQL for accounts and users.
 
-use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 
 use super::{Account, Role, User};
-use crate::db::Database;
+use crate::db::{Database, from_millis};
 
 #[derive(FromRow)]
 struct UserRow {
@@ -29,10 +28,6 @@ struct AccountRow {
     plan_id: String,
     billing_anchor_day: i64,
     created_at: i64,
-}
-
-pub(crate) fn from_millis(millis: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(millis).unwrap_or_default()
 }
 
 impl TryFrom<UserRow> for User {
@@ -86,11 +81,7 @@ pub(super) async fn insert_account_with_owner(
     tx.commit().await
 }
 
-pub(super) async fn insert_user(
-    db: &Database,
-    user: &User,
-    password_hash: &str,
-) -> Result<(), sqlx::Error> {
+pub(super) async fn insert_user(db: &Database, user: &User, password_hash: &str) -> Result<(), sqlx::Error> {
     let mut conn = db.pool().acquire().await?;
     insert_user_in(&mut conn, user, password_hash).await
 }
@@ -126,16 +117,14 @@ pub(super) async fn user_with_hash_by_email(
     .bind(email_normalized)
     .fetch_optional(db.pool())
     .await?;
-    row.map(|row| Ok((User::try_from(row.user)?, row.password_hash)))
-        .transpose()
+    row.map(|row| Ok((User::try_from(row.user)?, row.password_hash))).transpose()
 }
 
 pub(super) async fn user_by_id(db: &Database, id: &str) -> Result<Option<User>, sqlx::Error> {
-    let row: Option<UserRow> =
-        sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(db.pool())
-            .await?;
+    let row: Option<UserRow> = sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
     row.map(User::try_from).transpose()
 }
 

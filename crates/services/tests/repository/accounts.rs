@@ -1,39 +1,12 @@
-//! The accounts repository and service, against SQLite and PostgreSQL alike.
+//! Accounts and users.
 
-use std::sync::Arc;
+use services::accounts::{CredentialsError, Role, SignUpError};
 
-use chrono::{TimeZone, Utc};
-use limiter::ManualClock;
-use secrecy::SecretString;
-use services::accounts::{Accounts, CredentialsError, Role, SignUpError};
-use services::{Backend, testing};
-
-/// Runs each test body once per backend, as `<name>::sqlite` and `<name>::postgres`.
-macro_rules! on_both_backends {
-    ($(async fn $name:ident($accounts:ident: Accounts) $body:block)*) => {$(
-        mod $name {
-            use super::*;
-            async fn run($accounts: Accounts) $body
-            #[tokio::test]
-            async fn sqlite() { run(accounts_on(Backend::Sqlite).await).await }
-            #[tokio::test]
-            async fn postgres() { run(accounts_on(Backend::Postgres).await).await }
-        }
-    )*};
-}
-
-async fn accounts_on(backend: Backend) -> Accounts {
-    let db = testing::fresh_database(backend).await;
-    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap());
-    Accounts::new(db, Arc::new(clock), "starter".into())
-}
-
-fn secret(text: &str) -> SecretString {
-    SecretString::from(text)
-}
+use crate::common::*;
 
 on_both_backends! {
-    async fn sign_up_creates_an_owner_on_the_default_plan(accounts: Accounts) {
+    async fn sign_up_creates_an_owner_on_the_default_plan(services: Services, clock: ManualClock) {
+        let accounts = &services.accounts;
         let user = accounts.sign_up("Ada@Example.com", secret("correct horse"), "Analytical").await.unwrap();
         assert_eq!(user.role, Role::Owner);
         assert_eq!(user.email, "Ada@Example.com");
@@ -44,13 +17,15 @@ on_both_backends! {
         assert_eq!(accounts.user(&user.id).await.unwrap(), Some(user));
     }
 
-    async fn emails_are_unique_whatever_their_case(accounts: Accounts) {
+    async fn emails_are_unique_whatever_their_case(services: Services, clock: ManualClock) {
+        let accounts = &services.accounts;
         accounts.sign_up("ada@example.com", secret("correct horse"), "").await.unwrap();
         let again = accounts.sign_up("ADA@example.COM", secret("another horse"), "").await;
         assert!(matches!(again, Err(SignUpError::EmailTaken)), "{again:?}");
     }
 
-    async fn a_refused_sign_up_writes_nothing(accounts: Accounts) {
+    async fn a_refused_sign_up_writes_nothing(services: Services, clock: ManualClock) {
+        let accounts = &services.accounts;
         let short = accounts.sign_up("ada@example.com", secret("short"), "").await;
         assert!(matches!(short, Err(SignUpError::InvalidPassword)));
         let bad_email = accounts.sign_up("not-an-email", secret("correct horse"), "").await;
@@ -58,13 +33,15 @@ on_both_backends! {
         assert_eq!(accounts.user_by_email("ada@example.com").await.unwrap(), None);
     }
 
-    async fn credentials_verify_with_any_email_case(accounts: Accounts) {
+    async fn credentials_verify_with_any_email_case(services: Services, clock: ManualClock) {
+        let accounts = &services.accounts;
         let user = accounts.sign_up("ada@example.com", secret("correct horse"), "").await.unwrap();
         let verified = accounts.verify_credentials(" ADA@example.com", secret("correct horse")).await.unwrap();
         assert_eq!(verified.id, user.id);
     }
 
-    async fn unknown_email_and_wrong_password_are_the_same_error(accounts: Accounts) {
+    async fn unknown_email_and_wrong_password_are_the_same_error(services: Services, clock: ManualClock) {
+        let accounts = &services.accounts;
         accounts.sign_up("ada@example.com", secret("correct horse"), "").await.unwrap();
         let wrong = accounts.verify_credentials("ada@example.com", secret("wrong horse")).await.unwrap_err();
         let unknown = accounts.verify_credentials("bob@example.com", secret("correct horse")).await.unwrap_err();
@@ -73,7 +50,8 @@ on_both_backends! {
         assert_eq!(wrong.to_string(), unknown.to_string());
     }
 
-    async fn operators_belong_to_no_account(accounts: Accounts) {
+    async fn operators_belong_to_no_account(services: Services, clock: ManualClock) {
+        let accounts = &services.accounts;
         let admin = accounts.create_operator("ops@example.com", secret("operator pass"), Role::Admin).await.unwrap();
         assert_eq!(admin.account_id, None);
         assert!(admin.role.is_operator());

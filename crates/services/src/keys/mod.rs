@@ -1,0 +1,355 @@
+//! API keys: create (the secret shown once), list, rotate with a grace period, revoke, expire,
+//! and verify on every gateway request.
+//!
+//! Every change is charged to the acting user's `key_mgmt` bucket first (fail closed when the
+//! limiter store is down), is scoped to the actor's own account (another account's key id is
+//! simply not found), and writes an audit entry in the same transaction.
+
+mod repo;
+mod secret;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use limiter::{BucketSpec, Charge, Clock, LimiterStore, Scope, Window};
+use secrecy::SecretString;
+
+pub use secret::{KeyFormat, SecretFormatError, digest};
+
+use crate::accounts::User;
+use crate::audit;
+use crate::db::Database;
+use crate::ids::new_id;
+
+const MAX_NAME_CHARS: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    /// Prefix and first characters of the current secret, e.g. `ks_3kTmdQ`.
+    pub start: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// The secret replaced by the last rotation, while its grace period lasts.
+    pub previous: Option<PreviousSecret>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviousSecret {
+    pub start: String,
+    pub expires_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStatus {
+    Active,
+    /// Rotated: the previous secret still works until this instant.
+    Rotating {
+        until: DateTime<Utc>,
+    },
+    Revoked,
+    Expired,
+}
+
+impl ApiKey {
+    pub fn status(&self, now: DateTime<Utc>) -> KeyStatus {
+        if self.revoked_at.is_some() {
+            KeyStatus::Revoked
+        } else if self.expires_at.is_some_and(|at| at <= now) {
+            KeyStatus::Expired
+        } else {
+            match &self.previous {
+                Some(previous) if previous.expires_at > now => {
+                    KeyStatus::Rotating { until: previous.expires_at }
+                }
+                _ => KeyStatus::Active,
+            }
+        }
+    }
+}
+
+/// A key with its plaintext secret, returned by create and rotate only.
+#[derive(Debug)]
+pub struct KeyWithSecret {
+    pub key: ApiKey,
+    pub secret: SecretString,
+}
+
+/// What the gateway learns from a valid secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedKey {
+    pub key_id: String,
+    pub account_id: String,
+    /// The secret stops working at this instant (key expiry, or the end of a rotation's grace
+    /// for a previous secret); caches must not outlive it.
+    pub valid_until: Option<DateTime<Utc>>,
+    /// The caller used the secret replaced by a rotation.
+    pub via_previous: bool,
+}
+
+/// Why a secret was refused. The gateway answers all of them with one identical 401.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("malformed key")]
+    Malformed,
+    #[error("unknown key")]
+    Unknown,
+    #[error("revoked key")]
+    Revoked,
+    #[error("expired key")]
+    Expired,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("No such key.")]
+    NotFound,
+    #[error("Give the key a name of 1 to {MAX_NAME_CHARS} characters.")]
+    InvalidName,
+    #[error("The expiry must be in the future.")]
+    InvalidExpiry,
+    #[error("This key is revoked or expired; create a new one instead.")]
+    NotActive,
+    #[error("Only members of a customer account manage its keys.")]
+    NoAccount,
+    #[error("Too many key changes.")]
+    Throttled { retry_after: std::time::Duration },
+    #[error("Key management is unavailable for a moment. Try again shortly.")]
+    Unavailable,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<sqlx::Error> for KeyError {
+    fn from(error: sqlx::Error) -> Self {
+        KeyError::Internal(error.to_string())
+    }
+}
+
+/// The `key_mgmt` bucket of seed 002: 10 changes a minute per user.
+pub fn default_key_mgmt_bucket() -> BucketSpec {
+    BucketSpec { name: "key_mgmt".into(), limit: 10, window: Window::Minute, scope: Scope::User }
+}
+
+#[derive(Clone)]
+pub struct Keys {
+    db: Database,
+    clock: Arc<dyn Clock>,
+    limiter: Arc<dyn LimiterStore>,
+    format: KeyFormat,
+    key_mgmt: BucketSpec,
+}
+
+impl Keys {
+    pub fn new(
+        db: Database,
+        clock: Arc<dyn Clock>,
+        limiter: Arc<dyn LimiterStore>,
+        format: KeyFormat,
+        key_mgmt: BucketSpec,
+    ) -> Self {
+        Self { db, clock, limiter, format, key_mgmt }
+    }
+
+    pub fn format(&self) -> &KeyFormat {
+        &self.format
+    }
+
+    pub async fn list(&self, account_id: &str) -> Result<Vec<ApiKey>, KeyError> {
+        Ok(repo::list(&self.db, account_id).await?)
+    }
+
+    pub async fn create(
+        &self,
+        actor: &User,
+        name: &str,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<KeyWithSecret, KeyError> {
+        let account_id = actor.account_id.clone().ok_or(KeyError::NoAccount)?;
+        let name = valid_name(name)?;
+        let now = self.clock.now();
+        if expires_at.is_some_and(|at| at <= now) {
+            return Err(KeyError::InvalidExpiry);
+        }
+        self.charge_key_mgmt(actor).await?;
+        let generated = self.format.generate();
+        let key = ApiKey {
+            id: new_id("key"),
+            account_id,
+            name,
+            start: generated.start,
+            created_at: now,
+            expires_at,
+            last_used_at: None,
+            previous: None,
+            revoked_at: None,
+        };
+        let mut tx = self.db.pool().begin().await?;
+        repo::insert(&mut tx, &key, &generated.hash, &actor.id).await?;
+        audit::record(&mut tx, change(actor, &key, "key.create", None, Some(describe(&key)), now)).await?;
+        tx.commit().await?;
+        Ok(KeyWithSecret { key, secret: SecretString::from(generated.secret) })
+    }
+
+    /// A new secret under the same key id (charts and limits continue). The old secret keeps
+    /// working for `grace` (zero: it stops now).
+    pub async fn rotate(
+        &self,
+        actor: &User,
+        key_id: &str,
+        grace: Duration,
+    ) -> Result<KeyWithSecret, KeyError> {
+        let key = self.owned_key(actor, key_id).await?;
+        let now = self.clock.now();
+        if matches!(key.status(now), KeyStatus::Revoked | KeyStatus::Expired) {
+            return Err(KeyError::NotActive);
+        }
+        self.charge_key_mgmt(actor).await?;
+        let generated = self.format.generate();
+        let grace_end = now + grace.max(Duration::zero());
+        let mut tx = self.db.pool().begin().await?;
+        repo::rotate(&mut tx, &key.id, &generated, grace_end, now).await?;
+        let rotated = ApiKey {
+            start: generated.start.clone(),
+            previous: (grace_end > now).then(|| PreviousSecret {
+                start: key.start.clone(),
+                expires_at: grace_end,
+                last_used_at: None,
+            }),
+            ..key.clone()
+        };
+        let after = format!("{}; old secret works until {}", describe(&rotated), grace_end.to_rfc3339());
+        audit::record(&mut tx, change(actor, &key, "key.rotate", Some(describe(&key)), Some(after), now))
+            .await?;
+        tx.commit().await?;
+        Ok(KeyWithSecret { key: rotated, secret: SecretString::from(generated.secret) })
+    }
+
+    pub async fn revoke(&self, actor: &User, key_id: &str) -> Result<ApiKey, KeyError> {
+        let key = self.owned_key(actor, key_id).await?;
+        if key.revoked_at.is_some() {
+            return Ok(key);
+        }
+        self.charge_key_mgmt(actor).await?;
+        let now = self.clock.now();
+        let mut tx = self.db.pool().begin().await?;
+        repo::revoke(&mut tx, &key.id, now).await?;
+        let revoked = ApiKey { revoked_at: Some(now), ..key.clone() };
+        audit::record(
+            &mut tx,
+            change(actor, &key, "key.revoke", Some(describe(&key)), Some(describe(&revoked)), now),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(revoked)
+    }
+
+    /// Checks a presented secret: its form first (no look-up for junk), then the database.
+    pub async fn verify(&self, candidate: &str) -> Result<Result<VerifiedKey, Rejection>, KeyError> {
+        let Some(hash) = self.format.parse(candidate) else {
+            return Ok(Err(Rejection::Malformed));
+        };
+        let Some(found) = repo::by_secret_hash(&self.db, &hash).await? else {
+            return Ok(Err(Rejection::Unknown));
+        };
+        Ok(found.verify(self.clock.now()))
+    }
+
+    /// Records last-used instants gathered by the gateway, in one batch.
+    pub async fn record_use(&self, uses: &[KeyUse]) -> Result<(), KeyError> {
+        if uses.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.db.pool().begin().await?;
+        for key_use in uses {
+            repo::record_use(&mut tx, key_use).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn owned_key(&self, actor: &User, key_id: &str) -> Result<ApiKey, KeyError> {
+        let account_id = actor.account_id.as_deref().ok_or(KeyError::NoAccount)?;
+        repo::by_id(&self.db, account_id, key_id).await?.ok_or(KeyError::NotFound)
+    }
+
+    async fn charge_key_mgmt(&self, actor: &User) -> Result<(), KeyError> {
+        let charge = [Charge { spec: self.key_mgmt.clone(), subject: actor.id.clone(), cost: 1 }];
+        let decision = self.limiter.decide(&charge).await.map_err(|error| {
+            tracing::error!(%error, "key_mgmt limit unavailable; refusing the key change");
+            KeyError::Unavailable
+        })?;
+        match decision.retry_after {
+            Some(retry_after) => Err(KeyError::Throttled { retry_after }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The last time a secret was used, as the gateway saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyUse {
+    pub key_id: String,
+    pub via_previous: bool,
+    pub at: DateTime<Utc>,
+}
+
+fn valid_name(name: &str) -> Result<String, KeyError> {
+    let name = name.trim();
+    let length = name.chars().count();
+    if (1..=MAX_NAME_CHARS).contains(&length) && !name.chars().any(char::is_control) {
+        Ok(name.to_owned())
+    } else {
+        Err(KeyError::InvalidName)
+    }
+}
+
+/// A key as the audit log shows it: never its secret.
+fn describe(key: &ApiKey) -> String {
+    let mut text = format!("name={:?} start={}", key.name, key.start);
+    if let Some(at) = key.expires_at {
+        text.push_str(&format!(" expires={}", at.to_rfc3339()));
+    }
+    if key.revoked_at.is_some() {
+        text.push_str(" revoked");
+    }
+    text
+}
+
+fn change<'a>(
+    actor: &'a User,
+    key: &'a ApiKey,
+    action: &'a str,
+    before: Option<String>,
+    after: Option<String>,
+    at: DateTime<Utc>,
+) -> audit::Change<'a> {
+    audit::Change {
+        account_id: Some(&key.account_id),
+        actor,
+        action,
+        target: Some(&key.id),
+        before,
+        after,
+        reason: None,
+        at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(valid_name("  CI deploy ").unwrap(), "CI deploy");
+        assert!(valid_name("   ").is_err());
+        assert!(valid_name(&"x".repeat(65)).is_err());
+        assert!(valid_name("tab\there").is_err());
+    }
+}

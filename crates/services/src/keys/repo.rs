@@ -1,0 +1,194 @@
+//! SQL for API keys.
+
+use chrono::{DateTime, Utc};
+use sqlx::{AnyConnection, FromRow};
+
+use super::secret::GeneratedSecret;
+use super::{ApiKey, KeyUse, PreviousSecret, Rejection, VerifiedKey};
+use crate::db::{Database, from_millis};
+
+#[derive(FromRow)]
+pub(super) struct KeyRow {
+    id: String,
+    account_id: String,
+    name: String,
+    start: String,
+    secret_hash: String,
+    previous_start: Option<String>,
+    previous_secret_hash: Option<String>,
+    previous_expires_at: Option<i64>,
+    previous_last_used_at: Option<i64>,
+    created_at: i64,
+    expires_at: Option<i64>,
+    last_used_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+const COLUMNS: &str = "id, account_id, name, start, secret_hash, previous_start, previous_secret_hash, \
+    previous_expires_at, previous_last_used_at, created_at, expires_at, last_used_at, revoked_at";
+
+impl KeyRow {
+    fn into_key(self) -> ApiKey {
+        let previous = match (self.previous_start, self.previous_expires_at) {
+            (Some(start), Some(expires_at)) => Some(PreviousSecret {
+                start,
+                expires_at: from_millis(expires_at),
+                last_used_at: self.previous_last_used_at.map(from_millis),
+            }),
+            _ => None,
+        };
+        ApiKey {
+            id: self.id,
+            account_id: self.account_id,
+            name: self.name,
+            start: self.start,
+            created_at: from_millis(self.created_at),
+            expires_at: self.expires_at.map(from_millis),
+            last_used_at: self.last_used_at.map(from_millis),
+            previous,
+            revoked_at: self.revoked_at.map(from_millis),
+        }
+    }
+
+    /// Judges the row found for a presented secret's digest.
+    pub(super) fn verify(self, now: DateTime<Utc>) -> Result<VerifiedKey, Rejection> {
+        let now_ms = now.timestamp_millis();
+        if self.revoked_at.is_some() {
+            return Err(Rejection::Revoked);
+        }
+        if self.expires_at.is_some_and(|at| at <= now_ms) {
+            return Err(Rejection::Expired);
+        }
+        // by_secret_hash clears the previous secret when the current one matched.
+        let via_previous = self.previous_secret_hash.is_some();
+        let grace_end = if via_previous { self.previous_expires_at } else { None };
+        if grace_end.is_some_and(|end| end <= now_ms) {
+            // The rotation's grace period is over: that secret is simply no longer a key.
+            return Err(Rejection::Unknown);
+        }
+        let valid_until = [self.expires_at, grace_end].into_iter().flatten().min().map(from_millis);
+        Ok(VerifiedKey { key_id: self.id, account_id: self.account_id, valid_until, via_previous })
+    }
+}
+
+pub(super) async fn insert(
+    conn: &mut AnyConnection,
+    key: &ApiKey,
+    secret_hash: &str,
+    created_by: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO api_keys (id, account_id, name, start, secret_hash, created_by, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&key.id)
+    .bind(&key.account_id)
+    .bind(&key.name)
+    .bind(&key.start)
+    .bind(secret_hash)
+    .bind(created_by)
+    .bind(key.created_at.timestamp_millis())
+    .bind(key.expires_at.map(|at| at.timestamp_millis()))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn list(db: &Database, account_id: &str) -> Result<Vec<ApiKey>, sqlx::Error> {
+    let rows: Vec<KeyRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM api_keys WHERE account_id = $1 ORDER BY created_at DESC, id"
+    ))
+    .bind(account_id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.into_iter().map(KeyRow::into_key).collect())
+}
+
+pub(super) async fn by_id(
+    db: &Database,
+    account_id: &str,
+    key_id: &str,
+) -> Result<Option<ApiKey>, sqlx::Error> {
+    let row: Option<KeyRow> =
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_keys WHERE account_id = $1 AND id = $2"))
+            .bind(account_id)
+            .bind(key_id)
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(row.map(KeyRow::into_key))
+}
+
+/// The row whose current or previous secret has this digest. When the current secret matched,
+/// the previous one is cleared from the row, so [`KeyRow::verify`] can tell which matched.
+pub(super) async fn by_secret_hash(db: &Database, hash: &str) -> Result<Option<KeyRow>, sqlx::Error> {
+    let row: Option<KeyRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM api_keys WHERE secret_hash = $1 OR previous_secret_hash = $1"
+    ))
+    .bind(hash)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.map(|mut row| {
+        if row.secret_hash == hash {
+            // The current secret matched: the previous one is irrelevant to this caller.
+            row.previous_secret_hash = None;
+            row.previous_expires_at = None;
+        }
+        row
+    }))
+}
+
+pub(super) async fn rotate(
+    conn: &mut AnyConnection,
+    key_id: &str,
+    generated: &GeneratedSecret,
+    grace_end: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let keep_previous = grace_end > now;
+    sqlx::query(
+        "UPDATE api_keys SET \
+           previous_start = CASE WHEN $1 = 1 THEN start ELSE NULL END, \
+           previous_secret_hash = CASE WHEN $1 = 1 THEN secret_hash ELSE NULL END, \
+           previous_expires_at = CASE WHEN $1 = 1 THEN $2 ELSE NULL END, \
+           previous_last_used_at = CASE WHEN $1 = 1 THEN last_used_at ELSE NULL END, \
+           start = $3, secret_hash = $4, rotated_at = $5 \
+         WHERE id = $6",
+    )
+    .bind(i64::from(keep_previous))
+    .bind(grace_end.timestamp_millis())
+    .bind(&generated.start)
+    .bind(&generated.hash)
+    .bind(now.timestamp_millis())
+    .bind(key_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn revoke(
+    conn: &mut AnyConnection,
+    key_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(now.timestamp_millis())
+        .bind(key_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Moves `last_used_at` (or the previous secret's) forward, never back: batches from several
+/// nodes may arrive out of order.
+pub(super) async fn record_use(conn: &mut AnyConnection, key_use: &KeyUse) -> Result<(), sqlx::Error> {
+    let column = if key_use.via_previous { "previous_last_used_at" } else { "last_used_at" };
+    sqlx::query(&format!(
+        "UPDATE api_keys SET {column} = CASE WHEN {column} IS NULL OR {column} < $1 THEN $1 ELSE {column} END \
+         WHERE id = $2"
+    ))
+    .bind(key_use.at.timestamp_millis())
+    .bind(&key_use.key_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! API keys: secrets shown once, stored as digests, rotated with grace, revoked, expired,
+//! isolated per account, throttled per user, audited.
+
+use chrono::Duration;
+use secrecy::ExposeSecret;
+use services::accounts::User;
+use services::keys::{KeyError, KeyStatus, KeyUse, Rejection};
+use sqlx::Row;
+
+use crate::common::*;
+
+async fn customer(services: &Services, email: &str) -> User {
+    services.accounts.sign_up(email, secret("correct horse"), "").await.unwrap()
+}
+
+on_both_backends! {
+    async fn a_new_key_verifies_and_only_its_digest_is_stored(services: Services, clock: ManualClock) {
+        let ada = customer(&services, "ada@example.com").await;
+        let created = services.keys.create(&ada, "CI deploy", None).await.unwrap();
+        let plaintext = created.secret.expose_secret().to_owned();
+
+        let verified = services.keys.verify(&plaintext).await.unwrap().unwrap();
+        assert_eq!(verified.key_id, created.key.id);
+        assert_eq!(Some(verified.account_id), ada.account_id);
+        assert!(!verified.via_previous);
+
+        let row = sqlx::query("SELECT * FROM api_keys").fetch_one(services.db.pool()).await.unwrap();
+        for column in ["secret_hash", "start", "name"] {
+            let value: String = row.get(column);
+            assert!(!value.contains(&plaintext[3..]), "{column} holds the secret");
+        }
+        assert_eq!(row.get::<String, _>("secret_hash"), services::keys::digest(&plaintext));
+    }
+
+    async fn the_key_list_shows_the_visible_start_and_status(services: Services, clock: ManualClock) {
+        let ada = customer(&services, "ada@example.com").await;
+        let created = services.keys.create(&ada, "CI deploy", None).await.unwrap();
+        let keys = services.keys.list(ada.account_id.as_deref().unwrap()).await.unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].name, "CI deploy");
+        assert!(created.secret.expose_secret().starts_with(&keys[0].start));
+        assert_eq!(keys[0].status(clock.now()), KeyStatus::Active);
+    }
+
+    async fn a_rotated_key_keeps_its_old_secret_until_the_grace_period_ends(services: Services, clock: ManualClock) {
+        let ada = customer(&services, "ada@example.com").await;
+        let old = services.keys.create(&ada, "CI", None).await.unwrap();
+        let new = services.keys.rotate(&ada, &old.key.id, Duration::hours(1)).await.unwrap();
+        assert_eq!(new.key.id, old.key.id, "same key id: charts and limits continue");
+        assert_ne!(new.secret.expose_secret(), old.secret.expose_secret());
+
+        let via_old = services.keys.verify(old.secret.expose_secret()).await.unwrap().unwrap();
+        assert!(via_old.via_previous);
+        assert_eq!(via_old.valid_until, Some(clock.now() + Duration::hours(1)));
+        assert!(services.keys.verify(new.secret.expose_secret()).await.unwrap().is_ok());
+        let listed = services.keys.list(&old.key.account_id).await.unwrap();
+        assert_eq!(listed[0].status(clock.now()), KeyStatus::Rotating { until: clock.now() + Duration::hours(1) });
+
+        clock.advance(Duration::minutes(61));
+        assert_eq!(services.keys.verify(old.secret.expose_secret()).await.unwrap(), Err(Rejection::Unknown));
+        assert!(services.keys.verify(new.secret.expose_secret()).await.unwrap().is_ok());
+    }
+
+    async fn rotating_with_no_grace_stops_the_old_secret_at_once(services: Services, clock: ManualClock) {
+        let ada = customer(&services, "ada@example.com").await;
+        let old = services.keys.create(&ada, "CI", None).await.unwrap();
+        services.keys.rotate(&ada, &old.key.id, Duration::zero()).await.unwrap();
+        assert_eq!(services.keys.verify(old.secret.expose_secret()).await.unwrap(), Err(Rejection::Unknown));
+    }
+
+    async fn a_revoked_key_is_refused_and_cannot_be_rotated(services: Services, clock: ManualClock) {
+        let ada = customer(&services, "ada@example.com").await;
+        let created = services.keys.create(&ada, "CI", None).await.unwrap();
+        let revoked = services.keys.revoke(&ada, &created.key.id).await.unwrap();
+        assert_eq!(revoked.status(clock.now()), KeyStatus::Revoked);
+        assert_eq!(services.keys.verify(created.secret.expose_secret()).await.unwrap(), Err(Rejection::Revoked));
+        let rotate = services.keys.rotate(&ada, &created.key.id, Duration::hours(1)).await;
+        assert!(matches!(rotate, Err(KeyError::NotActive)), "{rotate:?}");
+    }
+
+    async fn a_key_past_its_expiry_is_refused(services: Services, clock: ManualClock) {
+        let ada = customer(&services, "ada@example.com").await;
+        let created = services.keys.create(&ada, "temp", Some(clock.now() + Duration::hours(1))).await.unwrap();
+        assert!(services.keys.verify(created.secret.expose_secret()).await.unwrap().is_ok());
+        clock.advance(Duration::hours(2));
+        assert_eq!(services.keys.verify(created.secret.expose_secret()).await.unwrap(), Err(Rejection::Expired));
+        let past = services.keys.create(&ada, "past", Some(clock.now() - Duration::seconds(1))).await;
+        assert!(matches!(past, Err(KeyError::InvalidExpiry)));
+    }
+
+    async fn malformed_secrets_are_refused_before_any_lookup(services: Services, clock: ManualClock) {
+        for junk in ["", "hello", "ks_abc_def", "Bearer ks_0000000000000000000000_000000"] {
+            assert_eq!(services.keys.verify(junk).await.unwrap(), Err(Rejection::Malformed), "{junk:?}");
+        }
+    }
+
+    async fn another_accounts_key_cannot_be_touched(services: Services, clock: ManualClock) {
+        let ada = customer(&services, "ada@example.com").await;
+        let mallory = customer(&services, "mallory@example.com").await;
+        let created = services.keys.create(&ada, "CI", None).await.unwrap();
+        let rotate = services.keys.rotate(&mallory, &created.key.id, Duration::zero()).await;
+        assert!(matches!(rotate, Err(KeyError::NotFound)), "{rotate:?}");
+        let revoke = services.keys.revoke(&mallory, &created.key.id).await;
+        assert!(matches!(revoke, Err(KeyError::NotFound)), "{revoke:?}");
+        assert!(services.keys.verify(created.secret.expose_secret()).await.unwrap().is_ok(), "unchanged");
+        assert!(services.keys.list(mallory.account_id.as_deref().unwrap()).await.unwrap().is_empty());
+    }
+
+    async fn key_changes_are_limited_to_ten_a_minute_per_user(services: Services, clock: ManualClock) {
+        let ada = customer(&services, "ada@example.com").await;
+        for n in 0..10 {
+            services.keys.create(&ada, &format!("key {n}"), None).await.unwrap();
+        }
+        let eleventh = services.keys.create(&ada, "one too many", None).await;
+        assert!(matches!(eleventh, Err(KeyError::Throttled { .. })), "{eleventh:?}");
+        assert_eq!(services.keys.list(ada.account_id.as_deref().unwrap()).await.unwrap().len(), 10);
+        clock.advance(Duration::seconds(61));
+        services.keys.create(&ada, "next minute", None).await.unwrap();
+    }
+
+    async fn every_key_change_is_audited_without_the_secret(services: Services, clock: ManualClock) {
+        let ada = customer(&services, "ada@example.com").await;
+        let created = services.keys.create(&ada, "CI", None).await.unwrap();
+        clock.advance(Duration::seconds(1));
+        let rotated = services.keys.rotate(&ada, &created.key.id, Duration::hours(24)).await.unwrap();
+        clock.advance(Duration::seconds(1));
+        services.keys.revoke(&ada, &created.key.id).await.unwrap();
+        let log = services::audit::for_account(&services.db, &created.key.account_id, 10).await.unwrap();
+        let actions: Vec<_> = log.iter().map(|entry| entry.action.as_str()).collect();
+        assert_eq!(actions, ["key.revoke", "key.rotate", "key.create"]);
+        for entry in &log {
+            assert_eq!(entry.actor_email, "ada@example.com");
+            assert_eq!(entry.target.as_deref(), Some(created.key.id.as_str()));
+            let text = format!("{:?}{:?}", entry.before, entry.after);
+            assert!(!text.contains(&created.secret.expose_secret()[3..]));
+            assert!(!text.contains(&rotated.secret.expose_secret()[3..]));
+        }
+    }
+
+    async fn last_use_only_moves_forward(services: Services, clock: ManualClock) {
+        let ada = customer(&services, "ada@example.com").await;
+        let created = services.keys.create(&ada, "CI", None).await.unwrap();
+        let later = clock.now() + Duration::minutes(5);
+        let use_at = |at| KeyUse { key_id: created.key.id.clone(), via_previous: false, at };
+        services.keys.record_use(&[use_at(later), use_at(clock.now())]).await.unwrap();
+        let keys = services.keys.list(&created.key.account_id).await.unwrap();
+        assert_eq!(keys[0].last_used_at, Some(later));
+    }
+}
