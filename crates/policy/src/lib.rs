@@ -10,7 +10,7 @@
 //! It knows nothing of HTTP. The gateway asks it:
 //! - [`Policy::route`]: which route a method and path match (most specific wins);
 //! - [`Policy::charges`]: which `limiter::BucketSpec`s that request consumes for its caller;
-//! - [`Policy::header_styles`], [`Policy::rejection_body`], [`Rejection`]: how to answer;
+//! - [`Policy::header_styles`], [`Policy::refusal`]: how to answer, and how to refuse;
 //! - [`Policy::fails_closed`]: which buckets refuse when the limiter store is down.
 //!
 //! The dashboard reads [`Policy::plans`] and [`Pricing`] (tier for a peak rate, overage cost).
@@ -52,11 +52,11 @@ pub use charges::{BURST, Caller, DAILY_CAP, KeyRequired, MONTHLY, Overrides};
 pub use errors::{Location, PolicyError, Violation};
 pub use files::SHIPPED;
 pub use headers::{HeaderStyle, Headers, ratelimit_policy_style};
-pub use limits::{FixedWindow, Limit, Period, PeriodError};
+pub use limits::{FixedWindow, Limit, Period, PeriodError, window_label, window_seconds};
 pub use plans::{Accounts, DailyCap, Plan};
 pub use pricing::{Pricing, SpendCap, Tier};
 pub use public::PublicLimits;
-pub use rejections::{BodyStyle, Rejection, RetryAfter};
+pub use rejections::{BodyStyle, Refusal, Rejection, RetryAfter};
 pub use routes::{Access, Method, PathPattern, PatternError, Route, RouteMatch};
 pub use security::{LOGIN_ACCOUNT, LOGIN_ACCOUNT_IP, LOGIN_IP, LoginSpecs, LoginThrottle, Security};
 pub use validation::{FieldPath, PathPart};

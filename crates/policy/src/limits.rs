@@ -43,13 +43,7 @@ impl FixedWindow {
 
     /// The window's length in seconds; `None` for a month, whose length varies.
     pub fn seconds(self) -> Option<u64> {
-        match self {
-            FixedWindow::Second => Some(1),
-            FixedWindow::Minute => Some(60),
-            FixedWindow::Hour => Some(3_600),
-            FixedWindow::Day => Some(86_400),
-            FixedWindow::Month => None,
-        }
+        window_seconds(&self.to_window(1))
     }
 
     pub fn as_str(self) -> &'static str {
@@ -142,6 +136,36 @@ impl From<Period> for String {
     }
 }
 
+/// The length of a limiter window in seconds, for `RateLimit-Policy`'s `w=` and seed 001's
+/// `window_seconds` (a GCRA window is its period); `None` for a month, whose length varies.
+pub fn window_seconds(window: &Window) -> Option<u64> {
+    match window {
+        Window::Second => Some(1),
+        Window::Minute => Some(60),
+        Window::Hour => Some(3_600),
+        Window::Day => Some(86_400),
+        Window::Month { .. } => None,
+        Window::Gcra { period, .. } => u64::try_from(period.num_seconds()).ok(),
+    }
+}
+
+/// A limiter window in words, as `X-RateLimit-Policy: ...;window=hour` writes it: `second`,
+/// `minute`, `hour`, `day`, `month`, or a GCRA period such as `15 minutes`.
+pub fn window_label(window: &Window) -> String {
+    let fixed = match window {
+        Window::Second => FixedWindow::Second,
+        Window::Minute => FixedWindow::Minute,
+        Window::Hour => FixedWindow::Hour,
+        Window::Day => FixedWindow::Day,
+        Window::Month { .. } => FixedWindow::Month,
+        Window::Gcra { .. } => {
+            let seconds = window_seconds(window).unwrap_or(0);
+            return Period::from_seconds(seconds).to_string();
+        }
+    };
+    fixed.as_str().to_owned()
+}
+
 /// How many requests per which window: one of the file's two forms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "crate::buckets::LimitFields", into = "crate::buckets::LimitFields")]
@@ -189,18 +213,12 @@ impl Limit {
 
     /// Window length in seconds for headers (`w=` and `window_seconds`); `None` for a month.
     pub fn window_seconds(&self) -> Option<u64> {
-        match *self {
-            Limit::Fixed { window, .. } => window.seconds(),
-            Limit::Gcra { per, .. } => Some(per.seconds()),
-        }
+        window_seconds(&self.window(1))
     }
 
     /// The window in words, as `X-RateLimit-Policy` writes it: `hour`, `minute`, `15 minutes`.
     pub fn window_label(&self) -> String {
-        match *self {
-            Limit::Fixed { window, .. } => window.as_str().to_owned(),
-            Limit::Gcra { per, .. } => per.to_string(),
-        }
+        window_label(&self.window(1))
     }
 
     /// Whether this limit needs the account's billing anchor day.

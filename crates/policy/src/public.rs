@@ -23,7 +23,8 @@ pub struct PublicLimits {
     /// Whether each public route counts separately (see the module docs).
     #[serde(default = "yes")]
     pub per_route: bool,
-    /// The `tier=` of `X-RateLimit-Policy` for anonymous callers.
+    /// The `tier=` of `X-RateLimit-Policy` for anonymous callers (a caller with a key is in
+    /// the tier of its plan id).
     #[serde(default = "public_tier")]
     pub tier: String,
     /// The 429 body when this limit denies; `[rejection] body` when absent.

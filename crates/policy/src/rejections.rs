@@ -76,9 +76,13 @@ pub struct Rejection {
 }
 
 impl Rejection {
-    /// The body's `code` for a body of `style`.
+    /// The body's `code` for a body of `style`: `code` applies to bodies of `[rejection] body`'s
+    /// style; another style (the daily cap's or the public limit's own) keeps its default.
     pub fn code(&self, style: BodyStyle) -> &str {
-        self.code.as_deref().unwrap_or(style.default_code())
+        match &self.code {
+            Some(code) if style == self.body => code,
+            _ => style.default_code(),
+        }
     }
 
     pub fn title(&self) -> &str {
@@ -94,6 +98,26 @@ impl Rejection {
     }
 }
 
+/// Everything the gateway needs to write the 429 for one denying bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal<'a> {
+    pub style: BodyStyle,
+    /// The body's `code`.
+    pub code: &'a str,
+    /// problem+json `title`, seed001-json `error`: the daily cap's or the public limit's own
+    /// `message` when they set one, else `[rejection] title`.
+    pub message: &'a str,
+    /// seed001-json `details.reason` (the daily cap's `reason`).
+    pub reason: Option<&'a str>,
+    /// seed001-json `details.suggestion` (the daily cap's `suggestion`).
+    pub suggestion: Option<&'a str>,
+    /// problem+json `type`.
+    pub problem_type: String,
+    /// `X-Upgrade-URL` and seed001-json `details.upgrade_url`.
+    pub upgrade_url: Option<&'a str>,
+    pub retry_after: RetryAfter,
+}
+
 fn check_url(url: &str, path: FieldPath, out: &mut Violations) {
     if !(url.starts_with("https://") || url.starts_with("http://")) {
         out.push(path, format!("`{url}` is not an http(s) URL"));
@@ -101,17 +125,31 @@ fn check_url(url: &str, path: FieldPath, out: &mut Violations) {
 }
 
 impl Policy {
-    /// The 429 body style when the bucket named `denied` refused the request: the daily cap's
-    /// or the public limit's own style when they set one, else `[rejection] body`.
-    pub fn rejection_body(&self, denied: &str) -> BodyStyle {
-        let own = if denied == DAILY_CAP {
-            self.daily_cap.as_ref().and_then(|cap| cap.body)
-        } else if self.is_public_bucket(denied) {
-            self.public.as_ref().and_then(|public| public.body)
-        } else {
-            None
+    /// How to refuse a request the limiter bucket named `denied` turned down. The daily cap
+    /// and the public per-IP limit use their own body style and words when they set them
+    /// (seed 001 gives each its own body); every other bucket uses `[rejection]`.
+    pub fn refusal(&self, denied: &str) -> Refusal<'_> {
+        let rejection = &self.rejection;
+        let (style, message, reason, suggestion) = match (&self.daily_cap, &self.public) {
+            (Some(cap), _) if denied == DAILY_CAP => {
+                (cap.body, cap.message.as_deref(), cap.reason.as_deref(), cap.suggestion.as_deref())
+            }
+            (_, Some(public)) if self.is_public_bucket(denied) => {
+                (public.body, public.message.as_deref(), None, None)
+            }
+            _ => (None, None, None, None),
         };
-        own.unwrap_or(self.rejection.body)
+        let style = style.unwrap_or(rejection.body);
+        Refusal {
+            style,
+            code: rejection.code(style),
+            message: message.unwrap_or(rejection.title()),
+            reason,
+            suggestion,
+            problem_type: rejection.problem_type(),
+            upgrade_url: rejection.upgrade_url.as_deref(),
+            retry_after: rejection.retry_after,
+        }
     }
 
     pub(crate) fn check_responses(&self, out: &mut Violations) {

@@ -1,6 +1,6 @@
-//! Pricing bands and costs (seed 000), and the response choices priced requests end in.
+//! Pricing bands and costs (seed 000).
 
-use policy::{HeaderStyle, Period, Policy, Pricing, RetryAfter, ratelimit_policy_style};
+use policy::{Policy, Pricing};
 
 fn pricing() -> Pricing {
     Policy::default_policy().unwrap().pricing.unwrap()
@@ -62,36 +62,4 @@ fn the_monthly_cost_adds_the_tier_fee_and_enterprise_is_custom() {
     assert_eq!(pricing.monthly_cost_cents(151, 0), None);
     assert!(pricing.tier_for(151).unwrap().is_custom());
     assert!(!pricing.tier_for(150).unwrap().is_custom());
-}
-
-#[test]
-fn retry_after_is_the_window_or_the_reset() {
-    assert_eq!(RetryAfter::Window.seconds(Some(60), 38), 60);
-    assert_eq!(RetryAfter::Reset.seconds(Some(60), 38), 38);
-    assert_eq!(RetryAfter::Window.seconds(Some(3_600), 120), 3_600);
-    // A month has no fixed length: the reset is the only honest answer.
-    assert_eq!(RetryAfter::Window.seconds(None, 86_400), 86_400);
-}
-
-#[test]
-fn ietf_writes_ratelimit_policy_when_both_styles_are_on() {
-    use HeaderStyle::{Draft7, Ietf, XRateLimit};
-    assert_eq!(ratelimit_policy_style(&[XRateLimit, Ietf]), Some(Ietf));
-    assert_eq!(ratelimit_policy_style(&[Draft7, XRateLimit]), Some(XRateLimit));
-    assert_eq!(ratelimit_policy_style(&[Draft7]), None);
-}
-
-#[test]
-fn periods_read_and_write_in_words() {
-    let parse = |text: &str| text.parse::<Period>().map(Period::seconds);
-    assert_eq!(parse("second"), Ok(1));
-    assert_eq!(parse("minute"), Ok(60));
-    assert_eq!(parse("15 minutes"), Ok(900));
-    assert_eq!(parse("15m"), Ok(900));
-    assert_eq!(parse("2 hours"), Ok(7_200));
-    assert_eq!(parse("day"), Ok(86_400));
-    assert!(parse("fortnight").is_err() && parse("-5m").is_err() && parse("").is_err());
-    assert_eq!(Period::from_seconds(900).to_string(), "15 minutes");
-    assert_eq!(Period::from_seconds(3_600).to_string(), "hour");
-    assert_eq!(Period::from_seconds(90).to_string(), "90 seconds");
 }

@@ -80,7 +80,13 @@ fn assert_seed_001_plans(policy: &Policy) {
     assert_eq!(cap.body, Some(BodyStyle::Seed001Json));
     assert_eq!(cap.reason.as_deref(), Some("prelaunch_daily_cap"));
     assert_eq!(cap.message.as_deref(), Some("Pre-launch rate limit exceeded"));
-    assert_eq!(policy.rejection_body("daily_cap"), BodyStyle::Seed001Json);
+    let refusal = policy.refusal("daily_cap");
+    assert_eq!(refusal.style, BodyStyle::Seed001Json);
+    assert_eq!(refusal.code, "rate_limited");
+    assert_eq!(refusal.message, "Pre-launch rate limit exceeded");
+    assert_eq!(refusal.reason, Some("prelaunch_daily_cap"));
+    let suggestion = "Pre-launch keys are capped at 10000 requests/day. Upgrade to a paid plan at https://igregulator.io/pricing for production use.";
+    assert_eq!(refusal.suggestion, Some(suggestion));
 }
 
 fn assert_seed_001_public_routes(policy: &Policy) {
@@ -105,7 +111,11 @@ fn the_default_reproduces_seed_001_plans_daily_cap_and_public_limits() {
     assert_seed_001_public_routes(&policy);
     let public = policy.route("GET", "/v1/check").unwrap().route;
     assert_eq!(policy.header_styles(Some(public)), [HeaderStyle::XRateLimit]);
-    assert_eq!(policy.rejection_body("public:GET /v1/check"), BodyStyle::Seed001Json);
+    let refusal = policy.refusal("public:GET /v1/check");
+    assert_eq!(refusal.style, BodyStyle::Seed001Json);
+    assert_eq!(refusal.code, "rate_limited");
+    assert_eq!(refusal.message, "Public rate limit reached (10/hour/IP).");
+    assert_eq!(refusal.upgrade_url, Some("https://igregulator.io/pricing"));
 }
 
 #[test]
@@ -165,7 +175,12 @@ fn the_default_reproduces_seed_002_buckets_and_route_mapping() {
     assert_seed_002_buckets_and_routes(&policy);
     assert_eq!(policy.headers.styles, [HeaderStyle::Draft7]);
     assert_eq!(policy.rejection.body, BodyStyle::ProblemJson);
-    assert_eq!(policy.rejection_body("reads"), BodyStyle::ProblemJson);
+    let refusal = policy.refusal("reads");
+    assert_eq!(refusal.style, BodyStyle::ProblemJson);
+    assert_eq!(refusal.code, "rate_limit_exceeded");
+    assert_eq!(refusal.message, "Rate limit exceeded");
+    assert_eq!(refusal.problem_type, "https://api.regsn.app/problems/rate_limited");
+    assert_eq!((refusal.reason, refusal.suggestion), (None, None));
     assert_eq!(policy.rejection.retry_after, RetryAfter::Reset);
 }
 
