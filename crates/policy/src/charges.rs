@@ -8,8 +8,9 @@
 //! 3. `daily_cap` — the `[daily_cap]` limit, per key, UTC day, on plans with `daily_cap = true`;
 //! 4. the plan's own `buckets`, then the route's `buckets` (each once), with their own scopes.
 //!
-//! Steps 1–4's plan part apply only on `metered` routes (all but e.g. key management); a path
-//! that matches no route is metered with no category buckets. An `exempt` route charges nothing.
+//! Steps 1–3 and the plan's own buckets apply only on `metered` routes (in the shipped files,
+//! every route but key management); a path that matches no route is metered, with no route
+//! buckets. An `exempt` route charges nothing.
 //! An anonymous caller is charged only the public per-IP bucket, and only on a public route;
 //! anywhere else it gets [`KeyRequired`]. Every bucket costs the route's `cost` per request.
 //!
