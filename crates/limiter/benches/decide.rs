@@ -79,35 +79,29 @@ fn decide(c: &mut Criterion) {
             assert!(chain.check(&subjects, i));
         }
         for threads in [1, 2] {
-            group.bench_function(
-                BenchmarkId::new(format!("keystile_{threads}t"), keys),
-                |b| {
-                    b.iter_custom(|iters| {
-                        on_threads(threads, iters, |t, n| {
-                            let mut picker = Picker::new(0x9e37_79b9 + t);
-                            let mut charges = seed::charges(&buckets);
-                            for _ in 0..n {
-                                seed::fill(&mut charges, &subjects, picker.next(subjects.len()));
-                                let decision = ready(store.decide(&charges));
-                                black_box(decision.is_ok_and(|d| d.is_allowed()));
-                            }
-                        })
+            group.bench_function(BenchmarkId::new(format!("keystile_{threads}t"), keys), |b| {
+                b.iter_custom(|iters| {
+                    on_threads(threads, iters, |t, n| {
+                        let mut picker = Picker::new(0x9e37_79b9 + t);
+                        let mut charges = seed::charges(&buckets);
+                        for _ in 0..n {
+                            seed::fill(&mut charges, &subjects, picker.next(subjects.len()));
+                            let decision = ready(store.decide(&charges));
+                            black_box(decision.is_ok_and(|d| d.is_allowed()));
+                        }
                     })
-                },
-            );
-            group.bench_function(
-                BenchmarkId::new(format!("governor_{threads}t"), keys),
-                |b| {
-                    b.iter_custom(|iters| {
-                        on_threads(threads, iters, |t, n| {
-                            let mut picker = Picker::new(0x9e37_79b9 + t);
-                            for _ in 0..n {
-                                black_box(chain.check(&subjects, picker.next(subjects.len())));
-                            }
-                        })
+                })
+            });
+            group.bench_function(BenchmarkId::new(format!("governor_{threads}t"), keys), |b| {
+                b.iter_custom(|iters| {
+                    on_threads(threads, iters, |t, n| {
+                        let mut picker = Picker::new(0x9e37_79b9 + t);
+                        for _ in 0..n {
+                            black_box(chain.check(&subjects, picker.next(subjects.len())));
+                        }
                     })
-                },
-            );
+                })
+            });
         }
     }
     group.finish();

@@ -19,15 +19,9 @@ const URL: &str = "redis://127.0.0.1:6379/";
 const TASKS: u64 = 64;
 
 fn main() {
-    let seconds = std::env::var("BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let seconds = std::env::var("BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let prefix = format!("keystile-bench:{}:", std::process::id());
     let config = RedisConfig::new(URL).with_prefix(prefix.as_str());
     let store = match runtime.block_on(RedisStore::connect(config)) {
@@ -40,8 +34,7 @@ fn main() {
     let subjects = Arc::new(Subjects::new(1_000));
 
     runtime.block_on(decide_for(&store, &subjects, Duration::from_secs(1)));
-    let (decisions, elapsed) =
-        runtime.block_on(decide_for(&store, &subjects, Duration::from_secs(seconds)));
+    let (decisions, elapsed) = runtime.block_on(decide_for(&store, &subjects, Duration::from_secs(seconds)));
     let ours = decisions as f64 / elapsed.as_secs_f64();
     println!(
         "redis_throughput/keystile_RedisStore_64_tasks: {ours:.0} decisions/s ({decisions} in {elapsed:.2?})"
@@ -49,13 +42,8 @@ fn main() {
 
     match redis_benchmark(&store, decisions.max(100_000)) {
         Some(theirs) => {
-            println!(
-                "redis_throughput/redis-benchmark_P16_c64_same_EVALSHA: {theirs:.0} requests/s"
-            );
-            println!(
-                "redis_throughput/ratio_keystile_over_redis-benchmark: {:.2}",
-                ours / theirs
-            );
+            println!("redis_throughput/redis-benchmark_P16_c64_same_EVALSHA: {theirs:.0} requests/s");
+            println!("redis_throughput/ratio_keystile_over_redis-benchmark: {:.2}", ours / theirs);
         }
         None => println!("redis_throughput/redis-benchmark: not run (not on PATH or failed)"),
     }
@@ -63,11 +51,7 @@ fn main() {
 }
 
 /// 64 tasks deciding the five-bucket request for random keys until `length` has passed.
-async fn decide_for(
-    store: &Arc<RedisStore>,
-    subjects: &Arc<Subjects>,
-    length: Duration,
-) -> (u64, Duration) {
+async fn decide_for(store: &Arc<RedisStore>, subjects: &Arc<Subjects>, length: Duration) -> (u64, Duration) {
     let started = Instant::now();
     let deadline = started + length;
     let tasks: Vec<_> = (0..TASKS)
@@ -107,18 +91,7 @@ fn redis_benchmark(store: &RedisStore, requests: u64) -> Option<f64> {
     }
     let command = store.decide_command(&charges).ok()?;
     let output = Command::new("redis-benchmark")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            "6379",
-            "-c",
-            "64",
-            "-P",
-            "16",
-            "-r",
-            "1000",
-        ])
+        .args(["-h", "127.0.0.1", "-p", "6379", "-c", "64", "-P", "16", "-r", "1000"])
         .args(["-n", &requests.to_string(), "--csv"])
         .args(&command)
         .output()
@@ -129,11 +102,7 @@ fn redis_benchmark(store: &RedisStore, requests: u64) -> Option<f64> {
         "redis_throughput/redis-benchmark command: redis-benchmark -h 127.0.0.1 -p 6379 -c 64 -P 16 -r 1000 -n {requests} --csv {}",
         command
             .iter()
-            .map(|a| if a.is_empty() {
-                "''".to_owned()
-            } else {
-                a.clone()
-            })
+            .map(|a| if a.is_empty() { "''".to_owned() } else { a.clone() })
             .collect::<Vec<_>>()
             .join(" ")
     );
@@ -144,10 +113,8 @@ fn delete_prefix(prefix: &str) {
     let Ok(mut connection) = redis::Client::open(URL).and_then(|c| c.get_connection()) else {
         return;
     };
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query(&mut connection)
-        .unwrap_or_default();
+    let keys: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{prefix}*")).query(&mut connection).unwrap_or_default();
     for chunk in keys.chunks(1_000) {
         let _: Result<i64, _> = redis::cmd("DEL").arg(chunk).query(&mut connection);
     }

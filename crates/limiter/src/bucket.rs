@@ -73,23 +73,14 @@ pub struct Charge {
 
 impl BucketSpec {
     pub fn new(name: impl Into<String>, limit: u64, window: Window, scope: Scope) -> Self {
-        Self {
-            name: name.into(),
-            limit,
-            window,
-            scope,
-        }
+        Self { name: name.into(), limit, window, scope }
     }
 }
 
 impl Charge {
     /// One unit of `spec` for `subject`, the usual charge of one request.
     pub fn new(spec: BucketSpec, subject: impl Into<String>) -> Self {
-        Self {
-            spec,
-            subject: subject.into(),
-            cost: 1,
-        }
+        Self { spec, subject: subject.into(), cost: 1 }
     }
 
     /// The same charge costing `cost` units (an export may cost more than a read).

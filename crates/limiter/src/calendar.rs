@@ -57,19 +57,11 @@ fn anchor_in(year: i64, month: u32, anchor_day: u32) -> u32 {
 }
 
 fn previous_month(year: i64, month: u32) -> (i64, u32) {
-    if month == 1 {
-        (year - 1, 12)
-    } else {
-        (year, month - 1)
-    }
+    if month == 1 { (year - 1, 12) } else { (year, month - 1) }
 }
 
 fn next_month(year: i64, month: u32) -> (i64, u32) {
-    if month == 12 {
-        (year + 1, 1)
-    } else {
-        (year, month + 1)
-    }
+    if month == 12 { (year + 1, 1) } else { (year, month + 1) }
 }
 
 pub(crate) fn days_in_month(year: i64, month: u32) -> u32 {
@@ -122,10 +114,7 @@ mod tests {
     use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 
     fn at(y: i32, m: u32, d: u32, h: u32, min: u32, s: u32) -> Micros {
-        Utc.with_ymd_and_hms(y, m, d, h, min, s)
-            .single()
-            .map(|t| t.timestamp_micros())
-            .unwrap_or_default()
+        Utc.with_ymd_and_hms(y, m, d, h, min, s).single().map(|t| t.timestamp_micros()).unwrap_or_default()
     }
 
     #[test]
@@ -148,14 +137,8 @@ mod tests {
 
     #[test]
     fn anchor_31_means_the_last_day_of_short_months() {
-        assert_eq!(
-            month(at(2025, 2, 10, 0, 0, 0), 31),
-            (at(2025, 1, 31, 0, 0, 0), at(2025, 2, 28, 0, 0, 0))
-        );
-        assert_eq!(
-            month(at(2024, 2, 29, 0, 0, 0), 31),
-            (at(2024, 2, 29, 0, 0, 0), at(2024, 3, 31, 0, 0, 0))
-        );
+        assert_eq!(month(at(2025, 2, 10, 0, 0, 0), 31), (at(2025, 1, 31, 0, 0, 0), at(2025, 2, 28, 0, 0, 0)));
+        assert_eq!(month(at(2024, 2, 29, 0, 0, 0), 31), (at(2024, 2, 29, 0, 0, 0), at(2024, 3, 31, 0, 0, 0)));
         assert_eq!(
             month(at(2025, 4, 30, 12, 0, 0), 31),
             (at(2025, 4, 30, 0, 0, 0), at(2025, 5, 31, 0, 0, 0))
@@ -164,10 +147,7 @@ mod tests {
 
     #[test]
     fn month_starts_on_the_anchor_at_midnight_utc() {
-        assert_eq!(
-            month(at(2026, 3, 1, 0, 0, 0), 1),
-            (at(2026, 3, 1, 0, 0, 0), at(2026, 4, 1, 0, 0, 0))
-        );
+        assert_eq!(month(at(2026, 3, 1, 0, 0, 0), 1), (at(2026, 3, 1, 0, 0, 0), at(2026, 4, 1, 0, 0, 0)));
         assert_eq!(
             month(at(2026, 1, 14, 23, 59, 59), 15),
             (at(2025, 12, 15, 0, 0, 0), at(2026, 1, 15, 0, 0, 0))

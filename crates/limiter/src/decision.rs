@@ -47,10 +47,7 @@ impl BucketState<'_> {
     /// [`BucketState::reset`] in whole seconds since the Unix epoch, rounded up
     /// (`X-RateLimit-Reset`).
     pub fn reset_epoch_seconds(&self) -> u64 {
-        let since = self
-            .reset
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO);
+        let since = self.reset.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
         since.as_secs() + u64::from(since.subsec_nanos() > 0)
     }
 }
@@ -89,11 +86,7 @@ impl<'c> Decision<'c> {
 
 pub(crate) fn instant(at: Micros) -> SystemTime {
     let magnitude = Duration::from_micros(at.unsigned_abs());
-    let instant = if at >= 0 {
-        UNIX_EPOCH.checked_add(magnitude)
-    } else {
-        UNIX_EPOCH.checked_sub(magnitude)
-    };
+    let instant = if at >= 0 { UNIX_EPOCH.checked_add(magnitude) } else { UNIX_EPOCH.checked_sub(magnitude) };
     instant.unwrap_or(UNIX_EPOCH)
 }
 

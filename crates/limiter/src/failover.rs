@@ -69,9 +69,7 @@ impl FailoverStore {
     }
 
     fn is_critical(&self, charges: &[Charge]) -> bool {
-        charges
-            .iter()
-            .any(|charge| self.critical.contains(&charge.spec.name))
+        charges.iter().any(|charge| self.critical.contains(&charge.spec.name))
     }
 
     fn mark_degraded(&self) {
@@ -114,20 +112,14 @@ impl std::fmt::Debug for FailoverStore {
 #[async_trait]
 impl LimiterStore for FailoverStore {
     async fn decide<'c>(&self, charges: &'c [Charge]) -> Result<Decision<'c>, StoreError> {
-        match self
-            .through_primary(charges, self.primary.decide(charges))
-            .await?
-        {
+        match self.through_primary(charges, self.primary.decide(charges)).await? {
             Some(decision) => Ok(decision),
             None => self.local.decide(charges).await,
         }
     }
 
     async fn peek<'c>(&self, charges: &'c [Charge]) -> Result<Vec<BucketState<'c>>, StoreError> {
-        match self
-            .through_primary(charges, self.primary.peek(charges))
-            .await?
-        {
+        match self.through_primary(charges, self.primary.peek(charges)).await? {
             Some(states) => Ok(states),
             None => self.local.peek(charges).await,
         }

@@ -1,10 +1,63 @@
 //! keystile's limiter: decides a request against all of its rate-limit buckets at once.
 //!
-//! It knows nothing of HTTP. The gateway builds a list of [`Charge`]s for a request and asks a
-//! store to decide them; the dashboard peeks at the same store for its gauges.
+//! **What it is.** A framework-free library (no HTTP, no SQL). The gateway turns a request into
+//! [`Charge`]s — one per bucket the policy applies: a [`BucketSpec`] (name, limit, [`Window`],
+//! [`Scope`]), the subject it is counted for (key id, account id, user id, IP) and a cost —
+//! and asks a [`LimiterStore`] to [`decide`](LimiterStore::decide) them. The dashboard's
+//! gauges [`peek`](LimiterStore::peek) at the same store; admins [`reset`](LimiterStore::reset)
+//! one bucket of one subject.
 //!
-//! - [`clock`]: where "now" comes from; tests move a [`ManualClock`] instead of sleeping.
-//! - [`bucket`]: what a bucket is (limit, window kind, scope, cost).
+//! **How it works.**
+//! - One call decides a request against all its buckets: every bucket admits and each is
+//!   charged its cost, or none is charged. The answer is a [`Decision`]: per bucket its name,
+//!   limit, used, remaining (never negative), reset instant and window; on denial the buckets
+//!   that denied and [`Decision::retry_after`], the time until all of them would admit.
+//! - Fixed windows are aligned to the UTC clock (second, minute, hour, day at 00:00:00Z, and a
+//!   billing month from an anchor day, 31 meaning the last day of short months). GCRA buckets
+//!   allow `limit` per `period` with up to `burst` at once; their reset is when the bucket is
+//!   full again and their remaining is how many could pass right now.
+//! - Limits are not stored: the caller passes the specs on every call, so a plan change applies
+//!   at the next request and keeps the counters. Store keys hold the bucket name, scope,
+//!   subject and window kind (a window-kind change starts a fresh counter); fixed-window cells
+//!   hold their window start, so a new window needs no sweeping.
+//! - The algorithms are pure functions (`rule.rs`, `calendar.rs`) shared by the stores; the
+//!   Redis script is their transcription, and one conformance suite plus property tests against
+//!   an independent reference model check that every store decides alike.
+//! - Time comes from an injected [`Clock`]; tests move a [`ManualClock`] and never sleep.
+//!
+//! Stores: [`MemoryStore`] (embedded default, one node; sharded, entries expire when idle, about
+//! 112 bytes per subject), [`RedisStore`] (many nodes; one Lua script call per request, on the
+//! Redis server's clock), [`FailoverStore`] (Redis first; on an outage traffic buckets fall back
+//! to a per-node local bound while security buckets fail closed).
+//!
+//! **How it fails.** A denial is never an error. [`StoreError::InvalidBucket`] reports a spec the
+//! algorithms cannot enforce (zero GCRA rate, anchor day 32); [`StoreError::Timeout`],
+//! [`StoreError::Unavailable`] and [`StoreError::Protocol`] are outages of a remote store, each
+//! returned within the configured timeout (Redis: 250 ms by default), never a panic or a hang.
+//! The memory store cannot fail otherwise.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use limiter::{BucketSpec, Charge, LimiterStore, ManualClock, MemoryStore, Scope, Window};
+//!
+//! # let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+//! # runtime.block_on(async {
+//! let clock = ManualClock::new("2026-04-20T14:58:00Z".parse().unwrap());
+//! let store: Arc<dyn LimiterStore> = Arc::new(MemoryStore::with_clock(Arc::new(clock)));
+//! let public = BucketSpec::new("public", 10, Window::Hour, Scope::Ip);
+//! let charges = [Charge::new(public, "203.0.113.9")];
+//! for _ in 0..10 {
+//!     assert!(store.decide(&charges).await.unwrap().is_allowed());
+//! }
+//! let denied = store.decide(&charges).await.unwrap();
+//! // Clock-aligned: at 14:58 the window rolls over at 15:00, two minutes away.
+//! assert_eq!(denied.retry_after, Some(std::time::Duration::from_secs(120)));
+//! assert_eq!(denied.buckets[0].remaining, 0);
+//! # });
+//! ```
+//!
+//! Benchmarks, their figures and the commands that produce them are in this crate's
+//! `README.md`.
 
 pub mod bucket;
 mod calendar;

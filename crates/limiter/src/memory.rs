@@ -4,7 +4,7 @@
 //! a slot per bucket (name + window kind). Entries live in power-of-two shards, each a
 //! `HashMap` behind a `std::sync::Mutex`. A decision locks the shards of its subjects in
 //! ascending order (so two requests never deadlock), evaluates every charge with the pure
-//! algorithms of [`crate::rule`], writes the new cells only if all admit, and unlocks. A lock is
+//! algorithms of `rule.rs`, writes the new cells only if all admit, and unlocks. A lock is
 //! held for a few hundred nanoseconds and never across an `.await`: the async methods are
 //! synchronous underneath.
 //!
@@ -13,14 +13,16 @@
 //! account ids, user ids and IP addresses; at 10 million subjects the chance that any two share
 //! a fingerprint is about 10⁻²⁵.
 //!
-//! **Memory.** An entry is 160 bytes in its table (the fingerprint, an expiry, and up to three
-//! slots of 32 bytes inline; a fourth bucket on the same subject moves the slots to the heap).
-//! With the hash table's load factor and growth slack that is about 180–360 bytes per subject,
-//! so one API key of the default policy (its key entry, plus its account's and its IP's when not
-//! shared) costs at most about 1 KB. An entry expires when all its slots are back to empty
-//! (window over, GCRA bucket full again); a shard sweeps expired entries whenever it has doubled
-//! in size since its last sweep, so memory stays within about twice the live subjects under any
-//! number of distinct keys and IPs.
+//! **Memory.** One subject's entry is 112 bytes in its table (the 128-bit fingerprint, an
+//! expiry, and up to three 24-byte slots inline; a fourth bucket on the same subject moves the
+//! slots to a heap block of 24 bytes per slot) plus one control byte. The table keeps between
+//! 7/16 and 7/8 of its places full, so a live subject costs 129–258 bytes. With the default
+//! policy an API key's request touches three subjects: its key (burst, daily cap, reads: one
+//! entry), its account (monthly quota) and its IP (public limit), so one key with its own
+//! account and IP costs about 390–780 bytes, less when accounts and IPs are shared. An entry
+//! expires when all its slots are back to empty (window over, GCRA bucket full again); a shard
+//! sweeps expired entries whenever it has doubled in size since its last sweep, so memory stays
+//! within about twice the live subjects under any number of distinct keys and IPs.
 //!
 //! **How it fails.** It does not: the only error is [`StoreError::InvalidBucket`] for a spec
 //! the algorithms cannot enforce. Counters are lost when the process exits.
@@ -101,10 +103,7 @@ struct Work {
 impl Work {
     /// All zeroes, so a scratch array is cleared rather than copied.
     const UNSET: Work = Work {
-        rule: Rule::Fixed {
-            limit: 0,
-            span: Span::Length(0),
-        },
+        rule: Rule::Fixed { limit: 0, span: Span::Length(0) },
         cost: 0,
         slot: 0,
         key: 0,
@@ -143,12 +142,7 @@ impl MemoryStore {
         let shards = shards.max(1).next_power_of_two();
         Self {
             shards: (0..shards)
-                .map(|_| {
-                    Shard(Mutex::new(Table {
-                        entries: HashMap::default(),
-                        sweep_at: MIN_SWEEP,
-                    }))
-                })
+                .map(|_| Shard(Mutex::new(Table { entries: HashMap::default(), sweep_at: MIN_SWEEP })))
                 .collect(),
             mask: (shards - 1) as u64,
             seed: RandomState::new().hash_one(0x6b65_7973_7469_6c65_u64),
@@ -158,10 +152,7 @@ impl MemoryStore {
 
     /// Subjects (scope + subject pairs) currently held, expired or not.
     pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|shard| lock(shard).entries.len())
-            .sum()
+        self.shards.iter().map(|shard| lock(shard).entries.len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -202,22 +193,14 @@ impl MemoryStore {
 
     /// Resolve every charge (each distinct subject hashed once), lock the subjects' shards in
     /// ascending order, and read the stored cells with one table lookup per subject.
-    fn place_and_lock<'s>(
-        &'s self,
-        charges: &[Charge],
-        work: &mut [Work],
-    ) -> Result<Guards<'s>, StoreError> {
+    fn place_and_lock<'s>(&'s self, charges: &[Charge], work: &mut [Work]) -> Result<Guards<'s>, StoreError> {
         for (i, charge) in charges.iter().enumerate() {
             let scope = charge.spec.scope;
             let first = charges[..i]
                 .iter()
                 .position(|c| c.spec.scope == scope && c.subject == charge.subject)
                 .unwrap_or(i);
-            let key = if first == i {
-                self.subject_key(scope, &charge.subject)
-            } else {
-                work[first].key
-            };
+            let key = if first == i { self.subject_key(scope, &charge.subject) } else { work[first].key };
             let w = &mut work[i];
             w.rule = Rule::of(&charge.spec)?;
             w.cost = rule::clamp_cost(charge.cost);
@@ -229,12 +212,7 @@ impl MemoryStore {
         // Lock each distinct shard once, lowest first, so two requests never deadlock.
         let mut guards = Guards::new();
         let mut floor = 0;
-        while let Some(shard) = work
-            .iter()
-            .map(|w| w.shard)
-            .filter(|&shard| shard >= floor)
-            .min()
-        {
+        while let Some(shard) = work.iter().map(|w| w.shard).filter(|&shard| shard >= floor).min() {
             for w in work.iter_mut().filter(|w| w.shard == shard) {
                 w.guard = guards.len();
             }
@@ -259,11 +237,7 @@ impl MemoryStore {
         with_work(charges, |work| self.decide_with(charges, work))
     }
 
-    fn decide_with<'c>(
-        &self,
-        charges: &'c [Charge],
-        work: &mut [Work],
-    ) -> Result<Decision<'c>, StoreError> {
+    fn decide_with<'c>(&self, charges: &'c [Charge], work: &mut [Work]) -> Result<Decision<'c>, StoreError> {
         let mut guards = self.place_and_lock(charges, work)?;
         let now = self.clock.now_micros();
         // Phase 1: evaluate in order; a bucket charged twice sees its first charge.
@@ -271,14 +245,13 @@ impl MemoryStore {
         for i in 0..work.len() {
             let (earlier, rest) = work.split_at_mut(i);
             let current = &mut rest[0];
-            let cell = earlier
-                .iter()
-                .rev()
-                .find(|w| w.key == current.key && w.slot == current.slot)
-                .map_or(current.stored, |w| match w.outcome.verdict {
+            let cell = earlier.iter().rev().find(|w| w.key == current.key && w.slot == current.slot).map_or(
+                current.stored,
+                |w| match w.outcome.verdict {
                     Verdict::Admit(Some((cell, _))) => Some(cell),
                     _ => w.seen,
-                });
+                },
+            );
             current.seen = cell;
             current.outcome = current.rule.charge(cell, now, current.cost);
             allowed &= matches!(current.outcome.verdict, Verdict::Admit(_));
@@ -289,10 +262,8 @@ impl MemoryStore {
                 if work[i].first != i {
                     continue;
                 }
-                let mut writes = work[i..]
-                    .iter()
-                    .filter(|w| w.first == i)
-                    .filter_map(|w| match w.outcome.verdict {
+                let mut writes =
+                    work[i..].iter().filter(|w| w.first == i).filter_map(|w| match w.outcome.verdict {
                         Verdict::Admit(Some((cell, expires))) => Some((w.slot, cell, expires)),
                         _ => None,
                     });
@@ -315,16 +286,10 @@ impl MemoryStore {
                 Verdict::Deny(wait) => {
                     decision::bucket_state(charge, w.rule.current(w.stored, now), Some(wait))
                 }
-                Verdict::Admit(_) => {
-                    decision::bucket_state(charge, w.rule.current(w.stored, now), None)
-                }
+                Verdict::Admit(_) => decision::bucket_state(charge, w.rule.current(w.stored, now), None),
             })
             .collect();
-        Ok(Decision {
-            now: decision::instant(now),
-            retry_after: decision::overall_wait(&buckets),
-            buckets,
-        })
+        Ok(Decision { now: decision::instant(now), retry_after: decision::overall_wait(&buckets), buckets })
     }
 
     fn peek_at<'c>(&self, charges: &'c [Charge]) -> Result<Vec<BucketState<'c>>, StoreError> {
@@ -335,9 +300,7 @@ impl MemoryStore {
             Ok(charges
                 .iter()
                 .zip(work.iter())
-                .map(|(charge, w)| {
-                    decision::bucket_state(charge, w.rule.current(w.stored, now), None)
-                })
+                .map(|(charge, w)| decision::bucket_state(charge, w.rule.current(w.stored, now), None))
                 .collect())
         })
     }
@@ -363,9 +326,7 @@ impl Default for MemoryStore {
 
 impl std::fmt::Debug for MemoryStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemoryStore")
-            .field("shards", &self.shards.len())
-            .finish_non_exhaustive()
+        f.debug_struct("MemoryStore").field("shards", &self.shards.len()).finish_non_exhaustive()
     }
 }
 
@@ -396,10 +357,7 @@ impl Table {
         if self.entries.len() >= self.sweep_at && !self.entries.contains_key(&subject) {
             self.sweep(now);
         }
-        self.entries.entry(subject).or_insert_with(|| Entry {
-            expires: now,
-            slots: SmallVec::new(),
-        })
+        self.entries.entry(subject).or_insert_with(|| Entry { expires: now, slots: SmallVec::new() })
     }
 
     fn sweep(&mut self, now: Micros) {

@@ -2,7 +2,7 @@
 //!
 //! **How it works.** One request is one `EVALSHA` of `decide.lua` (loaded once, reloaded when
 //! the server answers `NOSCRIPT`), which reads every bucket, decides with the same algorithms
-//! as [`crate::rule`], and writes only if all admit: Redis runs a script alone, so a request is
+//! as `rule.rs`, and writes only if all admit: Redis runs a script alone, so a request is
 //! atomic and exact across any number of nodes. "Now" is the Redis server's `TIME`, so nodes
 //! with skewed clocks agree; a store built [`RedisStore::with_clock`] passes its clock's instant
 //! instead (tests). Each key is `{prefix}{len(name)}:{name}:{kind}:{scope}:{subject}` and
@@ -119,14 +119,8 @@ impl RedisStore {
             .set_response_timeout(Some(config.timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(100));
-        let connection =
-            ConnectionManager::new_lazy_with_config(client, manager).map_err(unavailable)?;
-        Ok(Self {
-            connection,
-            script: Arc::new(redis::Script::new(DECIDE_LUA)),
-            config,
-            clock: None,
-        })
+        let connection = ConnectionManager::new_lazy_with_config(client, manager).map_err(unavailable)?;
+        Ok(Self { connection, script: Arc::new(redis::Script::new(DECIDE_LUA)), config, clock: None })
     }
 
     /// Take "now" from `clock` instead of the Redis server's `TIME` (tests move a
@@ -147,9 +141,7 @@ impl RedisStore {
         let mut connection = self.connection.clone();
         let mut load = redis::cmd("SCRIPT");
         load.arg("LOAD").arg(DECIDE_LUA);
-        let hash = self
-            .bounded(load.query_async::<String>(&mut connection))
-            .await?;
+        let hash = self.bounded(load.query_async::<String>(&mut connection)).await?;
         if hash != self.script.get_hash() {
             return Err(StoreError::Protocol(format!(
                 "script hash {hash} differs from the expected {}",
@@ -161,8 +153,7 @@ impl RedisStore {
 
     /// The key of one bucket for one subject.
     pub fn key(&self, spec: &BucketSpec, subject: &str) -> String {
-        let mut key =
-            String::with_capacity(self.config.prefix.len() + spec.name.len() + subject.len() + 16);
+        let mut key = String::with_capacity(self.config.prefix.len() + spec.name.len() + subject.len() + 16);
         key.push_str(&self.config.prefix);
         // Writing to a String cannot fail.
         let _ = write!(
@@ -177,10 +168,7 @@ impl RedisStore {
         key
     }
 
-    async fn bounded<T>(
-        &self,
-        call: impl Future<Output = Result<T, RedisError>>,
-    ) -> Result<T, StoreError> {
+    async fn bounded<T>(&self, call: impl Future<Output = Result<T, RedisError>>) -> Result<T, StoreError> {
         match tokio::time::timeout(self.config.timeout, call).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) if error.is_timeout() => Err(StoreError::Timeout(self.config.timeout)),
@@ -259,18 +247,8 @@ fn push_rule(cmd: &mut Cmd, rule: &Rule, cost: u64) {
             };
             cmd.arg(kind).arg(cost).arg(limit).arg(extent).arg(0).arg(0);
         }
-        Rule::Gcra {
-            interval,
-            tolerance,
-            capacity,
-            period,
-        } => {
-            cmd.arg("g")
-                .arg(cost)
-                .arg(interval)
-                .arg(tolerance)
-                .arg(capacity)
-                .arg(period);
+        Rule::Gcra { interval, tolerance, capacity, period } => {
+            cmd.arg("g").arg(cost).arg(interval).arg(tolerance).arg(capacity).arg(period);
         }
     }
 }
@@ -289,11 +267,7 @@ fn parse_answer(reply: &[i64], buckets: usize) -> Result<Answer, StoreError> {
         buckets: reply[2..]
             .chunks_exact(4)
             .map(|b| {
-                let report = Report {
-                    used: count(b[0]),
-                    remaining: count(b[1]),
-                    reset: b[2],
-                };
+                let report = Report { used: count(b[0]), remaining: count(b[1]), reset: b[2] };
                 (report, (b[3] >= 0).then_some(b[3]))
             })
             .collect(),
@@ -335,8 +309,6 @@ impl LimiterStore for RedisStore {
         let key = self.key(spec, subject);
         let mut delete = redis::cmd("DEL");
         delete.arg(&key);
-        self.bounded(delete.query_async::<i64>(&mut connection))
-            .await
-            .map(|_| ())
+        self.bounded(delete.query_async::<i64>(&mut connection)).await.map(|_| ())
     }
 }

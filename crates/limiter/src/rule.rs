@@ -53,14 +53,8 @@ pub(crate) struct Outcome {
 
 impl Outcome {
     /// A placeholder before a charge is evaluated.
-    pub(crate) const UNDECIDED: Outcome = Outcome {
-        verdict: Verdict::Admit(None),
-        report: Report {
-            used: 0,
-            remaining: 0,
-            reset: 0,
-        },
-    };
+    pub(crate) const UNDECIDED: Outcome =
+        Outcome { verdict: Verdict::Admit(None), report: Report { used: 0, remaining: 0, reset: 0 } };
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,10 +100,7 @@ pub(crate) fn clamp_cost(cost: u64) -> u64 {
 
 impl Rule {
     pub(crate) fn of(spec: &BucketSpec) -> Result<Rule, StoreError> {
-        let invalid = |reason: &'static str| StoreError::InvalidBucket {
-            name: spec.name.clone(),
-            reason,
-        };
+        let invalid = |reason: &'static str| StoreError::InvalidBucket { name: spec.name.clone(), reason };
         let limit = spec.limit.min(MAX_UNITS);
         let fixed = |span| Ok(Rule::Fixed { limit, span });
         match spec.window {
@@ -122,10 +113,7 @@ impl Rule {
                 _ => Err(invalid("a monthly anchor day must be between 1 and 31")),
             },
             Window::Gcra { period, burst } => {
-                let period = period
-                    .num_microseconds()
-                    .unwrap_or(MAX_PERIOD)
-                    .min(MAX_PERIOD);
+                let period = period.num_microseconds().unwrap_or(MAX_PERIOD).min(MAX_PERIOD);
                 if period <= 0 {
                     return Err(invalid("a GCRA period must be positive"));
                 }
@@ -139,12 +127,7 @@ impl Rule {
                 let interval = (period + limit - 1) / limit;
                 let tolerance = interval.saturating_mul(i64::from(burst)).min(MAX_TOLERANCE);
                 let capacity = u64::try_from(tolerance / interval).unwrap_or(0);
-                Ok(Rule::Gcra {
-                    interval,
-                    tolerance,
-                    capacity,
-                    period,
-                })
+                Ok(Rule::Gcra { interval, tolerance, capacity, period })
             }
         }
     }
@@ -165,12 +148,7 @@ impl Rule {
                 let count = fixed_count(cell, start);
                 fixed_report(limit, count, end)
             }
-            Rule::Gcra {
-                interval,
-                tolerance,
-                capacity,
-                ..
-            } => {
+            Rule::Gcra { interval, tolerance, capacity, .. } => {
                 let tat = gcra_tat(cell, now);
                 gcra_report(interval, tolerance, capacity, tat, now)
             }
@@ -201,34 +179,20 @@ impl Rule {
                     report: fixed_report(limit, count, end),
                 }
             }
-            Rule::Gcra {
-                interval,
-                tolerance,
-                capacity,
-                period,
-            } => {
+            Rule::Gcra { interval, tolerance, capacity, period } => {
                 let tat = gcra_tat(cell, now);
                 let report = |tat| gcra_report(interval, tolerance, capacity, tat, now);
                 if cost > capacity {
                     // Never admissible under this rule: wait at least a period, like seed 002.
-                    return Outcome {
-                        verdict: Verdict::Deny((tat - now).max(period)),
-                        report: report(tat),
-                    };
+                    return Outcome { verdict: Verdict::Deny((tat - now).max(period)), report: report(tat) };
                 }
                 // cost ≤ capacity ≤ 2^52 / interval, so this cannot overflow.
                 let next = tat + interval * i64::try_from(cost).unwrap_or(0);
                 if next - now > tolerance {
-                    return Outcome {
-                        verdict: Verdict::Deny(next - tolerance - now),
-                        report: report(tat),
-                    };
+                    return Outcome { verdict: Verdict::Deny(next - tolerance - now), report: report(tat) };
                 }
                 if cost == 0 {
-                    return Outcome {
-                        verdict: Verdict::Admit(None),
-                        report: report(tat),
-                    };
+                    return Outcome { verdict: Verdict::Admit(None), report: report(tat) };
                 }
                 Outcome {
                     verdict: Verdict::Admit(Some((Cell { at: next, count: 0 }, next))),
@@ -247,32 +211,18 @@ fn fixed_count(cell: Option<Cell>, start: Micros) -> u64 {
 }
 
 fn fixed_report(limit: u64, count: u64, end: Micros) -> Report {
-    Report {
-        used: count,
-        remaining: limit.saturating_sub(count),
-        reset: end,
-    }
+    Report { used: count, remaining: limit.saturating_sub(count), reset: end }
 }
 
 fn gcra_tat(cell: Option<Cell>, now: Micros) -> Micros {
     cell.map_or(now, |cell| cell.at.max(now))
 }
 
-fn gcra_report(
-    interval: Micros,
-    tolerance: Micros,
-    capacity: u64,
-    tat: Micros,
-    now: Micros,
-) -> Report {
+fn gcra_report(interval: Micros, tolerance: Micros, capacity: u64, tat: Micros, now: Micros) -> Report {
     // Negative only if the clock went backwards past a stored TAT.
     let room = (tolerance - (tat - now)).max(0);
     let remaining = u64::try_from(room / interval).unwrap_or(0).min(capacity);
-    Report {
-        used: capacity - remaining,
-        remaining,
-        reset: tat,
-    }
+    Report { used: capacity - remaining, remaining, reset: tat }
 }
 
 #[cfg(test)]
@@ -285,16 +235,10 @@ mod tests {
         let spec = BucketSpec::new(
             "burst",
             limit,
-            Window::Gcra {
-                period: Duration::milliseconds(period_ms),
-                burst,
-            },
+            Window::Gcra { period: Duration::milliseconds(period_ms), burst },
             Scope::Key,
         );
-        Rule::of(&spec).unwrap_or(Rule::Fixed {
-            limit: 0,
-            span: Span::Length(SECOND),
-        })
+        Rule::of(&spec).unwrap_or(Rule::Fixed { limit: 0, span: Span::Length(SECOND) })
     }
 
     fn admitted(outcome: &Outcome) -> Option<Cell> {
@@ -331,10 +275,7 @@ mod tests {
 
     #[test]
     fn fixed_window_remaining_is_never_negative_after_a_limit_cut() {
-        let rule = Rule::Fixed {
-            limit: 3,
-            span: Span::Length(MINUTE),
-        };
+        let rule = Rule::Fixed { limit: 3, span: Span::Length(MINUTE) };
         let cell = Some(Cell { at: 0, count: 10 });
         let outcome = rule.charge(cell, 5, 1);
         assert_eq!(outcome.verdict, Verdict::Deny(MINUTE - 5));
@@ -348,10 +289,7 @@ mod tests {
             BucketSpec::new(
                 "b",
                 limit,
-                Window::Gcra {
-                    period: Duration::milliseconds(ms),
-                    burst,
-                },
+                Window::Gcra { period: Duration::milliseconds(ms), burst },
                 Scope::Key,
             )
         };

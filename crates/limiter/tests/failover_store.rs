@@ -9,17 +9,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use conformance::{Fixture, at, one, spec};
 use limiter::{
-    BucketSpec, BucketState, Charge, Decision, FailoverStore, LimiterStore, ManualClock,
-    MemoryStore, Scope, StoreError, Window,
+    BucketSpec, BucketState, Charge, Decision, FailoverStore, LimiterStore, ManualClock, MemoryStore, Scope,
+    StoreError, Window,
 };
 
 async fn failover(clock: ManualClock) -> Fixture {
     let clock = Arc::new(clock);
     let primary = Arc::new(MemoryStore::with_clock(clock.clone()));
-    Fixture {
-        store: Arc::new(FailoverStore::new(primary, clock, ["key_mgmt"])),
-        cleanup: Box::new(()),
-    }
+    Fixture { store: Arc::new(FailoverStore::new(primary, clock, ["key_mgmt"])), cleanup: Box::new(()) }
 }
 
 conformance_suite!(failover);
@@ -90,10 +87,7 @@ async fn security_buckets_fail_closed_while_the_primary_is_down() {
     let key_mgmt = spec("key_mgmt", 10, Window::Minute, Scope::User);
     let reads = spec("reads", 60, Window::Minute, Scope::Key);
     primary.down.store(true, Ordering::Relaxed);
-    let mixed = vec![
-        Charge::new(reads, "key_1"),
-        Charge::new(key_mgmt.clone(), "user_1"),
-    ];
+    let mixed = vec![Charge::new(reads, "key_1"), Charge::new(key_mgmt.clone(), "user_1")];
     for charges in [one(&key_mgmt, "user_1"), mixed] {
         let error = store.decide(&charges).await.expect_err("fails closed");
         assert!(error.is_outage(), "{error}");
@@ -126,10 +120,7 @@ async fn denials_and_invalid_buckets_are_not_outages() {
     let charges = one(&scans, "key_1");
     assert_eq!(conformance::admitted(&store, &charges, 3).await, 1);
     let zero_rate = conformance::gcra("burst", 0, 1_000, 5, Scope::Key);
-    let error = store
-        .decide(&one(&zero_rate, "key_1"))
-        .await
-        .expect_err("invalid");
+    let error = store.decide(&one(&zero_rate, "key_1")).await.expect_err("invalid");
     assert!(!error.is_outage());
     assert!(!store.is_degraded());
     assert_eq!(primary.calls.load(Ordering::Relaxed), 4);
@@ -138,22 +129,12 @@ async fn denials_and_invalid_buckets_are_not_outages() {
 #[cfg(feature = "redis")]
 #[tokio::test]
 async fn a_real_unreachable_redis_falls_back_within_its_timeout() {
-    let config =
-        limiter::RedisConfig::new("redis://127.0.0.1:1/").with_timeout(Duration::from_millis(100));
-    let redis = limiter::RedisStore::connect_lazy(config)
-        .await
-        .expect("lazy store");
+    let config = limiter::RedisConfig::new("redis://127.0.0.1:1/").with_timeout(Duration::from_millis(100));
+    let redis = limiter::RedisStore::connect_lazy(config).await.expect("lazy store");
     let clock = Arc::new(limiter::SystemClock);
     let store = FailoverStore::new(Arc::new(redis), clock, ["key_mgmt"]);
     let reads = spec("reads", 60, Window::Minute, Scope::Key);
     let started = std::time::Instant::now();
-    assert_eq!(
-        conformance::admitted(&store, &one(&reads, "key_1"), 20).await,
-        20
-    );
-    assert!(
-        started.elapsed() < Duration::from_millis(600),
-        "{:?}",
-        started.elapsed()
-    );
+    assert_eq!(conformance::admitted(&store, &one(&reads, "key_1"), 20).await, 20);
+    assert!(started.elapsed() < Duration::from_millis(600), "{:?}", started.elapsed());
 }

@@ -9,10 +9,7 @@ use conformance::{Fixture, at, gcra, one, spec};
 use limiter::{Charge, LimiterStore, ManualClock, MemoryStore, Scope, Window};
 
 async fn memory(clock: ManualClock) -> Fixture {
-    Fixture {
-        store: Arc::new(MemoryStore::with_clock(Arc::new(clock))),
-        cleanup: Box::new(()),
-    }
+    Fixture { store: Arc::new(MemoryStore::with_clock(Arc::new(clock))), cleanup: Box::new(()) }
 }
 
 conformance_suite!(memory);
@@ -46,12 +43,7 @@ fn threads_racing_on_shared_and_private_buckets_never_overshoot() {
     // must keep this deadlock-free and the shared count exact.
     let clock = ManualClock::new(at("2026-04-20T10:15:30Z"));
     let store = MemoryStore::with_clock_and_shards(Arc::new(clock), 4);
-    let monthly = spec(
-        "monthly",
-        500,
-        Window::Month { anchor_day: 1 },
-        Scope::Account,
-    );
+    let monthly = spec("monthly", 500, Window::Month { anchor_day: 1 }, Scope::Account);
     let reads = spec("reads", 1_000, Window::Minute, Scope::Key);
     let admitted = AtomicUsize::new(0);
     std::thread::scope(|scope| {
@@ -83,19 +75,12 @@ async fn idle_subjects_expire_so_memory_stays_bounded() {
     // A scanner walks 100,000 addresses, one request each, a second apart.
     for n in 0..100_000u32 {
         let ip = std::net::Ipv4Addr::from(0x0a00_0000 + n).to_string();
-        let charges = vec![
-            Charge::new(public.clone(), &ip),
-            Charge::new(burst.clone(), ip),
-        ];
+        let charges = vec![Charge::new(public.clone(), &ip), Charge::new(burst.clone(), ip)];
         assert!(store.decide(&charges).await.expect("decide").is_allowed());
         clock.advance(chrono::Duration::seconds(1));
     }
     // At most an hour's worth of addresses are live; sweeps keep the rest out.
-    assert!(
-        store.len() <= 2 * 3_600 + 2 * 1_024,
-        "{} entries",
-        store.len()
-    );
+    assert!(store.len() <= 2 * 3_600 + 2 * 1_024, "{} entries", store.len());
     clock.advance(chrono::Duration::hours(2));
     store.purge_expired();
     assert!(store.is_empty());

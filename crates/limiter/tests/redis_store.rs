@@ -10,9 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use conformance::{Fixture, at, one, spec};
-use limiter::{
-    Clock, LimiterStore, ManualClock, RedisConfig, RedisStore, Scope, StoreError, Window,
-};
+use limiter::{Clock, LimiterStore, ManualClock, RedisConfig, RedisStore, Scope, StoreError, Window};
 
 const URL: &str = "redis://127.0.0.1:6379/";
 
@@ -23,11 +21,7 @@ fn unique_prefix() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default();
-    format!(
-        "keystile-test:{}:{nanos}:{}:",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("keystile-test:{}:{nanos}:{}:", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// Deletes every key under its prefix when dropped.
@@ -41,10 +35,8 @@ impl Drop for DeleteKeys {
         let Ok(mut connection) = client.get_connection() else {
             return;
         };
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}*", self.0))
-            .query(&mut connection)
-            .unwrap_or_default();
+        let keys: Vec<String> =
+            redis::cmd("KEYS").arg(format!("{}*", self.0)).query(&mut connection).unwrap_or_default();
         if !keys.is_empty() {
             let _: Result<i64, _> = redis::cmd("DEL").arg(&keys).query(&mut connection);
         }
@@ -53,9 +45,7 @@ impl Drop for DeleteKeys {
 
 async fn store_at(prefix: &str, clock: Option<ManualClock>) -> RedisStore {
     let config = RedisConfig::new(URL).with_prefix(prefix);
-    let store = RedisStore::connect(config)
-        .await
-        .expect("Redis at 127.0.0.1:6379");
+    let store = RedisStore::connect(config).await.expect("Redis at 127.0.0.1:6379");
     match clock {
         Some(clock) => store.with_clock(Arc::new(clock)),
         None => store,
@@ -64,10 +54,7 @@ async fn store_at(prefix: &str, clock: Option<ManualClock>) -> RedisStore {
 
 async fn redis(clock: ManualClock) -> Fixture {
     let prefix = unique_prefix();
-    Fixture {
-        store: Arc::new(store_at(&prefix, Some(clock)).await),
-        cleanup: Box::new(DeleteKeys(prefix)),
-    }
+    Fixture { store: Arc::new(store_at(&prefix, Some(clock)).await), cleanup: Box::new(DeleteKeys(prefix)) }
 }
 
 conformance_suite!(redis);
@@ -113,9 +100,7 @@ async fn admitted_concurrently(
             let (node, charges) = (nodes[i % nodes.len()].clone(), charges.clone());
             tokio::spawn(async move {
                 let decision = node.decide(&charges).await.expect("decide");
-                decision
-                    .is_allowed()
-                    .then(|| decision.buckets[0].reset_epoch_seconds())
+                decision.is_allowed().then(|| decision.buckets[0].reset_epoch_seconds())
             })
         })
         .collect();
@@ -136,9 +121,7 @@ async fn decisions_use_the_redis_servers_clock_not_the_nodes() {
     let reads = spec("reads", 5, Window::Minute, Scope::Key);
     let charges = one(&reads, "key_1");
     let decision = store.decide(&charges).await.expect("decide");
-    let mut connection = redis::Client::open(URL)
-        .and_then(|c| c.get_connection())
-        .expect("connection");
+    let mut connection = redis::Client::open(URL).and_then(|c| c.get_connection()).expect("connection");
     let (seconds, _micros): (i64, i64) = redis::cmd("TIME").query(&mut connection).expect("TIME");
     assert!((decision.now_utc().timestamp() - seconds).abs() <= 2);
     // A node whose own clock is a day off still agrees, because it is not asked.
@@ -163,14 +146,8 @@ impl PrivateRedis {
             .expect("redis-server on PATH");
         let server = Self { child, port };
         let deadline = Instant::now() + Duration::from_secs(5);
-        while redis::Client::open(server.url())
-            .and_then(|c| c.get_connection())
-            .is_err()
-        {
-            assert!(
-                Instant::now() < deadline,
-                "private redis-server did not start"
-            );
+        while redis::Client::open(server.url()).and_then(|c| c.get_connection()).is_err() {
+            assert!(Instant::now() < deadline, "private redis-server did not start");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         server
@@ -201,20 +178,13 @@ async fn script_is_reloaded_after_the_server_forgets_it() {
     let server = PrivateRedis::start().await;
     let clock = ManualClock::new(at("2026-04-20T10:00:00Z"));
     let config = RedisConfig::new(server.url());
-    let store = RedisStore::connect(config)
-        .await
-        .expect("private Redis")
-        .with_clock(Arc::new(clock));
+    let store = RedisStore::connect(config).await.expect("private Redis").with_clock(Arc::new(clock));
     let reads = spec("reads", 5, Window::Minute, Scope::Key);
     let charges = one(&reads, "key_1");
     assert!(store.decide(&charges).await.expect("decide").is_allowed());
-    let mut connection = redis::Client::open(server.url())
-        .and_then(|c| c.get_connection())
-        .expect("connection");
-    let _: () = redis::cmd("SCRIPT")
-        .arg("FLUSH")
-        .query(&mut connection)
-        .expect("flush");
+    let mut connection =
+        redis::Client::open(server.url()).and_then(|c| c.get_connection()).expect("connection");
+    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut connection).expect("flush");
     let decision = store.decide(&charges).await.expect("decide after NOSCRIPT");
     assert_eq!(decision.buckets[0].remaining, 3);
 }
@@ -234,11 +204,7 @@ async fn store_reports_errors_while_redis_is_down_and_recovers_when_it_returns()
         let error = store.decide(&charges).await.expect_err("Redis is down");
         assert!(error.is_outage(), "{error}");
     }
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
     let _server = PrivateRedis::start_on(port).await;
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
@@ -258,18 +224,10 @@ async fn keys_expire_with_their_window() {
     let minute = spec("reads", 5, Window::Minute, Scope::Key);
     let charges = one(&minute, "key_1");
     let decision = store.decide(&charges).await.expect("decide");
-    let mut connection = redis::Client::open(URL)
-        .and_then(|c| c.get_connection())
-        .expect("connection");
-    let ttl: i64 = redis::cmd("PTTL")
-        .arg(store.key(&minute, "key_1"))
-        .query(&mut connection)
-        .expect("PTTL");
+    let mut connection = redis::Client::open(URL).and_then(|c| c.get_connection()).expect("connection");
+    let ttl: i64 = redis::cmd("PTTL").arg(store.key(&minute, "key_1")).query(&mut connection).expect("PTTL");
     let until_reset = decision.buckets[0].reset_after(decision.now).as_millis() as i64;
-    assert!(
-        ttl > 0 && ttl <= until_reset + 1_000 + 1,
-        "ttl {ttl} ms, reset in {until_reset} ms"
-    );
+    assert!(ttl > 0 && ttl <= until_reset + 1_000 + 1, "ttl {ttl} ms, reset in {until_reset} ms");
 }
 
 #[tokio::test]
@@ -278,37 +236,22 @@ async fn unreachable_redis_is_an_error_within_the_timeout() {
     let config = RedisConfig::new("redis://127.0.0.1:1/").with_timeout(Duration::from_millis(200));
     let started = Instant::now();
     let connect = RedisStore::connect(config.clone()).await;
-    assert!(
-        matches!(connect, Err(ref e) if e.is_outage()),
-        "{connect:?}"
-    );
+    assert!(matches!(connect, Err(ref e) if e.is_outage()), "{connect:?}");
     let store = RedisStore::connect_lazy(config).await.expect("lazy store");
     let reads = spec("reads", 5, Window::Minute, Scope::Key);
     for _ in 0..3 {
-        let error = store
-            .decide(&one(&reads, "key_1"))
-            .await
-            .expect_err("no Redis");
-        assert!(
-            matches!(error, StoreError::Unavailable(_) | StoreError::Timeout(_)),
-            "{error}"
-        );
+        let error = store.decide(&one(&reads, "key_1")).await.expect_err("no Redis");
+        assert!(matches!(error, StoreError::Unavailable(_) | StoreError::Timeout(_)), "{error}");
     }
     assert!(store.peek(&one(&reads, "key_1")).await.is_err());
     assert!(store.reset(&reads, "key_1").await.is_err());
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
 }
 
 #[tokio::test]
 async fn a_server_that_never_answers_times_out() {
     // A listener that accepts and then says nothing, like a hung Redis.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let silent = tokio::spawn(async move {
         let mut held = Vec::new();
@@ -316,21 +259,14 @@ async fn a_server_that_never_answers_times_out() {
             held.push(socket);
         }
     });
-    let config = RedisConfig::new(format!("redis://127.0.0.1:{port}/"))
-        .with_timeout(Duration::from_millis(150));
+    let config =
+        RedisConfig::new(format!("redis://127.0.0.1:{port}/")).with_timeout(Duration::from_millis(150));
     let store = RedisStore::connect_lazy(config).await.expect("lazy store");
     let reads = spec("reads", 5, Window::Minute, Scope::Key);
     let started = Instant::now();
-    let error = store
-        .decide(&one(&reads, "key_1"))
-        .await
-        .expect_err("silent server");
+    let error = store.decide(&one(&reads, "key_1")).await.expect_err("silent server");
     assert!(error.is_outage(), "{error}");
-    assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
     silent.abort();
 }
 
@@ -339,10 +275,7 @@ mod model;
 #[test]
 fn redis_store_decides_like_the_reference_model() {
     use proptest::test_runner::{Config, TestCaseError, TestRunner};
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let strategy = (
         model::strategies::buckets(),
         model::strategies::start(),
@@ -355,9 +288,7 @@ fn redis_store_decides_like_the_reference_model() {
             let _cleanup = DeleteKeys(prefix.clone());
             let clock = ManualClock::new(model::start_instant(start));
             let store = store_at(&prefix, Some(clock.clone())).await;
-            model::replay(&store, &clock, buckets, &ops)
-                .await
-                .map_err(TestCaseError::fail)
+            model::replay(&store, &clock, buckets, &ops).await.map_err(TestCaseError::fail)
         })
     });
     if let Err(failure) = result {

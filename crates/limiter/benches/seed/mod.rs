@@ -14,19 +14,11 @@ const UNREACHABLE: u64 = 1 << 45;
 /// minute), public per-IP (IP, hour): the default policy's shapes.
 pub fn buckets() -> Vec<BucketSpec> {
     vec![
-        BucketSpec::new(
-            "monthly",
-            UNREACHABLE,
-            Window::Month { anchor_day: 1 },
-            Scope::Account,
-        ),
+        BucketSpec::new("monthly", UNREACHABLE, Window::Month { anchor_day: 1 }, Scope::Account),
         BucketSpec::new(
             "burst",
             UNREACHABLE,
-            Window::Gcra {
-                period: Duration::seconds(1),
-                burst: u32::MAX,
-            },
+            Window::Gcra { period: Duration::seconds(1), burst: u32::MAX },
             Scope::Key,
         ),
         BucketSpec::new("daily_cap", UNREACHABLE, Window::Day, Scope::Key),
@@ -47,9 +39,7 @@ impl Subjects {
         Self {
             keys: (0..n).map(|i| format!("key_{i:07}")).collect(),
             accounts: (0..n).map(|i| format!("acct_{:07}", i / 4)).collect(),
-            ips: (0..n)
-                .map(|i| std::net::Ipv4Addr::from(0x0a00_0000 + i as u32).to_string())
-                .collect(),
+            ips: (0..n).map(|i| std::net::Ipv4Addr::from(0x0a00_0000 + i as u32).to_string()).collect(),
         }
     }
 
@@ -60,10 +50,7 @@ impl Subjects {
 
 /// The five charges of one request, ready to be refilled for another key.
 pub fn charges(buckets: &[BucketSpec]) -> Vec<Charge> {
-    buckets
-        .iter()
-        .map(|b| Charge::new(b.clone(), String::with_capacity(32)))
-        .collect()
+    buckets.iter().map(|b| Charge::new(b.clone(), String::with_capacity(32))).collect()
 }
 
 /// Point `charges` at key `i` without allocating: the gateway's reusable request buffer.

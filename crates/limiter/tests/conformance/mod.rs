@@ -19,9 +19,7 @@ pub struct Fixture {
 }
 
 pub fn at(rfc3339: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(rfc3339)
-        .map(|t| t.with_timezone(&Utc))
-        .expect("a valid test instant")
+    DateTime::parse_from_rfc3339(rfc3339).map(|t| t.with_timezone(&Utc)).expect("a valid test instant")
 }
 
 pub fn spec(name: &str, limit: u64, window: Window, scope: Scope) -> BucketSpec {
@@ -149,29 +147,12 @@ pub async fn monthly_anchor_31_resets_on_the_last_day_of_february_and_leap_febru
     store: &dyn LimiterStore,
     clock: &ManualClock,
 ) {
-    let monthly = spec(
-        "monthly",
-        2,
-        Window::Month { anchor_day: 31 },
-        Scope::Account,
-    );
+    let monthly = spec("monthly", 2, Window::Month { anchor_day: 31 }, Scope::Account);
     let charges = one(&monthly, "acct_1");
     for (used_at, last_moment, resets_at) in [
-        (
-            "2025-02-10T08:00:00Z",
-            "2025-02-27T23:59:59Z",
-            "2025-02-28T00:00:00Z",
-        ),
-        (
-            "2024-02-10T08:00:00Z",
-            "2024-02-28T23:59:59Z",
-            "2024-02-29T00:00:00Z",
-        ),
-        (
-            "2025-04-01T08:00:00Z",
-            "2025-04-29T23:59:59Z",
-            "2025-04-30T00:00:00Z",
-        ),
+        ("2025-02-10T08:00:00Z", "2025-02-27T23:59:59Z", "2025-02-28T00:00:00Z"),
+        ("2024-02-10T08:00:00Z", "2024-02-28T23:59:59Z", "2024-02-29T00:00:00Z"),
+        ("2025-04-01T08:00:00Z", "2025-04-29T23:59:59Z", "2025-04-30T00:00:00Z"),
     ] {
         clock.set(at(used_at));
         assert_eq!(admitted(store, &charges, 3).await, 2, "{used_at}");
@@ -206,24 +187,14 @@ pub async fn monthly_anchors_29_and_30_clamp_to_short_februaries(
         let charges = one(&monthly, &format!("acct_{anchor_day}_{now}"));
         clock.set(at(now));
         let decision = store.decide(&charges).await.expect("decide");
-        assert_eq!(
-            decision.buckets[0].reset_at(),
-            at(reset),
-            "anchor {anchor_day} at {now}"
-        );
+        assert_eq!(decision.buckets[0].reset_at(), at(reset), "anchor {anchor_day} at {now}");
         clock.set(at(reset));
         let next = store.peek(&charges).await.expect("peek");
-        assert_eq!(
-            next[0].remaining, 5,
-            "anchor {anchor_day}: fresh at {reset}"
-        );
+        assert_eq!(next[0].remaining, 5, "anchor {anchor_day}: fresh at {reset}");
     }
 }
 
-pub async fn gcra_admits_the_burst_then_one_per_interval(
-    store: &dyn LimiterStore,
-    clock: &ManualClock,
-) {
+pub async fn gcra_admits_the_burst_then_one_per_interval(store: &dyn LimiterStore, clock: &ManualClock) {
     let burst = gcra("burst", 5, 1_000, 5, Scope::Account);
     let charges = one(&burst, "acct_1");
     clock.set(at("2026-04-20T12:00:00Z"));
@@ -239,10 +210,7 @@ pub async fn gcra_admits_the_burst_then_one_per_interval(
     assert_eq!(remaining(store, &charges).await, vec![5]);
 }
 
-pub async fn gcra_reset_is_when_the_bucket_is_full_again(
-    store: &dyn LimiterStore,
-    clock: &ManualClock,
-) {
+pub async fn gcra_reset_is_when_the_bucket_is_full_again(store: &dyn LimiterStore, clock: &ManualClock) {
     let burst = gcra("burst", 20, 1_000, 20, Scope::Key);
     let charges = one(&burst, "key_1");
     clock.set(at("2026-04-20T12:00:00Z"));
@@ -258,12 +226,7 @@ pub async fn denial_by_one_bucket_leaves_every_other_bucket_unchanged(
     clock: &ManualClock,
 ) {
     clock.set(at("2026-04-20T09:30:00Z"));
-    let monthly = spec(
-        "monthly",
-        10_000,
-        Window::Month { anchor_day: 1 },
-        Scope::Account,
-    );
+    let monthly = spec("monthly", 10_000, Window::Month { anchor_day: 1 }, Scope::Account);
     let daily = spec("daily_cap", 10_000, Window::Day, Scope::Key);
     let burst = gcra("burst", 5, 1_000, 5, Scope::Account);
     let scans = spec("scans", 2, Window::Hour, Scope::Key);
@@ -321,10 +284,7 @@ pub async fn peek_charges_nothing(store: &dyn LimiterStore, clock: &ManualClock)
     assert_eq!(remaining(store, &charges).await, vec![2]);
 }
 
-pub async fn reset_clears_one_bucket_for_one_subject(
-    store: &dyn LimiterStore,
-    clock: &ManualClock,
-) {
+pub async fn reset_clears_one_bucket_for_one_subject(store: &dyn LimiterStore, clock: &ManualClock) {
     clock.set(at("2026-04-20T09:00:00Z"));
     let reads = spec("reads", 5, Window::Minute, Scope::Key);
     let exports = spec("exports", 5, Window::Hour, Scope::Key);
@@ -345,26 +305,11 @@ pub async fn limit_change_keeps_the_counter_and_remaining_is_never_negative(
     clock: &ManualClock,
 ) {
     clock.set(at("2026-04-20T09:00:00Z"));
-    let starter = spec(
-        "monthly",
-        10,
-        Window::Month { anchor_day: 1 },
-        Scope::Account,
-    );
+    let starter = spec("monthly", 10, Window::Month { anchor_day: 1 }, Scope::Account);
     assert_eq!(admitted(store, &one(&starter, "acct_1"), 6).await, 6);
-    let pro = spec(
-        "monthly",
-        100,
-        Window::Month { anchor_day: 1 },
-        Scope::Account,
-    );
+    let pro = spec("monthly", 100, Window::Month { anchor_day: 1 }, Scope::Account);
     assert_eq!(remaining(store, &one(&pro, "acct_1")).await, vec![94]);
-    let cut = spec(
-        "monthly",
-        4,
-        Window::Month { anchor_day: 1 },
-        Scope::Account,
-    );
+    let cut = spec("monthly", 4, Window::Month { anchor_day: 1 }, Scope::Account);
     let charges = one(&cut, "acct_1");
     let denied = store.decide(&charges).await.expect("decide");
     assert!(!denied.is_allowed());
@@ -372,10 +317,7 @@ pub async fn limit_change_keeps_the_counter_and_remaining_is_never_negative(
     assert_eq!(denied.buckets[0].used, 6);
 }
 
-pub async fn window_kind_change_starts_a_fresh_counter(
-    store: &dyn LimiterStore,
-    clock: &ManualClock,
-) {
+pub async fn window_kind_change_starts_a_fresh_counter(store: &dyn LimiterStore, clock: &ManualClock) {
     clock.set(at("2026-04-20T09:00:00Z"));
     let hourly = spec("reads", 2, Window::Hour, Scope::Key);
     assert_eq!(admitted(store, &one(&hourly, "key_1"), 3).await, 2);
@@ -411,10 +353,7 @@ pub async fn cost_above_capacity_is_denied_and_charges_nothing(
     ];
     let denied = store.decide(&huge).await.expect("decide");
     assert_eq!(denied.denied().count(), 2);
-    assert_eq!(
-        denied.buckets[0].retry_after,
-        Some(Duration::from_secs(3_600))
-    );
+    assert_eq!(denied.buckets[0].retry_after, Some(Duration::from_secs(3_600)));
     assert_eq!(denied.buckets[1].retry_after, Some(Duration::from_secs(1)));
     let small = vec![Charge::new(scans, "key_1"), Charge::new(burst, "key_1")];
     assert_eq!(remaining(store, &small).await, vec![6, 5]);
@@ -425,12 +364,9 @@ pub async fn subjects_and_scopes_are_counted_apart(store: &dyn LimiterStore, clo
     let by_key = spec("reads", 1, Window::Minute, Scope::Key);
     let by_user = spec("reads", 1, Window::Minute, Scope::User);
     let other_name = spec("scans", 1, Window::Minute, Scope::Key);
-    for charges in [
-        one(&by_key, "same"),
-        one(&by_user, "same"),
-        one(&other_name, "same"),
-        one(&by_key, "other"),
-    ] {
+    for charges in
+        [one(&by_key, "same"), one(&by_user, "same"), one(&other_name, "same"), one(&by_key, "other")]
+    {
         assert_eq!(admitted(store, &charges, 2).await, 1);
     }
 }
@@ -441,10 +377,7 @@ pub async fn bucket_charged_twice_in_one_request_counts_both_charges(
 ) {
     clock.set(at("2026-04-20T09:00:00Z"));
     let reads = spec("reads", 3, Window::Minute, Scope::Key);
-    let twice = vec![
-        Charge::new(reads.clone(), "key_1"),
-        Charge::new(reads.clone(), "key_1"),
-    ];
+    let twice = vec![Charge::new(reads.clone(), "key_1"), Charge::new(reads.clone(), "key_1")];
     let first = store.decide(&twice).await.expect("decide");
     assert!(first.is_allowed());
     assert_eq!(first.buckets[1].remaining, 1);
@@ -456,12 +389,7 @@ pub async fn bucket_charged_twice_in_one_request_counts_both_charges(
 pub async fn invalid_bucket_is_an_error_not_a_panic(store: &dyn LimiterStore, clock: &ManualClock) {
     clock.set(at("2026-04-20T09:00:00Z"));
     let zero_rate = gcra("burst", 0, 1_000, 5, Scope::Key);
-    let bad_anchor = spec(
-        "monthly",
-        1,
-        Window::Month { anchor_day: 32 },
-        Scope::Account,
-    );
+    let bad_anchor = spec("monthly", 1, Window::Month { anchor_day: 32 }, Scope::Account);
     for bad in [zero_rate, bad_anchor] {
         let error = store.decide(&one(&bad, "x")).await.expect_err("invalid");
         assert!(matches!(error, StoreError::InvalidBucket { .. }), "{error}");

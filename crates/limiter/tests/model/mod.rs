@@ -46,12 +46,7 @@ pub struct Model {
 }
 
 fn key(spec: &BucketSpec, subject: &str) -> Key {
-    (
-        spec.name.clone(),
-        spec.scope,
-        subject.to_owned(),
-        std::mem::discriminant(&spec.window),
-    )
+    (spec.name.clone(), spec.scope, subject.to_owned(), std::mem::discriminant(&spec.window))
 }
 
 fn micros(delta: TimeDelta) -> i64 {
@@ -96,9 +91,7 @@ fn fixed_window(window: Window, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<
 
 /// GCRA's interval T (rounded up), tolerance τ = T·burst and capacity τ/T.
 fn meter(spec: &BucketSpec) -> (i64, i64, u64, i64) {
-    let Window::Gcra { period, burst } = spec.window else {
-        unreachable!("not GCRA")
-    };
+    let Window::Gcra { period, burst } = spec.window else { unreachable!("not GCRA") };
     let period = micros(period);
     let limit = spec.limit as i64;
     let interval = (period + limit - 1) / limit;
@@ -127,11 +120,7 @@ impl Model {
             let report = |debt: i64| {
                 let remaining = ((tolerance - debt).max(0) / interval) as u64;
                 let remaining = remaining.min(capacity);
-                (
-                    capacity - remaining,
-                    remaining,
-                    now + TimeDelta::microseconds(debt),
-                )
+                (capacity - remaining, remaining, now + TimeDelta::microseconds(debt))
             };
             let cost_us = interval * cost.min(capacity + 1) as i64;
             let (admit, retry, after) = if cost > capacity {
@@ -142,16 +131,8 @@ impl Model {
                 (true, None, debt + cost_us)
             };
             let (used, remaining, reset) = report(after);
-            let next = (admit && cost > 0).then_some(State::Meter {
-                debt: after,
-                at: now,
-            });
-            let expected = Expected {
-                used,
-                remaining,
-                reset,
-                retry_after: retry,
-            };
+            let next = (admit && cost > 0).then_some(State::Meter { debt: after, at: now });
+            let expected = Expected { used, remaining, reset, retry_after: retry };
             return (expected, next.or(state));
         }
         let (start, end) = fixed_window(spec.window, now);
@@ -167,10 +148,7 @@ impl Model {
             reset: end,
             retry_after: (!admit).then(|| wait(micros(end - now))),
         };
-        let next = (admit && cost > 0).then_some(State::Counted {
-            window: start,
-            count: after,
-        });
+        let next = (admit && cost > 0).then_some(State::Counted { window: start, count: after });
         (expected, next.or(state))
     }
 
@@ -179,8 +157,7 @@ impl Model {
         let mut buckets = Vec::new();
         for charge in charges {
             let key = key(&charge.spec, &charge.subject);
-            let (expected, next) =
-                Self::charge(&charge.spec, trial.get(&key).copied(), now, charge.cost);
+            let (expected, next) = Self::charge(&charge.spec, trial.get(&key).copied(), now, charge.cost);
             if let Some(next) = next {
                 trial.insert(key, next);
             }
@@ -193,36 +170,20 @@ impl Model {
             // Nothing charged: every bucket as it stands, with the denials' waits.
             for (charge, bucket) in charges.iter().zip(buckets.iter_mut()) {
                 let current = self.peek_one(charge, now);
-                *bucket = Expected {
-                    retry_after: bucket.retry_after,
-                    ..current
-                };
+                *bucket = Expected { retry_after: bucket.retry_after, ..current };
             }
         }
-        ExpectedDecision {
-            allowed,
-            retry_after: buckets.iter().filter_map(|b| b.retry_after).max(),
-            buckets,
-        }
+        ExpectedDecision { allowed, retry_after: buckets.iter().filter_map(|b| b.retry_after).max(), buckets }
     }
 
     fn peek_one(&self, charge: &Charge, now: DateTime<Utc>) -> Expected {
-        let state = self
-            .states
-            .get(&key(&charge.spec, &charge.subject))
-            .copied();
+        let state = self.states.get(&key(&charge.spec, &charge.subject)).copied();
         let (expected, _) = Self::charge(&charge.spec, state, now, 0);
-        Expected {
-            retry_after: None,
-            ..expected
-        }
+        Expected { retry_after: None, ..expected }
     }
 
     pub fn peek(&self, charges: &[Charge], now: DateTime<Utc>) -> Vec<Expected> {
-        charges
-            .iter()
-            .map(|charge| self.peek_one(charge, now))
-            .collect()
+        charges.iter().map(|charge| self.peek_one(charge, now)).collect()
     }
 
     pub fn reset(&mut self, spec: &BucketSpec, subject: &str) {
@@ -257,45 +218,27 @@ pub mod strategies {
         (
             (1..4u64, 1..6u64, 1..6u64, 1..8u64),
             (1..6u64, prop::sample::select(vec![1u8, 15, 28, 29, 30, 31])),
-            (
-                1..6u64,
-                prop::sample::select(vec![1_000i64, 3_000, 60_000]),
-                1..4u32,
-            ),
+            (1..6u64, prop::sample::select(vec![1_000i64, 3_000, 60_000]), 1..4u32),
         )
-            .prop_map(
-                |((second, minute, hour, day), (month, anchor_day), (rate, period, burst))| {
-                    vec![
-                        BucketSpec::new("second", second, Window::Second, Scope::Key),
-                        BucketSpec::new("reads", minute, Window::Minute, Scope::Key),
-                        BucketSpec::new("public", hour, Window::Hour, Scope::Ip),
-                        BucketSpec::new("daily_cap", day, Window::Day, Scope::Key),
-                        BucketSpec::new(
-                            "monthly",
-                            month,
-                            Window::Month { anchor_day },
-                            Scope::Account,
-                        ),
-                        BucketSpec::new(
-                            "burst",
-                            rate,
-                            Window::Gcra {
-                                period: TimeDelta::milliseconds(period),
-                                burst,
-                            },
-                            Scope::Account,
-                        ),
-                    ]
-                },
-            )
+            .prop_map(|((second, minute, hour, day), (month, anchor_day), (rate, period, burst))| {
+                vec![
+                    BucketSpec::new("second", second, Window::Second, Scope::Key),
+                    BucketSpec::new("reads", minute, Window::Minute, Scope::Key),
+                    BucketSpec::new("public", hour, Window::Hour, Scope::Ip),
+                    BucketSpec::new("daily_cap", day, Window::Day, Scope::Key),
+                    BucketSpec::new("monthly", month, Window::Month { anchor_day }, Scope::Account),
+                    BucketSpec::new(
+                        "burst",
+                        rate,
+                        Window::Gcra { period: TimeDelta::milliseconds(period), burst },
+                        Scope::Account,
+                    ),
+                ]
+            })
     }
 
     fn charge() -> impl Strategy<Value = (usize, usize, u64)> {
-        (
-            0..6usize,
-            0..super::SUBJECTS.len(),
-            prop::sample::select(vec![0u64, 1, 1, 1, 2, 3, 7]),
-        )
+        (0..6usize, 0..super::SUBJECTS.len(), prop::sample::select(vec![0u64, 1, 1, 1, 2, 3, 7]))
     }
 
     pub fn op() -> impl Strategy<Value = Op> {
@@ -318,9 +261,7 @@ pub mod strategies {
 }
 
 pub fn start_instant(offset_micros: i64) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2023-12-20T00:00:00Z")
-        .expect("start")
-        .with_timezone(&Utc)
+    DateTime::parse_from_rfc3339("2023-12-20T00:00:00Z").expect("start").with_timezone(&Utc)
         + TimeDelta::microseconds(offset_micros)
 }
 
@@ -340,10 +281,7 @@ pub async fn replay(
         let now = clock.now();
         match op {
             Op::Decide(list) => {
-                let charges: Vec<Charge> = list
-                    .iter()
-                    .map(|&(b, s, c)| charge(&buckets, b, s, c))
-                    .collect();
+                let charges: Vec<Charge> = list.iter().map(|&(b, s, c)| charge(&buckets, b, s, c)).collect();
                 let got = store.decide(&charges).await.map_err(|e| e.to_string())?;
                 let got = ExpectedDecision {
                     allowed: got.is_allowed(),
@@ -352,36 +290,21 @@ pub async fn replay(
                 };
                 let want = model.decide(&charges, now);
                 if got != want {
-                    return Err(format!(
-                        "step {step} at {now}: {op:?}\n got {got:?}\nwant {want:?}"
-                    ));
+                    return Err(format!("step {step} at {now}: {op:?}\n got {got:?}\nwant {want:?}"));
                 }
             }
             Op::Peek(list) => {
-                let charges: Vec<Charge> = list
-                    .iter()
-                    .map(|&(b, s)| charge(&buckets, b, s, 1))
-                    .collect();
-                let got: Vec<Expected> = store
-                    .peek(&charges)
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .iter()
-                    .map(observed)
-                    .collect();
+                let charges: Vec<Charge> = list.iter().map(|&(b, s)| charge(&buckets, b, s, 1)).collect();
+                let got: Vec<Expected> =
+                    store.peek(&charges).await.map_err(|e| e.to_string())?.iter().map(observed).collect();
                 let want = model.peek(&charges, now);
                 if got != want {
-                    return Err(format!(
-                        "step {step} at {now}: {op:?}\n got {got:?}\nwant {want:?}"
-                    ));
+                    return Err(format!("step {step} at {now}: {op:?}\n got {got:?}\nwant {want:?}"));
                 }
             }
             Op::Advance(us) => clock.advance(TimeDelta::microseconds(*us)),
             Op::Reset(b, s) => {
-                store
-                    .reset(&buckets[*b], SUBJECTS[*s])
-                    .await
-                    .map_err(|e| e.to_string())?;
+                store.reset(&buckets[*b], SUBJECTS[*s]).await.map_err(|e| e.to_string())?;
                 model.reset(&buckets[*b], SUBJECTS[*s]);
             }
             Op::SetLimit(b, limit) => buckets[*b].limit = *limit,
