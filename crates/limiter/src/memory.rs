@@ -27,23 +27,23 @@
 //! **How it fails.** It does not: the only error is [`StoreError::InvalidBucket`] for a spec
 //! the algorithms cannot enforce. Counters are lost when the process exits.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use smallvec::SmallVec;
 use xxhash_rust::xxh3::{xxh3_64_with_seed, xxh3_128_with_seed};
 
+use table::Table;
+
 use crate::bucket::{BucketSpec, Charge, Scope, Window};
 use crate::calendar::Micros;
 use crate::clock::{Clock, SystemClock};
 use crate::decision::{self, BucketState, Decision};
 use crate::rule::{self, Cell, Outcome, Rule, Span, Verdict};
-use crate::store::{LimiterStore, StoreError};
 
-/// A shard sweeps once it holds at least this many entries and twice as many as after its last sweep.
-const MIN_SWEEP: usize = 1024;
+mod table;
+use crate::store::{LimiterStore, StoreError};
 
 /// Bucket counters in memory, sharded; see the [module docs](self).
 pub struct MemoryStore {
@@ -56,23 +56,6 @@ pub struct MemoryStore {
 // Each shard's mutex on its own cache lines, so two threads on two shards don't contend.
 #[repr(align(128))]
 struct Shard(Mutex<Table>);
-
-struct Table {
-    entries: HashMap<u128, Entry, BuildHasherDefault<Fingerprinted>>,
-    sweep_at: usize,
-}
-
-/// One subject's buckets.
-struct Entry {
-    /// When every slot is back to empty.
-    expires: Micros,
-    slots: SmallVec<[Slot; 3]>,
-}
-
-struct Slot {
-    id: u64,
-    cell: Cell,
-}
 
 /// Requests with at most this many charges are worked out on the stack.
 const STACK_CHARGES: usize = 8;
@@ -141,9 +124,7 @@ impl MemoryStore {
     pub fn with_clock_and_shards(clock: Arc<dyn Clock>, shards: usize) -> Self {
         let shards = shards.max(1).next_power_of_two();
         Self {
-            shards: (0..shards)
-                .map(|_| Shard(Mutex::new(Table { entries: HashMap::default(), sweep_at: MIN_SWEEP })))
-                .collect(),
+            shards: (0..shards).map(|_| Shard(Mutex::new(Table::new()))).collect(),
             mask: (shards - 1) as u64,
             seed: RandomState::new().hash_one(0x6b65_7973_7469_6c65_u64),
             clock,
@@ -152,7 +133,7 @@ impl MemoryStore {
 
     /// Subjects (scope + subject pairs) currently held, expired or not.
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|shard| lock(shard).entries.len()).sum()
+        self.shards.iter().map(|shard| lock(shard).len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -223,7 +204,7 @@ impl MemoryStore {
             if work[i].first != i {
                 continue;
             }
-            let Some(entry) = guards[work[i].guard].entries.get(&work[i].key) else {
+            let Some(entry) = guards[work[i].guard].get(work[i].key) else {
                 continue;
             };
             for w in work[i..].iter_mut().filter(|w| w.first == i) {
@@ -309,12 +290,7 @@ impl MemoryStore {
         let subject = self.subject_key(spec.scope, subject);
         let slot = self.slot_id(&spec.name, &spec.window);
         let mut table = lock(&self.shards[self.shard_of(subject)]);
-        if let Some(entry) = table.entries.get_mut(&subject) {
-            entry.slots.retain(|s| s.id != slot);
-            if entry.slots.is_empty() {
-                table.entries.remove(&subject);
-            }
-        }
+        table.remove_slot(subject, slot);
     }
 }
 
@@ -349,67 +325,4 @@ impl LimiterStore for MemoryStore {
 fn lock(shard: &Shard) -> MutexGuard<'_, Table> {
     // Tables are only written after every check passed, so a poisoned one is still consistent.
     shard.0.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl Table {
-    /// The subject's entry, created if new (sweeping first if the shard has doubled).
-    fn entry(&mut self, subject: u128, now: Micros) -> &mut Entry {
-        if self.entries.len() >= self.sweep_at && !self.entries.contains_key(&subject) {
-            self.sweep(now);
-        }
-        self.entries.entry(subject).or_insert_with(|| Entry { expires: now, slots: SmallVec::new() })
-    }
-
-    fn sweep(&mut self, now: Micros) {
-        self.entries.retain(|_, entry| entry.expires > now);
-        self.sweep_at = (self.entries.len() * 2).max(MIN_SWEEP);
-    }
-}
-
-impl Entry {
-    fn cell(&self, slot: u64) -> Option<Cell> {
-        self.slots.iter().find(|s| s.id == slot).map(|s| s.cell)
-    }
-
-    fn put(&mut self, slot: u64, cell: Cell, expires: Micros, now: Micros) {
-        if self.expires <= now {
-            // Every slot is back to empty: start clean, dropping buckets no longer used.
-            self.slots.clear();
-        }
-        self.expires = self.expires.max(expires);
-        match self.slots.iter_mut().find(|s| s.id == slot) {
-            Some(found) => found.cell = cell,
-            None => self.slots.push(Slot { id: slot, cell }),
-        }
-    }
-}
-
-/// The table's hasher: entries are keyed by a fingerprint that is already a good hash.
-#[derive(Default)]
-struct Fingerprinted(u64);
-
-impl Hasher for Fingerprinted {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u128` is used; this keeps any other input well mixed all the same.
-        self.0 = xxh3_64_with_seed(bytes, self.0);
-    }
-
-    fn write_u128(&mut self, fingerprint: u128) {
-        self.0 = (fingerprint >> 64) as u64;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_entry_with_three_slots_takes_the_documented_bytes() {
-        assert_eq!(size_of::<Slot>(), 24);
-        assert_eq!(size_of::<(u128, Entry)>(), 112);
-    }
 }

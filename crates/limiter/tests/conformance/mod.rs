@@ -384,6 +384,17 @@ pub async fn bucket_charged_twice_in_one_request_counts_both_charges(
     let second = store.decide(&twice).await.expect("decide");
     assert!(!second.is_allowed());
     assert_eq!(remaining(store, &one(&reads, "key_1")).await, vec![1]);
+    // A free charge in between still sees the first charge (found by the property tests).
+    let other = spec("reads", 3, Window::Minute, Scope::Key);
+    let chained = vec![
+        Charge::new(other.clone(), "key_2"),
+        Charge::new(other.clone(), "key_2").with_cost(0),
+        Charge::new(other.clone(), "key_2"),
+    ];
+    let decision = store.decide(&chained).await.expect("decide");
+    let left: Vec<u64> = decision.buckets.iter().map(|b| b.remaining).collect();
+    assert_eq!(left, [2, 2, 1]);
+    assert_eq!(remaining(store, &one(&other, "key_2")).await, vec![1]);
 }
 
 pub async fn invalid_bucket_is_an_error_not_a_panic(store: &dyn LimiterStore, clock: &ManualClock) {
