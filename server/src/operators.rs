@@ -6,9 +6,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use limiter::SystemClock;
 use secrecy::SecretString;
-use services::Database;
 use services::accounts::Accounts;
 use services::accounts::{Role, SignUpError};
+use services::{CurrentPolicy, Database};
 
 use crate::settings::Settings;
 
@@ -20,8 +20,8 @@ pub const DEMO_PASSWORD: &str = "keystile-demo";
 pub async fn create_operator(settings: &Settings, email: &str, role: Role) -> anyhow::Result<()> {
     let password = read_password()?;
     let db = Database::connect(&settings.database_url).await?;
-    // Operators belong to no account, so no default plan is involved.
-    let accounts = Accounts::new(db, Arc::new(SystemClock), String::new());
+    let policy = CurrentPolicy::new(crate::startup::load_policy(settings)?);
+    let accounts = Accounts::new(db, Arc::new(SystemClock), policy);
     let user = accounts.create_operator(email, password, role).await?;
     println!("Created {} user {}.", role.as_str(), user.email);
     Ok(())

@@ -18,9 +18,8 @@ use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use limiter::redis_store::{RedisConfig, RedisStore};
 use limiter::{Clock, LimiterStore, MemoryStore};
-use services::keys::{KeyFormat, default_key_mgmt_bucket};
-use services::logins::LoginBuckets;
-use services::{Database, Services, ServicesConfig};
+use services::keys::KeyFormat;
+use services::{CurrentPolicy, Database, Services, ServicesConfig};
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -55,10 +54,8 @@ impl Application {
             db: db.clone(),
             clock: clock.clone(),
             limiter: limiter_store(settings, clock.clone()).await?,
-            default_plan_id: "starter".into(),
-            login_buckets: LoginBuckets::default(),
+            policy: CurrentPolicy::new(load_policy(settings)?),
             key_format: KeyFormat::new(&settings.key_prefix).context("key_prefix")?,
-            key_mgmt_bucket: default_key_mgmt_bucket(),
         });
         let listener = TcpListener::bind(settings.listen)
             .await
@@ -125,6 +122,16 @@ fn router(settings: &Settings, services: Services, clock: Arc<dyn Clock>, addr: 
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn(web::security_headers))
+}
+
+/// The policy file named in the settings, or the shipped default. A bad file stops start-up with
+/// every problem listed as `file:line:column: field: message`.
+pub fn load_policy(settings: &Settings) -> anyhow::Result<policy::Policy> {
+    let loaded = match &settings.policy {
+        Some(path) => policy::Policy::from_path(path),
+        None => policy::Policy::default_policy(),
+    };
+    loaded.map_err(|error| anyhow::anyhow!("the policy is not valid:\n{error}"))
 }
 
 /// The limiter store: Redis when configured (many nodes share it), else in memory.

@@ -246,7 +246,7 @@ fn login_throttling_is_shipped_and_fails_closed() {
     let fifteen_minutes = Window::Gcra { period: Duration::minutes(15), burst: 5 };
     assert_eq!(login.account_ip, BucketSpec::new("login_account_ip", 5, fifteen_minutes, Scope::Account));
     assert_eq!(login.ip, BucketSpec::new("login_ip", 30, Window::Hour, Scope::Ip));
-    assert_eq!(login.account, BucketSpec::new("login_account", 100, Window::Hour, Scope::Account));
+    assert_eq!(login.account, BucketSpec::new("login_account", 20, Window::Hour, Scope::Account));
     for name in ["login_account_ip", "login_ip", "login_account"] {
         assert!(policy.fails_closed(name), "{name}");
     }

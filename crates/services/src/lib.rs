@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod current_policy;
 pub mod db;
 pub mod ids;
 pub mod keys;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 
 use limiter::{Clock, LimiterStore};
 
+pub use current_policy::CurrentPolicy;
 pub use db::{Backend, Database, DbError};
 
 /// Everything the web layer needs, cheap to clone into each request.
@@ -32,6 +34,7 @@ pub struct Services {
     pub db: Database,
     pub clock: Arc<dyn Clock>,
     pub limiter: Arc<dyn LimiterStore>,
+    pub policy: CurrentPolicy,
     pub accounts: accounts::Accounts,
     pub logins: logins::Logins,
     pub keys: keys::Keys,
@@ -42,28 +45,18 @@ pub struct ServicesConfig {
     pub db: Database,
     pub clock: Arc<dyn Clock>,
     pub limiter: Arc<dyn LimiterStore>,
-    pub default_plan_id: String,
-    pub login_buckets: logins::LoginBuckets,
+    pub policy: CurrentPolicy,
     pub key_format: keys::KeyFormat,
-    pub key_mgmt_bucket: limiter::BucketSpec,
 }
 
 impl Services {
     pub fn new(config: ServicesConfig) -> Self {
-        let ServicesConfig {
-            db,
-            clock,
-            limiter,
-            default_plan_id,
-            login_buckets,
-            key_format,
-            key_mgmt_bucket,
-        } = config;
-        let accounts = accounts::Accounts::new(db.clone(), clock.clone(), default_plan_id);
+        let ServicesConfig { db, clock, limiter, policy, key_format } = config;
+        let accounts = accounts::Accounts::new(db.clone(), clock.clone(), policy.clone());
         let logins =
-            logins::Logins::new(db.clone(), clock.clone(), accounts.clone(), limiter.clone(), login_buckets);
-        let keys = keys::Keys::new(db.clone(), clock.clone(), limiter.clone(), key_format, key_mgmt_bucket);
-        Self { db, clock, limiter, accounts, logins, keys }
+            logins::Logins::new(db.clone(), clock.clone(), accounts.clone(), limiter.clone(), policy.clone());
+        let keys = keys::Keys::new(db.clone(), clock.clone(), limiter.clone(), policy.clone(), key_format);
+        Self { db, clock, limiter, policy, accounts, logins, keys }
     }
 }
 

@@ -9,42 +9,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use limiter::{BucketSpec, Charge, Clock, LimiterStore, Scope, Window};
+use limiter::{BucketSpec, Charge, Clock, LimiterStore};
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 
+use crate::CurrentPolicy;
 use crate::accounts::{Accounts, CredentialsError, User, normalize_email};
 use crate::db::Database;
 use crate::ids::random_base62;
-
-/// The three throttles; the policy's `[security]` section sets them.
-#[derive(Debug, Clone)]
-pub struct LoginBuckets {
-    pub per_account_and_ip: BucketSpec,
-    pub per_ip: BucketSpec,
-    pub per_account: BucketSpec,
-}
-
-impl Default for LoginBuckets {
-    fn default() -> Self {
-        let quarter_hour = chrono::Duration::minutes(15);
-        Self {
-            per_account_and_ip: BucketSpec {
-                name: "login_account_ip".into(),
-                limit: 5,
-                window: Window::Gcra { period: quarter_hour, burst: 5 },
-                scope: Scope::Account,
-            },
-            per_ip: BucketSpec { name: "login_ip".into(), limit: 30, window: Window::Hour, scope: Scope::Ip },
-            per_account: BucketSpec {
-                name: "login_account".into(),
-                limit: 20,
-                window: Window::Hour,
-                scope: Scope::Account,
-            },
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
@@ -73,7 +45,7 @@ pub struct Logins {
     clock: Arc<dyn Clock>,
     accounts: Accounts,
     limiter: Arc<dyn LimiterStore>,
-    buckets: LoginBuckets,
+    policy: CurrentPolicy,
 }
 
 impl Logins {
@@ -82,9 +54,9 @@ impl Logins {
         clock: Arc<dyn Clock>,
         accounts: Accounts,
         limiter: Arc<dyn LimiterStore>,
-        buckets: LoginBuckets,
+        policy: CurrentPolicy,
     ) -> Self {
-        Self { db, clock, accounts, limiter, buckets }
+        Self { db, clock, accounts, limiter, policy }
     }
 
     pub async fn log_in(
@@ -119,14 +91,15 @@ impl Logins {
         Ok(LoggedIn { user, new_device_token })
     }
 
+    /// The policy's three login buckets for this attempt; a recognised device skips the
+    /// per-account one.
     fn charges(&self, email: &str, ip: std::net::IpAddr, recognised_device: bool) -> Vec<Charge> {
-        let charge = |spec: &BucketSpec, subject: String| Charge { spec: spec.clone(), subject, cost: 1 };
-        let mut charges = vec![
-            charge(&self.buckets.per_account_and_ip, format!("{email}|{ip}")),
-            charge(&self.buckets.per_ip, ip.to_string()),
-        ];
+        let specs = self.policy.get().security.login.specs();
+        let charge = |spec: BucketSpec, subject: String| Charge { spec, subject, cost: 1 };
+        let mut charges =
+            vec![charge(specs.account_ip, format!("{email}@{ip}")), charge(specs.ip, ip.to_string())];
         if !recognised_device {
-            charges.push(charge(&self.buckets.per_account, email.to_owned()));
+            charges.push(charge(specs.account, email.to_owned()));
         }
         charges
     }

@@ -13,6 +13,7 @@ use limiter::Clock;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+use crate::CurrentPolicy;
 use crate::db::{Database, DbError, is_unique_violation};
 use crate::{ids, passwords};
 
@@ -107,12 +108,12 @@ impl From<passwords::PasswordError> for SignUpError {
 pub struct Accounts {
     db: Database,
     clock: Arc<dyn Clock>,
-    default_plan_id: String,
+    policy: CurrentPolicy,
 }
 
 impl Accounts {
-    pub fn new(db: Database, clock: Arc<dyn Clock>, default_plan_id: String) -> Self {
-        Self { db, clock, default_plan_id }
+    pub fn new(db: Database, clock: Arc<dyn Clock>, policy: CurrentPolicy) -> Self {
+        Self { db, clock, policy }
     }
 
     /// Creates a customer account on the default plan, with `email` as its owner.
@@ -126,11 +127,12 @@ impl Accounts {
         validate_password(&password)?;
         let password_hash = passwords::hash(password).await?;
         let now = self.clock.now();
+        let policy = self.policy.get();
         let account = Account {
             id: ids::new_id("acc"),
             name: account_name_or_default(account_name, &email),
-            plan_id: self.default_plan_id.clone(),
-            billing_anchor_day: 1,
+            plan_id: policy.accounts.default_plan.clone(),
+            billing_anchor_day: policy.accounts.billing_anchor_day,
             created_at: now,
         };
         let user = User {

@@ -11,11 +11,12 @@ mod secret;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use limiter::{BucketSpec, Charge, Clock, LimiterStore, Scope, Window};
+use limiter::{Charge, Clock, LimiterStore};
 use secrecy::SecretString;
 
 pub use secret::{KeyFormat, SecretFormatError, digest};
 
+use crate::CurrentPolicy;
 use crate::accounts::User;
 use crate::audit;
 use crate::db::Database;
@@ -131,18 +132,13 @@ impl From<sqlx::Error> for KeyError {
     }
 }
 
-/// The `key_mgmt` bucket of seed 002: 10 changes a minute per user.
-pub fn default_key_mgmt_bucket() -> BucketSpec {
-    BucketSpec { name: "key_mgmt".into(), limit: 10, window: Window::Minute, scope: Scope::User }
-}
-
 #[derive(Clone)]
 pub struct Keys {
     db: Database,
     clock: Arc<dyn Clock>,
     limiter: Arc<dyn LimiterStore>,
+    policy: CurrentPolicy,
     format: KeyFormat,
-    key_mgmt: BucketSpec,
 }
 
 impl Keys {
@@ -150,10 +146,10 @@ impl Keys {
         db: Database,
         clock: Arc<dyn Clock>,
         limiter: Arc<dyn LimiterStore>,
+        policy: CurrentPolicy,
         format: KeyFormat,
-        key_mgmt: BucketSpec,
     ) -> Self {
-        Self { db, clock, limiter, format, key_mgmt }
+        Self { db, clock, limiter, policy, format }
     }
 
     pub fn format(&self) -> &KeyFormat {
@@ -278,8 +274,12 @@ impl Keys {
         repo::by_id(&self.db, account_id, key_id).await?.ok_or(KeyError::NotFound)
     }
 
+    /// Charges the policy's key-management bucket for `actor` (none configured: free).
     async fn charge_key_mgmt(&self, actor: &User) -> Result<(), KeyError> {
-        let charge = [Charge { spec: self.key_mgmt.clone(), subject: actor.id.clone(), cost: 1 }];
+        let Some(spec) = self.policy.get().key_management_spec() else {
+            return Ok(());
+        };
+        let charge = [Charge { spec, subject: actor.id.clone(), cost: 1 }];
         let decision = self.limiter.decide(&charge).await.map_err(|error| {
             tracing::error!(%error, "key_mgmt limit unavailable; refusing the key change");
             KeyError::Unavailable

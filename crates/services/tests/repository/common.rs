@@ -3,8 +3,8 @@ use std::sync::Arc;
 use chrono::{TimeZone, Utc};
 pub use limiter::{Clock, ManualClock, MemoryStore};
 use secrecy::SecretString;
-use services::keys::{KeyFormat, default_key_mgmt_bucket};
-use services::logins::LoginBuckets;
+use services::CurrentPolicy;
+use services::keys::KeyFormat;
 pub use services::{Backend, Services, ServicesConfig, testing};
 
 /// Runs each test body once per backend, as `<name>::sqlite` and `<name>::postgres`.
@@ -36,10 +36,8 @@ pub async fn services_on(backend: Backend) -> (Services, ManualClock) {
         db,
         clock: Arc::new(clock.clone()),
         limiter: Arc::new(MemoryStore::with_clock(Arc::new(clock.clone()))),
-        default_plan_id: "starter".into(),
-        login_buckets: LoginBuckets::default(),
+        policy: CurrentPolicy::new(policy::Policy::default_policy().unwrap()),
         key_format: KeyFormat::new("ks").unwrap(),
-        key_mgmt_bucket: default_key_mgmt_bucket(),
     });
     (services, clock)
 }
