@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod changes;
 pub mod current_policy;
 pub mod db;
 pub mod ids;
@@ -47,15 +48,17 @@ pub struct ServicesConfig {
     pub limiter: Arc<dyn LimiterStore>,
     pub policy: CurrentPolicy,
     pub key_format: keys::KeyFormat,
+    pub changes: Arc<dyn changes::ChangeFeed>,
 }
 
 impl Services {
     pub fn new(config: ServicesConfig) -> Self {
-        let ServicesConfig { db, clock, limiter, policy, key_format } = config;
+        let ServicesConfig { db, clock, limiter, policy, key_format, changes } = config;
         let accounts = accounts::Accounts::new(db.clone(), clock.clone(), policy.clone());
         let logins =
             logins::Logins::new(db.clone(), clock.clone(), accounts.clone(), limiter.clone(), policy.clone());
-        let keys = keys::Keys::new(db.clone(), clock.clone(), limiter.clone(), policy.clone(), key_format);
+        let keys =
+            keys::Keys::new(db.clone(), clock.clone(), limiter.clone(), policy.clone(), key_format, changes);
         Self { db, clock, limiter, policy, accounts, logins, keys }
     }
 }

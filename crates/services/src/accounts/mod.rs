@@ -68,6 +68,10 @@ pub struct Account {
     pub plan_id: String,
     pub billing_anchor_day: u8,
     pub created_at: DateTime<Utc>,
+    /// A disabled account's keys are refused everywhere.
+    pub disabled_at: Option<DateTime<Utc>>,
+    /// Monthly spend cap in cents; `None`: no cap.
+    pub spend_cap_cents: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +138,8 @@ impl Accounts {
             plan_id: policy.accounts.default_plan.clone(),
             billing_anchor_day: policy.accounts.billing_anchor_day,
             created_at: now,
+            disabled_at: None,
+            spend_cap_cents: policy.spend_cap.default_cents,
         };
         let user = User {
             id: ids::new_id("usr"),
@@ -199,6 +205,15 @@ impl Accounts {
 
     pub async fn account(&self, account_id: &str) -> Result<Option<Account>, DbError> {
         Ok(repo::account_by_id(&self.db, account_id).await?)
+    }
+
+    /// The account's per-bucket limits that replace its plan's.
+    pub async fn overrides(&self, account_id: &str) -> Result<policy::Overrides, DbError> {
+        let mut overrides = policy::Overrides::new();
+        for (bucket, limit) in repo::overrides(&self.db, account_id).await? {
+            overrides.set(bucket, limit);
+        }
+        Ok(overrides)
     }
 }
 

@@ -28,6 +28,8 @@ struct AccountRow {
     plan_id: String,
     billing_anchor_day: i64,
     created_at: i64,
+    disabled_at: Option<i64>,
+    spend_cap_cents: Option<i64>,
 }
 
 impl TryFrom<UserRow> for User {
@@ -54,6 +56,8 @@ impl From<AccountRow> for Account {
             plan_id: row.plan_id,
             billing_anchor_day: row.billing_anchor_day.clamp(1, 31) as u8,
             created_at: from_millis(row.created_at),
+            disabled_at: row.disabled_at.map(from_millis),
+            spend_cap_cents: row.spend_cap_cents.and_then(|cents| u64::try_from(cents).ok()),
         }
     }
 }
@@ -68,13 +72,15 @@ pub(super) async fn insert_account_with_owner(
 ) -> Result<(), sqlx::Error> {
     let mut tx = db.pool().begin().await?;
     sqlx::query(
-        "INSERT INTO accounts (id, name, plan_id, billing_anchor_day, created_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO accounts (id, name, plan_id, billing_anchor_day, created_at, spend_cap_cents) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&account.id)
     .bind(&account.name)
     .bind(&account.plan_id)
     .bind(i64::from(account.billing_anchor_day))
     .bind(account.created_at.timestamp_millis())
+    .bind(account.spend_cap_cents.and_then(|cents| i64::try_from(cents).ok()))
     .execute(&mut *tx)
     .await?;
     insert_user_in(&mut tx, owner, password_hash).await?;
@@ -130,10 +136,20 @@ pub(super) async fn user_by_id(db: &Database, id: &str) -> Result<Option<User>, 
 
 pub(super) async fn account_by_id(db: &Database, id: &str) -> Result<Option<Account>, sqlx::Error> {
     let row: Option<AccountRow> = sqlx::query_as(
-        "SELECT id, name, plan_id, billing_anchor_day, created_at FROM accounts WHERE id = $1",
+        "SELECT id, name, plan_id, billing_anchor_day, created_at, disabled_at, spend_cap_cents FROM accounts WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(db.pool())
     .await?;
     Ok(row.map(Account::from))
+}
+
+pub(super) async fn overrides(db: &Database, account_id: &str) -> Result<Vec<(String, u64)>, sqlx::Error> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT bucket, limit_value FROM account_overrides WHERE account_id = $1 ORDER BY bucket",
+    )
+    .bind(account_id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.into_iter().map(|(bucket, limit)| (bucket, u64::try_from(limit).unwrap_or(0))).collect())
 }

@@ -19,6 +19,7 @@ pub use secret::{KeyFormat, SecretFormatError, digest};
 use crate::CurrentPolicy;
 use crate::accounts::User;
 use crate::audit;
+use crate::changes::{Change, ChangeFeed};
 use crate::db::Database;
 use crate::ids::new_id;
 
@@ -139,6 +140,7 @@ pub struct Keys {
     limiter: Arc<dyn LimiterStore>,
     policy: CurrentPolicy,
     format: KeyFormat,
+    changes: Arc<dyn ChangeFeed>,
 }
 
 impl Keys {
@@ -148,8 +150,9 @@ impl Keys {
         limiter: Arc<dyn LimiterStore>,
         policy: CurrentPolicy,
         format: KeyFormat,
+        changes: Arc<dyn ChangeFeed>,
     ) -> Self {
-        Self { db, clock, limiter, policy, format }
+        Self { db, clock, limiter, policy, format, changes }
     }
 
     pub fn format(&self) -> &KeyFormat {
@@ -223,6 +226,8 @@ impl Keys {
         audit::record(&mut tx, change(actor, &key, "key.rotate", Some(describe(&key)), Some(after), now))
             .await?;
         tx.commit().await?;
+        // Caches hold the old secret's grace end; they must learn the new one.
+        self.changes.publish(Change::Key { key_id: key.id.clone() });
         Ok(KeyWithSecret { key: rotated, secret: SecretString::from(generated.secret) })
     }
 
@@ -242,15 +247,21 @@ impl Keys {
         )
         .await?;
         tx.commit().await?;
+        self.changes.publish(Change::Key { key_id: key.id.clone() });
         Ok(revoked)
     }
 
     /// Checks a presented secret: its form first (no look-up for junk), then the database.
     pub async fn verify(&self, candidate: &str) -> Result<Result<VerifiedKey, Rejection>, KeyError> {
-        let Some(hash) = self.format.parse(candidate) else {
-            return Ok(Err(Rejection::Malformed));
-        };
-        let Some(found) = repo::by_secret_hash(&self.db, &hash).await? else {
+        match self.format.parse(candidate) {
+            Some(digest) => self.verify_digest(&digest).await,
+            None => Ok(Err(Rejection::Malformed)),
+        }
+    }
+
+    /// Checks the digest of a well-formed secret (see [`KeyFormat::parse`]) against the database.
+    pub async fn verify_digest(&self, digest: &str) -> Result<Result<VerifiedKey, Rejection>, KeyError> {
+        let Some(found) = repo::by_secret_hash(&self.db, digest).await? else {
             return Ok(Err(Rejection::Unknown));
         };
         Ok(found.verify(self.clock.now()))

@@ -38,6 +38,7 @@ pub async fn services_on(backend: Backend) -> (Services, ManualClock) {
         limiter: Arc::new(MemoryStore::with_clock(Arc::new(clock.clone()))),
         policy: CurrentPolicy::new(policy::Policy::default_policy().unwrap()),
         key_format: KeyFormat::new("ks").unwrap(),
+        changes: Arc::new(services::changes::NoFeed),
     });
     (services, clock)
 }
