@@ -14,7 +14,7 @@ pub enum AppError {
     /// Input the user can fix; the message says how.
     #[error("{0}")]
     Invalid(String),
-    #[error("Too many attempts. Try again in {} minute{}.", minutes(*retry_after_secs), plural(minutes(*retry_after_secs)))]
+    #[error("Too many attempts. Try again in {}.", wait(*retry_after_secs))]
     Throttled { retry_after_secs: u64 },
     /// A dependency is down for a moment (e.g. the limiter store); nothing was done.
     #[error("{0}")]
@@ -42,12 +42,10 @@ impl AppError {
     }
 }
 
-fn minutes(secs: u64) -> u64 {
-    secs.div_ceil(60).max(1)
-}
-
-fn plural(n: u64) -> &'static str {
-    if n == 1 { "" } else { "s" }
+/// "42 seconds", "1 minute", "15 minutes": seconds under a minute, else whole minutes up.
+fn wait(secs: u64) -> String {
+    let (n, unit) = if secs < 60 { (secs.max(1), "second") } else { (secs.div_ceil(60), "minute") };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 impl FromServerFnError for AppError {
@@ -63,14 +61,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn throttling_rounds_up_to_whole_minutes() {
-        assert_eq!(
-            AppError::Throttled { retry_after_secs: 1 }.to_string(),
-            "Too many attempts. Try again in 1 minute."
-        );
-        assert_eq!(
-            AppError::Throttled { retry_after_secs: 61 }.to_string(),
-            "Too many attempts. Try again in 2 minutes."
-        );
+    fn throttling_says_how_long_to_wait() {
+        let message = |secs| AppError::Throttled { retry_after_secs: secs }.to_string();
+        assert_eq!(message(1), "Too many attempts. Try again in 1 second.");
+        assert_eq!(message(42), "Too many attempts. Try again in 42 seconds.");
+        assert_eq!(message(61), "Too many attempts. Try again in 2 minutes.");
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod keys;
 mod pages;
 mod shell;
 

@@ -1,6 +1,8 @@
 //! keystile's server: settings, storage, sessions, the dashboard routes and the gateway, built
 //! into one axum application by [`startup::Application`].
 
+pub mod gateway;
+pub mod key_api;
 pub mod operators;
 pub mod sessions;
 pub mod settings;

@@ -17,7 +17,8 @@ use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use limiter::redis_store::{RedisConfig, RedisStore};
-use limiter::{Clock, LimiterStore, MemoryStore};
+use limiter::{Clock, FailoverStore, LimiterStore, MemoryStore};
+use services::changes::ChangeFeed;
 use services::keys::KeyFormat;
 use services::{CurrentPolicy, Database, Services, ServicesConfig};
 use tokio::net::TcpListener;
@@ -26,9 +27,16 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
+use crate::gateway::changes::ChangeBroadcast;
+use crate::gateway::{Gateway, KeyCache};
+use crate::key_api;
 use crate::sessions::{SessionGuard, SqlSessionStore, end_expired_sessions};
 use crate::settings::{Settings, redact_url};
 use crate::web::{self, TrustedProxies};
+
+/// How long a node trusts a verified key without asking the database again; changes announced
+/// through the change feed drop entries sooner.
+const KEY_CACHE_SECONDS: i64 = 30;
 
 /// Dashboard requests are forms and small JSON; anything bigger is refused with 413.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -43,6 +51,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     services: Services,
+    gateway: Gateway,
 }
 
 impl Application {
@@ -50,19 +59,28 @@ impl Application {
         let db = Database::connect(&settings.database_url)
             .await
             .with_context(|| format!("opening the database at {}", redact_url(&settings.database_url)))?;
+        let policy = load_policy(settings)?;
+        let key_cache = Arc::new(KeyCache::new(chrono::Duration::seconds(KEY_CACHE_SECONDS)));
+        let changes: Arc<dyn ChangeFeed> = match &settings.redis_url {
+            Some(url) => Arc::new(ChangeBroadcast::through_redis(key_cache.clone(), url)?),
+            None => Arc::new(ChangeBroadcast::local(key_cache.clone())),
+        };
         let services = Services::new(ServicesConfig {
             db: db.clone(),
             clock: clock.clone(),
-            limiter: limiter_store(settings, clock.clone()).await?,
-            policy: CurrentPolicy::new(load_policy(settings)?),
+            limiter: limiter_store(settings, &policy, clock.clone()).await?,
+            policy: CurrentPolicy::new(policy),
             key_format: KeyFormat::new(&settings.key_prefix).context("key_prefix")?,
+            changes,
         });
+        let gateway = Gateway::new(services.clone(), key_cache);
+        gateway.spawn_flusher();
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
-        let router = router(settings, services.clone(), clock, listener.local_addr()?);
+        let router = router(settings, services.clone(), &gateway, clock, listener.local_addr()?);
         spawn_session_cleanup(SqlSessionStore::new(db));
-        Ok(Self { listener, router, services })
+        Ok(Self { listener, router, services, gateway })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -76,12 +94,19 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await?;
+        self.gateway.flush().await;
         self.services.db.close().await;
         Ok(())
     }
 }
 
-fn router(settings: &Settings, services: Services, clock: Arc<dyn Clock>, addr: SocketAddr) -> Router {
+fn router(
+    settings: &Settings,
+    services: Services,
+    gateway: &Gateway,
+    clock: Arc<dyn Clock>,
+    addr: SocketAddr,
+) -> Router {
     let leptos_options = LeptosOptions::builder()
         .output_name("keystile")
         .site_root(settings.site_root.to_string_lossy().into_owned())
@@ -105,6 +130,12 @@ fn router(settings: &Settings, services: Services, clock: Arc<dyn Clock>, addr: 
 
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        // The API: everything under /v1/ passes the gateway. (The session-authenticated
+        // /v1/keys API, registered as specific routes, takes precedence over this wildcard.)
+        .route_service("/v1/{*rest}", gateway.router(Router::new()))
+        .route("/v1/keys", get(key_api::list).post(key_api::create))
+        .route("/v1/keys/{id}", axum::routing::delete(key_api::revoke))
+        .route("/v1/keys/{id}/rotate", axum::routing::post(key_api::rotate))
         .leptos_routes_with_context(&state, generate_route_list(App), context.clone(), {
             let options = leptos_options.clone();
             move || html_document(options.clone())
@@ -134,17 +165,25 @@ pub fn load_policy(settings: &Settings) -> anyhow::Result<policy::Policy> {
     loaded.map_err(|error| anyhow::anyhow!("the policy is not valid:\n{error}"))
 }
 
-/// The limiter store: Redis when configured (many nodes share it), else in memory.
-async fn limiter_store(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<dyn LimiterStore>> {
-    Ok(match &settings.redis_url {
-        Some(url) => {
-            let store = RedisStore::connect_lazy(RedisConfig::new(url.clone()))
-                .await
-                .with_context(|| format!("connecting to Redis at {}", redact_url(url)))?;
-            Arc::new(store)
-        }
-        None => Arc::new(MemoryStore::with_clock(clock)),
-    })
+/// The limiter store: Redis when configured (many nodes share it), behind a failover that keeps
+/// traffic flowing on a local bound while Redis is down and refuses security buckets (logins,
+/// key management) instead; else in memory.
+async fn limiter_store(
+    settings: &Settings,
+    policy: &policy::Policy,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<dyn LimiterStore>> {
+    let Some(url) = &settings.redis_url else {
+        return Ok(Arc::new(MemoryStore::with_clock(clock)));
+    };
+    let redis = RedisStore::connect_lazy(RedisConfig::new(url.clone()))
+        .await
+        .with_context(|| format!("connecting to Redis at {}", redact_url(url)))?;
+    let security = [policy::LOGIN_ACCOUNT_IP, policy::LOGIN_IP, policy::LOGIN_ACCOUNT]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(policy.buckets.iter().filter(|(_, bucket)| bucket.fail_closed).map(|(name, _)| name.clone()));
+    Ok(Arc::new(FailoverStore::new(Arc::new(redis), clock, security)))
 }
 
 /// Deletes expired session records every ten minutes; cookies already stopped working.

@@ -1,11 +1,13 @@
 //! One module per page.
 
 mod auth_forms;
+mod keys;
 mod not_built;
 mod not_found;
 
 pub use auth_forms::{LoginPage, SignUpPage};
-pub use not_built::{AdminPage, KeysPage, OverviewPage, PlanPage, UsagePage};
+pub use keys::KeysPage;
+pub use not_built::{AdminPage, OverviewPage, PlanPage, UsagePage};
 pub use not_found::NotFound;
 
 use leptos::prelude::*;
@@ -14,7 +16,10 @@ use crate::AppError;
 
 /// The error from a form's last submission, announced to screen readers.
 #[component]
-pub fn FormError(#[prop(into)] result: Signal<Option<Result<(), AppError>>>) -> impl IntoView {
+pub fn FormError<T>(#[prop(into)] result: Signal<Option<Result<T, AppError>>>) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+{
     move || {
         result.get().and_then(Result::err).map(|error| {
             view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }

@@ -21,11 +21,6 @@ pub fn OverviewPage() -> impl IntoView {
 }
 
 #[component]
-pub fn KeysPage() -> impl IntoView {
-    view! { <NotBuilt title="API keys" what="Creating, rotating and revoking API keys will happen here." /> }
-}
-
-#[component]
 pub fn UsagePage() -> impl IntoView {
     view! { <NotBuilt title="Usage" what="Per-key usage charts, the usage table and CSV export will appear here." /> }
 }

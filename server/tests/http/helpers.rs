@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DurationRound, Utc};
 use limiter::ManualClock;
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Client, Response, StatusCode, redirect};
@@ -13,6 +13,8 @@ use services::testing;
 
 pub struct TestApp {
     pub address: String,
+    /// The application's own services, to arrange what a test needs (keys, plans) directly.
+    pub services: services::Services,
     pub database_url: String,
     pub clock: ManualClock,
     /// A browser: keeps cookies, does not follow redirects (tests assert them).
@@ -26,6 +28,11 @@ pub async fn spawn_app() -> TestApp {
 /// Starts the application with settings adjusted by `adjust`.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let database_url = testing::fresh_database_url(testing::backend_from_env()).await;
+    spawn_app_on(database_url, adjust).await
+}
+
+/// Starts the application on an existing database (several nodes may share one).
+pub async fn spawn_app_on(database_url: String, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let settings = Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: database_url.clone(),
@@ -34,11 +41,16 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     };
     let mut settings = settings;
     adjust(&mut settings);
-    let clock = ManualClock::new(Utc::now());
+    // At the top of a minute, so a test stepping through seconds stays in one clock-aligned
+    // minute window.
+    let clock = ManualClock::new(
+        Utc::now().duration_trunc(chrono::Duration::minutes(1)).unwrap_or_else(|_| Utc::now()),
+    );
     let app = Application::build(&settings, Arc::new(clock.clone())).await.expect("build the application");
     let address = format!("http://{}", app.local_addr());
+    let services = app.services().clone();
     tokio::spawn(app.run_until(std::future::pending()));
-    TestApp { address, database_url, clock, browser: browser() }
+    TestApp { address, services, database_url, clock, browser: browser() }
 }
 
 pub fn browser() -> Client {

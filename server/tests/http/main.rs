@@ -3,7 +3,9 @@
 //! as a browser would.
 
 mod auth;
+mod gateway;
 mod helpers;
+mod key_api;
 mod operators;
 mod requests;
 mod throttling;

@@ -1,0 +1,141 @@
+//! Server functions for the Keys page. The secret of a created or rotated key travels only in
+//! the response to that call (never in page HTML or hydration data) and is shown once.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::AppError;
+
+/// A key as the table shows it. Never the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyView {
+    pub id: String,
+    pub name: String,
+    pub start: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub expires_at: Option<String>,
+    /// `active`, `rotating`, `revoked` or `expired`.
+    pub status: String,
+    /// While rotating: when the old secret stops working, and when it was last used.
+    pub rotating_until: Option<String>,
+    pub old_secret_last_used_at: Option<String>,
+}
+
+/// A key with its secret: the one time the secret leaves the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyWithSecret {
+    pub key: KeyView,
+    pub secret: String,
+}
+
+/// Grace periods offered when rotating: (form value, label, seconds).
+pub const GRACE_PERIODS: [(&str, &str, i64); 4] = [
+    ("now", "End it now", 0),
+    ("1h", "1 hour", 3600),
+    ("24h", "24 hours", 86_400),
+    ("7d", "7 days", 604_800),
+];
+
+#[server]
+pub async fn list_keys() -> Result<Vec<KeyView>, AppError> {
+    let user = crate::auth::ssr::require_user().await?;
+    let account_id = user.account_id.ok_or(AppError::Forbidden)?;
+    let services = crate::auth::ssr::services()?;
+    let now = services.clock.now();
+    let keys = services.keys.list(&account_id).await.map_err(ssr::key_error)?;
+    Ok(keys.iter().map(|key| ssr::view(key, now)).collect())
+}
+
+#[server]
+pub async fn create_key(name: String, expires_in_days: Option<u32>) -> Result<KeyWithSecret, AppError> {
+    let user = crate::auth::ssr::require_user().await?;
+    let services = crate::auth::ssr::services()?;
+    let now = services.clock.now();
+    let expires_at =
+        expires_in_days.filter(|days| *days > 0).map(|days| now + chrono::Duration::days(days.into()));
+    let created = services.keys.create(&user, &name, expires_at).await.map_err(ssr::key_error)?;
+    Ok(ssr::with_secret(created, now))
+}
+
+#[server]
+pub async fn rotate_key(key_id: String, grace: String) -> Result<KeyWithSecret, AppError> {
+    let user = crate::auth::ssr::require_user().await?;
+    let services = crate::auth::ssr::services()?;
+    let seconds = GRACE_PERIODS
+        .iter()
+        .find(|(value, _, _)| *value == grace)
+        .map(|(_, _, seconds)| *seconds)
+        .ok_or_else(|| AppError::Invalid("Choose how long the old secret keeps working.".into()))?;
+    let rotated = services
+        .keys
+        .rotate(&user, &key_id, chrono::Duration::seconds(seconds))
+        .await
+        .map_err(ssr::key_error)?;
+    Ok(ssr::with_secret(rotated, services.clock.now()))
+}
+
+/// Revokes a key; `confirm_name` must repeat the key's name, checked here as well as in the page.
+#[server]
+pub async fn revoke_key(key_id: String, confirm_name: String) -> Result<(), AppError> {
+    let user = crate::auth::ssr::require_user().await?;
+    let account_id = user.account_id.clone().ok_or(AppError::Forbidden)?;
+    let services = crate::auth::ssr::services()?;
+    let keys = services.keys.list(&account_id).await.map_err(ssr::key_error)?;
+    let key = keys.iter().find(|key| key.id == key_id).ok_or(AppError::Invalid("No such key.".into()))?;
+    if confirm_name.trim() != key.name {
+        return Err(AppError::Invalid(format!("Type the key's name, {:?}, to revoke it.", key.name)));
+    }
+    services.keys.revoke(&user, &key_id).await.map_err(ssr::key_error)?;
+    Ok(())
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use secrecy::ExposeSecret;
+    use services::keys::{ApiKey, KeyError, KeyStatus};
+
+    use super::{KeyView, KeyWithSecret};
+    use crate::AppError;
+
+    fn time(at: DateTime<Utc>) -> String {
+        at.to_rfc3339_opts(SecondsFormat::Secs, true)
+    }
+
+    pub fn view(key: &ApiKey, now: DateTime<Utc>) -> KeyView {
+        let (status, rotating_until) = match key.status(now) {
+            KeyStatus::Active => ("active", None),
+            KeyStatus::Rotating { until } => ("rotating", Some(time(until))),
+            KeyStatus::Revoked => ("revoked", None),
+            KeyStatus::Expired => ("expired", None),
+        };
+        KeyView {
+            id: key.id.clone(),
+            name: key.name.clone(),
+            start: key.start.clone(),
+            created_at: time(key.created_at),
+            last_used_at: key.last_used_at.map(time),
+            expires_at: key.expires_at.map(time),
+            status: status.to_owned(),
+            rotating_until,
+            old_secret_last_used_at: key.previous.as_ref().and_then(|p| p.last_used_at).map(time),
+        }
+    }
+
+    pub fn with_secret(created: services::keys::KeyWithSecret, now: DateTime<Utc>) -> KeyWithSecret {
+        KeyWithSecret { key: view(&created.key, now), secret: created.secret.expose_secret().to_owned() }
+    }
+
+    pub fn key_error(error: KeyError) -> AppError {
+        match error {
+            KeyError::Throttled { retry_after } => {
+                AppError::Throttled { retry_after_secs: retry_after.as_secs().max(1) }
+            }
+            KeyError::Unavailable => AppError::Unavailable(error.to_string()),
+            KeyError::NoAccount => AppError::Forbidden,
+            KeyError::Internal(cause) => crate::auth::ssr::internal(cause),
+            expected => AppError::Invalid(expected.to_string()),
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! The Keys page: every key of the account, create (the secret shown once, with a copy
+//! button), rotate with a grace period, revoke after typing the key's name.
+//!
+//! Creating and rotating need JavaScript: the secret arrives in the call's response and lives
+//! only in this page's memory, so a plain form post (which redirects) could never show it.
+//! Revoking works without JavaScript.
+
+use leptos::html::Dialog;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use super::FormError;
+use crate::keys::{CreateKey, GRACE_PERIODS, KeyView, KeyWithSecret, RevokeKey, RotateKey, list_keys};
+
+#[component]
+pub fn KeysPage() -> impl IntoView {
+    let create = ServerAction::<CreateKey>::new();
+    let rotate = ServerAction::<RotateKey>::new();
+    let revoke = ServerAction::<RevokeKey>::new();
+    let keys = Resource::new(
+        move || (create.version().get(), rotate.version().get(), revoke.version().get()),
+        |_| list_keys(),
+    );
+    // The newest secret, from whichever action produced it last.
+    let secret = RwSignal::new(None::<KeyWithSecret>);
+    Effect::new(move |_| {
+        if let Some(Ok(created)) = create.value().get() {
+            secret.set(Some(created));
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(rotated)) = rotate.value().get() {
+            secret.set(Some(rotated));
+        }
+    });
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
+    view! {
+        <Title text="API keys" />
+        <div class="page-header">
+            <h1>"API keys"</h1>
+        </div>
+        <div class="stack">
+            <CreateKeyForm create hydrated />
+            <FormError result=rotate.value() />
+            <FormError result=revoke.value() />
+            <Transition fallback=|| view! { <p class="muted">"Loading keys…"</p> }>
+                {move || Suspend::new(async move {
+                    match keys.await {
+                        Ok(keys) if keys.is_empty() => view! { <NoKeys /> }.into_any(),
+                        Ok(keys) => view! { <KeyTable keys rotate revoke hydrated /> }.into_any(),
+                        Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </div>
+        <SecretDialog secret />
+    }
+}
+
+#[component]
+fn CreateKeyForm(create: ServerAction<CreateKey>, hydrated: RwSignal<bool>) -> impl IntoView {
+    view! {
+        <section class="card stack" aria-labelledby="create-heading">
+            <h2 id="create-heading">"Create a key"</h2>
+            <FormError result=create.value() />
+            <ActionForm action=create attr:class="form">
+                <div class="row">
+                    <div class="field">
+                        <label for="key-name">"Name"</label>
+                        <input id="key-name" name="name" type="text" maxlength="64" required placeholder="e.g. Production server" />
+                    </div>
+                    <div class="field">
+                        <label for="key-expiry">"Expires"</label>
+                        <select id="key-expiry" name="expires_in_days">
+                            <option value="">"Never"</option>
+                            <option value="7">"In 7 days"</option>
+                            <option value="30">"In 30 days"</option>
+                            <option value="90">"In 90 days"</option>
+                            <option value="365">"In a year"</option>
+                        </select>
+                    </div>
+                </div>
+                <div class="form-actions">
+                    <button type="submit" class="btn btn-primary" disabled=move || !hydrated.get() || create.pending().get()
+                        aria-busy=move || create.pending().get().to_string()>
+                        "Create key"
+                    </button>
+                </div>
+                <Show when=move || !hydrated.get()>
+                    <p class="field-hint">"Creating a key needs JavaScript, so that its secret is shown only to you, once."</p>
+                </Show>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+fn NoKeys() -> impl IntoView {
+    view! {
+        <div class="empty-state">
+            <h2>"No API keys yet"</h2>
+            <p>"Create a key above, then send it with each request as " <code>"Authorization: Bearer <key>"</code> "."</p>
+        </div>
+    }
+}
+
+#[component]
+fn KeyTable(
+    keys: Vec<KeyView>,
+    rotate: ServerAction<RotateKey>,
+    revoke: ServerAction<RevokeKey>,
+    hydrated: RwSignal<bool>,
+) -> impl IntoView {
+    view! {
+        <div class="table-wrap">
+            <table class="table">
+                <caption class="sr-only">"API keys of this account"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"Name"</th>
+                        <th scope="col">"Key"</th>
+                        <th scope="col">"Created"</th>
+                        <th scope="col">"Last used"</th>
+                        <th scope="col">"Expires"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col">"Actions"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {keys.into_iter().map(|key| view! { <KeyRow key rotate revoke hydrated /> }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[component]
+fn KeyRow(
+    key: KeyView,
+    rotate: ServerAction<RotateKey>,
+    revoke: ServerAction<RevokeKey>,
+    hydrated: RwSignal<bool>,
+) -> impl IntoView {
+    let usable = matches!(key.status.as_str(), "active" | "rotating");
+    let status = status_badge(&key);
+    let id = key.id.clone();
+    let revoke_id = key.id.clone();
+    let name = key.name.clone();
+    view! {
+        <tr>
+            <th scope="row">{key.name.clone()}</th>
+            <td class="mono">{format!("{}…", key.start)}</td>
+            <td>{short_time(&key.created_at)}</td>
+            <td>{key.last_used_at.as_deref().map_or("Never".to_owned(), short_time)}</td>
+            <td>{key.expires_at.as_deref().map_or("Never".to_owned(), short_time)}</td>
+            <td>{status}</td>
+            <td>
+                {usable.then(|| view! {
+                    <details>
+                        <summary class="btn btn-small">"Rotate…"</summary>
+                        <ActionForm action=rotate attr:class="form">
+                            <input type="hidden" name="key_id" value=id.clone() />
+                            <div class="field">
+                                <label for=format!("grace-{}", id)>"The old secret keeps working for"</label>
+                                <select id=format!("grace-{}", id) name="grace">
+                                    {GRACE_PERIODS.iter().map(|(value, label, _)| view! { <option value=*value selected=*value == "24h">{*label}</option> }).collect_view()}
+                                </select>
+                            </div>
+                            <button type="submit" class="btn btn-small" disabled=move || !hydrated.get()>"Rotate secret"</button>
+                        </ActionForm>
+                    </details>
+                    <details>
+                        <summary class="btn btn-small btn-danger">"Revoke…"</summary>
+                        <ActionForm action=revoke attr:class="form">
+                            <input type="hidden" name="key_id" value=revoke_id.clone() />
+                            <div class="field">
+                                <label for=format!("confirm-{}", revoke_id)>{format!("Type {} to confirm", name)}</label>
+                                <input id=format!("confirm-{}", revoke_id) name="confirm_name" type="text" required autocomplete="off" />
+                                <p class="field-hint">"Requests with this key fail at once, everywhere. This cannot be undone."</p>
+                            </div>
+                            <button type="submit" class="btn btn-small btn-danger">"Revoke key"</button>
+                        </ActionForm>
+                    </details>
+                })}
+            </td>
+        </tr>
+    }
+}
+
+fn status_badge(key: &KeyView) -> AnyView {
+    match key.status.as_str() {
+        "rotating" => {
+            let until = key.rotating_until.as_deref().map_or(String::new(), short_time);
+            let old_use = key.old_secret_last_used_at.as_deref().map_or("never".to_owned(), short_time);
+            view! {
+                <span class="badge badge-rotating">"Rotating"</span>
+                <div class="muted">{format!("Old secret works until {until}; last used {old_use}")}</div>
+            }
+            .into_any()
+        }
+        "revoked" => view! { <span class="badge badge-revoked">"Revoked"</span> }.into_any(),
+        "expired" => view! { <span class="badge badge-expired">"Expired"</span> }.into_any(),
+        _ => view! { <span class="badge badge-active">"Active"</span> }.into_any(),
+    }
+}
+
+/// `2026-11-24T12:00:00Z` → `2026-11-24 12:00 UTC`.
+fn short_time(iso: &str) -> String {
+    match (iso.get(..10), iso.get(11..16)) {
+        (Some(date), Some(time)) => format!("{date} {time} UTC"),
+        _ => iso.to_owned(),
+    }
+}
+
+/// Shows a new secret once, in a modal dialog, with a copy button. Closing it forgets it.
+#[component]
+fn SecretDialog(secret: RwSignal<Option<KeyWithSecret>>) -> impl IntoView {
+    let dialog = NodeRef::<Dialog>::new();
+    let copied = RwSignal::new(false);
+    Effect::new(move |_| {
+        if secret.with(Option::is_some) {
+            copied.set(false);
+            if let Some(dialog) = dialog.get() {
+                let _ = dialog.show_modal();
+            }
+        }
+    });
+    let close = move |_| {
+        secret.set(None);
+        if let Some(dialog) = dialog.get() {
+            dialog.close();
+        }
+    };
+    let copy = move |_| {
+        if let (Some(shown), Some(window)) = (secret.get_untracked(), web_sys::window()) {
+            let _ = window.navigator().clipboard().write_text(&shown.secret);
+            copied.set(true);
+        }
+    };
+    view! {
+        <dialog class="dialog" node_ref=dialog aria-labelledby="secret-heading" on:close=move |_| secret.set(None)>
+            <div class="dialog-header"><h2 id="secret-heading">"Copy your new secret"</h2></div>
+            <div class="dialog-body stack">
+                <p class="warning-text">"This is the only time it is shown. Store it somewhere safe now; keystile keeps only a fingerprint of it."</p>
+                <div class="secret-row">
+                    <code class="secret" data-testid="new-secret">{move || secret.get().map(|s| s.secret).unwrap_or_default()}</code>
+                    <button type="button" class="btn" on:click=copy>{move || if copied.get() { "Copied" } else { "Copy" }}</button>
+                </div>
+                <p class="muted">{move || secret.get().map(|s| format!("Key: {}", s.key.name)).unwrap_or_default()}</p>
+            </div>
+            <div class="dialog-actions">
+                <button type="button" class="btn btn-primary" on:click=close>"I have stored it"</button>
+            </div>
+        </dialog>
+    }
+}

@@ -1,0 +1,65 @@
+import { expect, test, type APIRequestContext } from "@playwright/test";
+
+const password = "correct horse battery";
+
+async function statusWith(request: APIRequestContext, secret: string): Promise<number> {
+  const response = await request.get("/v1/limits", { headers: { Authorization: `Bearer ${secret}` } });
+  return response.status();
+}
+
+test("create a key, copy its secret once, call the API, rotate, revoke", async ({ page, request, context }, testInfo) => {
+  test.skip(testInfo.project.use.javaScriptEnabled === false, "secrets are shown only with JavaScript");
+  await context.grantPermissions(["clipboard-read", "clipboard-write"]);
+  const email = `keys-${Date.now()}@example.com`;
+
+  await page.goto("/signup");
+  await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page).toHaveURL("/");
+
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Keys" }).click();
+  await expect(page.getByRole("heading", { name: "No API keys yet" })).toBeVisible();
+
+  await page.getByLabel("Name").fill("CI deploy");
+  await page.getByRole("button", { name: "Create key" }).click();
+  const dialog = page.getByRole("dialog", { name: "Copy your new secret" });
+  await expect(dialog).toBeVisible();
+  const secret = (await dialog.getByTestId("new-secret").textContent())!.trim();
+  expect(secret).toMatch(/^ks_[0-9A-Za-z]{22}_[0-9A-Za-z]{6}$/);
+  await dialog.getByRole("button", { name: "Copy" }).click();
+  await expect(dialog.getByRole("button", { name: "Copied" })).toBeVisible();
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
+  await page.screenshot({ path: testInfo.outputPath("keys-secret.png") });
+  await dialog.getByRole("button", { name: "I have stored it" }).click();
+  await expect(dialog).toBeHidden();
+
+  const row = page.getByRole("row", { name: /CI deploy/ });
+  await expect(row.getByText("Active")).toBeVisible();
+  await expect(row.getByText(secret.slice(0, 9) + "…")).toBeVisible();
+  // The secret is never in the page again.
+  await page.reload();
+  expect(await page.content()).not.toContain(secret);
+
+  expect(await statusWith(request, secret)).toBe(200);
+
+  // Rotate with no grace: the old secret stops at once, the new one works.
+  await row.getByText("Rotate…").click();
+  await row.getByLabel("The old secret keeps working for").selectOption("now");
+  await row.getByRole("button", { name: "Rotate secret" }).click();
+  await expect(dialog).toBeVisible();
+  const rotated = (await dialog.getByTestId("new-secret").textContent())!.trim();
+  await dialog.getByRole("button", { name: "I have stored it" }).click();
+  expect(rotated).not.toBe(secret);
+  expect(await statusWith(request, secret)).toBe(401);
+  expect(await statusWith(request, rotated)).toBe(200);
+
+  // Revoke, confirmed by typing the key's name.
+  await row.getByText("Revoke…").click();
+  await row.getByLabel("Type CI deploy to confirm").fill("CI deploy");
+  await row.getByRole("button", { name: "Revoke key" }).click();
+  await expect(page.getByRole("row", { name: /CI deploy/ }).getByText("Revoked")).toBeVisible();
+  expect(await statusWith(request, rotated)).toBe(401);
+  await page.screenshot({ path: testInfo.outputPath("keys-revoked.png"), fullPage: true });
+});

@@ -1,0 +1,148 @@
+//! The gateway layer: for every API request, who is calling, which buckets the policy charges,
+//! one atomic decision, then either the refusal or the upstream's answer with rate-limit
+//! headers. The caller's key never reaches the upstream.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Uri, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use limiter::{Charge, Scope};
+use policy::{Caller, Route};
+use services::ClientIp;
+use services::ids::random_base62;
+
+use super::Gateway;
+use super::callers::{self, Presented, ResolvedKey};
+use super::{problems, responses};
+
+pub async fn enforce(State(gateway): State<Gateway>, mut request: Request, next: Next) -> Response {
+    let request_id = format!("req_{}", random_base62(20));
+    let policy = gateway.services.policy.get();
+    let type_base = policy.rejection.problem_type_base.clone();
+    let type_base = type_base.as_deref();
+
+    let key = match callers::presented_key(request.headers()) {
+        Presented::Nothing => None,
+        Presented::Malformed => return problems::invalid_key(type_base, &request_id),
+        Presented::Key(secret) => match callers::resolve(&gateway.services, &gateway.cache, secret).await {
+            Ok(Ok(key)) => Some(key),
+            Ok(Err(_rejection)) => return problems::invalid_key(type_base, &request_id),
+            Err(error) => {
+                tracing::error!(%error, request_id, "key verification failed");
+                return problems::unavailable(type_base, &request_id);
+            }
+        },
+    };
+
+    let path = request.uri().path().to_owned();
+    let route = policy.route(request.method().as_str(), &path).map(|found| found.route);
+    let plan = key.as_ref().and_then(|key| policy.plan_or_default(&key.plan_id));
+    let caller = match (&key, plan) {
+        (Some(key), Some(plan)) => {
+            Caller::Authenticated { plan, anchor_day: key.anchor_day, overrides: Some(&key.overrides) }
+        }
+        (Some(_), None) => return problems::unavailable(type_base, &request_id),
+        (None, _) => Caller::Anonymous,
+    };
+    let Ok(specs) = policy.charges(route, &caller) else {
+        return problems::key_required(type_base, &request_id);
+    };
+    let ip = request.extensions().get::<ClientIp>().map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |c| c.0);
+    let cost = route.map_or(1, |route| route.cost);
+    let charges: Vec<Charge> = specs
+        .into_iter()
+        .map(|spec| Charge { subject: subject(spec.scope, key.as_deref(), ip), spec, cost })
+        .collect();
+
+    prepare_upstream_request(&mut request, key.clone(), route);
+    if charges.is_empty() {
+        // Exempt (a stream, the limits endpoint): no bucket is charged or reported.
+        return next.run(request).await;
+    }
+    let decision = match gateway.services.limiter.decide(&charges).await {
+        Ok(decision) => decision,
+        Err(error) => {
+            tracing::error!(%error, request_id, "limiter store failed; refusing");
+            return problems::unavailable(type_base, &request_id);
+        }
+    };
+    if !decision.is_allowed() {
+        return responses::refusal(&policy, route, &decision, &request_id);
+    }
+    if let Some(key) = &key {
+        gateway.key_uses.record(&key.key_id, key.via_previous, decision.now_utc());
+    }
+    let mut response = next.run(request).await;
+    responses::add_limit_headers(&policy, route, &decision, &mut response);
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+/// Whose counter a bucket of this scope uses for this request.
+fn subject(scope: Scope, key: Option<&ResolvedKey>, ip: IpAddr) -> String {
+    match (scope, key) {
+        (Scope::Ip, _) | (_, None) => ip.to_string(),
+        (Scope::Account, Some(key)) => key.account_id.clone(),
+        // API calls have no user; a user-scoped bucket on an API route counts per key.
+        (Scope::Key | Scope::User, Some(key)) => key.key_id.clone(),
+    }
+}
+
+/// Removes the caller's key (the upstream must never see it), hands the verified key to the
+/// gateway's own endpoints, and caps an anonymous caller's `limit` to the route's row cap.
+fn prepare_upstream_request(request: &mut Request, key: Option<Arc<ResolvedKey>>, route: Option<&Route>) {
+    request.headers_mut().remove(header::AUTHORIZATION);
+    request.headers_mut().remove("x-api-key");
+    match key {
+        Some(key) => {
+            request.extensions_mut().insert(key);
+        }
+        None => {
+            if let Some(cap) = route.and_then(|route| route.anonymous_row_cap) {
+                cap_limit_parameter(request, cap);
+            }
+        }
+    }
+}
+
+fn cap_limit_parameter(request: &mut Request, cap: u32) {
+    let uri = request.uri();
+    let mut pairs: Vec<String> = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|pair| !pair.is_empty() && !pair.starts_with("limit="))
+        .map(str::to_owned)
+        .collect();
+    let asked = uri.query().unwrap_or("").split('&').find_map(|pair| pair.strip_prefix("limit="));
+    let allowed = asked.and_then(|value| value.parse::<u32>().ok()).map_or(cap, |value| value.min(cap));
+    pairs.push(format!("limit={allowed}"));
+    let rewritten = format!("{}?{}", uri.path(), pairs.join("&"));
+    if let Ok(uri) = rewritten.parse::<Uri>() {
+        *request.uri_mut() = uri;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn capped(uri: &str, cap: u32) -> String {
+        let mut request = Request::builder().uri(uri).body(axum::body::Body::empty()).unwrap();
+        cap_limit_parameter(&mut request, cap);
+        request.uri().to_string()
+    }
+
+    #[test]
+    fn anonymous_row_counts_are_capped() {
+        assert_eq!(capped("/v1/operators/search?q=acme&limit=50", 3), "/v1/operators/search?q=acme&limit=3");
+        assert_eq!(capped("/v1/operators/search?limit=2", 3), "/v1/operators/search?limit=2");
+        assert_eq!(capped("/v1/operators/search?q=acme", 3), "/v1/operators/search?q=acme&limit=3");
+        assert_eq!(capped("/v1/operators/search?limit=lots", 3), "/v1/operators/search?limit=3");
+    }
+}

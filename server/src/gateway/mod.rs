@@ -1,0 +1,80 @@
+//! The gateway: what a program calling the protected API meets.
+//!
+//! Every request under `/v1/` (but the session-authenticated `/v1/keys` API) passes
+//! [`enforce::enforce`]: the API key is verified through this node's [`key_cache::KeyCache`],
+//! the policy names the buckets the request consumes, the limiter decides them all at once, and
+//! the request is refused with the policy's 429 or forwarded upstream with rate-limit headers.
+//! Key changes reach every node's cache through the [`changes::ChangeBroadcast`].
+//!
+//! Failures: an unreadable or refused key is one identical 401; a limiter store or database
+//! fault is a 503 with `Retry-After`, never a 500 or a hang.
+
+mod callers;
+pub mod changes;
+mod endpoints;
+mod enforce;
+mod key_cache;
+mod key_uses;
+mod problems;
+mod responses;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::{Router, middleware};
+use services::Services;
+
+pub use key_cache::KeyCache;
+pub use problems::problem;
+
+/// The gateway's state, shared by every request.
+#[derive(Clone)]
+pub struct Gateway(Arc<GatewayInner>);
+
+pub struct GatewayInner {
+    services: Services,
+    cache: Arc<KeyCache>,
+    key_uses: key_uses::KeyUses,
+}
+
+impl std::ops::Deref for Gateway {
+    type Target = GatewayInner;
+
+    fn deref(&self) -> &GatewayInner {
+        &self.0
+    }
+}
+
+impl Gateway {
+    pub fn new(services: Services, cache: Arc<KeyCache>) -> Self {
+        Self(Arc::new(GatewayInner { services, cache, key_uses: key_uses::KeyUses::default() }))
+    }
+
+    /// The `/v1` API: the gateway's own endpoints, then `upstream` for everything else, all
+    /// behind the enforcement layer.
+    pub fn router(&self, upstream: Router) -> Router {
+        Router::new()
+            .route("/v1/limits", get(endpoints::limits))
+            .with_state(self.clone())
+            .fallback_service(upstream)
+            .layer(middleware::from_fn_with_state(self.clone(), enforce::enforce))
+    }
+
+    /// Writes batched last-used times every second until the process ends.
+    pub fn spawn_flusher(&self) {
+        let gateway = self.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                every.tick().await;
+                gateway.key_uses.flush(&gateway.services.keys).await;
+            }
+        });
+    }
+
+    /// Writes whatever is still in memory (graceful shutdown).
+    pub async fn flush(&self) {
+        self.key_uses.flush(&self.services.keys).await;
+    }
+}

@@ -1,0 +1,75 @@
+//! RFC 9457 problem+json answers the gateway gives itself (401, 400, 503), in the same shape as
+//! its 429s: `type`, `title`, `status`, `code`, `detail`, `request_id`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    code: &'a str,
+    detail: &'a str,
+    request_id: &'a str,
+}
+
+/// A problem+json response; `type_base` is the policy's problem type base (or none).
+pub fn problem(
+    status: StatusCode,
+    type_base: Option<&str>,
+    code: &str,
+    title: &str,
+    detail: &str,
+    request_id: &str,
+) -> Response {
+    let kind = type_base.map_or_else(|| "about:blank".to_owned(), |base| format!("{base}{code}"));
+    let body = Problem { kind, title, status: status.as_u16(), code, detail, request_id };
+    let json = serde_json::to_string(&body).unwrap_or_default();
+    let mut response = (status, json).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    response
+}
+
+/// One body for every refused key (unknown, revoked, expired, malformed, disabled account), so
+/// a caller learns nothing about which it was.
+pub fn invalid_key(type_base: Option<&str>, request_id: &str) -> Response {
+    let mut response = problem(
+        StatusCode::UNAUTHORIZED,
+        type_base,
+        "invalid_api_key",
+        "Invalid API key",
+        "The API key is not valid. Check it, or create a new one in the dashboard.",
+        request_id,
+    );
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+pub fn key_required(type_base: Option<&str>, request_id: &str) -> Response {
+    let mut response = problem(
+        StatusCode::UNAUTHORIZED,
+        type_base,
+        "api_key_required",
+        "API key required",
+        "This endpoint needs an API key: send it as `Authorization: Bearer <key>`.",
+        request_id,
+    );
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+pub fn unavailable(type_base: Option<&str>, request_id: &str) -> Response {
+    let mut response = problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        type_base,
+        "temporarily_unavailable",
+        "Temporarily unavailable",
+        "The gateway could not check this request's limits. Retry shortly.",
+        request_id,
+    );
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}

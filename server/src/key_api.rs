@@ -1,0 +1,216 @@
+//! `/v1/keys`: key management as JSON for a signed-in dashboard user (a session, never an API
+//! key), charged to the user's `key_mgmt` bucket like the dashboard's own key actions.
+//!
+//! - `GET /v1/keys` — the account's keys
+//! - `POST /v1/keys` `{"name": "...", "expires_in_days": 30}` — 201 with the secret, once
+//! - `POST /v1/keys/{id}/rotate` `{"grace_seconds": 86400}` — the new secret, once
+//! - `DELETE /v1/keys/{id}` — revoke
+//!
+//! Errors are problem+json: 401 without a session, 400/415/422 for bad JSON, 404 for a key of
+//! another account, 429 with `Retry-After` when `key_mgmt` is spent.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, SecondsFormat, Utc};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use services::Services;
+use services::accounts::User;
+use services::keys::{ApiKey, KeyError, KeyStatus, KeyWithSecret};
+use services::sessions::{AUTH_KEY, SessionAuth};
+use tower_sessions::Session;
+
+use crate::gateway::problem;
+
+#[derive(Serialize)]
+struct KeyJson {
+    id: String,
+    name: String,
+    start: String,
+    status: &'static str,
+    created_at: String,
+    expires_at: Option<String>,
+    last_used_at: Option<String>,
+    /// While a rotation's grace lasts: when the old secret stops working.
+    old_secret_expires_at: Option<String>,
+}
+
+#[derive(Serialize)]
+struct CreatedJson {
+    key: KeyJson,
+    /// Shown this once; keystile keeps only its SHA-256.
+    secret: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRequest {
+    name: String,
+    #[serde(default)]
+    expires_in_days: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateRequest {
+    #[serde(default)]
+    grace_seconds: u32,
+}
+
+pub async fn list(State(services): State<Services>, session: Session) -> Response {
+    let user = match signed_in(&services, &session).await {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    let Some(account_id) = user.account_id else {
+        return error(KeyError::NoAccount);
+    };
+    match services.keys.list(&account_id).await {
+        Ok(keys) => {
+            let now = services.clock.now();
+            Json(keys.iter().map(|key| key_json(key, now)).collect::<Vec<_>>()).into_response()
+        }
+        Err(e) => error(e),
+    }
+}
+
+pub async fn create(
+    State(services): State<Services>,
+    session: Session,
+    body: Result<Json<CreateRequest>, JsonRejection>,
+) -> Response {
+    let user = match signed_in(&services, &session).await {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    let Json(request) = match body {
+        Ok(body) => body,
+        Err(rejection) => return bad_json(rejection),
+    };
+    let now = services.clock.now();
+    let expires_at =
+        request.expires_in_days.filter(|d| *d > 0).map(|d| now + chrono::Duration::days(d.into()));
+    match services.keys.create(&user, &request.name, expires_at).await {
+        Ok(created) => (StatusCode::CREATED, Json(created_json(created, now))).into_response(),
+        Err(e) => error(e),
+    }
+}
+
+pub async fn rotate(
+    State(services): State<Services>,
+    session: Session,
+    Path(key_id): Path<String>,
+    body: Result<Json<RotateRequest>, JsonRejection>,
+) -> Response {
+    let user = match signed_in(&services, &session).await {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    let Json(request) = match body {
+        Ok(body) => body,
+        Err(rejection) => return bad_json(rejection),
+    };
+    let grace = chrono::Duration::seconds(request.grace_seconds.into());
+    match services.keys.rotate(&user, &key_id, grace).await {
+        Ok(rotated) => Json(created_json(rotated, services.clock.now())).into_response(),
+        Err(e) => error(e),
+    }
+}
+
+pub async fn revoke(
+    State(services): State<Services>,
+    session: Session,
+    Path(key_id): Path<String>,
+) -> Response {
+    let user = match signed_in(&services, &session).await {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    match services.keys.revoke(&user, &key_id).await {
+        Ok(key) => Json(key_json(&key, services.clock.now())).into_response(),
+        Err(e) => error(e),
+    }
+}
+
+/// The session's user; the session guard already ended expired sessions.
+async fn signed_in(services: &Services, session: &Session) -> Result<User, Response> {
+    let unauthenticated = || {
+        problem(
+            StatusCode::UNAUTHORIZED,
+            None,
+            "not_signed_in",
+            "Not signed in",
+            "Log in to the dashboard first.",
+            "",
+        )
+    };
+    let auth = session.get::<SessionAuth>(AUTH_KEY).await.ok().flatten().ok_or_else(unauthenticated)?;
+    match services.accounts.user(&auth.user_id).await {
+        Ok(Some(user)) => Ok(user),
+        Ok(None) => Err(unauthenticated()),
+        Err(cause) => Err(error(KeyError::Internal(cause.to_string()))),
+    }
+}
+
+fn bad_json(rejection: JsonRejection) -> Response {
+    problem(rejection.status(), None, "invalid_request", "Invalid request", &rejection.body_text(), "")
+}
+
+fn error(error: KeyError) -> Response {
+    let detail = error.to_string();
+    let (status, code) = match &error {
+        KeyError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+        KeyError::InvalidName | KeyError::InvalidExpiry | KeyError::NotActive => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request")
+        }
+        KeyError::NoAccount => (StatusCode::FORBIDDEN, "forbidden"),
+        KeyError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limit_exceeded"),
+        KeyError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
+        KeyError::Internal(cause) => {
+            tracing::error!(%cause, "key API failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
+        }
+    };
+    let detail = if status == StatusCode::INTERNAL_SERVER_ERROR {
+        "Something went wrong on our side."
+    } else {
+        &detail
+    };
+    let mut response = problem(status, None, code, "Key management", detail, "");
+    if let KeyError::Throttled { retry_after } = error
+        && let Ok(value) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+fn time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn key_json(key: &ApiKey, now: DateTime<Utc>) -> KeyJson {
+    let (status, old_secret_expires_at) = match key.status(now) {
+        KeyStatus::Active => ("active", None),
+        KeyStatus::Rotating { until } => ("rotating", Some(time(until))),
+        KeyStatus::Revoked => ("revoked", None),
+        KeyStatus::Expired => ("expired", None),
+    };
+    KeyJson {
+        id: key.id.clone(),
+        name: key.name.clone(),
+        start: key.start.clone(),
+        status,
+        created_at: time(key.created_at),
+        expires_at: key.expires_at.map(time),
+        last_used_at: key.last_used_at.map(time),
+        old_secret_expires_at,
+    }
+}
+
+fn created_json(created: KeyWithSecret, now: DateTime<Utc>) -> CreatedJson {
+    CreatedJson { key: key_json(&created.key, now), secret: created.secret.expose_secret().to_owned() }
+}

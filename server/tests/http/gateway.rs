@@ -1,0 +1,154 @@
+//! The gateway over HTTP: keys, buckets, refusals, and several nodes sharing one store.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use secrecy::ExposeSecret;
+use serde_json::Value;
+use services::accounts::User;
+
+use crate::helpers::*;
+
+async fn customer_with_key(app: &TestApp) -> (User, String, String) {
+    let email = format!("dev-{}@example.com", services::ids::random_base62(8).to_lowercase());
+    let user =
+        app.services.accounts.sign_up(&email, secrecy::SecretString::from(PASSWORD), "").await.unwrap();
+    let created = app.services.keys.create(&user, "test key", None).await.unwrap();
+    (user, created.key.id, created.secret.expose_secret().to_owned())
+}
+
+async fn call(app: &TestApp, path: &str, key: Option<&str>) -> reqwest::Response {
+    let mut request = browser().get(app.url(path));
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    request.send().await.unwrap()
+}
+
+/// The body without its request id, which differs on every response by design.
+async fn problem_without_request_id(response: reqwest::Response) -> Value {
+    let mut body: Value = response.json().await.unwrap();
+    body.as_object_mut().unwrap().remove("request_id");
+    body
+}
+
+#[tokio::test]
+async fn a_private_route_without_a_key_gets_401() {
+    let app = spawn_app().await;
+    let response = call(&app, "/v1/snapshots/s1", None).await;
+    assert_status(&response, StatusCode::UNAUTHORIZED);
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert_eq!(problem_without_request_id(response).await["code"], "api_key_required");
+}
+
+#[tokio::test]
+async fn malformed_unknown_revoked_and_expired_keys_get_one_identical_401() {
+    let app = spawn_app().await;
+    let (user, key_id, revoked) = customer_with_key(&app).await;
+    app.services.keys.revoke(&user, &key_id).await.unwrap();
+    let expiring = app
+        .services
+        .keys
+        .create(&user, "short-lived", Some(limiter::Clock::now(&app.clock) + chrono::Duration::minutes(1)))
+        .await
+        .unwrap();
+    app.clock.advance(chrono::Duration::minutes(2));
+    let unknown = app.services.keys.format().generate().secret;
+
+    let mut bodies = Vec::new();
+    for key in ["not-a-key", &unknown, &revoked, expiring.secret.expose_secret()] {
+        let response = call(&app, "/v1/snapshots/s1", Some(key)).await;
+        assert_status(&response, StatusCode::UNAUTHORIZED);
+        bodies.push(problem_without_request_id(response).await);
+    }
+    assert!(bodies.windows(2).all(|pair| pair[0] == pair[1]), "{bodies:#?}");
+    assert_eq!(bodies[0]["code"], "invalid_api_key");
+}
+
+#[tokio::test]
+async fn limits_lists_every_bucket_and_charges_nothing() {
+    let app = spawn_app().await;
+    let (_, _, key) = customer_with_key(&app).await;
+    let first: Value = call(&app, "/v1/limits", Some(&key)).await.json().await.unwrap();
+    let second: Value = call(&app, "/v1/limits", Some(&key)).await.json().await.unwrap();
+    let names: Vec<&str> =
+        first["buckets"].as_array().unwrap().iter().map(|b| b["name"].as_str().unwrap()).collect();
+    for expected in ["monthly", "burst", "daily_cap", "reads", "scans", "exports"] {
+        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+    }
+    assert_eq!(first, second, "reading the limits charged something");
+}
+
+#[tokio::test]
+async fn the_reads_bucket_admits_exactly_its_limit_then_refuses_with_problem_json() {
+    let app = spawn_app().await;
+    let (_, _, key) = customer_with_key(&app).await;
+    // Starter's burst (5/s) would refuse first; step the clock a second every 5 requests.
+    for n in 0..60 {
+        if n % 5 == 0 {
+            app.clock.advance(chrono::Duration::seconds(1));
+        }
+        let response = call(&app, "/v1/snapshots/s1", Some(&key)).await;
+        assert_ne!(response.status(), StatusCode::TOO_MANY_REQUESTS, "request {n} refused");
+    }
+    app.clock.advance(chrono::Duration::seconds(1));
+    let refused = call(&app, "/v1/snapshots/s1", Some(&key)).await;
+    assert_status(&refused, StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(refused.headers()["content-type"], "application/problem+json");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["status"], 429);
+    assert!(body["detail"].as_str().unwrap().contains("reads"), "{body}");
+}
+
+/// Two nodes sharing one PostgreSQL database and one Redis, as a multi-node deployment runs.
+async fn two_nodes() -> (TestApp, TestApp) {
+    let database_url = services::testing::fresh_database_url(services::Backend::Postgres).await;
+    let node = |url: String| {
+        spawn_app_on(url, |settings| settings.redis_url = Some("redis://127.0.0.1:6379".into()))
+    };
+    (node(database_url.clone()).await, node(database_url).await)
+}
+
+#[tokio::test]
+async fn a_key_revoked_on_one_node_is_refused_by_the_other_within_a_second() {
+    let (a, b) = two_nodes().await;
+    let (user, key_id, key) = customer_with_key(&a).await;
+    assert_status(&call(&b, "/v1/limits", Some(&key)).await, StatusCode::OK);
+
+    a.services.keys.revoke(&user, &key_id).await.unwrap();
+    let revoked_at = Instant::now();
+    loop {
+        let status = call(&b, "/v1/limits", Some(&key)).await.status();
+        if status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert!(revoked_at.elapsed() < Duration::from_secs(1), "node b still admits the revoked key");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn two_nodes_together_admit_exactly_the_buckets_limit() {
+    let (a, b) = two_nodes().await;
+    let (user, _, key) = customer_with_key(&a).await;
+    // A plan without a burst ceiling, so the reads bucket (60/min) is the one that binds.
+    set_plan(&a, &user, "business").await;
+    let requests = (0..150).map(|n| {
+        let node = if n % 2 == 0 { &a } else { &b };
+        call(node, "/v1/snapshots/s1", Some(&key))
+    });
+    let statuses: Vec<StatusCode> =
+        futures_util::future::join_all(requests).await.iter().map(|response| response.status()).collect();
+    let refused = statuses.iter().filter(|status| **status == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!(statuses.len() - refused, 60, "{statuses:?}");
+}
+
+async fn set_plan(app: &TestApp, user: &User, plan: &str) {
+    sqlx::query("UPDATE accounts SET plan_id = $1 WHERE id = $2")
+        .bind(plan)
+        .bind(user.account_id.as_deref().unwrap())
+        .execute(app.services.db.pool())
+        .await
+        .unwrap();
+}

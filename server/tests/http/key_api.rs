@@ -1,0 +1,155 @@
+//! `/v1/keys`: the session-authenticated key management API.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+impl TestApp {
+    async fn keys_api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Response {
+        let mut request = self
+            .browser
+            .request(method, self.url(path))
+            .header("origin", &self.address)
+            .header("sec-fetch-site", "same-origin");
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn the_key_api_needs_a_dashboard_session() {
+    let app = spawn_app().await;
+    let response = app.keys_api(reqwest::Method::GET, "/v1/keys", None).await;
+    assert_status(&response, StatusCode::UNAUTHORIZED);
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+}
+
+#[tokio::test]
+async fn a_key_created_through_the_api_works_until_revoked() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let created = app.keys_api(reqwest::Method::POST, "/v1/keys", Some(json!({"name": "CI"}))).await;
+    assert_status(&created, StatusCode::CREATED);
+    let created: Value = created.json().await.unwrap();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let key_id = created["key"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["key"]["status"], "active");
+
+    let listed: Value = app.keys_api(reqwest::Method::GET, "/v1/keys", None).await.json().await.unwrap();
+    assert_eq!(listed[0]["id"], key_id.as_str());
+    assert!(!listed.to_string().contains(&secret), "the list never carries secrets");
+
+    let limits = browser().get(app.url("/v1/limits")).bearer_auth(&secret).send().await.unwrap();
+    assert_status(&limits, StatusCode::OK);
+
+    let revoked = app.keys_api(reqwest::Method::DELETE, &format!("/v1/keys/{key_id}"), None).await;
+    assert_status(&revoked, StatusCode::OK);
+    let limits = browser().get(app.url("/v1/limits")).bearer_auth(&secret).send().await.unwrap();
+    assert_status(&limits, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn rotating_through_the_api_keeps_the_old_secret_for_the_grace_period() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let created: Value = app
+        .keys_api(reqwest::Method::POST, "/v1/keys", Some(json!({"name": "CI"})))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let old = created["secret"].as_str().unwrap().to_owned();
+    let path = format!("/v1/keys/{}/rotate", created["key"]["id"].as_str().unwrap());
+    let rotated: Value = app
+        .keys_api(reqwest::Method::POST, &path, Some(json!({"grace_seconds": 3600})))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let new = rotated["secret"].as_str().unwrap().to_owned();
+    assert_eq!(rotated["key"]["status"], "rotating");
+
+    let works = |secret: String| {
+        let app = &app;
+        async move { browser().get(app.url("/v1/limits")).bearer_auth(secret).send().await.unwrap().status() }
+    };
+    assert_eq!(works(old.clone()).await, StatusCode::OK);
+    assert_eq!(works(new.clone()).await, StatusCode::OK);
+    app.clock.advance(chrono::Duration::minutes(61));
+    assert_eq!(works(old).await, StatusCode::UNAUTHORIZED, "the grace period is over");
+    assert_eq!(works(new).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn malformed_bodies_get_a_clear_4xx() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let not_json = app
+        .browser
+        .post(app.url("/v1/keys"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_status(&not_json, StatusCode::BAD_REQUEST);
+    let unknown_field = app.keys_api(reqwest::Method::POST, "/v1/keys", Some(json!({"nme": "CI"}))).await;
+    assert_status(&unknown_field, StatusCode::UNPROCESSABLE_ENTITY);
+    let empty_name = app.keys_api(reqwest::Method::POST, "/v1/keys", Some(json!({"name": "  "}))).await;
+    assert_status(&empty_name, StatusCode::UNPROCESSABLE_ENTITY);
+    let listed: Value = app.keys_api(reqwest::Method::GET, "/v1/keys", None).await.json().await.unwrap();
+    assert_eq!(listed, json!([]), "nothing was created");
+}
+
+#[tokio::test]
+async fn another_accounts_key_is_not_found_and_untouched() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let created: Value = app
+        .keys_api(reqwest::Method::POST, "/v1/keys", Some(json!({"name": "CI"})))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let key_id = created["key"]["id"].as_str().unwrap().to_owned();
+    app.log_out().await;
+    app.sign_up("mallory@example.com").await;
+    let revoke = app.keys_api(reqwest::Method::DELETE, &format!("/v1/keys/{key_id}"), None).await;
+    assert_status(&revoke, StatusCode::NOT_FOUND);
+    let secret = created["secret"].as_str().unwrap();
+    let limits = browser().get(app.url("/v1/limits")).bearer_auth(secret).send().await.unwrap();
+    assert_status(&limits, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_eleventh_key_change_in_a_minute_gets_429_with_retry_after() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    for n in 0..10 {
+        let response =
+            app.keys_api(reqwest::Method::POST, "/v1/keys", Some(json!({"name": format!("key {n}")}))).await;
+        assert_status(&response, StatusCode::CREATED);
+    }
+    let refused = app.keys_api(reqwest::Method::POST, "/v1/keys", Some(json!({"name": "one more"}))).await;
+    assert_status(&refused, StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+}
+
+#[tokio::test]
+async fn a_cross_site_key_change_is_refused() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let response = app
+        .browser
+        .post(app.url("/v1/keys"))
+        .header("sec-fetch-site", "cross-site")
+        .json(&json!({"name": "evil"}))
+        .send()
+        .await
+        .unwrap();
+    assert_status(&response, StatusCode::FORBIDDEN);
+}
