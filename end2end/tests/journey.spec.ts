@@ -27,11 +27,11 @@ test("sign up, use the shell, log out, and log back in to the page asked for", a
   await expect(page.getByText(email)).toBeVisible();
 
   const nav = page.getByRole("navigation", { name: "Main" });
-  await nav.getByRole("link", { name: "Keys" }).click();
-  await expect(page).toHaveURL("/keys");
-  await expect(page.getByRole("heading", { name: "API keys" })).toBeVisible();
+  await nav.getByRole("link", { name: "Plan" }).click();
+  await expect(page).toHaveURL("/plan");
+  await expect(page.getByRole("heading", { name: "Plan", exact: true })).toBeVisible();
   await expect(page.getByText("This page is not built yet.")).toBeVisible();
-  await expect(nav.getByRole("link", { name: "Keys" })).toHaveAttribute("aria-current", "page");
+  await expect(nav.getByRole("link", { name: "Plan" })).toHaveAttribute("aria-current", "page");
   await expect(nav.getByRole("link", { name: "Admin" })).toHaveCount(0);
 
   await page.getByRole("button", { name: "Log out" }).click();

@@ -57,8 +57,14 @@ pub async fn enforce(State(gateway): State<Gateway>, mut request: Request, next:
         .map(|spec| Charge { subject: subject(spec.scope, key.as_deref(), ip), spec, cost })
         .collect();
 
+    let record_use = |key: &Option<Arc<ResolvedKey>>| {
+        if let Some(key) = key {
+            gateway.key_uses.record(&key.key_id, key.via_previous, gateway.services.clock.now());
+        }
+    };
     prepare_upstream_request(&mut request, key.clone(), route);
     if charges.is_empty() {
+        record_use(&key);
         // Exempt (a stream, the limits endpoint): no bucket is charged or reported.
         return next.run(request).await;
     }
@@ -72,9 +78,7 @@ pub async fn enforce(State(gateway): State<Gateway>, mut request: Request, next:
     if !decision.is_allowed() {
         return responses::refusal(&policy, route, &decision, &request_id);
     }
-    if let Some(key) = &key {
-        gateway.key_uses.record(&key.key_id, key.via_previous, decision.now_utc());
-    }
+    record_use(&key);
     let mut response = next.run(request).await;
     responses::add_limit_headers(&policy, route, &decision, &mut response);
     if let Ok(value) = HeaderValue::from_str(&request_id) {
