@@ -1,6 +1,7 @@
 //! keystile's server: settings, storage, sessions, the dashboard routes and the gateway, built
 //! into one axum application by [`startup::Application`].
 
+pub mod demo;
 pub mod gateway;
 pub mod key_api;
 pub mod operators;

@@ -58,7 +58,7 @@ async fn main() -> anyhow::Result<()> {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(&settings, Arc::new(SystemClock)).await?;
     if settings.demo {
-        operators::ensure_demo_account(app.services()).await?;
+        server::demo::start(app.services(), app.local_addr()).await?;
     }
     println!("keystile is serving at http://{}", app.local_addr());
     app.run_until(shutdown_signal()).await

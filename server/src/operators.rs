@@ -1,4 +1,4 @@
-//! Command-line account chores: operator users, and the demo account the embedded default shows.
+//! Command-line account chores: operator users.
 
 use std::io::{BufRead, IsTerminal};
 use std::sync::Arc;
@@ -7,13 +7,10 @@ use anyhow::Context;
 use limiter::SystemClock;
 use secrecy::SecretString;
 use services::accounts::Accounts;
-use services::accounts::{Role, SignUpError};
+use services::accounts::Role;
 use services::{CurrentPolicy, Database};
 
 use crate::settings::Settings;
-
-pub const DEMO_EMAIL: &str = "demo@keystile.dev";
-pub const DEMO_PASSWORD: &str = "keystile-demo";
 
 /// Creates an admin or support user with a password from a prompt (or standard input when
 /// piped), so it never appears in the shell's history or the process list.
@@ -39,14 +36,4 @@ fn read_password() -> anyhow::Result<SecretString> {
         stdin.lock().read_line(&mut line).context("reading the password from standard input")?;
         Ok(SecretString::from(line.trim_end_matches(['\r', '\n']).to_owned()))
     }
-}
-
-/// Creates the demo customer if it is missing, and says how to log in.
-pub async fn ensure_demo_account(services: &services::Services) -> anyhow::Result<()> {
-    match services.accounts.sign_up(DEMO_EMAIL, SecretString::from(DEMO_PASSWORD), "Demo Co").await {
-        Ok(_) | Err(SignUpError::EmailTaken) => {}
-        Err(error) => return Err(error).context("creating the demo account"),
-    }
-    println!("Demo account: {DEMO_EMAIL} / {DEMO_PASSWORD}");
-    Ok(())
 }

@@ -152,3 +152,21 @@ async fn set_plan(app: &TestApp, user: &User, plan: &str) {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn key_use_is_recorded_in_batches_not_per_request() {
+    let app = spawn_app().await;
+    let (user, _, key) = customer_with_key(&app).await;
+    assert_status(&call(&app, "/v1/limits", Some(&key)).await, StatusCode::OK);
+    let account_id = user.account_id.unwrap();
+    // The gateway writes last-used times once a second; wait for that flush, no longer.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let keys = app.services.keys.list(&account_id).await.unwrap();
+        if keys[0].last_used_at.is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "last use was never recorded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

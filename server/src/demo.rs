@@ -1,0 +1,121 @@
+//! The embedded demo: a customer account with two keys, and traffic from those keys through the
+//! gateway at a rate that swells and ebbs, now and then crossing a limit, so the dashboard has
+//! live data from the first minute. On by default with the embedded settings (`demo = true`),
+//! off in production (`KEYSTILE_DEMO=false`).
+//!
+//! Secrets are shown only when made, so each start rotates the demo keys (no grace) to learn
+//! fresh ones; they live in this task's memory only.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
+use services::Services;
+use services::accounts::{SignUpError, User};
+
+pub const DEMO_EMAIL: &str = "demo@keystile.dev";
+pub const DEMO_PASSWORD: &str = "keystile-demo";
+const DEMO_KEYS: [&str; 2] = ["Production server", "Nightly batch"];
+
+/// Creates the demo customer and its keys if missing, prints how to log in, and starts the
+/// traffic against `gateway`.
+pub async fn start(services: &Services, gateway: SocketAddr) -> anyhow::Result<()> {
+    let user = demo_user(services).await?;
+    let mut secrets = Vec::new();
+    for name in DEMO_KEYS {
+        secrets.push(fresh_secret(services, &user, name).await?);
+    }
+    println!("Demo account: {DEMO_EMAIL} / {DEMO_PASSWORD}");
+    tokio::spawn(traffic(format!("http://{gateway}"), secrets));
+    Ok(())
+}
+
+async fn demo_user(services: &Services) -> anyhow::Result<User> {
+    match services.accounts.sign_up(DEMO_EMAIL, SecretString::from(DEMO_PASSWORD), "Demo Co").await {
+        Ok(user) => Ok(user),
+        Err(SignUpError::EmailTaken) => {
+            services.accounts.user_by_email(DEMO_EMAIL).await?.context("the demo user vanished")
+        }
+        Err(error) => Err(error).context("creating the demo account"),
+    }
+}
+
+/// The key named `name`, created if missing, rotated with no grace if it exists.
+async fn fresh_secret(services: &Services, user: &User, name: &str) -> anyhow::Result<SecretString> {
+    let account_id = user.account_id.as_deref().context("the demo user has no account")?;
+    let existing = services.keys.list(account_id).await?;
+    let usable = existing.iter().find(|key| key.name == name && key.revoked_at.is_none());
+    let with_secret = match usable {
+        Some(key) => services.keys.rotate(user, &key.id, chrono::Duration::zero()).await?,
+        None => services.keys.create(user, name, None).await?,
+    };
+    Ok(with_secret.secret)
+}
+
+/// What the demo clients call, with how often (out of 20) each is picked.
+const CALLS: [(u32, &str, &str); 6] = [
+    (9, "GET", "/v1/snapshots/snap_demo"),
+    (4, "GET", "/v1/scans/scan_demo"),
+    (3, "GET", "/v1/usage?group_by=key"),
+    (2, "GET", "/v1/limits"),
+    (1, "POST", "/v1/scans"),
+    (1, "POST", "/v1/exports"),
+];
+
+async fn traffic(base: String, secrets: Vec<SecretString>) {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build();
+    let Ok(client) = client else {
+        tracing::warn!("demo traffic disabled: no HTTP client");
+        return;
+    };
+    let started = std::time::Instant::now();
+    for tick in 0u64.. {
+        // Between about 1 and 9 requests a second, on a ten-minute swell.
+        let phase = started.elapsed().as_secs_f64() / 600.0 * std::f64::consts::TAU;
+        let per_second = 5.0 + 4.0 * phase.sin();
+        tokio::time::sleep(Duration::from_secs_f64(1.0 / per_second)).await;
+        let secret = &secrets[(tick % 7 == 0) as usize];
+        let (method, path) = pick(tick);
+        let request = match method {
+            "POST" => client.post(format!("{base}{path}")).json(&serde_json::json!({
+                "jurisdictions": ["UK"], "areas": ["AML"], "horizon": 12, "snapshot_id": "snap_demo", "format": "pdf"
+            })),
+            _ => client.get(format!("{base}{path}")),
+        };
+        if let Err(error) = request.bearer_auth(secret.expose_secret()).send().await {
+            tracing::debug!(%error, "demo request failed");
+        }
+        // And an anonymous visitor on a public route now and then.
+        if tick % 13 == 0 {
+            let _ = client.get(format!("{base}/v1/check?name=acme")).send().await;
+        }
+    }
+}
+
+/// A deterministic spread over [`CALLS`] by weight.
+fn pick(tick: u64) -> (&'static str, &'static str) {
+    let total: u32 = CALLS.iter().map(|(weight, _, _)| weight).sum();
+    let mut slot = (tick.wrapping_mul(2_654_435_761) % u64::from(total)) as u32;
+    for (weight, method, path) in CALLS {
+        if slot < weight {
+            return (method, path);
+        }
+        slot -= weight;
+    }
+    ("GET", "/v1/limits")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_calls_are_spread_by_weight() {
+        let picks: Vec<_> = (0..2000).map(pick).collect();
+        let reads = picks.iter().filter(|(_, path)| path.starts_with("/v1/snapshots")).count();
+        let scans = picks.iter().filter(|(method, path)| *method == "POST" && *path == "/v1/scans").count();
+        assert!((800..1000).contains(&reads), "{reads}");
+        assert!((50..150).contains(&scans), "{scans}");
+    }
+}
