@@ -13,6 +13,7 @@ pub mod audit;
 pub mod changes;
 pub mod current_policy;
 pub mod db;
+pub mod idempotency;
 pub mod ids;
 pub mod keys;
 pub mod logins;
@@ -39,6 +40,7 @@ pub struct Services {
     pub accounts: accounts::Accounts,
     pub logins: logins::Logins,
     pub keys: keys::Keys,
+    pub idempotency: idempotency::Idempotency,
 }
 
 /// What [`Services::new`] is built from.
@@ -59,7 +61,8 @@ impl Services {
             logins::Logins::new(db.clone(), clock.clone(), accounts.clone(), limiter.clone(), policy.clone());
         let keys =
             keys::Keys::new(db.clone(), clock.clone(), limiter.clone(), policy.clone(), key_format, changes);
-        Self { db, clock, limiter, policy, accounts, logins, keys }
+        let idempotency = idempotency::Idempotency::new(db.clone(), clock.clone());
+        Self { db, clock, limiter, policy, accounts, logins, keys, idempotency }
     }
 }
 

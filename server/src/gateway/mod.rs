@@ -13,6 +13,7 @@ mod callers;
 pub mod changes;
 mod endpoints;
 mod enforce;
+mod idempotency;
 mod key_cache;
 mod key_uses;
 mod problems;
@@ -25,6 +26,7 @@ use axum::routing::get;
 use axum::{Router, middleware};
 use services::Services;
 
+pub use idempotency::request_fingerprint;
 pub use key_cache::KeyCache;
 pub use problems::problem;
 
@@ -58,6 +60,8 @@ impl Gateway {
             .route("/v1/limits", get(endpoints::limits))
             .with_state(self.clone())
             .fallback_service(upstream)
+            // Inside enforcement: a replay is still authenticated and counted.
+            .layer(middleware::from_fn_with_state(self.clone(), idempotency::idempotent))
             .layer(middleware::from_fn_with_state(self.clone(), enforce::enforce))
     }
 

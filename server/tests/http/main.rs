@@ -5,6 +5,7 @@
 mod auth;
 mod gateway;
 mod helpers;
+mod idempotency;
 mod key_api;
 mod operators;
 mod requests;
