@@ -46,6 +46,14 @@ impl From<sqlx::Error> for IdempotencyError {
     }
 }
 
+#[derive(sqlx::FromRow)]
+struct RecordRow {
+    fingerprint: String,
+    response_status: Option<i64>,
+    response_headers: Option<String>,
+    response_body: Option<String>,
+}
+
 #[derive(Clone)]
 pub struct Idempotency {
     db: Database,
@@ -84,7 +92,7 @@ impl Idempotency {
         if inserted.rows_affected() == 1 {
             return Ok(Claim::Fresh);
         }
-        let row: Option<(String, Option<i64>, Option<String>, Option<String>)> = sqlx::query_as(
+        let row: Option<RecordRow> = sqlx::query_as(
             "SELECT fingerprint, response_status, response_headers, response_body FROM idempotency_records \
              WHERE account_id = $1 AND idempotency_key = $2",
         )
@@ -95,8 +103,10 @@ impl Idempotency {
         Ok(match row {
             // Deleted between our insert and select (an abandoned run): the caller may retry.
             None => Claim::InProgress,
-            Some((stored, _, _, _)) if stored != fingerprint => Claim::Mismatch,
-            Some((_, Some(status), headers, body)) => Claim::Replay(decode(status, headers, body)?),
+            Some(row) if row.fingerprint != fingerprint => Claim::Mismatch,
+            Some(RecordRow { response_status: Some(status), response_headers, response_body, .. }) => {
+                Claim::Replay(decode(status, response_headers, response_body)?)
+            }
             Some(_) => Claim::InProgress,
         })
     }
