@@ -11,6 +11,8 @@
 //! - [`Policy::route`]: which route a method and path match (most specific wins);
 //! - [`Policy::charges`]: which `limiter::BucketSpec`s that request consumes for its caller;
 //! - [`Policy::header_styles`], [`Policy::refusal`]: how to answer, and how to refuse;
+//! - [`Policy::rate_limit_headers`], [`Policy::render_refusal`],
+//!   [`Policy::render_spend_cap_refusal`]: that answer as headers and a body, ready to send;
 //! - [`Policy::fails_closed`]: which buckets refuse when the limiter store is down.
 //!
 //! The dashboard reads [`Policy::plans`] and [`Pricing`] (tier for a peak rate, overage cost).
@@ -39,6 +41,7 @@ mod plans;
 mod pricing;
 mod public;
 mod rejections;
+mod responses;
 mod routes;
 mod security;
 mod validation;
@@ -57,6 +60,7 @@ pub use plans::{Accounts, DailyCap, Plan};
 pub use pricing::{Pricing, SpendCap, Tier};
 pub use public::PublicLimits;
 pub use rejections::{BodyStyle, Refusal, Rejection, RetryAfter};
+pub use responses::{RenderedRefusal, Responder, SpendCapReached, described_bucket, header_value};
 pub use routes::{Access, Method, PathPattern, PatternError, Route, RouteMatch};
 pub use security::{LOGIN_ACCOUNT, LOGIN_ACCOUNT_IP, LOGIN_IP, LoginSpecs, LoginThrottle, Security};
 pub use validation::{FieldPath, PathPart};
