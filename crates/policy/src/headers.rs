@@ -15,7 +15,8 @@
 //! and `x-ratelimit` writes only its `X-` fields: see [`ratelimit_policy_style`]. This is not a
 //! validation error because enabling both is a reasonable way to serve old and new clients.
 //!
-//! Remaining is never negative (the limiter's reports guarantee it; the gateway renders them).
+//! Remaining is never negative (the limiter's reports guarantee it). The fields themselves are
+//! written by `crate::responses` ([`Policy::rate_limit_headers`]).
 
 use serde::{Deserialize, Serialize};
 

@@ -3,8 +3,8 @@
 //! Two bodies: `problem+json` (seed 002, RFC 9457: `type`, `title`, `status`, `code`,
 //! `detail`, `request_id`) and `seed001-json` (`{error, code, details{...}}`). The global style
 //! is `[rejection] body`; the daily cap and the public per-IP limit may each name their own,
-//! because seed 001 gives those two their own bodies. The policy only chooses; the gateway
-//! renders.
+//! because seed 001 gives those two their own bodies. This module chooses; `crate::responses`
+//! renders the 429 ([`Policy::render_refusal`]).
 
 use serde::{Deserialize, Serialize};
 
