@@ -8,4 +8,5 @@ pub mod operators;
 pub mod sessions;
 pub mod settings;
 pub mod startup;
+pub mod upstream;
 pub mod web;

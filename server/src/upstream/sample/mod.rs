@@ -1,0 +1,121 @@
+//! The built-in sample API: a stand-in for the operator's API, answering the seed routes with
+//! plausible JSON so the demo and the tests call something real.
+//!
+//! Routes: `GET /v1/check?name=`, `GET /v1/jurisdictions`, `GET /v1/jurisdictions/{code}/operators`,
+//! `GET /v1/operators/search?q=&jurisdiction=&limit=` (exactly `min(limit, matches)` rows, so
+//! the gateway's anonymous row cap shows), `GET /v1/snapshots`, `GET /v1/snapshots/{id}` and
+//! its `sections`, `sections/{key}`, `changes`; `POST /v1/scans`, `GET /v1/scans/{id}`,
+//! `GET /v1/scans/{id}/stream` (server-sent events: five `progress` events one interval apart,
+//! then `complete`); `POST /v1/exports`, `GET /v1/exports/{id}`.
+//!
+//! The reference data is fixed and ids are sequential, so answers are deterministic. Created
+//! scans and exports live in memory, the newest [`store::CAPACITY`] of each.
+//!
+//! Failures are problem+json: malformed JSON or query → 400, a body of the wrong shape or with
+//! unknown values → 422, an unknown id or path → 404, a wrong method → 405. Never a 500.
+
+mod catalog;
+mod directory;
+mod exports;
+mod scans;
+mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::de::DeserializeOwned;
+
+use crate::gateway::problem;
+use store::Store;
+
+/// Time between two events of a scan's stream, by default.
+pub const STREAM_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The sample API's state: created scans and exports. Cheap to clone.
+#[derive(Clone)]
+pub struct SampleApi {
+    store: Arc<Store>,
+    stream_interval: Duration,
+}
+
+impl Default for SampleApi {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SampleApi {
+    pub fn new() -> Self {
+        Self { store: Arc::new(Store::default()), stream_interval: STREAM_INTERVAL }
+    }
+
+    /// The same API with another pace of scan events (and of scan completion).
+    pub fn with_stream_interval(self, interval: Duration) -> Self {
+        Self { stream_interval: interval, ..self }
+    }
+
+    /// Every route above; anything else under any path is a 404 problem.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/v1/check", get(directory::check_licence))
+            .route("/v1/jurisdictions", get(directory::list_jurisdictions))
+            .route("/v1/jurisdictions/{code}/operators", get(directory::list_jurisdiction_operators))
+            .route("/v1/operators/search", get(directory::search_operators))
+            .route("/v1/snapshots", get(directory::list_snapshots))
+            .route("/v1/snapshots/{id}", get(directory::get_snapshot))
+            .route("/v1/snapshots/{id}/sections", get(directory::list_snapshot_sections))
+            .route("/v1/snapshots/{id}/sections/{key}", get(directory::get_snapshot_section))
+            .route("/v1/snapshots/{id}/changes", get(directory::list_snapshot_changes))
+            .route("/v1/scans", axum::routing::post(scans::create_scan))
+            .route("/v1/scans/{id}", get(scans::get_scan))
+            .route("/v1/scans/{id}/stream", get(scans::stream_scan))
+            .route("/v1/exports", axum::routing::post(exports::create_export))
+            .route("/v1/exports/{id}", get(exports::get_export))
+            .fallback(|| async { SampleError::NoRoute })
+            .method_not_allowed_fallback(|| async { SampleError::WrongMethod })
+            .with_state(self.clone())
+    }
+}
+
+/// Why the sample API refuses a request; each is a problem+json answer.
+#[derive(Debug, thiserror::Error)]
+enum SampleError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("There is no such endpoint.")]
+    NoRoute,
+    #[error("This endpoint does not accept that method.")]
+    WrongMethod,
+}
+
+impl IntoResponse for SampleError {
+    fn into_response(self) -> Response {
+        let (status, code, title) = match &self {
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request", "Bad request"),
+            Self::Unprocessable(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", "Invalid request")
+            }
+            Self::NotFound(_) | Self::NoRoute => (StatusCode::NOT_FOUND, "not_found", "Not found"),
+            Self::WrongMethod => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed"),
+        };
+        problem(status, None, code, title, &self.to_string(), "")
+    }
+}
+
+/// A JSON request body: unreadable JSON is a 400, readable JSON of the wrong shape a 422.
+fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, SampleError> {
+    serde_json::from_slice(body).map_err(|error| match error.classify() {
+        serde_json::error::Category::Data => {
+            SampleError::Unprocessable(format!("The JSON body does not have the expected shape: {error}"))
+        }
+        _ => SampleError::BadRequest(format!("The body is not valid JSON: {error}")),
+    })
+}

@@ -1,0 +1,173 @@
+//! Sample scans: `POST /v1/scans` queues one, `GET /v1/scans/{id}` reports it, and
+//! `GET /v1/scans/{id}/stream` plays its progress as server-sent events.
+//!
+//! A scan runs for [`STEPS`] stream intervals from its creation; its findings are a fixed
+//! function of what it covers, one per jurisdiction and area.
+
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::Stream;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::store::Scan;
+use super::{SampleApi, SampleError, catalog, parse_json};
+
+/// Progress events a stream sends before `complete`.
+pub const STEPS: u32 = 5;
+/// Most jurisdictions or areas one scan may name.
+const MAX_ITEMS: usize = 20;
+/// Longest horizon a scan looks ahead, in months.
+const MAX_HORIZON: u32 = 60;
+
+#[derive(Deserialize)]
+struct ScanRequest {
+    jurisdictions: Vec<String>,
+    areas: Vec<String>,
+    #[serde(default = "default_horizon")]
+    horizon: u32,
+}
+
+fn default_horizon() -> u32 {
+    12
+}
+
+/// `POST /v1/scans` with `{"jurisdictions":["UK"],"areas":["AML"],"horizon":12}` → 202.
+pub async fn create_scan(State(api): State<SampleApi>, body: Bytes) -> Result<Response, SampleError> {
+    let wanted: ScanRequest = parse_json(&body)?;
+    let jurisdictions = known_items("jurisdictions", &wanted.jurisdictions, |code| {
+        catalog::jurisdiction(code).map(|j| j.code)
+    })?;
+    let areas = known_items("areas", &wanted.areas, catalog::area)?;
+    if !(1..=MAX_HORIZON).contains(&wanted.horizon) {
+        return Err(SampleError::Unprocessable(format!("`horizon` must be 1 to {MAX_HORIZON} months.")));
+    }
+    let scan = api.store.add_scan(|id| Scan {
+        id,
+        jurisdictions,
+        areas,
+        horizon: wanted.horizon,
+        created: Instant::now(),
+    });
+    let mut response = (StatusCode::ACCEPTED, Json(describe(&scan, api.stream_interval))).into_response();
+    if let Ok(location) = HeaderValue::try_from(format!("/v1/scans/{}", scan.id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// The catalogue's spelling of every item, or a 422 naming the first unknown one.
+fn known_items(
+    field: &str,
+    items: &[String],
+    find: impl Fn(&str) -> Option<&'static str>,
+) -> Result<Vec<&'static str>, SampleError> {
+    if items.is_empty() || items.len() > MAX_ITEMS {
+        return Err(SampleError::Unprocessable(format!("`{field}` must list 1 to {MAX_ITEMS} items.")));
+    }
+    items
+        .iter()
+        .map(|item| {
+            find(item)
+                .ok_or_else(|| SampleError::Unprocessable(format!("`{field}` has an unknown item {item:?}.")))
+        })
+        .collect()
+}
+
+/// `GET /v1/scans/{id}`.
+pub async fn get_scan(
+    State(api): State<SampleApi>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, SampleError> {
+    let scan = find_scan(&api, &id)?;
+    Ok(Json(describe(&scan, api.stream_interval)))
+}
+
+fn find_scan(api: &SampleApi, id: &str) -> Result<Scan, SampleError> {
+    api.store.scan(id).ok_or_else(|| SampleError::NotFound(format!("There is no scan {id:?}.")))
+}
+
+fn describe(scan: &Scan, interval: Duration) -> Value {
+    let run = interval * STEPS;
+    let elapsed = scan.created.elapsed();
+    let percent = if run.is_zero() { 100 } else { (elapsed.as_millis() * 100 / run.as_millis()).min(100) };
+    let status = match percent {
+        0 => "queued",
+        100 => "completed",
+        _ => "running",
+    };
+    let mut body = json!({
+        "id": scan.id,
+        "status": status,
+        "progress": percent,
+        "jurisdictions": scan.jurisdictions,
+        "areas": scan.areas,
+        "horizon": scan.horizon,
+        "stream_url": format!("/v1/scans/{}/stream", scan.id),
+    });
+    if status == "completed" {
+        body["findings"] = Value::from(findings(scan));
+    }
+    body
+}
+
+/// One finding per jurisdiction and area, a fixed function of the scan's scope.
+fn findings(scan: &Scan) -> Vec<Value> {
+    let pairs = scan.jurisdictions.iter().flat_map(|j| scan.areas.iter().map(move |a| (*j, *a)));
+    pairs
+        .map(|(jurisdiction, area)| {
+            let changes = 1 + (jurisdiction.len() + area.len() + scan.horizon as usize) % 4;
+            json!({
+                "jurisdiction": jurisdiction,
+                "area": area,
+                "upcoming_changes": changes,
+                "summary": format!("{changes} {area} changes expected in {jurisdiction} within {} months", scan.horizon),
+            })
+        })
+        .collect()
+}
+
+/// `GET /v1/scans/{id}/stream`: [`STEPS`] `progress` events one interval apart, then `complete`.
+pub async fn stream_scan(
+    State(api): State<SampleApi>,
+    Path(id): Path<String>,
+) -> Result<Response, SampleError> {
+    let scan = find_scan(&api, &id)?;
+    let mut response = Sse::new(scan_events(scan, api.stream_interval)).into_response();
+    // Tells buffering proxies in front (nginx) to pass events on at once.
+    response.headers_mut().insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}
+
+fn scan_events(scan: Scan, interval: Duration) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures_util::stream::unfold(1, move |step| {
+        let scan = scan.clone();
+        async move {
+            if step > STEPS + 1 {
+                return None;
+            }
+            if step > 1 {
+                tokio::time::sleep(interval).await;
+            }
+            let event = if step <= STEPS { progress_event(&scan, step) } else { complete_event(&scan) };
+            Some((Ok(event.id(step.to_string())), step + 1))
+        }
+    })
+}
+
+fn progress_event(scan: &Scan, step: u32) -> Event {
+    let data = json!({ "scan_id": scan.id, "step": step, "of": STEPS, "progress": step * 100 / STEPS });
+    Event::default().event("progress").data(data.to_string())
+}
+
+fn complete_event(scan: &Scan) -> Event {
+    let data = json!({ "scan_id": scan.id, "status": "completed", "findings": findings(scan) });
+    Event::default().event("complete").data(data.to_string())
+}
