@@ -146,6 +146,21 @@ async fn scan_events_flow_through_the_proxy_one_by_one() {
 }
 
 #[tokio::test]
+async fn a_stream_outlasting_the_timeout_is_not_cut() {
+    // The timeout bounds the response head; the body then streams as long as it takes.
+    let options = ProxyOptions { timeout: Duration::from_millis(150), ..ProxyOptions::default() };
+    let api = spawn_proxy_with(&spawn_sample().await, options).await;
+    let scan = json!({"jurisdictions": ["SE"], "areas": ["MARKETING"]});
+    let created: Value = post_json(format!("{api}/v1/scans"), scan).await.json().await.unwrap();
+    let response = get(format!("{api}/v1/scans/{}/stream", created["id"].as_str().unwrap())).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let started = Instant::now();
+    let text = response.text().await.unwrap();
+    assert!(started.elapsed() > Duration::from_millis(150), "the stream ended before the timeout");
+    assert!(text.contains("event: complete"), "{text}");
+}
+
+#[tokio::test]
 async fn a_post_body_reaches_the_upstream_while_the_caller_still_sends_it() {
     let first_chunk = Arc::new(Notify::new());
     let seen = first_chunk.clone();

@@ -15,9 +15,9 @@
 //!
 //! Failures: a bad upstream URL is an [`UpstreamError`] at start. At run time an upstream fault is
 //! an RFC 9457 problem+json answer in the gateway's shape ([`crate::gateway::problem`]), never a
-//! panic or a 500: 502 when the upstream cannot be
-//! reached or answers nonsense, 504 when it does not answer (connect and response head) within
-//! [`ProxyOptions::timeout`]. A body already streaming is never cut by that timeout.
+//! panic or a 500: 502 when the upstream cannot be reached or answers nonsense, 504 when it does
+//! not answer (connect and response head) within [`ProxyOptions::timeout`]. A body already
+//! streaming is never cut by that timeout.
 
 mod forwarding;
 mod proxy;

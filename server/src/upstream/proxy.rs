@@ -137,14 +137,7 @@ impl ReverseProxy {
     }
 
     fn upstream_request(&self, request: Request, target: Uri) -> Request {
-        let origin =
-            Origin {
-                peer: request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip()),
-                host: request.headers().get(header::HOST).cloned().or_else(|| {
-                    request.uri().authority().and_then(|authority| authority.as_str().parse().ok())
-                }),
-                proto: self.0.options.forwarded_proto.as_str(),
-            };
+        let origin = self.origin(&request);
         let (mut parts, body) = request.into_parts();
         parts.uri = target;
         // The pool speaks HTTP/1.1 whatever the caller spoke; the client sets Host from the URI.
@@ -154,6 +147,17 @@ impl ReverseProxy {
         forwarding::remove_api_key(&mut parts.headers);
         forwarding::add_forwarded(&mut parts.headers, &origin);
         Request::from_parts(parts, body)
+    }
+
+    /// The caller's address, the host it asked for and the scheme it used.
+    fn origin(&self, request: &Request) -> Origin {
+        let host = request.headers().get(header::HOST).cloned();
+        let authority = || request.uri().authority().and_then(|authority| authority.as_str().parse().ok());
+        Origin {
+            peer: request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip()),
+            host: host.or_else(authority),
+            proto: self.0.options.forwarded_proto.as_str(),
+        }
     }
 
     fn fault(&self, fault: Fault) -> Response {
