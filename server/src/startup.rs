@@ -136,7 +136,7 @@ fn router(
         .route("/v1/keys", get(key_api::list).post(key_api::create))
         .route("/v1/keys/{id}", axum::routing::delete(key_api::revoke))
         .route("/v1/keys/{id}/rotate", axum::routing::post(key_api::rotate))
-        .leptos_routes_with_context(&state, generate_route_list(App), context.clone(), {
+        .leptos_routes_with_context(&state, page_routes(), context.clone(), {
             let options = leptos_options.clone();
             move || html_document(options.clone())
         })
@@ -153,6 +153,15 @@ fn router(
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn(web::security_headers))
+}
+
+/// The dashboard's page routes, generated once per process. Generating them renders the app with
+/// resource loading switched off process-wide (leptos_server's `SuppressResourceLoad` is a global
+/// flag), so doing it again while another application in the process serves pages (as tests do)
+/// would leave those pages waiting forever for their data.
+fn page_routes() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
 /// The policy file named in the settings, or the shipped default. A bad file stops start-up with

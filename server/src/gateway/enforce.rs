@@ -75,12 +75,13 @@ pub async fn enforce(State(gateway): State<Gateway>, mut request: Request, next:
             return problems::unavailable(type_base, &request_id);
         }
     };
+    let render = policy.responder(route).for_caller(&caller);
     if !decision.is_allowed() {
-        return responses::refusal(&policy, route, &decision, &request_id);
+        return responses::refusal(&render, &decision, &request_id);
     }
     record_use(&key);
     let mut response = next.run(request).await;
-    responses::add_limit_headers(&policy, route, &decision, &mut response);
+    responses::add_limit_headers(&render, &decision, &mut response);
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);
     }

@@ -1,64 +1,34 @@
-//! Turning the limiter's decision into the response the policy asks for: rate-limit headers
-//! on admitted requests, and the 429 refusal.
-//!
-//! Interim: the seed 002 (`RateLimit-*`) headers and a problem+json 429 only; the full
-//! rendering of every header style and body lives with the policy once it lands.
+//! Copying the policy's rendering of a decision into the HTTP response: the rate-limit headers
+//! of every style in force, or the whole 429 (status, headers, body). The header names and body
+//! shapes are the policy crate's (`policy::Responder`); this module only knows axum.
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use limiter::Decision;
-use policy::{Policy, Route};
+use policy::{RenderedRefusal, Responder};
 
-use super::problems::problem;
+/// Adds the rate-limit headers of every style in force for the route.
+pub fn add_limit_headers(render: &Responder<'_>, decision: &Decision<'_>, response: &mut Response) {
+    insert_all(response.headers_mut(), render.headers(&decision.buckets, decision.now));
+}
 
-/// Adds the rate-limit headers for the bucket closest to exhaustion.
-pub fn add_limit_headers(
-    _policy: &Policy,
-    _route: Option<&Route>,
-    decision: &Decision<'_>,
-    response: &mut Response,
-) {
-    let Some(tightest) = decision.tightest() else {
-        return;
-    };
-    let headers = response.headers_mut();
-    let reset = tightest.reset_after(decision.now).as_secs();
-    for (name, value) in [
-        ("ratelimit-limit", tightest.limit),
-        ("ratelimit-remaining", tightest.remaining),
-        ("ratelimit-reset", reset),
-    ] {
-        if let Ok(value) = HeaderValue::from_str(&value.to_string()) {
+/// The 429 for a refused request, as the refusing bucket's policy says.
+pub fn refusal(render: &Responder<'_>, decision: &Decision<'_>, request_id: &str) -> Response {
+    from_rendered(render.refusal(decision, request_id))
+}
+
+pub fn from_rendered(rendered: RenderedRefusal) -> Response {
+    let status = StatusCode::from_u16(rendered.status).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
+    let mut response = (status, rendered.body).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(rendered.content_type));
+    insert_all(response.headers_mut(), rendered.headers);
+    response
+}
+
+fn insert_all(headers: &mut HeaderMap, pairs: Vec<(String, String)>) {
+    for (name, value) in pairs {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
             headers.insert(name, value);
         }
     }
-}
-
-/// The 429 for a refused request.
-pub fn refusal(
-    policy: &Policy,
-    _route: Option<&Route>,
-    decision: &Decision<'_>,
-    request_id: &str,
-) -> Response {
-    let Some(denied) = decision.denied().next() else {
-        return problem(
-            StatusCode::TOO_MANY_REQUESTS,
-            None,
-            "rate_limit_exceeded",
-            "Rate limit exceeded",
-            "",
-            request_id,
-        );
-    };
-    let refusal = policy.refusal(denied.name);
-    let reset = denied.retry_after.unwrap_or_default().as_secs().max(1);
-    let retry_after = refusal.retry_after.seconds(policy::window_seconds(&denied.window), reset);
-    let detail = format!("Rate limit exceeded for {} bucket. Retry after {retry_after}s.", denied.name);
-    let mut response =
-        problem(StatusCode::TOO_MANY_REQUESTS, None, refusal.code, refusal.message, &detail, request_id);
-    if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    response
 }

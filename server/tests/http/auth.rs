@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 
 use crate::helpers::*;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_up_signs_in_and_lands_on_the_overview() {
     let app = spawn_app().await;
     let response = app.sign_up("ada@example.com").await;
@@ -18,7 +18,7 @@ async fn sign_up_signs_in_and_lands_on_the_overview() {
     assert!(page.contains("ada@example.com"), "the shell shows who is signed in");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_session_cookie_is_http_only_and_same_site() {
     let app = spawn_app().await;
     let cookie = session_cookie(&app.sign_up("ada@example.com").await).unwrap();
@@ -27,7 +27,7 @@ async fn the_session_cookie_is_http_only_and_same_site() {
     assert!(!cookie.contains("Secure"), "plain http in tests: {cookie}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_out_visitor_is_sent_to_login_and_back_to_the_page_they_asked_for() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
@@ -43,7 +43,7 @@ async fn a_signed_out_visitor_is_sent_to_login_and_back_to_the_page_they_asked_f
     assert_status(&app.get("/keys").await, StatusCode::OK);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_never_redirects_to_another_site() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
@@ -52,7 +52,7 @@ async fn login_never_redirects_to_another_site() {
     assert_redirect(&response, "/");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_out_ends_the_session_for_good() {
     let app = spawn_app().await;
     let cookie = session_cookie(&app.sign_up("ada@example.com").await).unwrap();
@@ -65,7 +65,7 @@ async fn log_out_ends_the_session_for_good() {
     assert_redirect(&replay, "/login");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_session_id_changes_at_login() {
     let app = spawn_app().await;
     let first = session_cookie(&app.sign_up("ada@example.com").await).unwrap();
@@ -77,7 +77,7 @@ async fn the_session_id_changes_at_login() {
     assert_redirect(&replay, "/login");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
@@ -94,14 +94,14 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
     assert!(page.contains("Email or password is incorrect."), "{page}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_emails_take_as_long_as_wrong_passwords() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
     app.log_out().await;
     let mut wrong = Vec::new();
     let mut unknown = Vec::new();
-    for round in 0..3 {
+    for round in 0..5 {
         let started = std::time::Instant::now();
         app.log_in("ada@example.com", &format!("wrong {round}"), "/").await;
         wrong.push(started.elapsed());
@@ -109,15 +109,14 @@ async fn unknown_emails_take_as_long_as_wrong_passwords() {
         app.log_in(&format!("nobody{round}@example.com"), "wrong", "/").await;
         unknown.push(started.elapsed());
     }
-    wrong.sort();
-    unknown.sort();
     // Both paths run argon2; without the dummy hash the unknown email would answer in a
-    // fraction of the time. The bound is loose so a busy machine does not flake.
-    let (wrong, unknown) = (wrong[1].as_secs_f64(), unknown[1].as_secs_f64());
+    // fraction of the time. The fastest of five runs is the least disturbed by a busy machine.
+    let fastest = |times: &[std::time::Duration]| times.iter().min().unwrap().as_secs_f64();
+    let (wrong, unknown) = (fastest(&wrong), fastest(&unknown));
     assert!(unknown > wrong * 0.5, "unknown email {unknown:.3}s vs wrong password {wrong:.3}s");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_idle_for_more_than_30_minutes_ends() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
@@ -127,7 +126,7 @@ async fn a_session_idle_for_more_than_30_minutes_ends() {
     assert_redirect(&app.get("/").await, "/login");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_active_session_still_ends_12_hours_after_login() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
@@ -139,7 +138,7 @@ async fn an_active_session_still_ends_12_hours_after_login() {
     assert_redirect(&app.get("/").await, "/login");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_up_twice_with_one_email_is_refused_plainly() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
@@ -150,7 +149,7 @@ async fn signing_up_twice_with_one_email_is_refused_plainly() {
     assert!(page.contains("An account with this email already exists."), "{page}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_in_user_visiting_login_goes_to_the_overview() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;

@@ -32,7 +32,7 @@ async fn problem_without_request_id(response: reqwest::Response) -> Value {
     body
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_private_route_without_a_key_gets_401() {
     let app = spawn_app().await;
     let response = call(&app, "/v1/snapshots/s1", None).await;
@@ -41,7 +41,7 @@ async fn a_private_route_without_a_key_gets_401() {
     assert_eq!(problem_without_request_id(response).await["code"], "api_key_required");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_unknown_revoked_and_expired_keys_get_one_identical_401() {
     let app = spawn_app().await;
     let (user, key_id, revoked) = customer_with_key(&app).await;
@@ -65,7 +65,7 @@ async fn malformed_unknown_revoked_and_expired_keys_get_one_identical_401() {
     assert_eq!(bodies[0]["code"], "invalid_api_key");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_lists_every_bucket_and_charges_nothing() {
     let app = spawn_app().await;
     let (_, _, key) = customer_with_key(&app).await;
@@ -79,7 +79,7 @@ async fn limits_lists_every_bucket_and_charges_nothing() {
     assert_eq!(first, second, "reading the limits charged something");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reads_bucket_admits_exactly_its_limit_then_refuses_with_problem_json() {
     let app = spawn_app().await;
     let (_, _, key) = customer_with_key(&app).await;
@@ -110,7 +110,7 @@ async fn two_nodes() -> (TestApp, TestApp) {
     (node(database_url.clone()).await, node(database_url).await)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_revoked_on_one_node_is_refused_by_the_other_within_a_second() {
     let (a, b) = two_nodes().await;
     let (user, key_id, key) = customer_with_key(&a).await;
@@ -128,7 +128,7 @@ async fn a_key_revoked_on_one_node_is_refused_by_the_other_within_a_second() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_together_admit_exactly_the_buckets_limit() {
     let (a, b) = two_nodes().await;
     let (user, _, key) = customer_with_key(&a).await;
@@ -153,7 +153,7 @@ async fn set_plan(app: &TestApp, user: &User, plan: &str) {
         .unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_use_is_recorded_in_batches_not_per_request() {
     let app = spawn_app().await;
     let (user, _, key) = customer_with_key(&app).await;
@@ -169,4 +169,35 @@ async fn key_use_is_recorded_in_batches_not_per_request() {
         assert!(Instant::now() < deadline, "last use was never recorded");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admitted_requests_carry_the_policys_rate_limit_headers() {
+    let app = spawn_app().await;
+    let (_, _, key) = customer_with_key(&app).await;
+    // Seed 002's draft-7 headers on a keyed read.
+    let read = call(&app, "/v1/snapshots/s1", Some(&key)).await;
+    for name in ["ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"] {
+        assert!(read.headers().contains_key(name), "{name} missing: {:?}", read.headers());
+    }
+    // Seed 001's X-RateLimit-* on an anonymous public route: 10 an hour per address.
+    let public = call(&app, "/v1/check?name=acme", None).await;
+    assert_eq!(public.headers()["x-ratelimit-limit"], "10");
+    assert_eq!(public.headers()["x-ratelimit-remaining"], "9");
+    assert_eq!(public.headers()["x-ratelimit-policy"], "tier=public;limit=10;window=hour");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_eleventh_anonymous_call_in_an_hour_waits_for_the_top_of_the_hour() {
+    let app = spawn_app().await;
+    for _ in 0..10 {
+        assert_ne!(call(&app, "/v1/jurisdictions", None).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+    let refused = call(&app, "/v1/jurisdictions", None).await;
+    assert_status(&refused, StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry_after <= 3600, "{retry_after}");
+    assert_eq!(refused.headers()["x-ratelimit-remaining"], "0");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited", "seed 001's body: {body}");
 }

@@ -21,6 +21,20 @@ pub struct TestApp {
     pub browser: Client,
 }
 
+/// Server logs for debugging, when RUST_LOG is set; each line names its test's thread.
+fn init_logs() {
+    static LOGS: std::sync::Once = std::sync::Once::new();
+    LOGS.call_once(|| {
+        if std::env::var("RUST_LOG").is_ok() {
+            let _ = tracing_subscriber::fmt()
+                .with_thread_names(true)
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .with_writer(std::io::stderr)
+                .try_init();
+        }
+    });
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
@@ -33,6 +47,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
 
 /// Starts the application on an existing database (several nodes may share one).
 pub async fn spawn_app_on(database_url: String, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    init_logs();
     let settings = Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: database_url.clone(),
@@ -43,9 +58,8 @@ pub async fn spawn_app_on(database_url: String, adjust: impl FnOnce(&mut Setting
     adjust(&mut settings);
     // At the top of a minute, so a test stepping through seconds stays in one clock-aligned
     // minute window.
-    let clock = ManualClock::new(
-        Utc::now().duration_trunc(chrono::Duration::minutes(1)).unwrap_or_else(|_| Utc::now()),
-    );
+    let start = Utc::now().duration_trunc(chrono::Duration::minutes(1)).unwrap_or_else(|_| Utc::now());
+    let clock = ManualClock::new(start);
     let app = Application::build(&settings, Arc::new(clock.clone())).await.expect("build the application");
     let address = format!("http://{}", app.local_addr());
     let services = app.services().clone();

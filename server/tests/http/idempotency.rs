@@ -29,7 +29,7 @@ async fn post_scan(app: &TestApp, key: &str, idempotency_key: &str, body: &str) 
 
 const SCAN: &str = r#"{"jurisdictions":["UK"],"areas":["AML"],"horizon":12}"#;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_with_the_same_key_and_body_replays_the_first_response() {
     let app = spawn_app().await;
     let key = key_for_new_customer(&app).await;
@@ -44,7 +44,7 @@ async fn a_retry_with_the_same_key_and_body_replays_the_first_response() {
     assert_eq!(retry.text().await.unwrap(), first_body, "the same response, so the same scan");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_key_with_a_different_body_gets_422() {
     let app = spawn_app().await;
     let key = key_for_new_customer(&app).await;
@@ -55,7 +55,7 @@ async fn the_same_key_with_a_different_body_gets_422() {
     assert_eq!(other.headers()["content-type"], "application/problem+json");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_duplicate_sent_while_the_first_still_runs_gets_409() {
     let app = spawn_app().await;
     let key = key_for_new_customer(&app).await;
@@ -70,7 +70,7 @@ async fn a_duplicate_sent_while_the_first_still_runs_gets_409() {
     assert_status(&duplicate, StatusCode::CONFLICT);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_idempotency_key_gets_400() {
     let app = spawn_app().await;
     let key = key_for_new_customer(&app).await;

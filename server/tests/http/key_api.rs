@@ -19,7 +19,7 @@ impl TestApp {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_key_api_needs_a_dashboard_session() {
     let app = spawn_app().await;
     let response = app.keys_api(reqwest::Method::GET, "/v1/keys", None).await;
@@ -27,7 +27,7 @@ async fn the_key_api_needs_a_dashboard_session() {
     assert_eq!(response.headers()["content-type"], "application/problem+json");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_created_through_the_api_works_until_revoked() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
@@ -51,7 +51,7 @@ async fn a_key_created_through_the_api_works_until_revoked() {
     assert_status(&limits, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotating_through_the_api_keeps_the_old_secret_for_the_grace_period() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
@@ -83,7 +83,7 @@ async fn rotating_through_the_api_keeps_the_old_secret_for_the_grace_period() {
     assert_eq!(works(new).await, StatusCode::OK);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_bodies_get_a_clear_4xx() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
@@ -104,7 +104,7 @@ async fn malformed_bodies_get_a_clear_4xx() {
     assert_eq!(listed, json!([]), "nothing was created");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_accounts_key_is_not_found_and_untouched() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
@@ -124,7 +124,7 @@ async fn another_accounts_key_is_not_found_and_untouched() {
     assert_status(&limits, StatusCode::OK);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_eleventh_key_change_in_a_minute_gets_429_with_retry_after() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
@@ -139,7 +139,7 @@ async fn the_eleventh_key_change_in_a_minute_gets_429_with_retry_after() {
     assert!((1..=60).contains(&retry_after), "{retry_after}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cross_site_key_change_is_refused() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;

@@ -1,6 +1,6 @@
 //! keystile over real HTTP: each test starts the whole application on port 0 with a fresh
 //! database (SQLite, or PostgreSQL with KEYSTILE_TEST_DB=postgres) and a manual clock, then acts
-//! as a browser would.
+//! as a browser would. Tests run on a multi-thread runtime, as the binary does.
 
 mod auth;
 mod gateway;

@@ -22,7 +22,7 @@ fn create_operator(app: &TestApp, email: &str, role: &str, password: &str) -> st
     child.wait_with_output().unwrap()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_created_on_the_command_line_can_log_in_and_sees_the_operator_section() {
     let app = spawn_app().await;
     let output = create_operator(&app, "ops@example.com", "admin", "operator password");
@@ -36,7 +36,7 @@ async fn an_admin_created_on_the_command_line_can_log_in_and_sees_the_operator_s
     assert!(page.contains(r#"href="/admin""#), "operators see the Admin link");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customers_do_not_see_the_operator_section() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
@@ -44,7 +44,7 @@ async fn customers_do_not_see_the_operator_section() {
     assert!(!page.contains(r#"href="/admin""#));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_weak_operator_password_is_refused_and_nothing_is_created() {
     let app = spawn_app().await;
     let output = create_operator(&app, "ops@example.com", "support", "short");

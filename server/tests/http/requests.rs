@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 
 use crate::helpers::*;
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cross_site_posts_are_refused_even_with_valid_credentials() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
@@ -31,7 +31,7 @@ async fn cross_site_posts_are_refused_even_with_valid_credentials() {
     assert_redirect(&same_origin, "/");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_function_called_with_missing_fields_gets_400() {
     let app = spawn_app().await;
     let response = browser()
@@ -44,7 +44,7 @@ async fn a_server_function_called_with_missing_fields_gets_400() {
     assert_status(&response, StatusCode::BAD_REQUEST);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_called_from_script_gets_422_not_500() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
@@ -58,7 +58,7 @@ async fn a_wrong_password_called_from_script_gets_422_not_500() {
     assert!(response.text().await.unwrap().contains("Email or password is incorrect."));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_body_gets_413_and_writes_nothing() {
     let app = spawn_app().await;
     let huge = "x".repeat(200 * 1024);
@@ -73,7 +73,7 @@ async fn an_oversized_body_gets_413_and_writes_nothing() {
     assert!(location(&login).contains("__err="), "no account was created");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_pages_get_404_for_signed_in_users() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;

@@ -47,7 +47,7 @@ async fn owner_with_known_browser(app: &TestApp) -> reqwest::Client {
     owner
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_wrong_passwords_from_one_address_stop_the_sixth_attempt_even_when_right() {
     let app = spawn_behind_proxy().await;
     app.sign_up("ada@example.com").await;
@@ -65,7 +65,7 @@ async fn five_wrong_passwords_from_one_address_stop_the_sixth_attempt_even_when_
     assert_redirect(&later, "/");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_successful_login_clears_that_addresses_failures() {
     let app = spawn_behind_proxy().await;
     app.sign_up("ada@example.com").await;
@@ -82,7 +82,7 @@ async fn a_successful_login_clears_that_addresses_failures() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_address_guessing_many_accounts_is_throttled() {
     let app = spawn_behind_proxy().await;
     let attacker = browser();
@@ -95,7 +95,7 @@ async fn one_address_guessing_many_accounts_is_throttled() {
     assert!(error_shown(&attacker, &next).await.starts_with("Too many attempts."));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guessing_from_many_addresses_does_not_lock_the_owner_out() {
     let app = spawn_behind_proxy().await;
     let owner = owner_with_known_browser(&app).await;
@@ -114,7 +114,7 @@ async fn guessing_from_many_addresses_does_not_lock_the_owner_out() {
     assert_redirect(&from_owner, "/");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_device_cookie_is_only_sent_to_the_login_function() {
     let app = spawn_behind_proxy().await;
     app.sign_up("ada@example.com").await;
