@@ -13,6 +13,7 @@ pub mod audit;
 pub mod changes;
 pub mod current_policy;
 pub mod db;
+pub mod gauges;
 pub mod idempotency;
 pub mod ids;
 pub mod keys;
