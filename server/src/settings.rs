@@ -23,6 +23,8 @@ Settings (file keys, overridden by environment variables):
   trusted_proxies         KEYSTILE_TRUSTED_PROXIES        comma-separated proxy IPs whose X-Forwarded-For is believed []
   redis_url               KEYSTILE_REDIS_URL              redis://… for the multi-node limiter store [in-memory]
   key_prefix              KEYSTILE_KEY_PREFIX             first part of every API key, 1-16 lowercase letters/digits [ks]
+  upstream_url            KEYSTILE_UPSTREAM_URL           http://… of the API behind the gateway [the built-in sample API]
+  upstream_timeout_seconds KEYSTILE_UPSTREAM_TIMEOUT_SECONDS wait this long for the upstream's response head [30]
 The file is given with --config FILE or KEYSTILE_CONFIG.";
 
 #[derive(Debug, Clone, Deserialize)]
@@ -39,6 +41,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpAddr>,
     pub redis_url: Option<String>,
     pub key_prefix: String,
+    pub upstream_url: Option<String>,
+    pub upstream_timeout_seconds: u64,
 }
 
 impl Default for Settings {
@@ -55,6 +59,8 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             redis_url: None,
             key_prefix: "ks".into(),
+            upstream_url: None,
+            upstream_timeout_seconds: 30,
         }
     }
 }
@@ -108,6 +114,12 @@ impl Settings {
         }
         if let Some(v) = var("KEYSTILE_REDIS_URL") {
             self.redis_url = Some(v).filter(|url| !url.trim().is_empty());
+        }
+        if let Some(v) = var("KEYSTILE_UPSTREAM_URL") {
+            self.upstream_url = Some(v).filter(|url| !url.trim().is_empty());
+        }
+        if let Some(v) = var("KEYSTILE_UPSTREAM_TIMEOUT_SECONDS") {
+            self.upstream_timeout_seconds = parsed("KEYSTILE_UPSTREAM_TIMEOUT_SECONDS", v)?;
         }
         if let Some(v) = var("KEYSTILE_KEY_PREFIX") {
             self.key_prefix = v;

@@ -32,6 +32,7 @@ use crate::gateway::{Gateway, KeyCache};
 use crate::key_api;
 use crate::sessions::{SessionGuard, SqlSessionStore, end_expired_sessions};
 use crate::settings::{Settings, redact_url};
+use crate::upstream::{ForwardedProto, ProxyOptions, Upstream, UpstreamConfig};
 use crate::web::{self, TrustedProxies};
 
 /// How long a node trusts a verified key without asking the database again; changes announced
@@ -73,12 +74,23 @@ impl Application {
             key_format: KeyFormat::new(&settings.key_prefix).context("key_prefix")?,
             changes,
         });
+        let upstream = Upstream::from_config(&UpstreamConfig {
+            url: settings.upstream_url.clone(),
+            proxy: ProxyOptions {
+                timeout: std::time::Duration::from_secs(settings.upstream_timeout_seconds),
+                forwarded_proto: ForwardedProto::of_public_url(&settings.public_url),
+                problem_type_base: services.policy.get().rejection.problem_type_base.clone(),
+            },
+        })
+        .context("upstream_url")?;
+        tracing::info!("upstream: {}", upstream.describe());
         let gateway = Gateway::new(services.clone(), key_cache);
         gateway.spawn_flusher();
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
-        let router = router(settings, services.clone(), &gateway, clock, listener.local_addr()?);
+        let router =
+            router(settings, services.clone(), &gateway, upstream.router(), clock, listener.local_addr()?);
         spawn_session_cleanup(SqlSessionStore::new(db));
         Ok(Self { listener, router, services, gateway })
     }
@@ -104,6 +116,7 @@ fn router(
     settings: &Settings,
     services: Services,
     gateway: &Gateway,
+    upstream: Router,
     clock: Arc<dyn Clock>,
     addr: SocketAddr,
 ) -> Router {
@@ -132,7 +145,7 @@ fn router(
         .route("/healthz", get(|| async { "ok" }))
         // The API: everything under /v1/ passes the gateway. (The session-authenticated
         // /v1/keys API, registered as specific routes, takes precedence over this wildcard.)
-        .route_service("/v1/{*rest}", gateway.router(Router::new()))
+        .route_service("/v1/{*rest}", gateway.router(upstream))
         .route("/v1/keys", get(key_api::list).post(key_api::create))
         .route("/v1/keys/{id}", axum::routing::delete(key_api::revoke))
         .route("/v1/keys/{id}/rotate", axum::routing::post(key_api::rotate))

@@ -2,11 +2,11 @@
 //! one atomic decision, then either the refusal or the upstream's answer with rate-limit
 //! headers. The caller's key never reaches the upstream.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Uri, header};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{Extensions, HeaderValue, Uri, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use limiter::{Charge, Scope};
@@ -100,7 +100,19 @@ fn subject(scope: Scope, key: Option<&ResolvedKey>, ip: IpAddr) -> String {
 
 /// Removes the caller's key (the upstream must never see it), hands the verified key to the
 /// gateway's own endpoints, and caps an anonymous caller's `limit` to the route's row cap.
+///
+/// The request keeps only the extensions the API side uses: the dashboard's routing (its
+/// `/v1/{*rest}` path parameter) and session stay behind, so the upstream's own routes see
+/// only their own parameters.
 fn prepare_upstream_request(request: &mut Request, key: Option<Arc<ResolvedKey>>, route: Option<&Route>) {
+    let mut extensions = Extensions::new();
+    if let Some(connection) = request.extensions_mut().remove::<ConnectInfo<SocketAddr>>() {
+        extensions.insert(connection);
+    }
+    if let Some(client) = request.extensions_mut().remove::<ClientIp>() {
+        extensions.insert(client);
+    }
+    *request.extensions_mut() = extensions;
     request.headers_mut().remove(header::AUTHORIZATION);
     request.headers_mut().remove("x-api-key");
     match key {

@@ -201,3 +201,72 @@ async fn the_eleventh_anonymous_call_in_an_hour_waits_for_the_top_of_the_hour() 
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["code"], "rate_limited", "seed 001's body: {body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_searches_get_at_most_three_rows_keyed_ones_what_they_ask() {
+    let app = spawn_app().await;
+    let anonymous: Value = call(&app, "/v1/operators/search?limit=50", None).await.json().await.unwrap();
+    assert_eq!(anonymous["count"], 3, "{anonymous}");
+    let (_, _, key) = customer_with_key(&app).await;
+    let keyed: Value = call(&app, "/v1/operators/search?limit=50", Some(&key)).await.json().await.unwrap();
+    assert!(keyed["count"].as_u64().unwrap() > 3, "{keyed}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scans_event_stream_flows_through_the_gateway_event_by_event_and_costs_nothing() {
+    use futures_util::StreamExt;
+    let app = spawn_app().await;
+    let (_, _, key) = customer_with_key(&app).await;
+    let scan: Value = browser()
+        .post(app.url("/v1/scans"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"jurisdictions": ["UK"], "areas": ["AML"], "horizon": 12}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let before: Value = call(&app, "/v1/limits", Some(&key)).await.json().await.unwrap();
+
+    let stream = call(&app, &format!("/v1/scans/{}/stream", scan["id"].as_str().unwrap()), Some(&key)).await;
+    if stream.status() != StatusCode::OK {
+        panic!("{} {}", stream.status(), stream.text().await.unwrap());
+    }
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    let mut chunks = stream.bytes_stream();
+    let first = String::from_utf8(chunks.next().await.unwrap().unwrap().to_vec()).unwrap();
+    assert!(
+        first.contains("progress") && !first.contains("completed"),
+        "the first event came alone: {first}"
+    );
+    let mut rest = String::new();
+    while let Some(chunk) = chunks.next().await {
+        rest.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+    }
+    assert!(rest.contains("completed"), "{rest}");
+
+    let after: Value = call(&app, "/v1/limits", Some(&key)).await.json().await.unwrap();
+    assert_eq!(before, after, "the stream is exempt from every bucket");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotent_retry_creates_one_scan_not_two() {
+    let app = spawn_app().await;
+    let (_, _, key) = customer_with_key(&app).await;
+    let post = |idempotency_key: Option<&'static str>| {
+        let mut request = browser()
+            .post(app.url("/v1/scans"))
+            .bearer_auth(&key)
+            .json(&serde_json::json!({"jurisdictions": ["UK"], "areas": ["AML"], "horizon": 12}));
+        if let Some(idempotency_key) = idempotency_key {
+            request = request.header("idempotency-key", idempotency_key);
+        }
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap()["id"].clone() }
+    };
+    let first = post(Some("deploy-42")).await;
+    let retry = post(Some("deploy-42")).await;
+    let fresh = post(None).await;
+    assert_eq!(first, retry, "the retry replayed the first scan");
+    assert_ne!(first, fresh);
+}
