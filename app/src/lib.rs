@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod error;
 pub mod keys;
+pub mod overview;
 mod pages;
 mod shell;
 

@@ -4,11 +4,13 @@ mod auth_forms;
 mod keys;
 mod not_built;
 mod not_found;
+mod overview;
 
 pub use auth_forms::{LoginPage, SignUpPage};
 pub use keys::KeysPage;
-pub use not_built::{AdminPage, OverviewPage, PlanPage, UsagePage};
+pub use not_built::{AdminPage, PlanPage, UsagePage};
 pub use not_found::NotFound;
+pub use overview::OverviewPage;
 
 use leptos::prelude::*;
 

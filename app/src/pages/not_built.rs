@@ -16,11 +16,6 @@ fn NotBuilt(title: &'static str, what: &'static str) -> impl IntoView {
 }
 
 #[component]
-pub fn OverviewPage() -> impl IntoView {
-    view! { <NotBuilt title="Overview" what="Live quota gauges, month-to-date usage and the projected tier will appear here." /> }
-}
-
-#[component]
 pub fn UsagePage() -> impl IntoView {
     view! { <NotBuilt title="Usage" what="Per-key usage charts, the usage table and CSV export will appear here." /> }
 }

@@ -61,13 +61,17 @@ pub async fn read(services: &Services, subject: &Subject<'_>) -> Result<Vec<Gaug
 fn charges(policy: &Policy, subject: &Subject<'_>) -> Vec<Charge> {
     let mut charges: Vec<Charge> = Vec::new();
     if let Some(plan) = policy.plan_or_default(subject.plan_id) {
-        let caller =
-            Caller::Authenticated { plan, anchor_day: subject.anchor_day, overrides: Some(subject.overrides) };
+        let caller = Caller::Authenticated {
+            plan,
+            anchor_day: subject.anchor_day,
+            overrides: Some(subject.overrides),
+        };
         let routes = policy.routes.iter().map(Some).chain([None]);
         for spec in routes.flat_map(|route| policy.charges(route, &caller).unwrap_or_default()) {
             let who = match spec.scope {
                 Scope::Account => Some(subject.account_id),
-                Scope::Key | Scope::User => subject.key_id,
+                Scope::Key => subject.key_id,
+                Scope::User => subject.user_id,
                 Scope::Ip => None,
             };
             if let Some(who) = who
@@ -77,7 +81,9 @@ fn charges(policy: &Policy, subject: &Subject<'_>) -> Vec<Charge> {
             }
         }
     }
-    if let (Some(user_id), Some(spec)) = (subject.user_id, policy.key_management_spec()) {
+    if let (Some(user_id), Some(spec)) = (subject.user_id, policy.key_management_spec())
+        && !charges.iter().any(|charge| charge.spec.name == spec.name)
+    {
         charges.push(Charge { spec, subject: user_id.to_owned(), cost: 1 });
     }
     charges

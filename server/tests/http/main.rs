@@ -8,5 +8,6 @@ mod helpers;
 mod idempotency;
 mod key_api;
 mod operators;
+mod overview;
 mod requests;
 mod throttling;

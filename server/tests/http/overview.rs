@@ -1,0 +1,64 @@
+//! The Overview page: gauges read from the limiter store the gateway enforces against.
+
+use reqwest::StatusCode;
+use secrecy::ExposeSecret;
+
+use crate::helpers::*;
+
+/// The used/limit text of the gauge for `bucket` in the page's HTML.
+fn gauge_text(page: &str, bucket: &str) -> Option<String> {
+    let start = page.find(&format!(r#"data-bucket="{bucket}""#))?;
+    let meta = page[start..].find("gauge-meta")? + start;
+    let text_start = page[meta..].find('>')? + meta + 1;
+    Some(page[text_start..].split('<').next()?.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_shows_the_accounts_buckets_with_what_the_gateway_counted() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
+    let created = app.services.keys.create(&user, "CI", None).await.unwrap();
+    for _ in 0..3 {
+        browser()
+            .get(app.url("/v1/snapshots/s1"))
+            .bearer_auth(created.secret.expose_secret())
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let account_page = app.get("/").await.text().await.unwrap();
+    let monthly = gauge_text(&account_page, "monthly").expect("a monthly gauge");
+    assert!(monthly.contains("3 of 10000 used"), "{monthly}");
+    assert!(gauge_text(&account_page, "key_mgmt").is_some(), "the user's key changes");
+    assert!(gauge_text(&account_page, "reads").is_none(), "per-key buckets need a key");
+
+    let key_page = app.get(&format!("/?key={}", created.key.id)).await.text().await.unwrap();
+    let reads = gauge_text(&key_page, "reads").expect("a reads gauge for the key");
+    assert!(reads.contains("3 of 60 used"), "{reads}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_accounts_key_shows_nothing_of_it() {
+    let app = spawn_app().await;
+    let mallory = app
+        .services
+        .accounts
+        .sign_up("mallory@example.com", secrecy::SecretString::from(PASSWORD), "")
+        .await
+        .unwrap();
+    let theirs = app.services.keys.create(&mallory, "theirs", None).await.unwrap();
+    app.sign_up("ada@example.com").await;
+    let page = app.get(&format!("/?key={}", theirs.key.id)).await.text().await.unwrap();
+    assert!(gauge_text(&page, "reads").is_none(), "another account's key buckets were shown");
+    assert!(!page.contains("theirs"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_data_needs_a_login() {
+    let app = spawn_app().await;
+    let response =
+        browser().post(app.url("/api/load_overview")).form(&[("key_id", "")]).send().await.unwrap();
+    assert_status(&response, StatusCode::UNAUTHORIZED);
+}
