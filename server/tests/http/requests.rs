@@ -81,3 +81,28 @@ async fn unknown_pages_get_404_for_signed_in_users() {
     assert_status(&response, StatusCode::NOT_FOUND);
     assert!(response.text().await.unwrap().contains("Page not found"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_policy_file_stops_start_up_naming_the_field_and_line() {
+    let shipped = policy::Policy::shipped_text("default").unwrap();
+    let broken = shipped.replacen("limit = 60", "limit = -60", 1);
+    assert_ne!(shipped, broken, "the default policy has a reads limit of 60 to break");
+    let line = broken.lines().position(|line| line.contains("limit = -60")).unwrap() + 1;
+    let path = std::env::temp_dir().join(format!("keystile-bad-policy-{}.toml", std::process::id()));
+    std::fs::write(&path, broken).unwrap();
+
+    let settings = server::settings::Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: services::testing::fresh_database_url(services::Backend::Sqlite).await,
+        policy: Some(path.clone()),
+        demo: false,
+        ..Default::default()
+    };
+    let clock = std::sync::Arc::new(limiter::SystemClock);
+    let error = match server::startup::Application::build(&settings, clock).await {
+        Ok(_) => panic!("a policy with a negative limit started"),
+        Err(error) => format!("{error:#}"),
+    };
+    assert!(error.contains(&format!("{}:{line}:", path.display())), "{error}");
+    assert!(error.contains("limit"), "{error}");
+}
