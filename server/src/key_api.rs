@@ -11,7 +11,8 @@
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -60,11 +61,54 @@ pub struct RotateRequest {
     grace_seconds: u32,
 }
 
-pub async fn list(State(services): State<Services>, session: Session) -> Response {
-    let user = match signed_in(&services, &session).await {
-        Ok(user) => user,
-        Err(response) => return response,
-    };
+/// The signed-in dashboard user; without a valid session the request is refused with 401.
+pub struct SignedIn(User);
+
+impl<S> FromRequestParts<S> for SignedIn
+where
+    S: Send + Sync,
+    Services: FromRef<S>,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let services = Services::from_ref(state);
+        let unauthenticated = || {
+            problem(
+                StatusCode::UNAUTHORIZED,
+                None,
+                "not_signed_in",
+                "Not signed in",
+                "Log in to the dashboard first.",
+                "",
+            )
+        };
+        let session = Session::from_request_parts(parts, state).await.map_err(|_| unauthenticated())?;
+        // The session guard already ended expired sessions.
+        let auth = session.get::<SessionAuth>(AUTH_KEY).await.ok().flatten().ok_or_else(unauthenticated)?;
+        match services.accounts.user(&auth.user_id).await {
+            Ok(Some(user)) => Ok(SignedIn(user)),
+            Ok(None) => Err(unauthenticated()),
+            Err(cause) => Err(error(KeyError::Internal(cause.to_string()))),
+        }
+    }
+}
+
+/// A JSON body; unreadable JSON is refused with a problem+json 400/415/422.
+pub struct ApiJson<T>(T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(bad_json(rejection)),
+        }
+    }
+}
+
+pub async fn list(State(services): State<Services>, SignedIn(user): SignedIn) -> Response {
     let Some(account_id) = user.account_id else {
         return error(KeyError::NoAccount);
     };
@@ -79,17 +123,9 @@ pub async fn list(State(services): State<Services>, session: Session) -> Respons
 
 pub async fn create(
     State(services): State<Services>,
-    session: Session,
-    body: Result<Json<CreateRequest>, JsonRejection>,
+    SignedIn(user): SignedIn,
+    ApiJson(request): ApiJson<CreateRequest>,
 ) -> Response {
-    let user = match signed_in(&services, &session).await {
-        Ok(user) => user,
-        Err(response) => return response,
-    };
-    let Json(request) = match body {
-        Ok(body) => body,
-        Err(rejection) => return bad_json(rejection),
-    };
     let now = services.clock.now();
     let expires_at =
         request.expires_in_days.filter(|d| *d > 0).map(|d| now + chrono::Duration::days(d.into()));
@@ -101,18 +137,10 @@ pub async fn create(
 
 pub async fn rotate(
     State(services): State<Services>,
-    session: Session,
+    SignedIn(user): SignedIn,
     Path(key_id): Path<String>,
-    body: Result<Json<RotateRequest>, JsonRejection>,
+    ApiJson(request): ApiJson<RotateRequest>,
 ) -> Response {
-    let user = match signed_in(&services, &session).await {
-        Ok(user) => user,
-        Err(response) => return response,
-    };
-    let Json(request) = match body {
-        Ok(body) => body,
-        Err(rejection) => return bad_json(rejection),
-    };
     let grace = chrono::Duration::seconds(request.grace_seconds.into());
     match services.keys.rotate(&user, &key_id, grace).await {
         Ok(rotated) => Json(created_json(rotated, services.clock.now())).into_response(),
@@ -122,36 +150,12 @@ pub async fn rotate(
 
 pub async fn revoke(
     State(services): State<Services>,
-    session: Session,
+    SignedIn(user): SignedIn,
     Path(key_id): Path<String>,
 ) -> Response {
-    let user = match signed_in(&services, &session).await {
-        Ok(user) => user,
-        Err(response) => return response,
-    };
     match services.keys.revoke(&user, &key_id).await {
         Ok(key) => Json(key_json(&key, services.clock.now())).into_response(),
         Err(e) => error(e),
-    }
-}
-
-/// The session's user; the session guard already ended expired sessions.
-async fn signed_in(services: &Services, session: &Session) -> Result<User, Response> {
-    let unauthenticated = || {
-        problem(
-            StatusCode::UNAUTHORIZED,
-            None,
-            "not_signed_in",
-            "Not signed in",
-            "Log in to the dashboard first.",
-            "",
-        )
-    };
-    let auth = session.get::<SessionAuth>(AUTH_KEY).await.ok().flatten().ok_or_else(unauthenticated)?;
-    match services.accounts.user(&auth.user_id).await {
-        Ok(Some(user)) => Ok(user),
-        Ok(None) => Err(unauthenticated()),
-        Err(cause) => Err(error(KeyError::Internal(cause.to_string()))),
     }
 }
 
