@@ -141,14 +141,13 @@ fn router(
     let guard = SessionGuard { clock, timeouts: settings.session_timeouts() };
     let proxies = TrustedProxies(Arc::new(settings.trusted_proxies.clone()));
 
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        // The API: everything under /v1/ passes the gateway. (The session-authenticated
-        // /v1/keys API, registered as specific routes, takes precedence over this wildcard.)
-        .route_service("/v1/{*rest}", gateway.router(upstream))
+    // The dashboard: pages, server functions and the session-authenticated /v1/keys API, behind
+    // sessions, their timeouts, the sign-in redirect and cross-site refusal.
+    let dashboard = Router::new()
         .route("/v1/keys", get(key_api::list).post(key_api::create))
         .route("/v1/keys/{id}", axum::routing::delete(key_api::revoke))
         .route("/v1/keys/{id}/rotate", axum::routing::post(key_api::rotate))
+        // leptos_routes_with_context also mounts every server function under /api/.
         .leptos_routes_with_context(&state, page_routes(), context.clone(), {
             let options = leptos_options.clone();
             move || html_document(options.clone())
@@ -156,13 +155,21 @@ fn router(
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, html_document))
         .with_state(state)
         // Outermost last: each request passes these from the bottom up.
-        // (leptos_routes_with_context also mounts every server function under /api/.)
         .layer(middleware::from_fn(web::server_fn_error_status))
         .layer(middleware::from_fn(web::require_sign_in_for_pages))
         .layer(middleware::from_fn_with_state(guard, end_expired_sessions))
         .layer(sessions)
+        .layer(middleware::from_fn(web::refuse_cross_site));
+
+    // The API: everything else under /v1/ passes the gateway, which authenticates by key and
+    // needs none of the dashboard's session machinery. (axum prefers the specific /v1/keys
+    // routes to this wildcard.)
+    let api = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route_service("/v1/{*rest}", gateway.router(upstream).into_service::<axum::body::Body>());
+
+    api.merge(dashboard)
         .layer(middleware::from_fn_with_state(proxies, web::identify_client))
-        .layer(middleware::from_fn(web::refuse_cross_site))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn(web::security_headers))

@@ -17,12 +17,10 @@ use crate::sessions::SignedIn;
 /// then Origin). Same-origin forms, with or without JavaScript, pass; so do non-browser clients,
 /// which send neither header and carry no ambient cookies worth forging.
 ///
-/// The API (`/v1/`, but for the session-authenticated `/v1/keys`) authenticates with keys sent
-/// explicitly, not ambient cookies, so browsers on other sites may call it.
+/// Only the dashboard's routes pass this: the keyed API authenticates with keys sent explicitly,
+/// not ambient cookies, so browsers on other sites may call it.
 pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    let keyed_api = path.starts_with("/v1/") && !path.starts_with("/v1/keys");
-    if !keyed_api && is_cross_site_write(request.method(), request.headers()) {
+    if is_cross_site_write(request.method(), request.headers()) {
         return (StatusCode::FORBIDDEN, "Cross-site requests are refused.").into_response();
     }
     next.run(request).await

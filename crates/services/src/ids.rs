@@ -1,13 +1,13 @@
 //! Random identifiers and secrets in base62: `acc_3kTmd…`.
 
 use rand::Rng;
-use rand::rngs::OsRng;
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-/// `len` base62 characters from the OS's CSPRNG; 22 characters carry 130 bits.
+/// `len` base62 characters from the thread's CSPRNG (ChaCha, seeded and reseeded from the OS);
+/// 22 characters carry 130 bits.
 pub fn random_base62(len: usize) -> String {
-    let mut rng = OsRng;
+    let mut rng = rand::thread_rng();
     (0..len).map(|_| BASE62[rng.gen_range(0..62)] as char).collect()
 }
 
