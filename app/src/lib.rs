@@ -9,6 +9,7 @@ pub mod error;
 pub mod keys;
 pub mod overview;
 mod pages;
+pub mod plans;
 mod shell;
 
 use leptos::prelude::*;

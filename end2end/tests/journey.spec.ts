@@ -27,18 +27,18 @@ test("sign up, use the shell, log out, and log back in to the page asked for", a
   await expect(page.getByText(email)).toBeVisible();
 
   const nav = page.getByRole("navigation", { name: "Main" });
-  await nav.getByRole("link", { name: "Plan" }).click();
-  await expect(page).toHaveURL("/plan");
-  await expect(page.getByRole("heading", { name: "Plan", exact: true })).toBeVisible();
+  await nav.getByRole("link", { name: "Usage" }).click();
+  await expect(page).toHaveURL("/usage");
+  await expect(page.getByRole("heading", { name: "Usage", exact: true })).toBeVisible();
   await expect(page.getByText("This page is not built yet.")).toBeVisible();
-  await expect(nav.getByRole("link", { name: "Plan" })).toHaveAttribute("aria-current", "page");
+  await expect(nav.getByRole("link", { name: "Usage" })).toHaveAttribute("aria-current", "page");
   await expect(nav.getByRole("link", { name: "Admin" })).toHaveCount(0);
 
   await page.getByRole("button", { name: "Log out" }).click();
   await expect(page).toHaveURL(/\/login$/);
 
-  await page.goto("/usage");
-  await expect(page).toHaveURL("/login?next=/usage");
+  await page.goto("/plan");
+  await expect(page).toHaveURL("/login?next=/plan");
   await pageIsReady(page, js);
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill("not the password");
@@ -48,7 +48,8 @@ test("sign up, use the shell, log out, and log back in to the page asked for", a
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Log in" }).click();
-  await expect(page).toHaveURL("/usage");
-  await expect(page.getByRole("heading", { name: "Usage" })).toBeVisible();
-  await page.screenshot({ path: testInfo.outputPath("usage.png"), fullPage: true });
+  await expect(page).toHaveURL("/plan");
+  await expect(page.getByRole("heading", { name: "Plan", exact: true })).toBeVisible();
+  await expect(page.getByText("Current plan")).toBeVisible();
+  await page.screenshot({ path: testInfo.outputPath("plan.png"), fullPage: true });
 });

@@ -18,7 +18,7 @@ pub async fn create_operator(settings: &Settings, email: &str, role: Role) -> an
     let password = read_password()?;
     let db = Database::connect(&settings.database_url).await?;
     let policy = CurrentPolicy::new(crate::startup::load_policy(settings)?);
-    let accounts = Accounts::new(db, Arc::new(SystemClock), policy);
+    let accounts = Accounts::new(db, Arc::new(SystemClock), policy, Arc::new(services::changes::NoFeed));
     let user = accounts.create_operator(email, password, role).await?;
     println!("Created {} user {}.", role.as_str(), user.email);
     Ok(())

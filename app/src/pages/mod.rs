@@ -5,12 +5,14 @@ mod keys;
 mod not_built;
 mod not_found;
 mod overview;
+mod plan;
 
 pub use auth_forms::{LoginPage, SignUpPage};
 pub use keys::KeysPage;
-pub use not_built::{AdminPage, PlanPage, UsagePage};
+pub use not_built::{AdminPage, UsagePage};
 pub use not_found::NotFound;
 pub use overview::OverviewPage;
+pub use plan::PlanPage;
 
 use leptos::prelude::*;
 

@@ -21,11 +21,6 @@ pub fn UsagePage() -> impl IntoView {
 }
 
 #[component]
-pub fn PlanPage() -> impl IntoView {
-    view! { <NotBuilt title="Plan" what="Comparing plans and upgrading or downgrading will happen here." /> }
-}
-
-#[component]
 pub fn AdminPage() -> impl IntoView {
     view! { <NotBuilt title="Admin" what="Account search, plan changes, overrides and the audit log will appear here." /> }
 }

@@ -57,7 +57,7 @@ pub struct ServicesConfig {
 impl Services {
     pub fn new(config: ServicesConfig) -> Self {
         let ServicesConfig { db, clock, limiter, policy, key_format, changes } = config;
-        let accounts = accounts::Accounts::new(db.clone(), clock.clone(), policy.clone());
+        let accounts = accounts::Accounts::new(db.clone(), clock.clone(), policy.clone(), changes.clone());
         let logins =
             logins::Logins::new(db.clone(), clock.clone(), accounts.clone(), limiter.clone(), policy.clone());
         let keys =

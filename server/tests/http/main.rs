@@ -9,5 +9,6 @@ mod idempotency;
 mod key_api;
 mod operators;
 mod overview;
+mod plans;
 mod requests;
 mod throttling;

@@ -87,6 +87,16 @@ pub enum SignUpError {
 }
 
 #[derive(Debug, thiserror::Error)]
+pub enum PlanChangeError {
+    #[error("Only the account's owner can change its plan.")]
+    NotOwner,
+    #[error("There is no such plan.")]
+    UnknownPlan,
+    #[error(transparent)]
+    Internal(#[from] DbError),
+}
+
+#[derive(Debug, thiserror::Error)]
 pub enum CredentialsError {
     /// Deliberately one message for an unknown email and a wrong password.
     #[error("Email or password is incorrect.")]
@@ -113,11 +123,17 @@ pub struct Accounts {
     db: Database,
     clock: Arc<dyn Clock>,
     policy: CurrentPolicy,
+    changes: Arc<dyn crate::changes::ChangeFeed>,
 }
 
 impl Accounts {
-    pub fn new(db: Database, clock: Arc<dyn Clock>, policy: CurrentPolicy) -> Self {
-        Self { db, clock, policy }
+    pub fn new(
+        db: Database,
+        clock: Arc<dyn Clock>,
+        policy: CurrentPolicy,
+        changes: Arc<dyn crate::changes::ChangeFeed>,
+    ) -> Self {
+        Self { db, clock, policy, changes }
     }
 
     /// Creates a customer account on the default plan, with `email` as its owner.
@@ -205,6 +221,39 @@ impl Accounts {
 
     pub async fn account(&self, account_id: &str) -> Result<Option<Account>, DbError> {
         Ok(repo::account_by_id(&self.db, account_id).await?)
+    }
+
+    /// Moves the actor's account to `plan_id` (owners only). The gateway uses the new plan's
+    /// limits from the next request on every node; counters are kept; the change is audited.
+    pub async fn change_plan(&self, actor: &User, plan_id: &str) -> Result<Account, PlanChangeError> {
+        let account_id = actor.account_id.as_deref().ok_or(PlanChangeError::NotOwner)?;
+        if actor.role != Role::Owner {
+            return Err(PlanChangeError::NotOwner);
+        }
+        if self.policy.get().plan(plan_id).is_none() {
+            return Err(PlanChangeError::UnknownPlan);
+        }
+        let account = self.account(account_id).await?.ok_or(PlanChangeError::NotOwner)?;
+        if account.plan_id == plan_id {
+            return Ok(account);
+        }
+        let now = self.clock.now();
+        let mut tx = self.db.pool().begin().await.map_err(DbError::from)?;
+        repo::set_plan(&mut tx, account_id, plan_id).await.map_err(DbError::from)?;
+        let change = crate::audit::Change {
+            account_id: Some(account_id),
+            actor,
+            action: "plan.change",
+            target: Some(account_id),
+            before: Some(account.plan_id.clone()),
+            after: Some(plan_id.to_owned()),
+            reason: None,
+            at: now,
+        };
+        crate::audit::record(&mut tx, change).await.map_err(DbError::from)?;
+        tx.commit().await.map_err(DbError::from)?;
+        self.changes.publish(crate::changes::Change::Account { account_id: account_id.to_owned() });
+        Ok(Account { plan_id: plan_id.to_owned(), ..account })
     }
 
     /// The account's per-bucket limits that replace its plan's.

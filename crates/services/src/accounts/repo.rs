@@ -153,3 +153,16 @@ pub(super) async fn overrides(db: &Database, account_id: &str) -> Result<Vec<(St
     .await?;
     Ok(rows.into_iter().map(|(bucket, limit)| (bucket, u64::try_from(limit).unwrap_or(0))).collect())
 }
+
+pub(super) async fn set_plan(
+    conn: &mut sqlx::AnyConnection,
+    account_id: &str,
+    plan_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE accounts SET plan_id = $1 WHERE id = $2")
+        .bind(plan_id)
+        .bind(account_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! Server functions for the Plan page: the catalogue side by side, and switching plans.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::AppError;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanView {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// "$29/month", or "Custom pricing".
+    pub price: String,
+    /// What the plan allows, one line each ("10,000 calls a month", "5 requests a second").
+    pub limits: Vec<String>,
+    pub current: bool,
+}
+
+#[server]
+pub async fn list_plans() -> Result<Vec<PlanView>, AppError> {
+    use crate::auth::ssr::{internal, require_user, services};
+    let user = require_user().await?;
+    let account_id = user.account_id.ok_or(AppError::Forbidden)?;
+    let services = services()?;
+    let account =
+        services.accounts.account(&account_id).await.map_err(internal)?.ok_or(AppError::Forbidden)?;
+    let policy = services.policy.get();
+    Ok(policy.plans().iter().map(|plan| ssr::view(&policy, plan, &account.plan_id)).collect())
+}
+
+#[server]
+pub async fn change_plan(plan_id: String) -> Result<(), AppError> {
+    use services::accounts::PlanChangeError;
+    let user = crate::auth::ssr::require_user().await?;
+    let services = crate::auth::ssr::services()?;
+    services.accounts.change_plan(&user, &plan_id).await.map_err(|error| match error {
+        PlanChangeError::NotOwner => AppError::Forbidden,
+        PlanChangeError::UnknownPlan => AppError::Invalid(error.to_string()),
+        PlanChangeError::Internal(cause) => crate::auth::ssr::internal(cause),
+    })?;
+    Ok(())
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use policy::{Limit, Plan, Policy};
+
+    use super::PlanView;
+
+    pub fn view(policy: &Policy, plan: &Plan, current: &str) -> PlanView {
+        let price = match plan.price_cents {
+            Some(0) => "Free".to_owned(),
+            Some(cents) => format!("${}/month", thousands(cents / 100)),
+            None => "Custom pricing".to_owned(),
+        };
+        let mut limits = Vec::new();
+        match plan.monthly_quota {
+            Some(quota) => limits.push(format!("{} calls a month", thousands(quota))),
+            None => limits.push("No fixed monthly quota".to_owned()),
+        }
+        match &plan.burst {
+            Some(burst) => limits.push(format!("Bursts of {} {}", burst.count(), rate(burst))),
+            None => limits.push("No burst ceiling".to_owned()),
+        }
+        if let (true, Some(cap)) = (plan.daily_cap, &policy.daily_cap) {
+            limits.push(format!("At most {} calls a day per key", thousands(cap.limit)));
+        }
+        PlanView {
+            id: plan.id.clone(),
+            name: plan.name.clone(),
+            description: plan.description.clone(),
+            price,
+            limits,
+            current: plan.id == current,
+        }
+    }
+
+    fn rate(limit: &Limit) -> String {
+        format!("per {}", limit.window_label())
+    }
+
+    /// 100000 → "100,000".
+    fn thousands(n: u64) -> String {
+        let digits = n.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    }
+}

@@ -1,0 +1,58 @@
+//! The Plan page and switching plans.
+
+use secrecy::ExposeSecret;
+use serde_json::Value;
+
+use crate::helpers::*;
+
+async fn monthly_limit(app: &TestApp, key: &str) -> u64 {
+    let limits: Value =
+        browser().get(app.url("/v1/limits")).bearer_auth(key).send().await.unwrap().json().await.unwrap();
+    let monthly = limits["buckets"].as_array().unwrap().iter().find(|b| b["name"] == "monthly").cloned();
+    monthly.map_or(0, |bucket| bucket["limit"].as_u64().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plan_page_lists_the_catalogue_with_the_current_plan_marked() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let page = app.get("/plan").await.text().await.unwrap();
+    for plan in ["starter", "pro", "business", "enterprise"] {
+        assert!(page.contains(&format!(r#"data-plan="{plan}""#)), "{plan} missing");
+    }
+    let starter = &page[page.find(r#"data-plan="starter""#).unwrap()..];
+    let starter = &starter[..starter.find("</section>").unwrap()];
+    assert!(starter.contains("Current plan"), "{starter}");
+    assert!(page.contains("10,000 calls a month"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_plans_limits_apply_at_the_next_request_and_the_change_is_audited() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
+    let key = app.services.keys.create(&user, "CI", None).await.unwrap().secret.expose_secret().to_owned();
+    assert_eq!(monthly_limit(&app, &key).await, 10_000);
+    app.clock.advance(chrono::Duration::seconds(1));
+
+    let response = app.submit_form("change_plan", "/plan", &[("plan_id", "pro")]).await;
+    assert!(response.status().is_redirection());
+    assert!(!location(&response).contains("__err"), "{}", location(&response));
+    assert_eq!(monthly_limit(&app, &key).await, 100_000, "the gateway's cached key saw the new plan");
+
+    let log =
+        services::audit::for_account(&app.services.db, user.account_id.as_deref().unwrap(), 5).await.unwrap();
+    assert_eq!(log[0].action, "plan.change");
+    assert_eq!((log[0].before.as_deref(), log[0].after.as_deref()), (Some("starter"), Some("pro")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_plan_is_refused_and_nothing_changes() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let response = app.submit_form("change_plan", "/plan", &[("plan_id", "platinum")]).await;
+    assert!(location(&response).contains("__err"), "{}", location(&response));
+    let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
+    let account = app.services.accounts.account(user.account_id.as_deref().unwrap()).await.unwrap().unwrap();
+    assert_eq!(account.plan_id, "starter");
+}
