@@ -155,3 +155,10 @@ async fn a_signed_in_user_visiting_login_goes_to_the_overview() {
     app.sign_up("ada@example.com").await;
     assert_redirect(&app.get("/login").await, "/");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookies_are_secure_when_keystile_is_served_over_https() {
+    let app = spawn_app_with(|settings| settings.public_url = "https://keys.example.com".into()).await;
+    let cookie = session_cookie(&app.sign_up("ada@example.com").await).unwrap();
+    assert!(cookie.contains("Secure"), "{cookie}");
+}
