@@ -27,6 +27,21 @@ impl SqlSessionStore {
     pub fn new(db: Database) -> Self {
         Self { db }
     }
+
+    /// Inserts the record, doing `on_conflict` when its id exists; the rows written.
+    async fn write(&self, record: &Record, on_conflict: &str) -> session_store::Result<u64> {
+        let data = serde_json::to_string(&record.data).map_err(backend_error)?;
+        let written = sqlx::query(&format!(
+            "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) {on_conflict}"
+        ))
+        .bind(record.id.to_string())
+        .bind(data)
+        .bind(expires_at_millis(record))
+        .execute(self.db.pool())
+        .await
+        .map_err(backend_error)?;
+        Ok(written.rows_affected())
+    }
 }
 
 fn backend_error(error: impl std::fmt::Display) -> session_store::Error {
@@ -45,36 +60,14 @@ fn now_millis() -> i64 {
 impl SessionStore for SqlSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         // A 128-bit random id practically never collides, but if it does, draw another.
-        loop {
-            let data = serde_json::to_string(&record.data).map_err(backend_error)?;
-            let inserted = sqlx::query(
-                "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(record.id.to_string())
-            .bind(data)
-            .bind(expires_at_millis(record))
-            .execute(self.db.pool())
-            .await
-            .map_err(backend_error)?;
-            if inserted.rows_affected() == 1 {
-                return Ok(());
-            }
+        while self.write(record, "DO NOTHING").await? == 0 {
             record.id = Id::default();
         }
+        Ok(())
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let data = serde_json::to_string(&record.data).map_err(backend_error)?;
-        sqlx::query(
-            "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
-        )
-        .bind(record.id.to_string())
-        .bind(data)
-        .bind(expires_at_millis(record))
-        .execute(self.db.pool())
-        .await
-        .map_err(backend_error)?;
+        self.write(record, "DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at").await?;
         Ok(())
     }
 
