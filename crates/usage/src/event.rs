@@ -1,0 +1,29 @@
+//! What the gateway reports for each request it answers: who, which bucket, admitted or not,
+//! what it cost, and when.
+
+use chrono::{DateTime, Utc};
+
+/// Whether the gateway admitted the request or refused it with a limit (429, spend cap, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    Allowed,
+    Limited,
+}
+
+/// One request, as the gateway saw it. Borrowed, so recording allocates nothing for a
+/// (minute, account, key, bucket) that is already being counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsageEvent<'a> {
+    /// The account the request counts for; `""` for anonymous public calls, if the gateway
+    /// counts those at all.
+    pub account_id: &'a str,
+    /// The API key that made the request; `None` for calls without one.
+    pub key_id: Option<&'a str>,
+    /// The route's category bucket (`"reads"`, `"scans"`, …); `""` for a route without one.
+    pub bucket: &'a str,
+    pub outcome: Outcome,
+    /// What the request costs the account, in cents; 0 for free requests.
+    pub cost_cents: u64,
+    /// When the gateway answered: the minute it is counted in.
+    pub at: DateTime<Utc>,
+}

@@ -1,0 +1,266 @@
+//! The in-memory side: counts per (minute, account, key, bucket) not yet written to SQL.
+//!
+//! Sixteen shards, each a `Mutex` over a hash table, chosen by the hash of the whole key. A
+//! record hashes once, locks one shard for a lookup and three additions, and allocates only for
+//! a key not yet seen since the last flush. No lock is held across an `.await` anywhere in this
+//! crate, and a poisoned shard is used as is (its counts are plain numbers, always consistent).
+
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use foldhash::fast::RandomState;
+use hashbrown::HashTable;
+
+use crate::event::{Outcome, UsageEvent};
+use crate::periods::Granularity;
+
+const SHARDS: usize = 16;
+
+/// Requests, the limited ones among them, and their cost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Counts {
+    /// Every request, admitted or limited.
+    pub requests: u64,
+    /// The requests refused by a limit.
+    pub limited: u64,
+    pub cost_cents: u64,
+}
+
+impl Counts {
+    /// The admitted requests: `requests - limited`.
+    pub fn allowed(&self) -> u64 {
+        self.requests.saturating_sub(self.limited)
+    }
+
+    pub(crate) fn add(&mut self, other: Counts) {
+        self.requests = self.requests.saturating_add(other.requests);
+        self.limited = self.limited.saturating_add(other.limited);
+        self.cost_cents = self.cost_cents.saturating_add(other.cost_cents);
+    }
+
+    fn of(event: &UsageEvent<'_>) -> Self {
+        Counts {
+            requests: 1,
+            limited: u64::from(event.outcome == Outcome::Limited),
+            cost_cents: event.cost_cents,
+        }
+    }
+}
+
+/// The counts of one (minute, account, key, bucket) waiting for the next flush.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pending {
+    /// Start of the minute, epoch milliseconds.
+    pub minute: i64,
+    pub account_id: Box<str>,
+    /// `""` for calls without a key.
+    pub key_id: Box<str>,
+    pub bucket: Box<str>,
+    pub counts: Counts,
+}
+
+impl Pending {
+    fn key(&self) -> (i64, &str, &str, &str) {
+        (self.minute, &self.account_id, &self.key_id, &self.bucket)
+    }
+}
+
+/// One shard on its own cache lines, so two threads recording into different shards do not
+/// contend for the same line.
+#[repr(align(128))]
+#[derive(Default)]
+struct Shard(Mutex<HashTable<Pending>>);
+
+struct Shards {
+    hasher: RandomState,
+    shards: [Shard; SHARDS],
+}
+
+impl Shards {
+    fn hash(&self, key: (i64, &str, &str, &str)) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// The shard of a hash. Bits 32..36: the tables use the low bits for the slot and the top
+    /// seven for the tag, so the shard index takes neither.
+    fn lock(&self, hash: u64) -> MutexGuard<'_, HashTable<Pending>> {
+        let index = (hash >> 32) as usize % SHARDS;
+        self.shards[index].0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn add(&self, key: (i64, &str, &str, &str), counts: Counts) {
+        let hash = self.hash(key);
+        let mut table = self.lock(hash);
+        match table.find_mut(hash, |pending| pending.key() == key) {
+            Some(pending) => pending.counts.add(counts),
+            None => {
+                let (minute, account_id, key_id, bucket) = key;
+                let pending = Pending {
+                    minute,
+                    account_id: account_id.into(),
+                    key_id: key_id.into(),
+                    bucket: bucket.into(),
+                    counts,
+                };
+                table.insert_unique(hash, pending, |p| self.hash(p.key()));
+            }
+        }
+    }
+}
+
+/// Counts requests in memory until a [`Flusher`](crate::Flusher) writes them. Clones share the
+/// counts; `record` never blocks on I/O.
+#[derive(Clone)]
+pub struct UsageRecorder {
+    inner: Arc<Shards>,
+}
+
+impl Default for UsageRecorder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for UsageRecorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UsageRecorder").field("pending_rows", &self.pending_rows()).finish()
+    }
+}
+
+impl UsageRecorder {
+    pub fn new() -> Self {
+        Self {
+            inner: Arc::new(Shards {
+                hasher: RandomState::default(),
+                shards: std::array::from_fn(|_| Shard::default()),
+            }),
+        }
+    }
+
+    /// Counts one request in the minute of `event.at`.
+    pub fn record(&self, event: &UsageEvent<'_>) {
+        let minute = Granularity::Minute.floor_ms(event.at.timestamp_millis());
+        let key = (minute, event.account_id, event.key_id.unwrap_or(""), event.bucket);
+        self.inner.add(key, Counts::of(event));
+    }
+
+    /// How many (minute, account, key, bucket) rows wait for the next flush.
+    pub fn pending_rows(&self) -> usize {
+        self.inner
+            .shards
+            .iter()
+            .map(|shard| shard.0.lock().unwrap_or_else(PoisonError::into_inner).len())
+            .sum()
+    }
+
+    /// The sum of everything waiting for the next flush (what a crash now would lose).
+    pub fn pending_counts(&self) -> Counts {
+        let mut total = Counts::default();
+        for shard in &self.inner.shards {
+            for pending in shard.0.lock().unwrap_or_else(PoisonError::into_inner).iter() {
+                total.add(pending.counts);
+            }
+        }
+        total
+    }
+
+    /// Takes every pending row, leaving the recorder empty. Each shard is swapped for an empty
+    /// table under its lock; the rows are walked after.
+    pub(crate) fn take(&self) -> Vec<Pending> {
+        let tables: Vec<HashTable<Pending>> = self
+            .inner
+            .shards
+            .iter()
+            .map(|shard| std::mem::take(&mut *shard.0.lock().unwrap_or_else(PoisonError::into_inner)))
+            .collect();
+        let mut rows = Vec::with_capacity(tables.iter().map(HashTable::len).sum());
+        for table in tables {
+            rows.extend(table);
+        }
+        rows
+    }
+
+    /// Adds rows back (a failed flush), on top of whatever was recorded since they were taken.
+    pub(crate) fn restore(&self, rows: Vec<Pending>) {
+        for row in rows {
+            self.inner.add(row.key(), row.counts);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+
+    fn event(key_id: Option<&'static str>, outcome: Outcome, second: u32) -> UsageEvent<'static> {
+        UsageEvent {
+            account_id: "acct",
+            key_id,
+            bucket: "reads",
+            outcome,
+            cost_cents: 2,
+            at: Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap()
+                + chrono::Duration::seconds(second.into()),
+        }
+    }
+
+    fn sorted(mut rows: Vec<Pending>) -> Vec<Pending> {
+        rows.sort_by(|a, b| a.key().cmp(&b.key()));
+        rows
+    }
+
+    #[test]
+    fn requests_in_one_minute_add_up_in_one_row() {
+        let recorder = UsageRecorder::new();
+        recorder.record(&event(Some("k1"), Outcome::Allowed, 0));
+        recorder.record(&event(Some("k1"), Outcome::Limited, 30));
+        recorder.record(&event(Some("k1"), Outcome::Allowed, 59));
+        assert_eq!(recorder.pending_rows(), 1);
+        assert_eq!(recorder.pending_counts(), Counts { requests: 3, limited: 1, cost_cents: 6 });
+    }
+
+    #[test]
+    fn minutes_keys_and_anonymous_calls_are_separate_rows() {
+        let recorder = UsageRecorder::new();
+        recorder.record(&event(Some("k1"), Outcome::Allowed, 0));
+        recorder.record(&event(Some("k1"), Outcome::Allowed, 60));
+        recorder.record(&event(Some("k2"), Outcome::Allowed, 0));
+        recorder.record(&event(None, Outcome::Allowed, 0));
+        let rows = sorted(recorder.take());
+        let keys: Vec<_> = rows.iter().map(|r| (r.minute % 3_600_000, &*r.key_id)).collect();
+        assert_eq!(keys, vec![(0, ""), (0, "k1"), (0, "k2"), (60_000, "k1")]);
+        assert_eq!(recorder.pending_rows(), 0);
+    }
+
+    #[test]
+    fn restored_rows_merge_with_what_came_since() {
+        let recorder = UsageRecorder::new();
+        recorder.record(&event(Some("k1"), Outcome::Allowed, 0));
+        let taken = recorder.take();
+        recorder.record(&event(Some("k1"), Outcome::Limited, 1));
+        recorder.restore(taken);
+        let rows = recorder.take();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].counts, Counts { requests: 2, limited: 1, cost_cents: 4 });
+    }
+
+    #[test]
+    fn threads_recording_at_once_lose_nothing() {
+        let recorder = UsageRecorder::new();
+        let keys = ["k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"];
+        std::thread::scope(|scope| {
+            for t in 0..4 {
+                let recorder = recorder.clone();
+                scope.spawn(move || {
+                    for i in 0..10_000 {
+                        recorder.record(&event(Some(keys[(i + t) % keys.len()]), Outcome::Allowed, 0));
+                    }
+                });
+            }
+        });
+        assert_eq!(recorder.pending_rows(), keys.len());
+        assert_eq!(recorder.pending_counts().requests, 40_000);
+    }
+}
