@@ -48,17 +48,39 @@ fn record(c: &mut Criterion) {
             group.bench_function(BenchmarkId::new(format!("{threads}t"), keys), |b| {
                 b.iter_custom(|iters| {
                     on_threads(threads, iters, |t, n| {
-                        // Each thread walks the keys from its own start, with a stride that
-                        // visits them out of order.
-                        let mut i = t as usize * 7919;
+                        // Each thread picks keys at random from its own seed.
+                        let mut state =
+                            0x9e37_79b9_7f4a_7c15_u64 ^ (t + 1).wrapping_mul(0xbf58_476d_1ce4_e5b9);
                         for _ in 0..n {
-                            recorder.record(black_box(&event(i)));
-                            i = i.wrapping_add(7919);
+                            state ^= state << 13;
+                            state ^= state >> 7;
+                            state ^= state << 17;
+                            recorder.record(black_box(&event(state as usize)));
                         }
                     })
                 })
             });
         }
+        let own: Vec<UsageRecorder> = (0..2).map(|_| UsageRecorder::new()).collect();
+        for r in &own {
+            for i in 0..keys {
+                r.record(&event(i));
+            }
+        }
+        group.bench_function(BenchmarkId::new("2t_separate", keys), |b| {
+            b.iter_custom(|iters| {
+                on_threads(2, iters, |t, n| {
+                    let recorder = &own[t as usize];
+                    let mut state = 0x9e37_79b9_7f4a_7c15_u64 ^ (t + 1).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                    for _ in 0..n {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        recorder.record(black_box(&event(state as usize)));
+                    }
+                })
+            })
+        });
         black_box(recorder.pending_rows());
     }
     group.finish();

@@ -134,10 +134,9 @@ impl Flusher {
         let db = self.db.clone();
         let task = tokio::spawn(async move {
             let rows = batch.rows.as_deref().unwrap_or_default();
-            write_batch(&db, rows).await?;
+            let written = write_batch(&db, rows).await?;
             let mut counts = Counts::default();
             rows.iter().for_each(|row| counts.add(row.counts));
-            let written = rows.len();
             batch.committed();
             Ok::<_, UsageError>((written, counts))
         });
@@ -258,7 +257,7 @@ fn publish(status: &watch::Sender<FlushStatus>, result: &Result<FlushReport, Usa
 /// One rollup row: `key_id` and `bucket` are unused in `usage_account_minutes`.
 type RowKey<'a> = (&'a str, i64, &'a str, &'a str);
 
-/// Sums the minute rows into buckets of `granularity`, in primary-key order.
+/// Sums the pending rows into buckets of `granularity`, in primary-key order.
 fn roll_up(rows: &[Pending], granularity: Granularity, per_key: bool) -> Vec<(RowKey<'_>, Counts)> {
     let mut sums: BTreeMap<RowKey<'_>, Counts> = BTreeMap::new();
     for row in rows {
@@ -273,14 +272,22 @@ fn roll_up(rows: &[Pending], granularity: Granularity, per_key: bool) -> Vec<(Ro
     sums.into_iter().collect()
 }
 
-async fn write_batch(db: &Database, rows: &[Pending]) -> Result<(), UsageError> {
+/// Writes the batch in one transaction; the number of minute rows it upserted. The same key
+/// may come from several shards: the roll-ups merge them (PostgreSQL refuses a statement that
+/// upserts one row twice).
+async fn write_batch(db: &Database, rows: &[Pending]) -> Result<usize, UsageError> {
     let mut tx = db.pool().begin().await?;
+    let mut minute_rows = 0;
     for granularity in [Granularity::Minute, Granularity::Hour, Granularity::Day] {
-        upsert(&mut tx, granularity.table(), true, &roll_up(rows, granularity, true)).await?;
+        let rolled = roll_up(rows, granularity, true);
+        if granularity == Granularity::Minute {
+            minute_rows = rolled.len();
+        }
+        upsert(&mut tx, granularity.table(), true, &rolled).await?;
     }
     upsert(&mut tx, "usage_account_minutes", false, &roll_up(rows, Granularity::Minute, false)).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(minute_rows)
 }
 
 async fn upsert(

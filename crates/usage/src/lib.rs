@@ -6,8 +6,9 @@
 //!
 //! # How
 //! Nothing is written per request. [`UsageRecorder::record`] adds the request to an in-memory
-//! count per (minute, account, key, bucket): a sharded hash table, one short `Mutex` hold, no
-//! I/O, and an allocation only for a combination new since the last flush. A [`Flusher`],
+//! count per (minute, account, key, bucket): a hash table in the recording thread's own shard,
+//! one short uncontended `Mutex` hold, no I/O, and an allocation only for a combination new
+//! since the last flush. A [`Flusher`],
 //! usually on its own task ([`Flusher::spawn`], every [`DEFAULT_FLUSH_INTERVAL`]), takes all
 //! the counts at once and writes them in one transaction as additive upserts
 //! (`requests = usage_minutes.requests + excluded.requests`), so any number of gateway nodes can

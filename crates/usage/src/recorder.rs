@@ -1,12 +1,16 @@
 //! The in-memory side: counts per (minute, account, key, bucket) not yet written to SQL.
 //!
-//! Sixteen shards, each a `Mutex` over a hash table, chosen by the hash of the whole key. A
-//! record hashes once, locks one shard for a lookup and three additions, and allocates only for
-//! a key not yet seen since the last flush. No lock is held across an `.await` anywhere in this
-//! crate, and a poisoned shard is used as is (its counts are plain numbers, always consistent).
+//! Thirty-two shards, each a `Mutex` over a hash table. A thread always records into its own
+//! home shard (threads are dealt shards in turn), so the gateway's worker threads do not contend
+//! even when they all count the same hot key; a key counted on several threads has a row in
+//! each of their shards, summed at flush time. A record hashes once, locks its shard for a
+//! lookup and three additions, and allocates only for a key its shard has not seen since the
+//! last flush. No lock is held across an `.await` anywhere in this crate, and a poisoned shard
+//! is used as is (its counts are plain numbers, always consistent).
 
 use std::hash::BuildHasher;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use foldhash::fast::RandomState;
 use hashbrown::HashTable;
@@ -14,7 +18,14 @@ use hashbrown::HashTable;
 use crate::event::{Outcome, UsageEvent};
 use crate::periods::Granularity;
 
-const SHARDS: usize = 16;
+const SHARDS: usize = 32;
+
+/// Deals each thread its home shard, in turn.
+static NEXT_HOME: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static HOME: usize = NEXT_HOME.fetch_add(1, Ordering::Relaxed) % SHARDS;
+}
 
 /// Requests, the limited ones among them, and their cost.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -81,16 +92,10 @@ impl Shards {
         self.hasher.hash_one(key)
     }
 
-    /// The shard of a hash. Bits 32..36: the tables use the low bits for the slot and the top
-    /// seven for the tag, so the shard index takes neither.
-    fn lock(&self, hash: u64) -> MutexGuard<'_, HashTable<Pending>> {
-        let index = (hash >> 32) as usize % SHARDS;
-        self.shards[index].0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     fn add(&self, key: (i64, &str, &str, &str), counts: Counts) {
         let hash = self.hash(key);
-        let mut table = self.lock(hash);
+        let home = HOME.with(|home| *home);
+        let mut table = self.shards[home].0.lock().unwrap_or_else(PoisonError::into_inner);
         match table.find_mut(hash, |pending| pending.key() == key) {
             Some(pending) => pending.counts.add(counts),
             None => {
@@ -144,7 +149,8 @@ impl UsageRecorder {
         self.inner.add(key, Counts::of(event));
     }
 
-    /// How many (minute, account, key, bucket) rows wait for the next flush.
+    /// How many rows wait for the next flush: one per (minute, account, key, bucket) and
+    /// recording thread.
     pub fn pending_rows(&self) -> usize {
         self.inner
             .shards
@@ -260,7 +266,11 @@ mod tests {
                 });
             }
         });
-        assert_eq!(recorder.pending_rows(), keys.len());
+        assert!(recorder.pending_rows() >= keys.len());
         assert_eq!(recorder.pending_counts().requests, 40_000);
+        let mut rows = recorder.take();
+        rows.sort_by(|a, b| a.key().cmp(&b.key()));
+        rows.dedup_by(|a, b| a.key() == b.key());
+        assert_eq!(rows.len(), keys.len());
     }
 }
