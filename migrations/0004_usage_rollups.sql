@@ -8,7 +8,9 @@
 --   SQLite and PostgreSQL).
 -- bucket: the route's category bucket ('reads', 'scans', …), '' for a route that has none.
 -- requests: every request, admitted or limited; limited: the refused ones among them (so
---   admitted = requests - limited); cost_cents: what the requests cost.
+--   admitted = requests - limited); cost: the units the requests charged their buckets (the
+--   route's cost, 1 unless the policy weighs it more). Money is billing's job (seed 000 prices
+--   by the minute, from usage_account_minutes).
 -- The primary keys lead with account_id then bucket_start: every query reads one account over
 -- a time range. Retention deletes by bucket_start alone, hence the extra indexes.
 
@@ -20,7 +22,7 @@ CREATE TABLE usage_minutes (
     bucket TEXT NOT NULL,
     requests BIGINT NOT NULL,
     limited BIGINT NOT NULL,
-    cost_cents BIGINT NOT NULL,
+    cost BIGINT NOT NULL,
     PRIMARY KEY (account_id, bucket_start, key_id, bucket)
 );
 
@@ -34,7 +36,7 @@ CREATE TABLE usage_hours (
     bucket TEXT NOT NULL,
     requests BIGINT NOT NULL,
     limited BIGINT NOT NULL,
-    cost_cents BIGINT NOT NULL,
+    cost BIGINT NOT NULL,
     PRIMARY KEY (account_id, bucket_start, key_id, bucket)
 );
 
@@ -48,7 +50,7 @@ CREATE TABLE usage_days (
     bucket TEXT NOT NULL,
     requests BIGINT NOT NULL,
     limited BIGINT NOT NULL,
-    cost_cents BIGINT NOT NULL,
+    cost BIGINT NOT NULL,
     PRIMARY KEY (account_id, bucket_start, key_id, bucket)
 );
 
@@ -61,7 +63,7 @@ CREATE TABLE usage_account_minutes (
     bucket_start BIGINT NOT NULL,
     requests BIGINT NOT NULL,
     limited BIGINT NOT NULL,
-    cost_cents BIGINT NOT NULL,
+    cost BIGINT NOT NULL,
     PRIMARY KEY (account_id, bucket_start)
 );
 

@@ -26,6 +26,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
+use usage::{DEFAULT_FLUSH_INTERVAL, FlushHandle};
 
 use crate::gateway::changes::ChangeBroadcast;
 use crate::gateway::{Gateway, KeyCache};
@@ -53,6 +54,7 @@ pub struct Application {
     router: Router,
     services: Services,
     gateway: Gateway,
+    usage_flush: FlushHandle,
 }
 
 impl Application {
@@ -86,13 +88,14 @@ impl Application {
         tracing::info!("upstream: {}", upstream.describe());
         let gateway = Gateway::new(services.clone(), key_cache);
         gateway.spawn_flusher();
+        let usage_flush = gateway.usage.spawn_flusher(db.clone(), clock.clone(), DEFAULT_FLUSH_INTERVAL);
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
         let router =
             router(settings, services.clone(), &gateway, upstream.router(), clock, listener.local_addr()?);
         spawn_session_cleanup(SqlSessionStore::new(db));
-        Ok(Self { listener, router, services, gateway })
+        Ok(Self { listener, router, services, gateway, usage_flush })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -107,6 +110,10 @@ impl Application {
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await?;
         self.gateway.flush().await;
+        match self.usage_flush.shutdown().await {
+            Ok(report) => tracing::info!(rows = report.rows, "usage flushed"),
+            Err(error) => tracing::error!(%error, "the last usage flush failed; its counts are lost"),
+        }
         self.services.db.close().await;
         Ok(())
     }

@@ -78,3 +78,15 @@ pub use memory::MemoryStore;
 #[cfg(feature = "redis")]
 pub use redis_store::{RedisConfig, RedisStore};
 pub use store::{LimiterStore, StoreError};
+
+/// `[start, end)` of the billing month that holds `now` for an account whose month starts on
+/// `anchor_day` (1..=31; an anchor past a short month's end means its last day): the window
+/// monthly buckets count in, and the one billing and month-to-date figures cover.
+pub fn billing_month(
+    now: chrono::DateTime<chrono::Utc>,
+    anchor_day: u8,
+) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
+    let (start, end) = calendar::month(now.timestamp_micros(), u32::from(anchor_day.clamp(1, 31)));
+    let at = |micros| chrono::DateTime::from_timestamp_micros(micros).unwrap_or(now);
+    (at(start), at(end))
+}

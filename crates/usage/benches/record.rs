@@ -38,7 +38,7 @@ fn record(c: &mut Criterion) {
             key_id: Some(&key_ids[i % keys]),
             bucket: "reads",
             outcome: if i.is_multiple_of(10) { Outcome::Limited } else { Outcome::Allowed },
-            cost_cents: 1,
+            cost: 1,
             at,
         };
         for i in 0..keys {

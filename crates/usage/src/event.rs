@@ -22,8 +22,9 @@ pub struct UsageEvent<'a> {
     /// The route's category bucket (`"reads"`, `"scans"`, …); `""` for a route without one.
     pub bucket: &'a str,
     pub outcome: Outcome,
-    /// What the request costs the account, in cents; 0 for free requests.
-    pub cost_cents: u64,
+    /// What the request charged its buckets: the route's cost (1 unless the policy weighs the
+    /// route more), so a chart or the per-key table shows the budget it used.
+    pub cost: u64,
     /// When the gateway answered: the minute it is counted in.
     pub at: DateTime<Utc>,
 }

@@ -307,7 +307,7 @@ async fn upsert(
             query = query
                 .bind(to_bigint(counts.requests))
                 .bind(to_bigint(counts.limited))
-                .bind(to_bigint(counts.cost_cents));
+                .bind(to_bigint(counts.cost));
         }
         query.execute(&mut **tx).await?;
     }
@@ -321,7 +321,7 @@ fn upsert_sql(table: &str, per_key: bool, rows: usize) -> String {
     } else {
         &["account_id", "bucket_start"]
     };
-    let counts = ["requests", "limited", "cost_cents"];
+    let counts = ["requests", "limited", "cost"];
     let columns = keys.len() + counts.len();
     let mut sql = format!("INSERT INTO {table} ({}, {}) VALUES ", keys.join(", "), counts.join(", "));
     for row in 0..rows {
@@ -368,11 +368,11 @@ mod tests {
     fn upserts_number_parameters_in_order_and_add_to_the_stored_counts() {
         assert_eq!(
             upsert_sql("usage_account_minutes", false, 2),
-            "INSERT INTO usage_account_minutes (account_id, bucket_start, requests, limited, cost_cents) \
+            "INSERT INTO usage_account_minutes (account_id, bucket_start, requests, limited, cost) \
              VALUES ($1, $2, $3, $4, $5), ($6, $7, $8, $9, $10) ON CONFLICT (account_id, bucket_start) \
              DO UPDATE SET requests = usage_account_minutes.requests + excluded.requests, \
              limited = usage_account_minutes.limited + excluded.limited, \
-             cost_cents = usage_account_minutes.cost_cents + excluded.cost_cents"
+             cost = usage_account_minutes.cost + excluded.cost"
         );
         assert!(
             upsert_sql("usage_minutes", true, 256)
@@ -387,7 +387,7 @@ mod tests {
             account_id: "a".into(),
             key_id: key_id.into(),
             bucket: "reads".into(),
-            counts: Counts { requests, limited: 0, cost_cents: 0 },
+            counts: Counts { requests, limited: 0, cost: 0 },
         };
         let hour = Granularity::Hour.millis();
         let rows = [row(hour + 60_000, "k2", 1), row(hour, "k1", 2), row(0, "k1", 4), row(hour, "k2", 8)];

@@ -172,7 +172,7 @@ impl UsageQueries {
         for piece in pieces(from.timestamp_millis(), to.timestamp_millis()) {
             let sql = format!(
                 "SELECT key_id, CAST(SUM(requests) AS BIGINT), CAST(SUM(limited) AS BIGINT), \
-                 CAST(SUM(cost_cents) AS BIGINT) FROM {} \
+                 CAST(SUM(cost) AS BIGINT) FROM {} \
                  WHERE account_id = $1 AND bucket_start >= $2 AND bucket_start < $3 GROUP BY key_id",
                 piece.granularity.table()
             );
@@ -198,7 +198,7 @@ impl UsageQueries {
     ) -> Result<Vec<MinuteUsage>, UsageError> {
         let (from, to) = minute_range(from, to);
         let rows = sqlx::query(
-            "SELECT bucket_start, requests, limited, cost_cents FROM usage_account_minutes \
+            "SELECT bucket_start, requests, limited, cost FROM usage_account_minutes \
              WHERE account_id = $1 AND bucket_start >= $2 AND bucket_start < $3 ORDER BY bucket_start",
         )
         .bind(account_id)
@@ -242,12 +242,12 @@ fn minute_range(from: DateTime<Utc>, to: DateTime<Utc>) -> (i64, i64) {
     (Granularity::Minute.ceil_ms(from.timestamp_millis()), Granularity::Minute.ceil_ms(to.timestamp_millis()))
 }
 
-/// requests, limited and cost_cents from columns `first..first + 3`; NULL sums (no rows) are 0.
+/// requests, limited and cost from columns `first..first + 3`; NULL sums (no rows) are 0.
 fn counts_at(row: &sqlx::any::AnyRow, first: usize) -> Result<Counts, sqlx::Error> {
     Ok(Counts {
         requests: count(row.try_get(first)?),
         limited: count(row.try_get(first + 1)?),
-        cost_cents: count(row.try_get(first + 2)?),
+        cost: count(row.try_get(first + 2)?),
     })
 }
 

@@ -34,7 +34,7 @@ pub struct Counts {
     pub requests: u64,
     /// The requests refused by a limit.
     pub limited: u64,
-    pub cost_cents: u64,
+    pub cost: u64,
 }
 
 impl Counts {
@@ -46,15 +46,11 @@ impl Counts {
     pub(crate) fn add(&mut self, other: Counts) {
         self.requests = self.requests.saturating_add(other.requests);
         self.limited = self.limited.saturating_add(other.limited);
-        self.cost_cents = self.cost_cents.saturating_add(other.cost_cents);
+        self.cost = self.cost.saturating_add(other.cost);
     }
 
     fn of(event: &UsageEvent<'_>) -> Self {
-        Counts {
-            requests: 1,
-            limited: u64::from(event.outcome == Outcome::Limited),
-            cost_cents: event.cost_cents,
-        }
+        Counts { requests: 1, limited: u64::from(event.outcome == Outcome::Limited), cost: event.cost }
     }
 }
 
@@ -206,7 +202,7 @@ mod tests {
             key_id,
             bucket: "reads",
             outcome,
-            cost_cents: 2,
+            cost: 2,
             at: Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap()
                 + chrono::Duration::seconds(second.into()),
         }
@@ -224,7 +220,7 @@ mod tests {
         recorder.record(&event(Some("k1"), Outcome::Limited, 30));
         recorder.record(&event(Some("k1"), Outcome::Allowed, 59));
         assert_eq!(recorder.pending_rows(), 1);
-        assert_eq!(recorder.pending_counts(), Counts { requests: 3, limited: 1, cost_cents: 6 });
+        assert_eq!(recorder.pending_counts(), Counts { requests: 3, limited: 1, cost: 6 });
     }
 
     #[test]
@@ -249,7 +245,7 @@ mod tests {
         recorder.restore(taken);
         let rows = recorder.take();
         assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].counts, Counts { requests: 2, limited: 1, cost_cents: 4 });
+        assert_eq!(rows[0].counts, Counts { requests: 2, limited: 1, cost: 4 });
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub struct ResolvedKey {
     pub plan_id: String,
     pub anchor_day: u8,
     pub overrides: policy::Overrides,
+    /// The account's monthly spend cap in cents, if it has one.
+    pub spend_cap_cents: Option<u64>,
     /// The secret stops working at this instant; the cache never serves it beyond.
     pub valid_until: Option<DateTime<Utc>>,
     pub via_previous: bool,
@@ -88,6 +90,7 @@ pub async fn resolve(
         plan_id: account.plan_id,
         anchor_day: account.billing_anchor_day,
         overrides,
+        spend_cap_cents: account.spend_cap_cents,
         valid_until: verified.valid_until,
         via_previous: verified.via_previous,
     });

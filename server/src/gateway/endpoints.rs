@@ -3,10 +3,12 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Extension, State};
+use axum::extract::{Extension, Query, State};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use services::gauges::{self, Gauge, Subject};
+use usage::{Granularity, KeyUsage};
 
 use super::Gateway;
 use super::callers::ResolvedKey;
@@ -34,4 +36,95 @@ pub async fn limits(State(gateway): State<Gateway>, Extension(key): Extension<Ar
             problems::unavailable(None, "")
         }
     }
+}
+
+#[derive(Deserialize)]
+pub struct UsageParams {
+    group_by: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+#[derive(Serialize)]
+struct UsageByKey {
+    group_by: &'static str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    data: Vec<KeyRow>,
+}
+
+/// One key's traffic: `requests` = `allowed` + `limited`; `cost` is the units its requests
+/// charged their buckets.
+#[derive(Serialize)]
+struct KeyRow {
+    key_id: String,
+    name: String,
+    start: String,
+    requests: u64,
+    allowed: u64,
+    limited: u64,
+    cost: u64,
+}
+
+/// `GET /v1/usage?group_by=key[&from=…&to=…]`: requests, limited requests and cost per key of
+/// the calling key's account, busiest first, over `[from, to)` (RFC 3339; by default the
+/// current billing month, this minute included). Counts reach the rollups within a second.
+pub async fn usage(
+    State(gateway): State<Gateway>,
+    Extension(key): Extension<Arc<ResolvedKey>>,
+    Query(params): Query<UsageParams>,
+) -> Response {
+    if params.group_by.as_deref() != Some("key") {
+        return problems::bad_request("Add `group_by=key`: usage is reported per key.");
+    }
+    let now = gateway.services.clock.now();
+    let (month_start, _) = limiter::billing_month(now, key.anchor_day);
+    let this_minute_end = Granularity::Minute.floor(now) + chrono::Duration::minutes(1);
+    let (from, to) = match (
+        instant(params.from.as_deref(), month_start),
+        instant(params.to.as_deref(), this_minute_end),
+    ) {
+        (Ok(from), Ok(to)) if from < to => (from, to),
+        (Ok(_), Ok(_)) => return problems::bad_request("`from` must be before `to`."),
+        _ => {
+            return problems::bad_request(
+                "`from` and `to` are RFC 3339 instants, like 2026-11-01T00:00:00Z.",
+            );
+        }
+    };
+    let totals = gateway.usage_queries.key_totals(&key.account_id, from, to).await;
+    let keys = gateway.services.keys.list(&key.account_id).await;
+    match (totals, keys) {
+        (Ok(totals), Ok(keys)) => {
+            let data = totals.into_iter().filter_map(|usage| key_row(usage, &keys)).collect();
+            Json(UsageByKey { group_by: "key", from, to, data }).into_response()
+        }
+        (Err(error), _) => {
+            tracing::error!(%error, "could not read usage");
+            problems::unavailable(None, "")
+        }
+        (_, Err(error)) => {
+            tracing::error!(%error, "could not list keys");
+            problems::unavailable(None, "")
+        }
+    }
+}
+
+fn instant(text: Option<&str>, default: DateTime<Utc>) -> Result<DateTime<Utc>, chrono::ParseError> {
+    text.map_or(Ok(default), |text| DateTime::parse_from_rfc3339(text).map(|at| at.to_utc()))
+}
+
+/// The row of one key; usage without a key (none is recorded today) is left out.
+fn key_row(usage: KeyUsage, keys: &[services::keys::ApiKey]) -> Option<KeyRow> {
+    let key_id = usage.key_id?;
+    let key = keys.iter().find(|key| key.id == key_id);
+    Some(KeyRow {
+        name: key.map_or_else(String::new, |key| key.name.clone()),
+        start: key.map_or_else(String::new, |key| key.start.clone()),
+        key_id,
+        requests: usage.counts.requests,
+        allowed: usage.counts.allowed(),
+        limited: usage.counts.limited,
+        cost: usage.counts.cost,
+    })
 }

@@ -9,10 +9,12 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{Extensions, HeaderValue, Uri, header};
 use axum::middleware::Next;
 use axum::response::Response;
+use chrono::{DateTime, Utc};
 use limiter::{Charge, Scope};
-use policy::{Caller, Route};
+use policy::{Caller, Policy, Route};
 use services::ClientIp;
 use services::ids::random_base62;
+use usage::{Outcome, UsageEvent};
 
 use super::Gateway;
 use super::callers::{self, Presented, ResolvedKey};
@@ -57,16 +59,17 @@ pub async fn enforce(State(gateway): State<Gateway>, mut request: Request, next:
         .map(|spec| Charge { subject: subject(spec.scope, key.as_deref(), ip), spec, cost })
         .collect();
 
-    let record_use = |key: &Option<Arc<ResolvedKey>>| {
-        if let Some(key) = key {
-            gateway.key_uses.record(&key.key_id, key.via_previous, gateway.services.clock.now());
-        }
-    };
+    let now = gateway.services.clock.now();
+    let meter = Meter { gateway: &gateway, key: key.as_deref(), route, at: now };
     prepare_upstream_request(&mut request, key.clone(), route);
     if charges.is_empty() {
-        record_use(&key);
         // Exempt (a stream, the limits endpoint): no bucket is charged or reported.
+        meter.admitted(0);
         return next.run(request).await;
+    }
+    if let Some(refusal) = spend_cap_refusal(&gateway, &policy, key.as_deref(), &request_id, now).await {
+        meter.limited(cost);
+        return refusal;
     }
     let decision = match gateway.services.limiter.decide(&charges).await {
         Ok(decision) => decision,
@@ -77,15 +80,74 @@ pub async fn enforce(State(gateway): State<Gateway>, mut request: Request, next:
     };
     let render = policy.responder(route).for_caller(&caller);
     if !decision.is_allowed() {
+        meter.limited(cost);
         return responses::refusal(&render, &decision, &request_id);
     }
-    record_use(&key);
+    meter.admitted(cost);
     let mut response = next.run(request).await;
     responses::add_limit_headers(&render, &decision, &mut response);
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);
     }
     response
+}
+
+/// Counts a keyed request: its usage (admitted or limited) and, when admitted, the key's last
+/// use. Anonymous calls belong to no account and are not counted.
+struct Meter<'a> {
+    gateway: &'a Gateway,
+    key: Option<&'a ResolvedKey>,
+    route: Option<&'a Route>,
+    at: DateTime<Utc>,
+}
+
+impl Meter<'_> {
+    fn admitted(&self, cost: u64) {
+        if let Some(key) = self.key {
+            self.gateway.key_uses.record(&key.key_id, key.via_previous, self.at);
+        }
+        self.count(Outcome::Allowed, cost);
+    }
+
+    fn limited(&self, cost: u64) {
+        self.count(Outcome::Limited, cost);
+    }
+
+    fn count(&self, outcome: Outcome, cost: u64) {
+        let Some(key) = self.key else {
+            return;
+        };
+        let bucket = self.route.and_then(|route| route.buckets.first()).map_or("", String::as_str);
+        self.gateway.usage.record(&UsageEvent {
+            account_id: &key.account_id,
+            key_id: Some(&key.key_id),
+            bucket,
+            outcome,
+            cost,
+            at: self.at,
+        });
+    }
+}
+
+/// The 429 for an account whose spend cap is reached. When the fees cannot be read (the
+/// database is down) the request goes on: the cap guards a budget, and refusing every call
+/// for a database fault would be the bigger harm.
+async fn spend_cap_refusal(
+    gateway: &Gateway,
+    policy: &Policy,
+    key: Option<&ResolvedKey>,
+    request_id: &str,
+    now: DateTime<Utc>,
+) -> Option<Response> {
+    let key = key?;
+    match gateway.spend.reached(key, policy.pricing.as_ref(), now).await {
+        Ok(reached) => reached
+            .map(|reached| responses::from_rendered(policy.render_spend_cap_refusal(&reached, request_id))),
+        Err(error) => {
+            tracing::warn!(%error, request_id, "could not read the account's spend; admitting");
+            None
+        }
+    }
 }
 
 /// Whose counter a bucket of this scope uses for this request.

@@ -76,6 +76,7 @@ mod tests {
             plan_id: "starter".into(),
             anchor_day: 1,
             overrides: policy::Overrides::new(),
+            spend_cap_cents: None,
             valid_until,
             via_previous: false,
         })

@@ -18,6 +18,7 @@ mod key_cache;
 mod key_uses;
 mod problems;
 mod responses;
+mod spend;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +26,7 @@ use std::time::Duration;
 use axum::routing::get;
 use axum::{Router, middleware};
 use services::Services;
+use usage::{UsageQueries, UsageRecorder};
 
 pub use idempotency::request_fingerprint;
 pub use key_cache::KeyCache;
@@ -38,6 +40,10 @@ pub struct GatewayInner {
     services: Services,
     cache: Arc<KeyCache>,
     key_uses: key_uses::KeyUses,
+    /// Every keyed request's counts, until the usage flusher writes them to the rollups.
+    pub usage: UsageRecorder,
+    usage_queries: UsageQueries,
+    spend: spend::SpendCaps,
 }
 
 impl std::ops::Deref for Gateway {
@@ -50,7 +56,15 @@ impl std::ops::Deref for Gateway {
 
 impl Gateway {
     pub fn new(services: Services, cache: Arc<KeyCache>) -> Self {
-        Self(Arc::new(GatewayInner { services, cache, key_uses: key_uses::KeyUses::default() }))
+        let usage_queries = UsageQueries::new(services.db.clone());
+        Self(Arc::new(GatewayInner {
+            services,
+            cache,
+            key_uses: key_uses::KeyUses::default(),
+            usage: UsageRecorder::new(),
+            spend: spend::SpendCaps::new(usage_queries.clone()),
+            usage_queries,
+        }))
     }
 
     /// The `/v1` API: the gateway's own endpoints, then `upstream` for everything else, all
@@ -58,6 +72,7 @@ impl Gateway {
     pub fn router(&self, upstream: Router) -> Router {
         Router::new()
             .route("/v1/limits", get(endpoints::limits))
+            .route("/v1/usage", get(endpoints::usage))
             .with_state(self.clone())
             .fallback_service(upstream)
             // Inside enforcement: a replay is still authenticated and counted.

@@ -73,3 +73,8 @@ pub fn unavailable(type_base: Option<&str>, request_id: &str) -> Response {
     response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     response
 }
+
+/// A request the gateway's own endpoints cannot answer as asked; `detail` says how to fix it.
+pub fn bad_request(detail: &str) -> Response {
+    problem(StatusCode::BAD_REQUEST, None, "invalid_request", "Invalid request", detail, "")
+}

@@ -9,7 +9,7 @@ use services::accounts::User;
 
 use crate::helpers::*;
 
-async fn customer_with_key(app: &TestApp) -> (User, String, String) {
+pub async fn customer_with_key(app: &TestApp) -> (User, String, String) {
     let email = format!("dev-{}@example.com", services::ids::random_base62(8).to_lowercase());
     let user =
         app.services.accounts.sign_up(&email, secrecy::SecretString::from(PASSWORD), "").await.unwrap();
@@ -17,7 +17,7 @@ async fn customer_with_key(app: &TestApp) -> (User, String, String) {
     (user, created.key.id, created.secret.expose_secret().to_owned())
 }
 
-async fn call(app: &TestApp, path: &str, key: Option<&str>) -> reqwest::Response {
+pub async fn call(app: &TestApp, path: &str, key: Option<&str>) -> reqwest::Response {
     let mut request = browser().get(app.url(path));
     if let Some(key) = key {
         request = request.bearer_auth(key);

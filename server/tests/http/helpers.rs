@@ -19,6 +19,7 @@ pub struct TestApp {
     pub clock: ManualClock,
     /// A browser: keeps cookies, does not follow redirects (tests assert them).
     pub browser: Client,
+    stop: Option<(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<anyhow::Result<()>>)>,
 }
 
 /// Server logs for debugging, when RUST_LOG is set; each line names its test's thread.
@@ -63,8 +64,15 @@ pub async fn spawn_app_on(database_url: String, adjust: impl FnOnce(&mut Setting
     let app = Application::build(&settings, Arc::new(clock.clone())).await.expect("build the application");
     let address = format!("http://{}", app.local_addr());
     let services = app.services().clone();
-    tokio::spawn(app.run_until(std::future::pending()));
-    TestApp { address, services, database_url, clock, browser: browser() }
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    // Only an explicit `shut_down` stops it; a dropped TestApp leaves it serving until the
+    // test's runtime ends, as before.
+    let running = tokio::spawn(app.run_until(async move {
+        if stopped.await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }));
+    TestApp { address, services, database_url, clock, browser: browser(), stop: Some((stop, running)) }
 }
 
 pub fn browser() -> Client {
@@ -79,6 +87,13 @@ pub fn browser() -> Client {
 pub const PASSWORD: &str = "correct horse battery";
 
 impl TestApp {
+    /// Shuts the application down gracefully, as SIGTERM would, and waits until it has.
+    pub async fn shut_down(&mut self) {
+        let (stop, running) = self.stop.take().expect("the application is running");
+        let _ = stop.send(());
+        running.await.unwrap().expect("a clean shutdown");
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

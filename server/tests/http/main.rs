@@ -12,3 +12,4 @@ mod overview;
 mod plans;
 mod requests;
 mod throttling;
+mod usage;

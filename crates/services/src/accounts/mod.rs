@@ -97,6 +97,16 @@ pub enum PlanChangeError {
 }
 
 #[derive(Debug, thiserror::Error)]
+pub enum SpendCapError {
+    #[error("Only the account's owner can change its spend cap.")]
+    NotOwner,
+    #[error("Spend caps are set by the operator here; ask them to change yours.")]
+    SetByOperator,
+    #[error(transparent)]
+    Internal(#[from] DbError),
+}
+
+#[derive(Debug, thiserror::Error)]
 pub enum CredentialsError {
     /// Deliberately one message for an unknown email and a wrong password.
     #[error("Email or password is incorrect.")]
@@ -254,6 +264,44 @@ impl Accounts {
         tx.commit().await.map_err(DbError::from)?;
         self.changes.publish(crate::changes::Change::Account { account_id: account_id.to_owned() });
         Ok(Account { plan_id: plan_id.to_owned(), ..account })
+    }
+
+    /// Sets (or with `None` removes) the monthly spend cap of the actor's account (owners only,
+    /// when the policy lets accounts set their own). Audited; every node's gateway applies it at
+    /// the next request.
+    pub async fn set_spend_cap(
+        &self,
+        actor: &User,
+        cap_cents: Option<u64>,
+    ) -> Result<Account, SpendCapError> {
+        let account_id = actor.account_id.as_deref().ok_or(SpendCapError::NotOwner)?;
+        if actor.role != Role::Owner {
+            return Err(SpendCapError::NotOwner);
+        }
+        if !self.policy.get().spend_cap.account_may_set {
+            return Err(SpendCapError::SetByOperator);
+        }
+        let account = self.account(account_id).await?.ok_or(SpendCapError::NotOwner)?;
+        if account.spend_cap_cents == cap_cents {
+            return Ok(account);
+        }
+        let cents = |cap: Option<u64>| Some(cap.map_or_else(|| "none".to_owned(), |cents| cents.to_string()));
+        let mut tx = self.db.pool().begin().await.map_err(DbError::from)?;
+        repo::set_spend_cap(&mut tx, account_id, cap_cents).await.map_err(DbError::from)?;
+        let change = crate::audit::Change {
+            account_id: Some(account_id),
+            actor,
+            action: "spend_cap.change",
+            target: Some(account_id),
+            before: cents(account.spend_cap_cents),
+            after: cents(cap_cents),
+            reason: None,
+            at: self.clock.now(),
+        };
+        crate::audit::record(&mut tx, change).await.map_err(DbError::from)?;
+        tx.commit().await.map_err(DbError::from)?;
+        self.changes.publish(crate::changes::Change::Account { account_id: account_id.to_owned() });
+        Ok(Account { spend_cap_cents: cap_cents, ..account })
     }
 
     /// The account's per-bucket limits that replace its plan's.

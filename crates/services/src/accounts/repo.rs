@@ -166,3 +166,16 @@ pub(super) async fn set_plan(
         .await?;
     Ok(())
 }
+
+pub(super) async fn set_spend_cap(
+    conn: &mut sqlx::AnyConnection,
+    account_id: &str,
+    cap_cents: Option<u64>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE accounts SET spend_cap_cents = $1 WHERE id = $2")
+        .bind(cap_cents.map(|cents| i64::try_from(cents).unwrap_or(i64::MAX)))
+        .bind(account_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -68,7 +68,7 @@ pub fn allowed(
     bucket: &'static str,
     seconds: i64,
 ) -> UsageEvent<'static> {
-    UsageEvent { account_id, key_id, bucket, outcome: Outcome::Allowed, cost_cents: 0, at: at(seconds) }
+    UsageEvent { account_id, key_id, bucket, outcome: Outcome::Allowed, cost: 0, at: at(seconds) }
 }
 
 pub fn limited(
@@ -80,8 +80,8 @@ pub fn limited(
     UsageEvent { outcome: Outcome::Limited, ..allowed(account_id, key_id, bucket, seconds) }
 }
 
-pub fn costing(cents: u64, event: UsageEvent<'static>) -> UsageEvent<'static> {
-    UsageEvent { cost_cents: cents, ..event }
+pub fn costing(cost: u64, event: UsageEvent<'static>) -> UsageEvent<'static> {
+    UsageEvent { cost, ..event }
 }
 
 pub fn record_all(recorder: &UsageRecorder, events: &[UsageEvent<'_>]) {
@@ -108,7 +108,7 @@ pub fn expected(events: &[UsageEvent<'_>], granularity: Granularity) -> Rollup {
         let counts = rollup.entry(key).or_default();
         counts.requests += 1;
         counts.limited += u64::from(event.outcome == Outcome::Limited);
-        counts.cost_cents += event.cost_cents;
+        counts.cost += event.cost;
     }
     rollup
 }
@@ -120,7 +120,7 @@ pub fn expected_account_minutes(events: &[UsageEvent<'_>]) -> Rollup {
         let total = rollup.entry((account, start, String::new(), String::new())).or_default();
         total.requests += counts.requests;
         total.limited += counts.limited;
-        total.cost_cents += counts.cost_cents;
+        total.cost += counts.cost;
     }
     rollup
 }
@@ -136,7 +136,7 @@ pub fn table(granularity: Granularity) -> &'static str {
 /// Everything in a rollup table.
 pub async fn stored(db: &Database, granularity: Granularity) -> Rollup {
     let sql = format!(
-        "SELECT account_id, bucket_start, key_id, bucket, requests, limited, cost_cents FROM {}",
+        "SELECT account_id, bucket_start, key_id, bucket, requests, limited, cost FROM {}",
         table(granularity)
     );
     let rows = sqlx::query(&sql).fetch_all(db.pool()).await.unwrap();
@@ -149,18 +149,17 @@ pub async fn stored(db: &Database, granularity: Granularity) -> Rollup {
 }
 
 pub async fn stored_account_minutes(db: &Database) -> Rollup {
-    let rows = sqlx::query(
-        "SELECT account_id, bucket_start, requests, limited, cost_cents FROM usage_account_minutes",
-    )
-    .fetch_all(db.pool())
-    .await
-    .unwrap();
+    let rows =
+        sqlx::query("SELECT account_id, bucket_start, requests, limited, cost FROM usage_account_minutes")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
     rows.iter().map(|row| ((row.get(0), row.get(1), String::new(), String::new()), counts(row, 2))).collect()
 }
 
 fn counts(row: &sqlx::any::AnyRow, first: usize) -> Counts {
     let get = |i: usize| u64::try_from(row.get::<i64, _>(first + i)).unwrap();
-    Counts { requests: get(0), limited: get(1), cost_cents: get(2) }
+    Counts { requests: get(0), limited: get(1), cost: get(2) }
 }
 
 /// Every rollup holds exactly what `events` add up to.
@@ -176,7 +175,7 @@ pub fn total(events: &[UsageEvent<'_>]) -> Counts {
     for event in events {
         total.requests += 1;
         total.limited += u64::from(event.outcome == Outcome::Limited);
-        total.cost_cents += event.cost_cents;
+        total.cost += event.cost;
     }
     total
 }

@@ -29,8 +29,8 @@ fn busy(points: &[SeriesPoint]) -> Vec<(usize, u64, u64)> {
         .collect()
 }
 
-fn key(key_id: Option<&str>, requests: u64, limited: u64, cost_cents: u64) -> KeyUsage {
-    KeyUsage { key_id: key_id.map(str::to_owned), counts: Counts { requests, limited, cost_cents } }
+fn key(key_id: Option<&str>, requests: u64, limited: u64, cost: u64) -> KeyUsage {
+    KeyUsage { key_id: key_id.map(str::to_owned), counts: Counts { requests, limited, cost } }
 }
 
 on_both_backends! {
@@ -121,7 +121,7 @@ on_both_backends! {
         );
         assert_eq!(
             queries.account_totals("acct_a", november, at(NOW)).await.unwrap(),
-            Counts { requests: 8, limited: 1, cost_cents: 11 }
+            Counts { requests: 8, limited: 1, cost: 11 }
         );
         // Since 12:10 today: hours and minutes only.
         assert_eq!(
@@ -131,7 +131,7 @@ on_both_backends! {
         // The previous month held only key_3's minute.
         assert_eq!(
             queries.account_totals("acct_a", at(-54 * DAY), november).await.unwrap(),
-            Counts { requests: 1, limited: 0, cost_cents: 0 }
+            Counts { requests: 1, limited: 0, cost: 0 }
         );
         assert_eq!(queries.key_totals("acct_c", november, at(NOW)).await.unwrap(), vec![]);
         assert_eq!(queries.account_totals("acct_c", november, at(NOW)).await.unwrap(), Counts::default());

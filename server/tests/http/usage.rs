@@ -1,0 +1,143 @@
+//! Usage over HTTP: every keyed request is counted (admitted or limited) into the rollups,
+//! `/v1/usage?group_by=key` reports them per key, and the spend cap stops an account's calls.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use reqwest::StatusCode;
+use serde_json::Value;
+use services::Database;
+use usage::{Counts, UsageQueries};
+
+use crate::gateway::{call, customer_with_key};
+use crate::helpers::*;
+
+/// The account's usage this month as the rollups hold it.
+async fn recorded(db: &Database, account_id: &str, now: DateTime<Utc>) -> Counts {
+    let queries = UsageQueries::new(db.clone());
+    queries
+        .account_totals(account_id, now - chrono::Duration::days(1), now + chrono::Duration::days(1))
+        .await
+        .unwrap()
+}
+
+/// Waits (at most 5 s; the gateway flushes every second) until the rollups hold `requests`.
+async fn wait_for_requests(app: &TestApp, account_id: &str, requests: u64) -> Counts {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let counts = recorded(&app.services.db, account_id, limiter::Clock::now(&app.clock)).await;
+        if counts.requests >= requests {
+            return counts;
+        }
+        assert!(Instant::now() < deadline, "the rollups hold {counts:?}, not {requests} requests");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Sends `n` reads a quarter of a second apart (under Starter's 5/s burst).
+async fn read_n_times(app: &TestApp, key: &str, n: usize) -> Vec<StatusCode> {
+    let mut statuses = Vec::new();
+    for _ in 0..n {
+        app.clock.advance(chrono::Duration::milliseconds(250));
+        statuses.push(call(app, "/v1/snapshots/s1", Some(key)).await.status());
+    }
+    statuses
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollups_equal_the_requests_sent_admitted_and_limited() {
+    let app = spawn_app().await;
+    let (user, _, key) = customer_with_key(&app).await;
+    let account_id = user.account_id.unwrap();
+    // Reads allow 60 a minute; the clock stays inside one minute.
+    let statuses = read_n_times(&app, &key, 64).await;
+    let limited = statuses.iter().filter(|status| **status == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!(limited, 4, "{statuses:?}");
+
+    let counts = wait_for_requests(&app, &account_id, 64).await;
+    assert_eq!(counts, Counts { requests: 64, limited: 4, cost: 64 });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_shutdown_writes_the_counts_still_in_memory() {
+    let mut app = spawn_app().await;
+    let (user, _, key) = customer_with_key(&app).await;
+    let account_id = user.account_id.unwrap();
+    read_n_times(&app, &key, 7).await;
+    app.shut_down().await;
+
+    let db = Database::connect(&app.database_url).await.unwrap();
+    let counts = recorded(&db, &account_id, limiter::Clock::now(&app.clock)).await;
+    assert_eq!(counts.requests, 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_by_key_reports_each_key_of_the_callers_account_only() {
+    let app = spawn_app().await;
+    let (owner, first_id, first) = customer_with_key(&app).await;
+    let second = app.services.keys.create(&owner, "second key", None).await.unwrap();
+    let second_secret = secrecy::ExposeSecret::expose_secret(&second.secret).to_owned();
+    let (other, _, other_key) = customer_with_key(&app).await;
+    read_n_times(&app, &first, 3).await;
+    read_n_times(&app, &second_secret, 2).await;
+    read_n_times(&app, &other_key, 4).await;
+    wait_for_requests(&app, owner.account_id.as_deref().unwrap(), 5).await;
+    wait_for_requests(&app, other.account_id.as_deref().unwrap(), 4).await;
+
+    let response = call(&app, "/v1/usage?group_by=key", Some(&first)).await;
+    assert_status(&response, StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["group_by"], "key");
+    let rows = body["data"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{body}");
+    let row = |id: &str| rows.iter().find(|row| row["key_id"] == id).cloned().unwrap();
+    let second_row = row(&second.key.id);
+    assert_eq!(second_row["name"], "second key");
+    assert_eq!((second_row["requests"].as_u64(), second_row["limited"].as_u64()), (Some(2), Some(0)));
+    // The first key's own /v1/usage call is counted too, once it is flushed.
+    let first_requests = row(&first_id)["requests"].as_u64().unwrap();
+    assert!((3..=4).contains(&first_requests), "{body}");
+    assert!(rows.iter().all(|row| !row["start"].as_str().unwrap().is_empty()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_asks_for_a_grouping_and_valid_instants() {
+    let app = spawn_app().await;
+    let (_, _, key) = customer_with_key(&app).await;
+    for query in [
+        "",
+        "?group_by=bucket",
+        "?group_by=key&from=yesterday",
+        "?group_by=key&from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z",
+    ] {
+        let response = call(&app, &format!("/v1/usage{query}"), Some(&key)).await;
+        assert_status(&response, StatusCode::BAD_REQUEST);
+        assert_eq!(response.headers()["content-type"], "application/problem+json");
+        let body: Value = response.json().await.unwrap();
+        assert!(!body["detail"].as_str().unwrap().is_empty(), "{query}: {body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_at_its_spend_cap_gets_429_until_the_cap_is_raised() {
+    let app = spawn_app().await;
+    let (owner, _, key) = customer_with_key(&app).await;
+    let account_id = owner.account_id.clone().unwrap();
+    // $50; 11 requests in one minute put the month in the $100 tier (seed 000).
+    app.services.accounts.set_spend_cap(&owner, Some(5_000)).await.unwrap();
+    let statuses = read_n_times(&app, &key, 11).await;
+    assert!(statuses.iter().all(|status| *status != StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    wait_for_requests(&app, &account_id, 11).await;
+
+    // The node reads an account's spend at most once a second.
+    app.clock.advance(chrono::Duration::seconds(2));
+    let refused = call(&app, "/v1/snapshots/s1", Some(&key)).await;
+    assert_status(&refused, StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "spend_cap_exceeded", "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("$50.00"), "{body}");
+
+    app.services.accounts.set_spend_cap(&owner, Some(20_000)).await.unwrap();
+    assert_ne!(call(&app, "/v1/snapshots/s1", Some(&key)).await.status(), StatusCode::TOO_MANY_REQUESTS);
+}
