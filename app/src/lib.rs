@@ -5,12 +5,15 @@
 //! service from `services`, map its error to [`AppError`].
 
 pub mod auth;
+pub mod billing;
+pub mod charts;
 pub mod error;
 pub mod keys;
 pub mod overview;
 mod pages;
 pub mod plans;
 mod shell;
+pub mod usage;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -29,6 +32,8 @@ pub fn html_document(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                // Deferred scripts run in order, so ECharts is there before the app hydrates.
+                <script src="/pkg/echarts.min.js" defer></script>
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -56,6 +61,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=pages::OverviewPage />
                     <Route path=path!("keys") view=pages::KeysPage />
                     <Route path=path!("usage") view=pages::UsagePage />
+                    <Route path=path!("billing") view=pages::BillingPage />
                     <Route path=path!("plan") view=pages::PlanPage />
                     <Route path=path!("admin") view=pages::AdminPage />
                 </ParentRoute>

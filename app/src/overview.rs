@@ -13,6 +13,22 @@ pub struct Overview {
     pub keys: Vec<(String, String)>,
     pub selected_key: Option<String>,
     pub gauges: Vec<GaugeView>,
+    pub month: MonthView,
+}
+
+/// The account's billing month so far and where it is heading at the current rate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MonthView {
+    /// "Nov 1 – Dec 1".
+    pub period: String,
+    /// Admitted requests this billing month, all keys.
+    pub requests_to_date: u64,
+    /// `requests_to_date` extended to the whole month at the rate so far.
+    pub projected: u64,
+    /// The plan's monthly quota, if it has one.
+    pub quota: Option<u64>,
+    /// When the quota runs out at the current rate ("Nov 27"), if before the month ends.
+    pub runs_out_on: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +73,9 @@ pub async fn load_overview(key_id: Option<String>) -> Result<Overview, AppError>
         user_id: Some(&user.id),
     };
     let gauges = gauges::read(&services, &subject).await.map_err(internal)?;
+    let monthly =
+        gauges.iter().find(|gauge| gauge.name == policy::MONTHLY).map(|gauge| (gauge.used, gauge.limit));
+    let month = ssr::month_view(&services, &account, monthly).await?;
     let policy = services.policy.get();
     let plan_name =
         policy.plan_or_default(&account.plan_id).map_or(account.plan_id.clone(), |plan| plan.name.clone());
@@ -75,5 +94,88 @@ pub async fn load_overview(key_id: Option<String>) -> Result<Overview, AppError>
                 reset_seconds: g.reset_seconds,
             })
             .collect(),
+        month,
     })
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use chrono::{DateTime, Utc};
+    use services::Services;
+    use services::accounts::Account;
+    use usage::{Granularity, UsageQueries};
+
+    use super::MonthView;
+    use crate::AppError;
+    use crate::auth::ssr::internal;
+
+    /// Month to date from the usage rollups; the quota and its use from the monthly bucket's
+    /// peek (`monthly`: used, limit), the same figures the gateway enforces.
+    pub async fn month_view(
+        services: &Services,
+        account: &Account,
+        monthly: Option<(u64, u64)>,
+    ) -> Result<MonthView, AppError> {
+        let now = services.clock.now();
+        let (start, end) = limiter::billing_month(now, account.billing_anchor_day);
+        let this_minute_end = Granularity::Minute.floor(now) + chrono::Duration::minutes(1);
+        let counts = UsageQueries::new(services.db.clone())
+            .account_totals(&account.id, start, this_minute_end)
+            .await
+            .map_err(internal)?;
+        let requests_to_date = counts.allowed();
+        Ok(MonthView {
+            period: format!("{} – {}", start.format("%b %-d"), end.format("%b %-d")),
+            requests_to_date,
+            projected: project(requests_to_date, start, end, now),
+            quota: monthly.map(|(_, limit)| limit),
+            runs_out_on: monthly
+                .and_then(|(used, limit)| runs_out(used, limit, requests_to_date, start, end, now)),
+        })
+    }
+
+    /// The month's total if the rest of it goes like the part so far.
+    fn project(so_far: u64, start: DateTime<Utc>, end: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
+        let elapsed = (now - start).num_seconds().max(60) as f64;
+        let whole = (end - start).num_seconds() as f64;
+        (so_far as f64 * whole / elapsed).round() as u64
+    }
+
+    /// The day the quota's remainder is used up at this month's rate, if that is before the
+    /// month ends; `None` without traffic or when it lasts the month.
+    fn runs_out(
+        used: u64,
+        limit: u64,
+        so_far: u64,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Option<String> {
+        if so_far == 0 {
+            return None;
+        }
+        let per_second = so_far as f64 / (now - start).num_seconds().max(60) as f64;
+        let seconds_left = limit.saturating_sub(used) as f64 / per_second;
+        let at = now + chrono::Duration::seconds(seconds_left.min(1e10) as i64);
+        (at < end).then(|| at.format("%b %-d").to_string())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use chrono::TimeZone;
+
+        use super::*;
+
+        #[test]
+        fn ten_days_into_a_thirty_day_month_projects_three_times_and_finds_the_run_out_day() {
+            let start = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+            let end = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+            let now = Utc.with_ymd_and_hms(2026, 11, 11, 0, 0, 0).unwrap();
+            assert_eq!(project(4_000, start, end, now), 12_000);
+            // 400 a day, 6,000 left: 15 more days.
+            assert_eq!(runs_out(4_000, 10_000, 4_000, start, end, now).as_deref(), Some("Nov 26"));
+            assert_eq!(runs_out(4_000, 100_000, 4_000, start, end, now), None);
+            assert_eq!(runs_out(0, 10_000, 0, start, end, now), None);
+        }
+    }
 }

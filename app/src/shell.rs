@@ -16,6 +16,7 @@ pub fn Shell() -> impl IntoView {
                 <A href="/" exact=true>"Overview"</A>
                 <A href="/keys">"Keys"</A>
                 <A href="/usage">"Usage"</A>
+                <A href="/billing">"Billing"</A>
                 <A href="/plan">"Plan"</A>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {

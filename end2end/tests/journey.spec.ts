@@ -30,7 +30,7 @@ test("sign up, use the shell, log out, and log back in to the page asked for", a
   await nav.getByRole("link", { name: "Usage" }).click();
   await expect(page).toHaveURL("/usage");
   await expect(page.getByRole("heading", { name: "Usage", exact: true })).toBeVisible();
-  await expect(page.getByText("This page is not built yet.")).toBeVisible();
+  await expect(page.getByRole("heading", { name: "No usage yet" })).toBeVisible();
   await expect(nav.getByRole("link", { name: "Usage" })).toHaveAttribute("aria-current", "page");
   await expect(nav.getByRole("link", { name: "Admin" })).toHaveCount(0);
 

@@ -62,7 +62,7 @@ pub struct RotateRequest {
 }
 
 /// The signed-in dashboard user; without a valid session the request is refused with 401.
-pub struct SignedIn(User);
+pub struct SignedIn(pub(crate) User);
 
 impl<S> FromRequestParts<S> for SignedIn
 where

@@ -9,4 +9,5 @@ pub mod sessions;
 pub mod settings;
 pub mod startup;
 pub mod upstream;
+pub mod usage_export;
 pub mod web;

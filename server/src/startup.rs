@@ -30,11 +30,11 @@ use usage::{DEFAULT_FLUSH_INTERVAL, FlushHandle};
 
 use crate::gateway::changes::ChangeBroadcast;
 use crate::gateway::{Gateway, KeyCache};
-use crate::key_api;
 use crate::sessions::{SessionGuard, SqlSessionStore, end_expired_sessions};
 use crate::settings::{Settings, redact_url};
 use crate::upstream::{ForwardedProto, ProxyOptions, Upstream, UpstreamConfig};
 use crate::web::{self, TrustedProxies};
+use crate::{key_api, usage_export};
 
 /// How long a node trusts a verified key without asking the database again; changes announced
 /// through the change feed drop entries sooner.
@@ -154,6 +154,7 @@ fn router(
         .route("/v1/keys", get(key_api::list).post(key_api::create))
         .route("/v1/keys/{id}", axum::routing::delete(key_api::revoke))
         .route("/v1/keys/{id}/rotate", axum::routing::post(key_api::rotate))
+        .route("/usage/export.csv", get(usage_export::export_usage))
         // leptos_routes_with_context also mounts every server function under /api/.
         .leptos_routes_with_context(&state, page_routes(), context.clone(), {
             let options = leptos_options.clone();

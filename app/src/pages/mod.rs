@@ -1,18 +1,22 @@
 //! One module per page.
 
 mod auth_forms;
+mod billing;
 mod keys;
 mod not_built;
 mod not_found;
 mod overview;
 mod plan;
+mod usage;
 
 pub use auth_forms::{LoginPage, SignUpPage};
+pub use billing::BillingPage;
 pub use keys::KeysPage;
-pub use not_built::{AdminPage, UsagePage};
+pub use not_built::AdminPage;
 pub use not_found::NotFound;
 pub use overview::OverviewPage;
 pub use plan::PlanPage;
+pub use usage::UsagePage;
 
 use leptos::prelude::*;
 

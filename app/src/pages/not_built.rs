@@ -16,11 +16,6 @@ fn NotBuilt(title: &'static str, what: &'static str) -> impl IntoView {
 }
 
 #[component]
-pub fn UsagePage() -> impl IntoView {
-    view! { <NotBuilt title="Usage" what="Per-key usage charts, the usage table and CSV export will appear here." /> }
-}
-
-#[component]
 pub fn AdminPage() -> impl IntoView {
     view! { <NotBuilt title="Admin" what="Account search, plan changes, overrides and the audit log will appear here." /> }
 }

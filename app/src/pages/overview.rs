@@ -1,22 +1,22 @@
-//! The Overview: the plan, and a gauge for every bucket of the account or of one key, refreshed
-//! every second from the limiter store, so traffic shows within a second without a reload.
-//! Without JavaScript the page renders the same gauges and a plain form picks the key.
+//! The Overview: the plan, this billing month so far and where it is heading, and a gauge for
+//! every bucket of the account or of one key, refreshed every second from the limiter store,
+//! so traffic shows within a second without a reload. Without JavaScript the page renders the
+//! same figures with native meters, and a plain form picks the key.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
+use crate::charts::{EChart, gauge_chart};
 use crate::overview::{GaugeView, Overview, load_overview};
+
+const REFRESH: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     let query = use_query_map();
     let selected = move || query.read().get("key").filter(|key| !key.is_empty());
-    let tick = RwSignal::new(0u64);
-    Effect::new(move |_| {
-        let _ = set_interval_with_handle(move || tick.update(|n| *n += 1), std::time::Duration::from_secs(1));
-    });
-    let data = Resource::new(move || (selected(), tick.get()), |(key, _)| load_overview(key));
+    let data = Resource::new(selected, load_overview);
     view! {
         <Title text="Overview" />
         <div class="page-header"><h1>"Overview"</h1></div>
@@ -31,9 +31,33 @@ pub fn OverviewPage() -> impl IntoView {
     }
 }
 
+/// Reloads the overview every second while the page is open (in the browser only); the
+/// gauges and figures follow `live` without being rebuilt.
+fn refresh_while_open(live: RwSignal<Overview>, key: Option<String>) {
+    Effect::new(move |_| {
+        let key = key.clone();
+        let handle = set_interval_with_handle(
+            move || {
+                let key = key.clone();
+                leptos::task::spawn_local(async move {
+                    if let Ok(overview) = load_overview(key).await {
+                        live.set(overview);
+                    }
+                });
+            },
+            REFRESH,
+        );
+        if let Ok(handle) = handle {
+            on_cleanup(move || handle.clear());
+        }
+    });
+}
+
 #[component]
 fn OverviewBody(overview: Overview) -> impl IntoView {
-    let Overview { plan_name, keys, selected_key, gauges } = overview;
+    let live = RwSignal::new(overview.clone());
+    refresh_while_open(live, overview.selected_key.clone());
+    let Overview { plan_name, keys, selected_key, gauges, .. } = overview;
     let has_keys = !keys.is_empty();
     view! {
         <div class="stack">
@@ -47,10 +71,46 @@ fn OverviewBody(overview: Overview) -> impl IntoView {
                     <p>"Your account's limits are below. " <a href="/keys">"Create a key"</a> " to see its own buckets too."</p>
                 </div>
             })}
+            <Month live />
             <div class="gauge-grid" aria-live="polite">
-                {gauges.into_iter().map(|gauge| view! { <Gauge gauge /> }).collect_view()}
+                {gauges.into_iter().map(|gauge| view! { <Gauge live name=gauge.name /> }).collect_view()}
             </div>
         </div>
+    }
+}
+
+/// Month to date, the projection and the day the quota runs out.
+#[component]
+fn Month(live: RwSignal<Overview>) -> impl IntoView {
+    let month = move || live.read().month.clone();
+    view! {
+        <section class="grid" aria-label="This billing month">
+            <div class="stat">
+                <div class="stat-label">{move || format!("Requests this month ({})", month().period)}</div>
+                <div class="stat-value" data-testid="month-to-date">{move || month().requests_to_date}</div>
+            </div>
+            <div class="stat">
+                <div class="stat-label">"Projected by month end"</div>
+                <div class="stat-value">{move || {
+                    let month = month();
+                    match month.quota {
+                        Some(quota) => format!("{} of {quota}", month.projected),
+                        None => month.projected.to_string(),
+                    }
+                }}</div>
+            </div>
+            <div class="stat">
+                <div class="stat-label">"Quota runs out"</div>
+                <div class="stat-value">{move || {
+                    let month = month();
+                    match (month.quota, month.runs_out_on) {
+                        (None, _) => "No monthly quota".to_owned(),
+                        (Some(_), Some(day)) => format!("{day}, at this rate"),
+                        (Some(_), None) => "Lasts the month".to_owned(),
+                    }
+                }}</div>
+            </div>
+        </section>
     }
 }
 
@@ -77,25 +137,38 @@ fn KeySelector(keys: Vec<(String, String)>, selected_key: Option<String>) -> imp
     }
 }
 
+/// One bucket: a gauge drawn once the page is live (a native meter before that and without
+/// JavaScript), with used, limit, remaining and reset time in words.
 #[component]
-fn Gauge(gauge: GaugeView) -> impl IntoView {
-    let label = bucket_label(&gauge.name);
-    let heading = label.clone();
-    let meta = format!(
-        "{} of {} used · {} left · resets in {}",
-        gauge.used,
-        gauge.limit,
-        gauge.remaining,
-        human_duration(gauge.reset_seconds)
-    );
+fn Gauge(live: RwSignal<Overview>, name: String) -> impl IntoView {
+    let label = bucket_label(&name);
+    let gauge = {
+        let name = name.clone();
+        Memo::new(move |_| live.read().gauges.iter().find(|gauge| gauge.name == name).cloned())
+    };
+    let field = move |read: fn(&GaugeView) -> u64| gauge.read().as_ref().map_or(0, read);
+    let chart = Signal::derive(move || gauge_chart(field(|g| g.used), field(|g| g.limit)));
+    let meta = move || {
+        gauge.get().map_or_else(String::new, |gauge| {
+            format!(
+                "{} · {} of {} used · {} left · resets in {}",
+                gauge.window,
+                gauge.used,
+                gauge.limit,
+                gauge.remaining,
+                human_duration(gauge.reset_seconds)
+            )
+        })
+    };
     view! {
-        <section class="gauge" aria-label=label data-bucket=gauge.name.clone()>
-            <meter class="gauge-meter" min="0" max=gauge.limit.max(1) value=gauge.used
-                low=(gauge.limit as f64 * 0.7) as u64 high=(gauge.limit as f64 * 0.9) as u64 optimum="0">
-                {format!("{} of {}", gauge.used, gauge.limit)}
+        <section class="gauge" aria-label=label.clone() data-bucket=name.clone()>
+            <h2>{label.clone()}</h2>
+            <EChart id=format!("gauge-{name}") chart label=label.clone() class="gauge-chart" />
+            <meter class="gauge-meter" min="0" max=move || field(|g| g.limit).max(1) value=move || field(|g| g.used)
+                low=move || (field(|g| g.limit) as f64 * 0.7) as u64 high=move || (field(|g| g.limit) as f64 * 0.9) as u64 optimum="0">
+                {move || format!("{} of {}", field(|g| g.used), field(|g| g.limit))}
             </meter>
-            <h2>{heading}</h2>
-            <p class="gauge-meta">{format!("{} · {}", gauge.window, meta)}</p>
+            <p class="gauge-meta">{meta}</p>
         </section>
     }
 }

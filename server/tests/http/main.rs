@@ -3,6 +3,7 @@
 //! as a browser would. Tests run on a multi-thread runtime, as the binary does.
 
 mod auth;
+mod billing;
 mod gateway;
 mod helpers;
 mod idempotency;

@@ -179,7 +179,8 @@ fn iso_millis(at: SystemTime) -> String {
 }
 
 /// `$50.00` for US dollars, `50.00 EUR` for any other currency code.
-fn money(cents: u64, currency: &str) -> String {
+/// An amount as the dashboard and the spend-cap body write it: `$50.00`, `0.07 EUR`.
+pub fn money(cents: u64, currency: &str) -> String {
     let amount = format!("{}.{:02}", cents / 100, cents % 100);
     if currency == "USD" { format!("${amount}") } else { format!("{amount} {currency}") }
 }

@@ -34,6 +34,8 @@
 //! from a validated policy; the gateway drops a header whose value HTTP would refuse.
 
 mod bodies;
+
+pub use bodies::money;
 mod limit_headers;
 
 use std::time::{Duration, SystemTime};

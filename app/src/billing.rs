@@ -1,0 +1,242 @@
+//! Server functions for the Billing page: this billing month priced by seed 000's tiers (from
+//! the busiest minute and the requests above the free number in each minute), the projection
+//! to month end, and the account's spend cap (seed 002).
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::AppError;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Billing {
+    /// "Nov 1 – Dec 1".
+    pub period: String,
+    /// The month priced, with the arithmetic in words; `None` when the policy has no pricing.
+    pub priced: Option<PricedMonth>,
+    pub spend_cap: SpendCapView,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PricedMonth {
+    pub peak_rpm: u64,
+    pub extra_requests: u64,
+    /// "11–30 requests a minute".
+    pub tier: String,
+    /// "$223.40", or "Custom pricing".
+    pub month_to_date: String,
+    pub projected_extra: u64,
+    pub projected_total: String,
+    /// How the figures above were reached, one sentence each.
+    pub explanation: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpendCapView {
+    /// The cap as typed in the form ("50.00"); empty without one.
+    pub amount: String,
+    /// "$50.00 a month" or "No spend cap".
+    pub summary: String,
+    /// The month's fees have reached the cap: API calls get 429 until it is raised.
+    pub reached: bool,
+    /// Owners may change it, when the policy lets accounts set their own.
+    pub can_change: bool,
+}
+
+#[server]
+pub async fn load_billing() -> Result<Billing, AppError> {
+    use crate::auth::ssr::{require_user, services};
+    let user = require_user().await?;
+    ssr::billing(&services()?, &user).await
+}
+
+/// Sets the spend cap from a typed amount ("50", "49.99"); an empty amount removes it.
+#[server]
+pub async fn set_spend_cap(amount: String) -> Result<(), AppError> {
+    use services::accounts::SpendCapError;
+    let cents = parse_amount(&amount)?;
+    let user = crate::auth::ssr::require_user().await?;
+    let services = crate::auth::ssr::services()?;
+    services.accounts.set_spend_cap(&user, cents).await.map_err(|error| match error {
+        SpendCapError::NotOwner => AppError::Forbidden,
+        SpendCapError::SetByOperator => AppError::Invalid(error.to_string()),
+        SpendCapError::Internal(cause) => crate::auth::ssr::internal(cause),
+    })?;
+    Ok(())
+}
+
+/// "50", "49.9", "49.99", "$1,000" → cents; "" → no cap.
+pub fn parse_amount(text: &str) -> Result<Option<u64>, AppError> {
+    let invalid =
+        || AppError::Invalid("Enter an amount like 50 or 49.99, or leave it empty for no cap.".into());
+    let text: String = text.trim().trim_start_matches('$').chars().filter(|c| *c != ',').collect();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
+    let digits =
+        |part: &str| !part.is_empty() && part.len() <= 12 && part.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || (!fraction.is_empty() && (!digits(fraction) || fraction.len() > 2)) {
+        return Err(invalid());
+    }
+    let cents = format!("{fraction:0<2}").parse::<u64>().map_err(|_| invalid())?;
+    let whole = whole.parse::<u64>().map_err(|_| invalid())?;
+    Ok(Some(whole * 100 + cents))
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use chrono::{DateTime, Utc};
+    use policy::{Pricing, Tier, money};
+    use services::Services;
+    use services::accounts::{Role, User};
+    use usage::UsageQueries;
+
+    use super::*;
+    use crate::auth::ssr::internal;
+
+    pub async fn billing(services: &Services, user: &User) -> Result<Billing, AppError> {
+        let account_id = user.account_id.as_deref().ok_or(AppError::Forbidden)?;
+        let account =
+            services.accounts.account(account_id).await.map_err(internal)?.ok_or(AppError::Forbidden)?;
+        let policy = services.policy.get();
+        let now = services.clock.now();
+        let (start, end) = limiter::billing_month(now, account.billing_anchor_day);
+        let mut spent_cents = None;
+        let priced = match &policy.pricing {
+            Some(pricing) => {
+                let usage = UsageQueries::new(services.db.clone())
+                    .peak_and_extra(account_id, start, now, pricing.free_requests_per_minute)
+                    .await
+                    .map_err(internal)?;
+                spent_cents = pricing.monthly_cost_cents(usage.peak_rpm, usage.extra_requests);
+                Some(price_month(pricing, usage.peak_rpm, usage.extra_requests, (start, end, now)))
+            }
+            None => None,
+        };
+        let currency = policy.pricing.as_ref().map_or("USD", |pricing| pricing.currency.as_str());
+        let cap = account.spend_cap_cents;
+        Ok(Billing {
+            period: format!("{} – {}", start.format("%b %-d"), end.format("%b %-d")),
+            priced,
+            spend_cap: SpendCapView {
+                amount: cap.map_or_else(String::new, |cents| format!("{}.{:02}", cents / 100, cents % 100)),
+                summary: cap.map_or_else(
+                    || "No spend cap".to_owned(),
+                    |cents| format!("{} a month", money(cents, currency)),
+                ),
+                reached: matches!((cap, spent_cents), (Some(cap), Some(spent)) if spent >= cap),
+                can_change: user.role == Role::Owner && policy.spend_cap.account_may_set,
+            },
+        })
+    }
+
+    /// The month priced so far and projected to its end, with the sums in words.
+    pub fn price_month(
+        pricing: &Pricing,
+        peak_rpm: u64,
+        extra: u64,
+        (start, end, now): (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>),
+    ) -> PricedMonth {
+        let currency = pricing.currency.as_str();
+        let free = pricing.free_requests_per_minute;
+        let elapsed = (now - start).num_seconds().max(60) as f64;
+        let projected_extra = (extra as f64 * (end - start).num_seconds() as f64 / elapsed).round() as u64;
+        let tier = pricing.tier_for(peak_rpm);
+        let mut explanation = vec![format!(
+            "Your busiest minute this month had {peak_rpm} requests, which puts the month in the {} tier.",
+            tier.map_or_else(|| "unpriced".to_owned(), tier_range)
+        )];
+        let (month_to_date, projected_total) = match tier {
+            Some(tier) if !tier.is_custom() => {
+                let fee = tier.monthly_cents.unwrap_or(0);
+                let per_extra = tier.extra_request_cents.unwrap_or(0);
+                let total = |extra: u64| money(fee.saturating_add(per_extra.saturating_mul(extra)), currency);
+                explanation.push(format!(
+                    "Requests above {free} in a minute are extra: {extra} so far. At {} each that is {}.",
+                    money(per_extra, currency),
+                    money(per_extra.saturating_mul(extra), currency)
+                ));
+                explanation.push(format!(
+                    "Month to date: {} monthly fee + {} overage = {}.",
+                    money(fee, currency),
+                    money(per_extra.saturating_mul(extra), currency),
+                    total(extra)
+                ));
+                explanation.push(format!(
+                    "At this month's pace you reach about {projected_extra} extra requests by {}: {} + {} × {} = {}, if your busiest minute stays in this tier.",
+                    end.format("%b %-d"),
+                    money(fee, currency),
+                    projected_extra,
+                    money(per_extra, currency),
+                    total(projected_extra)
+                ));
+                (total(extra), total(projected_extra))
+            }
+            _ => {
+                explanation.push(
+                    "This tier is priced by contract; your account manager has the figures.".to_owned(),
+                );
+                ("Custom pricing".to_owned(), "Custom pricing".to_owned())
+            }
+        };
+        PricedMonth {
+            peak_rpm,
+            extra_requests: extra,
+            tier: tier.map_or_else(|| "unpriced".to_owned(), tier_range),
+            month_to_date,
+            projected_extra,
+            projected_total,
+            explanation,
+        }
+    }
+
+    fn tier_range(tier: &Tier) -> String {
+        match tier.max_rpm {
+            Some(max) => format!("{}–{max} requests a minute", tier.min_rpm),
+            None => format!("{}+ requests a minute", tier.min_rpm),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use chrono::TimeZone;
+
+        use super::*;
+
+        #[test]
+        fn the_month_is_priced_from_its_peak_and_its_extra_requests_and_explained() {
+            let pricing = policy::Policy::default_policy().unwrap().pricing.unwrap();
+            let start = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+            let end = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+            let now = Utc.with_ymd_and_hms(2026, 11, 11, 0, 0, 0).unwrap();
+            // Peak 23/min: the $100 tier with $0.10 per extra request (seed 000).
+            let month = price_month(&pricing, 23, 100, (start, end, now));
+            assert_eq!(month.tier, "11–30 requests a minute");
+            assert_eq!(month.month_to_date, "$110.00");
+            assert_eq!(month.projected_extra, 300);
+            assert_eq!(month.projected_total, "$130.00");
+            assert!(
+                month
+                    .explanation
+                    .iter()
+                    .any(|line| line.contains("$100.00 monthly fee + $10.00 overage = $110.00"))
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_are_read_as_cents_and_nonsense_is_refused() {
+        assert_eq!(parse_amount(""), Ok(None));
+        assert_eq!(parse_amount(" 50 "), Ok(Some(5_000)));
+        assert_eq!(parse_amount("$1,000.5"), Ok(Some(100_050)));
+        assert_eq!(parse_amount("49.99"), Ok(Some(4_999)));
+        for bad in ["-5", "5.999", "abc", "1e3", ".5", "99999999999999"] {
+            assert!(parse_amount(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! Charts: the options are pure functions of the page's data (tested natively); the browser
+//! draws them with ECharts through charming's wasm renderer. On the server, and without
+//! JavaScript, a chart is its accessible text: the element's label and the figures beside it.
+
+use charming::Chart;
+use charming::component::{Axis, Grid, Legend};
+use charming::element::{AxisType, Color, Tooltip, Trigger};
+use charming::series::{Bar, Gauge};
+use leptos::prelude::*;
+
+use crate::usage::UsagePoint;
+
+const ALLOWED_COLOR: &str = "#2563eb";
+const LIMITED_COLOR: &str = "#dc2626";
+
+/// Allowed and limited requests per point, stacked.
+pub fn usage_chart(points: &[UsagePoint]) -> Chart {
+    let labels: Vec<String> = points.iter().map(|point| point.label.clone()).collect();
+    let allowed: Vec<i64> = points.iter().map(|point| as_i64(point.allowed)).collect();
+    let limited: Vec<i64> = points.iter().map(|point| as_i64(point.limited)).collect();
+    Chart::new()
+        .color(vec![Color::from(ALLOWED_COLOR), Color::from(LIMITED_COLOR)])
+        .tooltip(Tooltip::new().trigger(Trigger::Axis))
+        .legend(Legend::new().bottom(0))
+        .grid(Grid::new().left(48).right(16).top(16).bottom(56))
+        .x_axis(Axis::new().type_(AxisType::Category).data(labels))
+        .y_axis(Axis::new().type_(AxisType::Value).min_interval(1))
+        .series(Bar::new().name("Allowed").stack("requests").data(allowed))
+        .series(Bar::new().name("Limited").stack("requests").data(limited))
+}
+
+/// One bucket's gauge: used out of its limit.
+pub fn gauge_chart(used: u64, limit: u64) -> Chart {
+    let near_limit = limit > 0 && used.saturating_mul(10) >= limit.saturating_mul(9);
+    let color = if near_limit { LIMITED_COLOR } else { ALLOWED_COLOR };
+    Chart::new().color(vec![Color::from(color)]).series(
+        Gauge::new()
+            .min(0)
+            .max(limit.max(1) as f64)
+            .radius("95%")
+            .start_angle(200)
+            .end_angle(-20)
+            .split_number(4)
+            .data(vec![as_i64(used.min(limit.max(1)))]),
+    )
+}
+
+fn as_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// A chart drawn into a `<div>` once the page is live, and redrawn when `chart` changes. The
+/// `label` describes it for screen readers and is all a no-JavaScript visitor sees of it.
+#[component]
+pub fn EChart(
+    /// The element id; unique on the page.
+    id: String,
+    #[prop(into)] chart: Signal<Chart>,
+    #[prop(into)] label: String,
+    #[prop(optional, into)] class: String,
+) -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    draw_when_live(id.clone(), chart);
+    #[cfg(not(feature = "hydrate"))]
+    let _ = chart;
+    view! { <div id=id class=format!("chart {class}") role="img" aria-label=label></div> }
+}
+
+#[cfg(feature = "hydrate")]
+fn draw_when_live(id: String, chart: Signal<Chart>) {
+    use charming::WasmRenderer;
+    let drawn = StoredValue::new_local(None::<charming::Echarts>);
+    Effect::new(move |_| {
+        let chart = chart.get();
+        drawn.update_value(|drawn| match drawn {
+            Some(echarts) => WasmRenderer::update(echarts, &chart),
+            None => *drawn = WasmRenderer::new_opt(None, None).render(&id, &chart).ok(),
+        });
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(label: &str, allowed: u64, limited: u64) -> UsagePoint {
+        UsagePoint { start: String::new(), label: label.into(), allowed, limited }
+    }
+
+    #[test]
+    fn usage_stacks_allowed_and_limited_per_label() {
+        let chart =
+            serde_json::to_value(usage_chart(&[point("14:00", 5, 0), point("14:01", 60, 4)])).unwrap();
+        assert_eq!(chart["xAxis"]["data"], serde_json::json!(["14:00", "14:01"]));
+        assert_eq!(chart["series"][0]["name"], "Allowed");
+        assert_eq!(chart["series"][0]["data"], serde_json::json!([5, 60]));
+        assert_eq!(chart["series"][1]["data"], serde_json::json!([0, 4]));
+        assert_eq!(chart["series"][0]["stack"], chart["series"][1]["stack"]);
+    }
+
+    #[test]
+    fn a_gauge_turns_red_near_its_limit_and_never_overflows() {
+        let calm = serde_json::to_value(gauge_chart(10, 100)).unwrap();
+        let close = serde_json::to_value(gauge_chart(95, 100)).unwrap();
+        assert_eq!(calm["color"][0], ALLOWED_COLOR);
+        assert_eq!(close["color"][0], LIMITED_COLOR);
+        let over = serde_json::to_value(gauge_chart(7, 5)).unwrap();
+        assert_eq!(over["series"][0]["data"], serde_json::json!([5]));
+        assert_eq!(over["series"][0]["max"], 5.0);
+    }
+}

@@ -1,0 +1,86 @@
+//! Billing: this month's tier, extra requests and cost, the projection to month end with the
+//! arithmetic in words, and the spend cap. Works without JavaScript (a plain form).
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use super::FormError;
+use crate::billing::{Billing, PricedMonth, SetSpendCap, SpendCapView, load_billing};
+
+#[component]
+pub fn BillingPage() -> impl IntoView {
+    let set_cap = ServerAction::<SetSpendCap>::new();
+    let billing = Resource::new(move || set_cap.version().get(), |_| load_billing());
+    view! {
+        <Title text="Billing" />
+        <div class="page-header"><h1>"Billing"</h1></div>
+        <Transition fallback=|| view! { <p class="muted">"Loading this month's figures…"</p> }>
+            {move || Suspend::new(async move {
+                match billing.await {
+                    Ok(billing) => view! { <BillingBody billing set_cap /> }.into_any(),
+                    Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn BillingBody(billing: Billing, set_cap: ServerAction<SetSpendCap>) -> impl IntoView {
+    let Billing { period, priced, spend_cap } = billing;
+    view! {
+        <div class="stack">
+            <p class="muted">{format!("Billing month {period}. Figures update within a few seconds of your traffic.")}</p>
+            {match priced {
+                Some(month) => view! { <PricedMonthView month /> }.into_any(),
+                None => view! { <div class="alert alert-info">"This deployment does not price usage."</div> }.into_any(),
+            }}
+            <SpendCap cap=spend_cap set_cap />
+        </div>
+    }
+}
+
+#[component]
+fn PricedMonthView(month: PricedMonth) -> impl IntoView {
+    view! {
+        <section class="grid" aria-label="This month">
+            <div class="stat"><div class="stat-label">"Tier (busiest minute)"</div><div class="stat-value">{month.tier}</div></div>
+            <div class="stat"><div class="stat-label">"Peak requests a minute"</div><div class="stat-value">{month.peak_rpm}</div></div>
+            <div class="stat"><div class="stat-label">"Extra requests"</div><div class="stat-value">{month.extra_requests}</div></div>
+            <div class="stat"><div class="stat-label">"Month to date"</div><div class="stat-value" data-testid="month-to-date-cost">{month.month_to_date}</div></div>
+            <div class="stat"><div class="stat-label">"Projected at month end"</div><div class="stat-value">{month.projected_total}</div></div>
+        </section>
+        <section class="card" aria-labelledby="how-heading">
+            <h2 id="how-heading">"How this is worked out"</h2>
+            <ul>{month.explanation.into_iter().map(|line| view! { <li>{line}</li> }).collect_view()}</ul>
+        </section>
+    }
+}
+
+#[component]
+fn SpendCap(cap: SpendCapView, set_cap: ServerAction<SetSpendCap>) -> impl IntoView {
+    let SpendCapView { amount, summary, reached, can_change } = cap;
+    view! {
+        <section class="card stack" aria-labelledby="cap-heading">
+            <h2 id="cap-heading">"Spend cap"</h2>
+            <p>{summary}</p>
+            {reached.then(|| view! {
+                <div class="alert alert-warning" role="status">
+                    "This month's fees have reached the cap: API calls are refused with 429 until you raise it or the month ends."
+                </div>
+            })}
+            <p class="muted">"Once this month's fees reach the cap, API calls get 429 with a body that says so, until the cap is raised or the month ends."</p>
+            <FormError result=set_cap.value() />
+            {can_change.then(|| view! {
+                <ActionForm action=set_cap attr:class="form">
+                    <div class="field">
+                        <label for="spend-cap">"Monthly cap (USD)"</label>
+                        <input id="spend-cap" name="amount" inputmode="decimal" value=amount autocomplete="off" aria-describedby="spend-cap-hint" />
+                        <p class="field-hint" id="spend-cap-hint">"Leave empty for no cap."</p>
+                    </div>
+                    <div class="form-actions"><button type="submit" class="btn btn-primary">"Save spend cap"</button></div>
+                </ActionForm>
+            })}
+        </section>
+    }
+}

@@ -1,0 +1,202 @@
+//! Usage: for one key, requests per minute (last hour), per hour (48 h) and per day (30 days),
+//! allowed and limited stacked, optionally for one bucket; the per-key table of this billing
+//! month; CSV downloads of both. Refreshed every two seconds while open. Without JavaScript the
+//! filters are a plain GET form and each chart is summed up in words.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::charts::{EChart, usage_chart};
+use crate::usage::{UsageChartData, UsageReport, load_usage};
+
+const REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
+
+#[component]
+pub fn UsagePage() -> impl IntoView {
+    let query = use_query_map();
+    let param = move |name: &str| query.read().get(name).filter(|value| !value.is_empty());
+    let data =
+        Resource::new(move || (param("key"), param("bucket")), |(key, bucket)| load_usage(key, bucket));
+    view! {
+        <Title text="Usage" />
+        <div class="page-header"><h1>"Usage"</h1></div>
+        <Transition fallback=|| view! { <p class="muted">"Loading usage…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(report) => view! { <UsageBody report /> }.into_any(),
+                    Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn UsageBody(report: UsageReport) -> impl IntoView {
+    if report.selected_key.is_none() {
+        return view! {
+            <div class="empty-state">
+                <h2>"No usage yet"</h2>
+                <p>"Usage is counted per API key. " <a href="/keys">"Create a key"</a> " and call the API with it; its traffic shows here within seconds."</p>
+            </div>
+        }
+        .into_any();
+    }
+    let live = RwSignal::new(report.clone());
+    refresh_while_open(live, report.selected_key.clone(), report.selected_bucket.clone());
+    let export = export_query(&report);
+    view! {
+        <div class="stack">
+            <Filters report=report.clone() />
+            {(0..report.charts.len()).map(|index| view! { <ChartCard live index /> }).collect_view()}
+            <KeyTable live />
+            <p class="row">
+                <a class="btn btn-small" href=format!("/usage/export.csv?what=series{export}") download="usage-series.csv">"Download chart data (CSV)"</a>
+                <a class="btn btn-small" href=format!("/usage/export.csv?what=keys{export}") download="usage-by-key.csv">"Download table (CSV)"</a>
+            </p>
+        </div>
+    }
+    .into_any()
+}
+
+/// `&key=…&bucket=…` for the CSV links, so they hold what the page shows.
+fn export_query(report: &UsageReport) -> String {
+    let mut query = String::new();
+    if let Some(key) = &report.selected_key {
+        query.push_str(&format!("&key={key}"));
+    }
+    if let Some(bucket) = &report.selected_bucket {
+        query.push_str(&format!("&bucket={bucket}"));
+    }
+    query
+}
+
+/// Reloads the report every [`REFRESH`] while the page is open (in the browser only).
+fn refresh_while_open(live: RwSignal<UsageReport>, key: Option<String>, bucket: Option<String>) {
+    Effect::new(move |_| {
+        let (key, bucket) = (key.clone(), bucket.clone());
+        let handle = set_interval_with_handle(
+            move || {
+                let (key, bucket) = (key.clone(), bucket.clone());
+                leptos::task::spawn_local(async move {
+                    if let Ok(report) = load_usage(key, bucket).await {
+                        live.set(report);
+                    }
+                });
+            },
+            REFRESH,
+        );
+        if let Ok(handle) = handle {
+            on_cleanup(move || handle.clear());
+        }
+    });
+}
+
+#[component]
+fn Filters(report: UsageReport) -> impl IntoView {
+    let navigate = leptos_router::hooks::use_navigate();
+    let on_change = move |event: leptos::ev::Event| {
+        use leptos::wasm_bindgen::JsCast;
+        let Some(form) = event.target().and_then(|target| {
+            target
+                .dyn_into::<leptos::web_sys::HtmlElement>()
+                .ok()
+                .and_then(|element| element.closest("form").ok().flatten())
+        }) else {
+            return;
+        };
+        let form: leptos::web_sys::HtmlFormElement = form.unchecked_into();
+        let value = |name: &str| {
+            form.elements()
+                .named_item(name)
+                .and_then(|element| element.dyn_into::<leptos::web_sys::HtmlSelectElement>().ok())
+                .map(|select| select.value())
+                .unwrap_or_default()
+        };
+        navigate(&format!("/usage?key={}&bucket={}", value("key"), value("bucket")), Default::default());
+    };
+    let selected_key = report.selected_key.clone();
+    let selected_bucket = report.selected_bucket.clone();
+    view! {
+        <form method="get" action="/usage" class="row" on:change=on_change>
+            <label for="usage-key">"Key"</label>
+            <select id="usage-key" name="key">
+                {report.keys.into_iter().map(|(id, name)| {
+                    let selected = selected_key.as_deref() == Some(id.as_str());
+                    view! { <option value=id selected=selected>{name}</option> }
+                }).collect_view()}
+            </select>
+            <label for="usage-bucket">"Bucket"</label>
+            <select id="usage-bucket" name="bucket">
+                <option value="" selected=selected_bucket.is_none()>"All buckets"</option>
+                {report.buckets.into_iter().map(|name| {
+                    let selected = selected_bucket.as_deref() == Some(name.as_str());
+                    let label = name.clone();
+                    view! { <option value=name selected=selected>{label}</option> }
+                }).collect_view()}
+            </select>
+            <noscript><button type="submit" class="btn btn-small">"Show"</button></noscript>
+        </form>
+    }
+}
+
+#[component]
+fn ChartCard(live: RwSignal<UsageReport>, index: usize) -> impl IntoView {
+    let data = move || live.read().charts.get(index).cloned();
+    let initial = data().unwrap_or_else(|| UsageChartData {
+        span: String::new(),
+        title: String::new(),
+        points: vec![],
+    });
+    let chart = Signal::derive(move || usage_chart(&data().map(|chart| chart.points).unwrap_or_default()));
+    let summary = move || data().map(|chart| summary(&chart)).unwrap_or_default();
+    view! {
+        <section class="card" data-chart=initial.span.clone()>
+            <h2>{initial.title.clone()}</h2>
+            <EChart id=format!("usage-{}", initial.span) chart label=initial.title class="chart-usage" />
+            <p class="muted" data-testid=format!("summary-{}", initial.span)>{summary}</p>
+        </section>
+    }
+}
+
+/// "1,234 allowed, 12 limited": the chart in words.
+fn summary(chart: &UsageChartData) -> String {
+    let allowed: u64 = chart.points.iter().map(|point| point.allowed).sum();
+    let limited: u64 = chart.points.iter().map(|point| point.limited).sum();
+    format!("{allowed} allowed, {limited} limited in this period.")
+}
+
+#[component]
+fn KeyTable(live: RwSignal<UsageReport>) -> impl IntoView {
+    let period = move || live.read().table_period.clone();
+    let rows = move || live.read().table.clone();
+    view! {
+        <section class="card">
+            <h2>"By key, this billing month"</h2>
+            <div class="table-wrap">
+                <table class="table">
+                    <caption class="sr-only">{period}</caption>
+                    <thead><tr><th scope="col">"Key"</th><th scope="col">"Requests"</th><th scope="col">"Limited"</th><th scope="col">"Cost (units)"</th></tr></thead>
+                    <tbody>
+                        {move || {
+                            let rows = rows();
+                            if rows.is_empty() {
+                                return view! { <tr><td colspan="4" class="muted">"No requests this month yet."</td></tr> }.into_any();
+                            }
+                            rows.into_iter().map(|row| view! {
+                                <tr data-key=row.key_id.clone()>
+                                    <td>{row.name}</td>
+                                    <td>{row.requests}</td>
+                                    <td>{row.limited}</td>
+                                    <td>{row.cost}</td>
+                                </tr>
+                            }).collect_view().into_any()
+                        }}
+                    </tbody>
+                </table>
+            </div>
+            <p class="muted">{move || format!("Period: {}. The same figures as GET /v1/usage?group_by=key.", period())}</p>
+        </section>
+    }
+}

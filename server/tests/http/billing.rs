@@ -1,0 +1,101 @@
+//! The Usage and Billing pages' server functions and the usage CSV: login required, each
+//! account sees only its own, and the spend cap is the owner's to set.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use secrecy::ExposeSecret;
+use serde_json::Value;
+
+use crate::helpers::*;
+
+/// Signs up `email` in the test's browser and returns the user.
+async fn signed_up(app: &TestApp, email: &str) -> services::accounts::User {
+    app.sign_up(email).await;
+    app.services.accounts.user_by_email(email).await.unwrap().unwrap()
+}
+
+async fn call_function(app: &TestApp, function: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    app.browser.post(app.url(&format!("/api/{function}"))).form(fields).send().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_billing_and_the_csv_need_a_login() {
+    let app = spawn_app().await;
+    for function in ["load_usage", "load_billing", "set_spend_cap"] {
+        let response = browser()
+            .post(app.url(&format!("/api/{function}")))
+            .form(&[("amount", "5")])
+            .send()
+            .await
+            .unwrap();
+        assert_status(&response, StatusCode::UNAUTHORIZED);
+    }
+    let csv = browser().get(app.url("/usage/export.csv?what=keys")).send().await.unwrap();
+    assert!(!csv.status().is_success(), "{}", csv.status());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_usage_page_and_its_csv_show_what_the_gateway_counted_for_this_account_only() {
+    let app = spawn_app().await;
+    let mallory = app.services.accounts.sign_up("mallory@example.com", PASSWORD.into(), "").await.unwrap();
+    let theirs = app.services.keys.create(&mallory, "theirs", None).await.unwrap();
+    let ada = signed_up(&app, "ada@example.com").await;
+    let mine = app.services.keys.create(&ada, "mine, for CI", None).await.unwrap();
+    for secret in [mine.secret.expose_secret(), mine.secret.expose_secret(), theirs.secret.expose_secret()] {
+        browser().get(app.url("/v1/snapshots/s1")).bearer_auth(secret).send().await.unwrap();
+    }
+    // The gateway flushes usage every second.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let report = loop {
+        let report: Value = call_function(&app, "load_usage", &[]).await.json().await.unwrap();
+        if report["table"][0]["requests"] == 2 {
+            break report;
+        }
+        assert!(Instant::now() < deadline, "usage never arrived: {report}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(report["selected_key"], mine.key.id.as_str());
+    assert_eq!(report["table"].as_array().unwrap().len(), 1, "{report}");
+    let minutes = report["charts"][0]["points"].as_array().unwrap();
+    assert_eq!(minutes.len(), 60);
+    assert_eq!(minutes.iter().map(|point| point["allowed"].as_u64().unwrap()).sum::<u64>(), 2);
+
+    // Another account's key id falls back to this account's own key.
+    let asked_for_theirs: Value =
+        call_function(&app, "load_usage", &[("key_id", theirs.key.id.as_str())]).await.json().await.unwrap();
+    assert_eq!(asked_for_theirs["selected_key"], mine.key.id.as_str());
+    assert!(!asked_for_theirs.to_string().contains("theirs"));
+
+    let csv = app.get(&format!("/usage/export.csv?what=keys&key={}", theirs.key.id)).await;
+    assert_status(&csv, StatusCode::OK);
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = csv.text().await.unwrap();
+    assert_eq!(csv, format!("key_id,name,requests,limited,cost\n{},\"mine, for CI\",2,0,2\n", mine.key.id));
+    let series = app.get("/usage/export.csv?what=series").await.text().await.unwrap();
+    assert_eq!(series.lines().count(), 1 + 60 + 48 + 30);
+    assert_status(&app.get("/usage/export.csv?what=everything").await, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_sets_and_removes_the_spend_cap_and_bad_amounts_are_refused() {
+    let app = spawn_app().await;
+    let ada = signed_up(&app, "ada@example.com").await;
+    let account_id = ada.account_id.clone().unwrap();
+    let cap = || async { app.services.accounts.account(&account_id).await.unwrap().unwrap().spend_cap_cents };
+
+    assert_status(&call_function(&app, "set_spend_cap", &[("amount", "49.99")]).await, StatusCode::OK);
+    assert_eq!(cap().await, Some(4_999));
+    let billing: Value = call_function(&app, "load_billing", &[]).await.json().await.unwrap();
+    assert_eq!(billing["spend_cap"]["summary"], "$49.99 a month");
+    assert_eq!(billing["priced"]["month_to_date"], "$0.00");
+
+    let refused = call_function(&app, "set_spend_cap", &[("amount", "lots")]).await;
+    assert_status(&refused, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(cap().await, Some(4_999), "a refused amount changed the cap");
+
+    assert_status(&call_function(&app, "set_spend_cap", &[("amount", "")]).await, StatusCode::OK);
+    assert_eq!(cap().await, None);
+    let audit = services::audit::for_account(&app.services.db, &account_id, 10).await.unwrap();
+    assert_eq!(audit.iter().filter(|entry| entry.action == "spend_cap.change").count(), 2);
+}
