@@ -147,6 +147,11 @@ mod ssr {
             tier.map_or_else(|| "unpriced".to_owned(), tier_range)
         )];
         let (month_to_date, projected_total) = match tier {
+            Some(tier) if tier.total_cents(u64::MAX) == Some(0) => {
+                explanation
+                    .push("This tier is free: no monthly fee and no charge for extra requests.".to_owned());
+                (money(0, currency), money(0, currency))
+            }
             Some(tier) if !tier.is_custom() => {
                 let fee = tier.monthly_cents.unwrap_or(0);
                 let per_extra = tier.extra_request_cents.unwrap_or(0);

@@ -18,7 +18,9 @@ pub fn usage_chart(points: &[UsagePoint]) -> Chart {
     let labels: Vec<String> = points.iter().map(|point| point.label.clone()).collect();
     let allowed: Vec<i64> = points.iter().map(|point| as_i64(point.allowed)).collect();
     let limited: Vec<i64> = points.iter().map(|point| as_i64(point.limited)).collect();
+    // No animation: the chart is redrawn every few seconds with fresh data.
     Chart::new()
+        .animation(false)
         .color(vec![Color::from(ALLOWED_COLOR), Color::from(LIMITED_COLOR)])
         .tooltip(Tooltip::new().trigger(Trigger::Axis))
         .legend(Legend::new().bottom(0))
@@ -53,28 +55,40 @@ fn as_i64(value: u64) -> i64 {
 /// `label` describes it for screen readers and is all a no-JavaScript visitor sees of it.
 #[component]
 pub fn EChart(
-    /// The element id; unique on the page.
-    id: String,
     #[prop(into)] chart: Signal<Chart>,
     #[prop(into)] label: String,
     #[prop(optional, into)] class: String,
 ) -> impl IntoView {
+    let node = NodeRef::<leptos::html::Div>::new();
     #[cfg(feature = "hydrate")]
-    draw_when_live(id.clone(), chart);
+    draw_when_live(node, chart);
     #[cfg(not(feature = "hydrate"))]
     let _ = chart;
-    view! { <div id=id class=format!("chart {class}") role="img" aria-label=label></div> }
+    view! { <div node_ref=node class=format!("chart {class}") role="img" aria-label=label></div> }
 }
 
+/// Draws into the element itself: the renderer finds it by id, so the element gets an id of
+/// its own when first drawn (a page being replaced may still hold an element with any id the
+/// server could have chosen).
 #[cfg(feature = "hydrate")]
-fn draw_when_live(id: String, chart: Signal<Chart>) {
+fn draw_when_live(node: NodeRef<leptos::html::Div>, chart: Signal<Chart>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use charming::WasmRenderer;
+    static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
     let drawn = StoredValue::new_local(None::<charming::Echarts>);
     Effect::new(move |_| {
         let chart = chart.get();
+        let Some(element) = node.get() else {
+            return;
+        };
         drawn.update_value(|drawn| match drawn {
             Some(echarts) => WasmRenderer::update(echarts, &chart),
-            None => *drawn = WasmRenderer::new_opt(None, None).render(&id, &chart).ok(),
+            None => {
+                let id = format!("echart-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed));
+                element.set_id(&id);
+                *drawn = WasmRenderer::new_opt(None, None).render(&id, &chart).ok();
+            }
         });
     });
 }

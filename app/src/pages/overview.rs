@@ -163,7 +163,7 @@ fn Gauge(live: RwSignal<Overview>, name: String) -> impl IntoView {
     view! {
         <section class="gauge" aria-label=label.clone() data-bucket=name.clone()>
             <h2>{label.clone()}</h2>
-            <EChart id=format!("gauge-{name}") chart label=label.clone() class="gauge-chart" />
+            <EChart chart label=label.clone() class="gauge-chart" />
             <meter class="gauge-meter" min="0" max=move || field(|g| g.limit).max(1) value=move || field(|g| g.used)
                 low=move || (field(|g| g.limit) as f64 * 0.7) as u64 high=move || (field(|g| g.limit) as f64 * 0.9) as u64 optimum="0">
                 {move || format!("{} of {}", field(|g| g.used), field(|g| g.limit))}

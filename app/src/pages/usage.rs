@@ -154,7 +154,7 @@ fn ChartCard(live: RwSignal<UsageReport>, index: usize) -> impl IntoView {
     view! {
         <section class="card" data-chart=initial.span.clone()>
             <h2>{initial.title.clone()}</h2>
-            <EChart id=format!("usage-{}", initial.span) chart label=initial.title class="chart-usage" />
+            <EChart chart label=initial.title class="chart-usage" />
             <p class="muted" data-testid=format!("summary-{}", initial.span)>{summary}</p>
         </section>
     }

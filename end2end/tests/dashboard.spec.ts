@@ -1,0 +1,112 @@
+import { expect, test, type APIRequestContext, type Page } from "@playwright/test";
+
+// The customer's journey across the dashboard, with a screenshot of every page as a test
+// artifact (end2end/test-results/…/<page>.png).
+
+async function call(request: APIRequestContext, secret: string, times = 1): Promise<number[]> {
+  const statuses = [];
+  for (let i = 0; i < times; i++) {
+    const response = await request.get("/v1/snapshots", { headers: { Authorization: `Bearer ${secret}` } });
+    statuses.push(response.status());
+  }
+  return statuses;
+}
+
+async function navigate(page: Page, name: string) {
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name, exact: true }).click();
+  await expect(page.getByRole("heading", { level: 1, name })).toBeVisible();
+}
+
+test("keys, live gauges and charts, rotation, revocation, billing and an upgrade", async ({ page, request, context }, testInfo) => {
+  test.skip(testInfo.project.use.javaScriptEnabled === false, "live pages need JavaScript");
+  test.setTimeout(120_000);
+  await context.grantPermissions(["clipboard-read", "clipboard-write"]);
+  const shot = (name: string) => page.screenshot({ path: testInfo.outputPath(`${name}.png`), fullPage: true });
+
+  await page.goto("/signup");
+  await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  await page.getByLabel("Email").fill(`journey-${Date.now()}@example.com`);
+  await page.getByLabel("Password").fill("correct horse battery");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page).toHaveURL("/");
+
+  // A new account's empty states.
+  await navigate(page, "Usage");
+  await expect(page.getByRole("heading", { name: "No usage yet" })).toBeVisible();
+  await shot("usage-empty");
+
+  // Create a key and copy its secret.
+  await navigate(page, "Keys");
+  await page.getByLabel("Name").fill("Backend");
+  await page.getByRole("button", { name: "Create key" }).click();
+  const dialog = page.getByRole("dialog", { name: "Copy your new secret" });
+  const secret = (await dialog.getByTestId("new-secret").textContent())!.trim();
+  await dialog.getByRole("button", { name: "Copy" }).click();
+  expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
+  await dialog.getByRole("button", { name: "I have stored it" }).click();
+  await shot("keys");
+
+  // The test calls the API with it; the overview's gauge follows without a reload.
+  await navigate(page, "Overview");
+  await page.getByLabel("Show").selectOption({ label: "Key: Backend" });
+  const reads = page.getByRole("region", { name: "Reads" });
+  await expect(reads).toContainText("0 of 60 used");
+  await expect(reads.locator("canvas")).toBeAttached();
+  const loads = await page.evaluate(() => performance.getEntriesByType("navigation").length);
+  expect(await call(request, secret, 4)).toEqual([200, 200, 200, 200]);
+  await expect(reads).toContainText("4 of 60 used", { timeout: 3000 });
+  await shot("overview");
+
+  // The usage chart follows too.
+  await navigate(page, "Usage");
+  const lastHour = page.getByTestId("summary-minute");
+  await expect(lastHour).toContainText("4 allowed", { timeout: 5000 });
+  await expect(page.locator('[data-chart="minute"] canvas')).toBeAttached();
+  expect(await call(request, secret, 2)).toEqual([200, 200]);
+  await expect(lastHour).toContainText("6 allowed", { timeout: 5000 });
+  await expect(page.getByRole("row", { name: /Backend/ })).toContainText("6");
+  expect(await page.evaluate(() => performance.getEntriesByType("navigation").length)).toBe(loads);
+  await shot("usage");
+
+  // Rotate with an hour's grace: both secrets work, and the page says when the old one was last used.
+  await navigate(page, "Keys");
+  const row = page.getByRole("row", { name: /Backend/ });
+  await row.getByText("Rotate…").click();
+  await row.getByLabel("The old secret keeps working for").selectOption("1h");
+  await row.getByRole("button", { name: "Rotate secret" }).click();
+  const rotated = (await dialog.getByTestId("new-secret").textContent())!.trim();
+  await dialog.getByRole("button", { name: "I have stored it" }).click();
+  expect(await call(request, secret)).toEqual([200]);
+  expect(await call(request, rotated)).toEqual([200]);
+  await expect(row.getByText(/Old secret works until/)).toBeVisible();
+  await shot("keys-rotating");
+
+  // Revoke: both secrets are refused.
+  await row.getByText("Revoke…").click();
+  await row.getByLabel("Type Backend to confirm").fill("Backend");
+  await row.getByRole("button", { name: "Revoke key" }).click();
+  await expect(page.getByRole("row", { name: /Backend/ }).getByText("Revoked")).toBeVisible();
+  expect(await call(request, secret)).toEqual([401]);
+  expect(await call(request, rotated)).toEqual([401]);
+
+  // Billing: this month priced, and a spend cap.
+  await navigate(page, "Billing");
+  await expect(page.getByText("How this is worked out")).toBeVisible();
+  await page.getByLabel("Monthly cap (USD)").fill("250");
+  await page.getByRole("button", { name: "Save spend cap" }).click();
+  await expect(page.getByText("$250.00 a month")).toBeVisible();
+  await shot("billing");
+
+  // Upgrade: the monthly gauge's limit changes.
+  await navigate(page, "Overview");
+  const monthly = page.getByRole("region", { name: "Monthly quota" });
+  await expect(monthly).toContainText("of 10000 used");
+  await navigate(page, "Plan");
+  await shot("plan");
+  const pro = page.locator('[data-plan="pro"]');
+  await pro.getByText("Choose Pro…").click();
+  await pro.getByRole("button", { name: "Switch to Pro" }).click();
+  await expect(pro.getByText("Current plan")).toBeVisible();
+  await navigate(page, "Overview");
+  await expect(monthly).toContainText("of 100000 used");
+});
