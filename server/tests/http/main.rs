@@ -12,5 +12,6 @@ mod operators;
 mod overview;
 mod plans;
 mod requests;
+mod server_functions;
 mod throttling;
 mod usage;

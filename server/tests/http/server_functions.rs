@@ -1,0 +1,33 @@
+//! Every server function the dashboard registers, found in the registry rather than listed by
+//! hand: all but the few that serve signed-out visitors refuse a caller without a session with
+//! 401, and do nothing.
+
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+/// Every argument name the functions take, filled in, so each call reaches the login check
+/// (a missing argument would be refused as unreadable first); extra fields are ignored.
+const ANY_ARGUMENTS: [(&str, &str); 7] = [
+    ("plan_id", "pro"),
+    ("key_id", "key_x"),
+    ("name", "x"),
+    ("grace", "now"),
+    ("confirm_name", "x"),
+    ("amount", "5"),
+    ("account_id", "acct_x"),
+];
+
+/// The only functions a signed-out visitor may call.
+const PUBLIC: [&str; 4] = ["/api/log_in", "/api/sign_up", "/api/log_out", "/api/current_viewer"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_other_server_function_needs_a_login() {
+    let app = spawn_app().await;
+    let paths: Vec<&str> = leptos::server_fn::axum::server_fn_paths().map(|(path, _)| path).collect();
+    assert!(paths.len() >= 10, "the registry looks empty: {paths:?}");
+    for path in paths.into_iter().filter(|path| !PUBLIC.contains(path)) {
+        let response = browser().post(app.url(path)).form(&ANY_ARGUMENTS).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{path} answered a signed-out caller");
+    }
+}
