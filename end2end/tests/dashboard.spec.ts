@@ -23,8 +23,12 @@ test("keys, live gauges and charts, rotation, revocation, billing and an upgrade
   await context.grantPermissions(["clipboard-read", "clipboard-write"]);
   const shot = (name: string) => page.screenshot({ path: testInfo.outputPath(`${name}.png`), fullPage: true });
 
+  await page.goto("/login");
+  await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  await shot("login");
   await page.goto("/signup");
   await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  await shot("sign-up");
   await page.getByLabel("Email").fill(`journey-${Date.now()}@example.com`);
   await page.getByLabel("Password").fill("correct horse battery");
   await page.getByRole("button", { name: "Create account" }).click();

@@ -13,5 +13,6 @@ mod overview;
 mod plans;
 mod requests;
 mod server_functions;
+mod tenants;
 mod throttling;
 mod usage;
