@@ -12,6 +12,17 @@ pub struct Viewer {
     /// `owner`, `member`, `admin` or `support`.
     pub role: String,
     pub is_operator: bool,
+    /// Set while an operator views a customer's account (read-only).
+    pub view_as: Option<ViewAsBanner>,
+}
+
+/// What the view-as banner says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewAsBanner {
+    pub account_name: String,
+    pub operator_email: String,
+    pub reason: String,
+    pub minutes_left: i64,
 }
 
 #[server]
@@ -19,10 +30,25 @@ pub async fn current_viewer() -> Result<Option<Viewer>, AppError> {
     let Some(user) = ssr::signed_in_user().await? else {
         return Ok(None);
     };
+    let view_as = match ssr::view_as().await? {
+        Some(view) => {
+            let services = ssr::services()?;
+            let operator = ssr::real_user().await?.ok_or(AppError::Unauthenticated)?;
+            let account = services.accounts.account(&view.account_id).await.map_err(ssr::internal)?;
+            Some(ViewAsBanner {
+                account_name: account.map_or_else(|| view.account_id.clone(), |account| account.name),
+                operator_email: operator.email,
+                reason: view.reason.clone(),
+                minutes_left: view.minutes_left(services.clock.now()),
+            })
+        }
+        None => None,
+    };
     Ok(Some(Viewer {
         email: user.email,
         role: user.role.as_str().to_owned(),
         is_operator: user.role.is_operator(),
+        view_as,
     }))
 }
 
@@ -95,7 +121,7 @@ pub mod ssr {
     use leptos::prelude::*;
     use services::Services;
     use services::accounts::User;
-    use services::sessions::{AUTH_KEY, SessionAuth};
+    use services::sessions::{AUTH_KEY, SessionAuth, VIEW_AS_KEY, ViewAs};
     use tower_sessions::Session;
 
     use crate::AppError;
@@ -114,14 +140,36 @@ pub mod ssr {
         leptos_axum::extract::<Session>().await.map_err(internal)
     }
 
-    /// The signed-in user, if any. Expired sessions were already ended by the server's session
-    /// guard before the request got here.
+    /// The user the pages act for: the signed-in user, or, while an operator views a customer's
+    /// account, that account's owner (the server refuses every mutation then; see
+    /// `crate::view_as`). Expired sessions were already ended by the server's session guard.
     pub async fn signed_in_user() -> Result<Option<User>, AppError> {
+        if let Some(view) = view_as().await? {
+            return services()?.accounts.owner_of(&view.account_id).await.map_err(internal);
+        }
+        real_user().await
+    }
+
+    /// Whoever signed in, operator or customer, view-as or not.
+    pub async fn real_user() -> Result<Option<User>, AppError> {
         let session = session().await?;
         let Some(auth) = session.get::<SessionAuth>(AUTH_KEY).await.map_err(internal)? else {
             return Ok(None);
         };
         services()?.accounts.user(&auth.user_id).await.map_err(internal)
+    }
+
+    /// The session's view-as, if one is on and not over.
+    pub async fn view_as() -> Result<Option<ViewAs>, AppError> {
+        let view = session().await?.get::<ViewAs>(VIEW_AS_KEY).await.map_err(internal)?;
+        let now = services()?.clock.now();
+        Ok(view.filter(|view| !view.is_over(now)))
+    }
+
+    /// The signed-in operator (admin or support), acting as themselves.
+    pub async fn require_operator() -> Result<User, AppError> {
+        let user = real_user().await?.ok_or(AppError::Unauthenticated)?;
+        if user.role.is_operator() { Ok(user) } else { Err(AppError::Forbidden) }
     }
 
     /// Cookie attributes the server decided from its settings.

@@ -91,7 +91,7 @@ pub async fn revoke_key(key_id: String, confirm_name: String) -> Result<(), AppE
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(crate) mod ssr {
     use chrono::{DateTime, SecondsFormat, Utc};
     use secrecy::ExposeSecret;
     use services::keys::{ApiKey, KeyError, KeyStatus};

@@ -4,6 +4,8 @@
 //! a server function, which redirects back. Server functions are thin: load the session, call one
 //! service from `services`, map its error to [`AppError`].
 
+pub mod admin;
+pub mod audit_log;
 pub mod auth;
 pub mod billing;
 pub mod charts;
@@ -14,6 +16,7 @@ mod pages;
 pub mod plans;
 mod shell;
 pub mod usage;
+pub mod view_as;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -63,7 +66,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("usage") view=pages::UsagePage />
                     <Route path=path!("billing") view=pages::BillingPage />
                     <Route path=path!("plan") view=pages::PlanPage />
+                    <Route path=path!("audit") view=pages::AuditPage />
                     <Route path=path!("admin") view=pages::AdminPage />
+                    <Route path=path!("admin/audit") view=pages::AdminAuditPage />
+                    <Route path=path!("admin/accounts/:id") view=pages::AdminAccountPage />
                 </ParentRoute>
             </Routes>
         </Router>

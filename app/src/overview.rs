@@ -44,70 +44,80 @@ pub struct GaugeView {
 #[server]
 pub async fn load_overview(key_id: Option<String>) -> Result<Overview, AppError> {
     use crate::auth::ssr::{internal, require_user, services};
-    use services::gauges::{self, Subject};
-
     let user = require_user().await?;
     let account_id = user.account_id.clone().ok_or(AppError::Forbidden)?;
     let services = services()?;
     let account =
         services.accounts.account(&account_id).await.map_err(internal)?.ok_or(AppError::Forbidden)?;
-    let overrides = services.accounts.overrides(&account_id).await.map_err(internal)?;
-    let now = services.clock.now();
-    let keys: Vec<(String, String)> = services
-        .keys
-        .list(&account_id)
-        .await
-        .map_err(internal)?
-        .into_iter()
-        .filter(|key| key.revoked_at.is_none() && key.expires_at.is_none_or(|at| at > now))
-        .map(|key| (key.id, key.name))
-        .collect();
-    // Only this account's keys can be selected; anything else shows the whole account.
-    let selected_key = key_id.filter(|id| keys.iter().any(|(key, _)| key == id));
-    let subject = Subject {
-        account_id: &account_id,
-        plan_id: &account.plan_id,
-        anchor_day: account.billing_anchor_day,
-        overrides: &overrides,
-        key_id: selected_key.as_deref(),
-        user_id: Some(&user.id),
-    };
-    let gauges = gauges::read(&services, &subject).await.map_err(internal)?;
-    let monthly =
-        gauges.iter().find(|gauge| gauge.name == policy::MONTHLY).map(|gauge| (gauge.used, gauge.limit));
-    let month = ssr::month_view(&services, &account, monthly).await?;
-    let policy = services.policy.get();
-    let plan_name =
-        policy.plan_or_default(&account.plan_id).map_or(account.plan_id.clone(), |plan| plan.name.clone());
-    Ok(Overview {
-        plan_name,
-        keys,
-        selected_key,
-        gauges: gauges
-            .into_iter()
-            .map(|g| GaugeView {
-                name: g.name,
-                window: g.window,
-                limit: g.limit,
-                used: g.used,
-                remaining: g.remaining,
-                reset_seconds: g.reset_seconds,
-            })
-            .collect(),
-        month,
-    })
+    ssr::overview_for(&services, &account, key_id, Some(&user.id)).await
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(crate) mod ssr {
     use chrono::{DateTime, Utc};
     use services::Services;
     use services::accounts::Account;
+    use services::gauges::{self, Subject};
     use usage::{Granularity, UsageQueries};
 
-    use super::MonthView;
+    use super::{GaugeView, MonthView, Overview};
     use crate::AppError;
     use crate::auth::ssr::internal;
+
+    /// The account's (or one of its keys') gauges and month, as its owner sees them; `user_id`
+    /// adds that user's key-management bucket. A key id not of this account shows the account.
+    pub async fn overview_for(
+        services: &Services,
+        account: &Account,
+        key_id: Option<String>,
+        user_id: Option<&str>,
+    ) -> Result<Overview, AppError> {
+        let overrides = services.accounts.overrides(&account.id).await.map_err(internal)?;
+        let now = services.clock.now();
+        let keys: Vec<(String, String)> = services
+            .keys
+            .list(&account.id)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .filter(|key| key.revoked_at.is_none() && key.expires_at.is_none_or(|at| at > now))
+            .map(|key| (key.id, key.name))
+            .collect();
+        let selected_key = key_id.filter(|id| keys.iter().any(|(key, _)| key == id));
+        let subject = Subject {
+            account_id: &account.id,
+            plan_id: &account.plan_id,
+            anchor_day: account.billing_anchor_day,
+            overrides: &overrides,
+            key_id: selected_key.as_deref(),
+            user_id,
+        };
+        let gauges = gauges::read(services, &subject).await.map_err(internal)?;
+        let monthly =
+            gauges.iter().find(|gauge| gauge.name == policy::MONTHLY).map(|gauge| (gauge.used, gauge.limit));
+        let month = month_view(services, account, monthly).await?;
+        let policy = services.policy.get();
+        let plan_name = policy
+            .plan_or_default(&account.plan_id)
+            .map_or(account.plan_id.clone(), |plan| plan.name.clone());
+        Ok(Overview {
+            plan_name,
+            keys,
+            selected_key,
+            gauges: gauges
+                .into_iter()
+                .map(|g| GaugeView {
+                    name: g.name,
+                    window: g.window,
+                    limit: g.limit,
+                    used: g.used,
+                    remaining: g.remaining,
+                    reset_seconds: g.reset_seconds,
+                })
+                .collect(),
+            month,
+        })
+    }
 
     /// Month to date from the usage rollups; the quota and its use from the monthly bucket's
     /// peek (`monthly`: used, limit), the same figures the gateway enforces.

@@ -3,7 +3,8 @@
 use leptos::prelude::*;
 use leptos_router::components::{A, Outlet};
 
-use crate::auth::{LogOut, Viewer, current_viewer};
+use crate::auth::{LogOut, ViewAsBanner, Viewer, current_viewer};
+use crate::view_as::StopViewAs;
 
 #[component]
 pub fn Shell() -> impl IntoView {
@@ -18,6 +19,7 @@ pub fn Shell() -> impl IntoView {
                 <A href="/usage">"Usage"</A>
                 <A href="/billing">"Billing"</A>
                 <A href="/plan">"Plan"</A>
+                <A href="/audit">"Audit log"</A>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         viewer.await.ok().flatten().map(|viewer| view! { <ViewerNav viewer /> })
@@ -25,6 +27,11 @@ pub fn Shell() -> impl IntoView {
                 </Transition>
             </nav>
             <main class="main" id="main" tabindex="-1">
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        viewer.await.ok().flatten().and_then(|viewer| viewer.view_as).map(|banner| view! { <ViewAsBannerView banner /> })
+                    })}
+                </Transition>
                 <Outlet />
             </main>
         </div>
@@ -44,6 +51,23 @@ fn ViewerNav(viewer: Viewer) -> impl IntoView {
             <span class="user-email">{viewer.email.clone()}</span>
             <ActionForm action=log_out>
                 <button type="submit" class="btn btn-ghost btn-small">"Log out"</button>
+            </ActionForm>
+        </div>
+    }
+}
+
+/// On every page of a view-as: whose account, who is looking, why, for how long, and the way out.
+#[component]
+fn ViewAsBannerView(banner: ViewAsBanner) -> impl IntoView {
+    let stop = ServerAction::<StopViewAs>::new();
+    view! {
+        <div class="banner banner-warning" role="status" aria-label="Viewing as customer">
+            <p>
+                <strong>{format!("Viewing {} as its owner sees it", banner.account_name)}</strong>
+                {format!(" · {} · reason: {} · ends in {} min · read-only", banner.operator_email, banner.reason, banner.minutes_left)}
+            </p>
+            <ActionForm action=stop>
+                <button type="submit" class="btn btn-small">"Exit view"</button>
             </ActionForm>
         </div>
     }

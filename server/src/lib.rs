@@ -10,4 +10,5 @@ pub mod settings;
 pub mod startup;
 pub mod upstream;
 pub mod usage_export;
+pub mod view_as;
 pub mod web;

@@ -20,6 +20,7 @@ Settings (file keys, overridden by environment variables):
   demo                    KEYSTILE_DEMO                   create the demo account and demo traffic [true]
   session_idle_minutes    KEYSTILE_SESSION_IDLE_MINUTES   sign out after this much inactivity [30]
   session_absolute_hours  KEYSTILE_SESSION_ABSOLUTE_HOURS sign out this long after login [12]
+  view_as_minutes         KEYSTILE_VIEW_AS_MINUTES        a support view-as ends after this long [30]
   trusted_proxies         KEYSTILE_TRUSTED_PROXIES        comma-separated proxy IPs whose X-Forwarded-For is believed []
   redis_url               KEYSTILE_REDIS_URL              redis://… for the multi-node limiter store [in-memory]
   key_prefix              KEYSTILE_KEY_PREFIX             first part of every API key, 1-16 lowercase letters/digits [ks]
@@ -38,6 +39,7 @@ pub struct Settings {
     pub demo: bool,
     pub session_idle_minutes: i64,
     pub session_absolute_hours: i64,
+    pub view_as_minutes: i64,
     pub trusted_proxies: Vec<IpAddr>,
     pub redis_url: Option<String>,
     pub key_prefix: String,
@@ -56,6 +58,7 @@ impl Default for Settings {
             demo: true,
             session_idle_minutes: 30,
             session_absolute_hours: 12,
+            view_as_minutes: 30,
             trusted_proxies: Vec::new(),
             redis_url: None,
             key_prefix: "ks".into(),
@@ -112,6 +115,9 @@ impl Settings {
         if let Some(v) = var("KEYSTILE_SESSION_ABSOLUTE_HOURS") {
             self.session_absolute_hours = parsed("KEYSTILE_SESSION_ABSOLUTE_HOURS", v)?;
         }
+        if let Some(v) = var("KEYSTILE_VIEW_AS_MINUTES") {
+            self.view_as_minutes = parsed("KEYSTILE_VIEW_AS_MINUTES", v)?;
+        }
         if let Some(v) = var("KEYSTILE_REDIS_URL") {
             self.redis_url = Some(v).filter(|url| !url.trim().is_empty());
         }
@@ -139,6 +145,7 @@ impl Settings {
             .with_context(|| format!("database_url {:?}", redact_url(&self.database_url)))?;
         anyhow::ensure!(self.session_idle_minutes > 0, "session_idle_minutes must be positive");
         anyhow::ensure!(self.session_absolute_hours > 0, "session_absolute_hours must be positive");
+        anyhow::ensure!(self.view_as_minutes > 0, "view_as_minutes must be positive");
         anyhow::ensure!(
             self.public_url.starts_with("http://") || self.public_url.starts_with("https://"),
             "public_url must start with http:// or https://"

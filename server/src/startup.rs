@@ -34,7 +34,7 @@ use crate::sessions::{SessionGuard, SqlSessionStore, end_expired_sessions};
 use crate::settings::{Settings, redact_url};
 use crate::upstream::{ForwardedProto, ProxyOptions, Upstream, UpstreamConfig};
 use crate::web::{self, TrustedProxies};
-use crate::{key_api, usage_export};
+use crate::{key_api, usage_export, view_as};
 
 /// How long a node trusts a verified key without asking the database again; changes announced
 /// through the change feed drop entries sooner.
@@ -134,9 +134,12 @@ fn router(
         .build();
     let state = AppState { leptos_options: leptos_options.clone(), services: services.clone() };
     let cookies = app::auth::ssr::CookieSettings { secure: settings.secure_cookies() };
+    let view_as = app::view_as::ViewAsSettings { minutes: settings.view_as_minutes };
+    let view_as_services = services.clone();
     let context = move || {
         provide_context(services.clone());
         provide_context(cookies);
+        provide_context(view_as);
     };
 
     let sessions = SessionManagerLayer::new(SqlSessionStore::new(state.services.db.clone()))
@@ -165,6 +168,7 @@ fn router(
         // Outermost last: each request passes these from the bottom up.
         .layer(middleware::from_fn(web::server_fn_error_status))
         .layer(middleware::from_fn(web::require_sign_in_for_pages))
+        .layer(middleware::from_fn_with_state(view_as_services, view_as::guard))
         .layer(middleware::from_fn_with_state(guard, end_expired_sessions))
         .layer(sessions)
         .layer(middleware::from_fn(web::refuse_cross_site));

@@ -1,18 +1,20 @@
 //! One module per page.
 
+mod admin;
+mod audit;
 mod auth_forms;
 mod billing;
 mod keys;
-mod not_built;
 mod not_found;
-mod overview;
+pub(crate) mod overview;
 mod plan;
 mod usage;
 
+pub use admin::{AdminAccountPage, AdminPage};
+pub use audit::{AdminAuditPage, AuditPage};
 pub use auth_forms::{LoginPage, SignUpPage};
 pub use billing::BillingPage;
 pub use keys::KeysPage;
-pub use not_built::AdminPage;
 pub use not_found::NotFound;
 pub use overview::OverviewPage;
 pub use plan::PlanPage;

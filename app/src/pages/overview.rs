@@ -81,7 +81,7 @@ fn OverviewBody(overview: Overview) -> impl IntoView {
 
 /// Month to date, the projection and the day the quota runs out.
 #[component]
-fn Month(live: RwSignal<Overview>) -> impl IntoView {
+pub(crate) fn Month(live: RwSignal<Overview>) -> impl IntoView {
     let month = move || live.read().month.clone();
     view! {
         <section class="grid" aria-label="This billing month">
@@ -140,7 +140,7 @@ fn KeySelector(keys: Vec<(String, String)>, selected_key: Option<String>) -> imp
 /// One bucket: a gauge drawn once the page is live (a native meter before that and without
 /// JavaScript), with used, limit, remaining and reset time in words.
 #[component]
-fn Gauge(live: RwSignal<Overview>, name: String) -> impl IntoView {
+pub(crate) fn Gauge(live: RwSignal<Overview>, name: String) -> impl IntoView {
     let label = bucket_label(&name);
     let gauge = {
         let name = name.clone();

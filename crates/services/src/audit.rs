@@ -55,6 +55,23 @@ pub async fn record(conn: &mut AnyConnection, change: Change<'_>) -> Result<(), 
     Ok(())
 }
 
+/// Records one entry on its own (no other change to make atomic with it): view-as starts,
+/// ends and page views.
+pub async fn record_now(
+    db: &Database,
+    account_id: &str,
+    actor: &User,
+    action: &str,
+    target: Option<&str>,
+    reason: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let mut conn = db.pool().acquire().await?;
+    let change =
+        Change { account_id: Some(account_id), actor, action, target, before: None, after: None, reason, at };
+    record(&mut conn, change).await
+}
+
 #[derive(FromRow)]
 struct EntryRow {
     id: String,
@@ -67,6 +84,23 @@ struct EntryRow {
     after_value: Option<String>,
     reason: Option<String>,
     at: i64,
+}
+
+impl EntryRow {
+    fn into_entry(self) -> AuditEntry {
+        AuditEntry {
+            id: self.id,
+            account_id: self.account_id,
+            actor_id: self.actor_id,
+            actor_email: self.actor_email,
+            action: self.action,
+            target: self.target,
+            before: self.before_value,
+            after: self.after_value,
+            reason: self.reason,
+            at: crate::db::from_millis(self.at),
+        }
+    }
 }
 
 /// An account's entries, newest first.
@@ -83,19 +117,76 @@ pub async fn for_account(
     .bind(limit)
     .fetch_all(db.pool())
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| AuditEntry {
-            id: row.id,
-            account_id: row.account_id,
-            actor_id: row.actor_id,
-            actor_email: row.actor_email,
-            action: row.action,
-            target: row.target,
-            before: row.before_value,
-            after: row.after_value,
-            reason: row.reason,
-            at: crate::db::from_millis(row.at),
-        })
-        .collect())
+    Ok(rows.into_iter().map(EntryRow::into_entry).collect())
+}
+
+/// Which entries the audit log page lists; every field narrows it.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter<'a> {
+    /// One account's entries; `None` for all (operators only).
+    pub account_id: Option<&'a str>,
+    /// Part of the actor's email, any case.
+    pub actor: Option<&'a str>,
+    /// The action, or its start (`key.` for every key action).
+    pub action: Option<&'a str>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Entries matching `filter`, newest first, at most `limit`.
+pub async fn search(
+    db: &Database,
+    filter: &AuditFilter<'_>,
+    limit: i64,
+) -> Result<Vec<AuditEntry>, sqlx::Error> {
+    let mut conditions = Vec::new();
+    let mut binds: Vec<Bind> = Vec::new();
+    let mut add = |condition: &str, bind: Bind| {
+        binds.push(bind);
+        conditions.push(condition.replace('?', &format!("${}", binds.len())));
+    };
+    if let Some(account_id) = filter.account_id {
+        add("account_id = ?", Bind::Text(account_id.to_owned()));
+    }
+    if let Some(actor) = filter.actor.filter(|actor| !actor.trim().is_empty()) {
+        add(
+            "lower(actor_email) LIKE ? ESCAPE '\\'",
+            Bind::Text(format!("%{}%", escape_like(&actor.trim().to_lowercase()))),
+        );
+    }
+    if let Some(action) = filter.action.filter(|action| !action.trim().is_empty()) {
+        add("action LIKE ? ESCAPE '\\'", Bind::Text(format!("{}%", escape_like(action.trim()))));
+    }
+    if let Some(from) = filter.from {
+        add("at >= ?", Bind::Int(from.timestamp_millis()));
+    }
+    if let Some(to) = filter.to {
+        add("at < ?", Bind::Int(to.timestamp_millis()));
+    }
+    let mut sql = String::from(
+        "SELECT id, account_id, actor_id, actor_email, action, target, before_value, after_value, reason, at FROM audit_log",
+    );
+    if !conditions.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&conditions.join(" AND "));
+    }
+    sql.push_str(&format!(" ORDER BY at DESC, id DESC LIMIT ${}", binds.len() + 1));
+    let mut query = sqlx::query_as::<_, EntryRow>(&sql);
+    for bind in binds {
+        query = match bind {
+            Bind::Text(text) => query.bind(text),
+            Bind::Int(int) => query.bind(int),
+        };
+    }
+    let rows = query.bind(limit).fetch_all(db.pool()).await?;
+    Ok(rows.into_iter().map(EntryRow::into_entry).collect())
+}
+
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+pub(crate) fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }

@@ -92,3 +92,42 @@ fn charges(policy: &Policy, subject: &Subject<'_>) -> Vec<Charge> {
 fn time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
+
+/// Clears the counter of the bucket `name` for `subject` (admins): the same bucket the gauges
+/// show, found the same way. Audited. `false` when the subject has no such bucket.
+pub async fn reset(
+    services: &Services,
+    actor: &crate::accounts::User,
+    subject: &Subject<'_>,
+    name: &str,
+) -> Result<bool, crate::accounts::admin::AdminError> {
+    use crate::accounts::admin::{AdminError, require_admin};
+    require_admin(actor)?;
+    let policy = services.policy.get();
+    let Some(charge) = charges(&policy, subject).into_iter().find(|charge| charge.spec.name == name) else {
+        return Ok(false);
+    };
+    let before = services
+        .limiter
+        .peek(std::slice::from_ref(&charge))
+        .await
+        .map_err(|e| AdminError::Invalid(e.to_string()))?;
+    services
+        .limiter
+        .reset(&charge.spec, &charge.subject)
+        .await
+        .map_err(|e| AdminError::Invalid(e.to_string()))?;
+    let change = crate::audit::Change {
+        account_id: Some(subject.account_id),
+        actor,
+        action: "bucket.reset",
+        target: Some(name),
+        before: before.first().map(|state| format!("{} used", state.used)),
+        after: Some("0 used".to_owned()),
+        reason: None,
+        at: services.clock.now(),
+    };
+    let mut conn = services.db.pool().acquire().await?;
+    crate::audit::record(&mut conn, change).await?;
+    Ok(true)
+}

@@ -10,6 +10,41 @@ use serde::{Deserialize, Serialize};
 /// The session key under which [`SessionAuth`] is stored.
 pub const AUTH_KEY: &str = "auth";
 
+/// The session key under which a support view-as ([`ViewAs`]) is stored.
+pub const VIEW_AS_KEY: &str = "view_as";
+
+/// An operator viewing a customer's account as its owner sees it, read-only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewAs {
+    pub account_id: String,
+    pub reason: String,
+    /// Milliseconds since the epoch.
+    pub started_at: i64,
+    /// Milliseconds since the epoch; the view ends by itself then.
+    pub ends_at: i64,
+}
+
+impl ViewAs {
+    pub fn new(account_id: String, reason: String, now: DateTime<Utc>, lasts: Duration) -> Self {
+        Self {
+            account_id,
+            reason,
+            started_at: now.timestamp_millis(),
+            ends_at: (now + lasts).timestamp_millis(),
+        }
+    }
+
+    pub fn is_over(&self, now: DateTime<Utc>) -> bool {
+        now.timestamp_millis() >= self.ends_at
+    }
+
+    /// Whole minutes left, rounded up.
+    pub fn minutes_left(&self, now: DateTime<Utc>) -> i64 {
+        let left = (self.ends_at - now.timestamp_millis()).max(0);
+        (left + 59_999) / 60_000
+    }
+}
+
 /// How often a busy session records activity; finer would write on every click for nothing.
 const TOUCH_EVERY: Duration = Duration::seconds(60);
 

@@ -2,6 +2,7 @@
 //! database (SQLite, or PostgreSQL with KEYSTILE_TEST_DB=postgres) and a manual clock, then acts
 //! as a browser would. Tests run on a multi-thread runtime, as the binary does.
 
+mod admin;
 mod auth;
 mod billing;
 mod gateway;
@@ -16,3 +17,4 @@ mod server_functions;
 mod tenants;
 mod throttling;
 mod usage;
+mod view_as;

@@ -6,16 +6,31 @@ use reqwest::StatusCode;
 
 use crate::helpers::*;
 
-/// Every argument name the functions take, filled in, so each call reaches the login check
-/// (a missing argument would be refused as unreadable first); extra fields are ignored.
-const ANY_ARGUMENTS: [(&str, &str); 7] = [
+/// Every argument name the functions take, filled in, so each call reaches its checks (a
+/// missing argument would be refused as unreadable first); extra fields are ignored.
+pub const ANY_ARGUMENTS: [(&str, &str); 22] = [
     ("plan_id", "pro"),
     ("key_id", "key_x"),
-    ("name", "x"),
+    ("name", "sneaky"),
     ("grace", "now"),
-    ("confirm_name", "x"),
-    ("amount", "5"),
+    ("confirm_name", "Production"),
+    ("amount", "1"),
     ("account_id", "acct_x"),
+    ("bucket", "reads"),
+    ("limit", "1"),
+    ("disabled", "true"),
+    ("reason", "x"),
+    ("query", "acme"),
+    ("all_accounts", "false"),
+    ("account", ""),
+    ("actor", ""),
+    ("action", ""),
+    ("from", ""),
+    ("to", ""),
+    ("email", "x@example.com"),
+    ("password", "correct horse battery"),
+    ("account_name", "x"),
+    ("next", "/"),
 ];
 
 /// The only functions a signed-out visitor may call.

@@ -4,6 +4,7 @@
 //! account. Emails are unique regardless of case. Credential checks answer the same way, in the
 //! same time, for an unknown email and a wrong password.
 
+pub mod admin;
 mod repo;
 
 use std::sync::Arc;

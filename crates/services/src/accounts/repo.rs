@@ -22,7 +22,7 @@ struct UserWithHashRow {
 }
 
 #[derive(FromRow)]
-struct AccountRow {
+pub(super) struct AccountRow {
     id: String,
     name: String,
     plan_id: String,
@@ -178,4 +178,16 @@ pub(super) async fn set_spend_cap(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// The account's users, owners first, then by email.
+pub(super) async fn users_of(db: &Database, account_id: &str) -> Result<Vec<User>, sqlx::Error> {
+    let rows: Vec<UserRow> = sqlx::query_as(
+        "SELECT id, account_id, email, role, created_at FROM users WHERE account_id = $1 \
+         ORDER BY CASE WHEN role = 'owner' THEN 0 ELSE 1 END, email",
+    )
+    .bind(account_id)
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter().map(User::try_from).collect()
 }

@@ -1,0 +1,178 @@
+//! Server functions of the operator console: find accounts, read one (admins and support), and
+//! change it (admins): plan, per-bucket overrides, bucket resets, disabling. Each change is
+//! audited by the service with the operator as actor.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::AppError;
+use crate::keys::KeyView;
+use crate::overview::Overview;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountListing {
+    pub id: String,
+    pub name: String,
+    pub plan_id: String,
+    pub owner_email: Option<String>,
+    pub disabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminAccount {
+    pub id: String,
+    pub name: String,
+    pub plan_id: String,
+    pub disabled: bool,
+    /// Whether the viewer may change things (admins) or only look (support).
+    pub can_change: bool,
+    /// (email, role)
+    pub users: Vec<(String, String)>,
+    pub keys: Vec<KeyView>,
+    /// (id, name) of every plan in the catalogue.
+    pub plans: Vec<(String, String)>,
+    /// Every bucket an override can be set for, with the override if any.
+    pub overrides: Vec<(String, Option<u64>)>,
+    pub overview: Overview,
+}
+
+#[cfg(feature = "ssr")]
+fn admin_error(error: services::accounts::admin::AdminError) -> AppError {
+    use services::accounts::admin::AdminError;
+    match error {
+        AdminError::Forbidden => AppError::Forbidden,
+        AdminError::NotFound => AppError::Invalid(error.to_string()),
+        AdminError::Invalid(message) => AppError::Invalid(message),
+        AdminError::Internal(cause) => crate::auth::ssr::internal(cause),
+    }
+}
+
+#[server]
+pub async fn search_accounts(query: String) -> Result<Vec<AccountListing>, AppError> {
+    use crate::auth::ssr::{require_operator, services};
+    let operator = require_operator().await?;
+    let found = services()?.accounts.search(&operator, &query).await.map_err(admin_error)?;
+    Ok(found
+        .into_iter()
+        .map(|summary| AccountListing {
+            id: summary.account.id,
+            name: summary.account.name,
+            plan_id: summary.account.plan_id,
+            owner_email: summary.owner_email,
+            disabled: summary.account.disabled_at.is_some(),
+        })
+        .collect())
+}
+
+#[server]
+pub async fn load_account(account_id: String) -> Result<AdminAccount, AppError> {
+    use crate::auth::ssr::{internal, require_operator, services};
+    let operator = require_operator().await?;
+    let services = services()?;
+    let accounts = &services.accounts;
+    let account = accounts.account_for_operator(&operator, &account_id).await.map_err(admin_error)?;
+    let users = accounts.users_of(&operator, &account.id).await.map_err(admin_error)?;
+    let now = services.clock.now();
+    let keys = services.keys.list(&account.id).await.map_err(internal)?;
+    let overrides = accounts.overrides(&account.id).await.map_err(internal)?;
+    let policy = services.policy.get();
+    let bucket_names = [policy::MONTHLY, policy::BURST, policy::DAILY_CAP]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(policy.buckets.keys().filter(|name| !name.starts_with("login")).cloned());
+    Ok(AdminAccount {
+        id: account.id.clone(),
+        name: account.name.clone(),
+        plan_id: account.plan_id.clone(),
+        disabled: account.disabled_at.is_some(),
+        can_change: operator.role == services::accounts::Role::Admin,
+        users: users.into_iter().map(|user| (user.email, user.role.as_str().to_owned())).collect(),
+        keys: keys.iter().map(|key| crate::keys::ssr::view(key, now)).collect(),
+        plans: policy.plans().iter().map(|plan| (plan.id.clone(), plan.name.clone())).collect(),
+        overrides: bucket_names
+            .map(|name| {
+                let value = overrides.get(&name);
+                (name, value)
+            })
+            .collect(),
+        overview: crate::overview::ssr::overview_for(&services, &account, None, None).await?,
+    })
+}
+
+#[server]
+pub async fn admin_change_plan(account_id: String, plan_id: String) -> Result<(), AppError> {
+    use crate::auth::ssr::{require_operator, services};
+    let operator = require_operator().await?;
+    services()?.accounts.set_plan_as_admin(&operator, &account_id, &plan_id).await.map_err(admin_error)?;
+    Ok(())
+}
+
+/// Sets a bucket's limit for this account; an empty limit goes back to the plan's.
+#[server]
+pub async fn set_override(account_id: String, bucket: String, limit: String) -> Result<(), AppError> {
+    use crate::auth::ssr::{require_operator, services};
+    let operator = require_operator().await?;
+    let limit = match limit.trim() {
+        "" => None,
+        text => Some(text.replace([',', '_'], "").parse::<u64>().map_err(|_| {
+            AppError::Invalid(
+                "Enter a whole number of requests, or leave it empty for the plan's limit.".into(),
+            )
+        })?),
+    };
+    services()?.accounts.set_override(&operator, &account_id, &bucket, limit).await.map_err(admin_error)?;
+    Ok(())
+}
+
+/// Clears one of the account's bucket counters (account-wide buckets, or one key's).
+#[server]
+pub async fn reset_bucket(
+    account_id: String,
+    bucket: String,
+    key_id: Option<String>,
+) -> Result<(), AppError> {
+    use crate::auth::ssr::{internal, require_operator, services};
+    use services::gauges::{self, Subject};
+    let operator = require_operator().await?;
+    let services = services()?;
+    let account =
+        services.accounts.account_for_operator(&operator, &account_id).await.map_err(admin_error)?;
+    let overrides = services.accounts.overrides(&account.id).await.map_err(internal)?;
+    let keys = services.keys.list(&account.id).await.map_err(internal)?;
+    let key_id = key_id.filter(|id| keys.iter().any(|key| &key.id == id));
+    let subject = Subject {
+        account_id: &account.id,
+        plan_id: &account.plan_id,
+        anchor_day: account.billing_anchor_day,
+        overrides: &overrides,
+        key_id: key_id.as_deref(),
+        user_id: None,
+    };
+    let reset = gauges::reset(&services, &operator, &subject, &bucket).await.map_err(admin_error)?;
+    if !reset {
+        return Err(AppError::Invalid(format!(
+            "{bucket} is not one of this account's buckets (pick a key for per-key buckets)."
+        )));
+    }
+    Ok(())
+}
+
+/// Disables (or enables) the account, confirmed by typing its name.
+#[server]
+pub async fn set_account_disabled(
+    account_id: String,
+    disabled: bool,
+    reason: String,
+    confirm_name: String,
+) -> Result<(), AppError> {
+    use crate::auth::ssr::{require_operator, services};
+    let operator = require_operator().await?;
+    let services = services()?;
+    let account =
+        services.accounts.account_for_operator(&operator, &account_id).await.map_err(admin_error)?;
+    if disabled && confirm_name.trim() != account.name {
+        return Err(AppError::Invalid(format!("Type {} to confirm.", account.name)));
+    }
+    services.accounts.set_disabled(&operator, &account_id, disabled, &reason).await.map_err(admin_error)?;
+    Ok(())
+}

@@ -1,0 +1,256 @@
+//! The operator console: search accounts, and one account's page (users, keys without secrets,
+//! plan, gauges, overrides, bucket resets, disabling, and starting a support view-as). Admins
+//! change things; support staff only look and view as the customer. Plain forms throughout.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use super::FormError;
+use super::overview::{Gauge, Month};
+use crate::admin::{
+    AdminAccount, AdminChangePlan, ResetBucket, SetAccountDisabled, SetOverride, load_account,
+    search_accounts,
+};
+use crate::view_as::StartViewAs;
+
+#[component]
+pub fn AdminPage() -> impl IntoView {
+    let query = use_query_map();
+    let q = move || query.read().get("q").unwrap_or_default();
+    let results = Resource::new(q, search_accounts);
+    view! {
+        <Title text="Admin" />
+        <div class="page-header"><h1>"Admin"</h1></div>
+        <p><a href="/admin/audit">"Audit log of all accounts"</a></p>
+        <form method="get" action="/admin" class="row" role="search">
+            <label for="account-search">"Find an account"</label>
+            <input id="account-search" name="q" value=q placeholder="email, account name or key start (ks_…)" autocomplete="off" />
+            <button type="submit" class="btn btn-primary">"Search"</button>
+        </form>
+        <Transition fallback=|| view! { <p class="muted">"Searching…"</p> }>
+            {move || Suspend::new(async move {
+                match results.await {
+                    Ok(found) if found.is_empty() && q().is_empty() => view! { <p class="muted">"Search by a user's email, the account's name, or the start of one of its keys."</p> }.into_any(),
+                    Ok(found) if found.is_empty() => view! { <div class="empty-state"><h2>"No accounts match"</h2><p>"Try part of an email or a key's first characters."</p></div> }.into_any(),
+                    Ok(found) => view! {
+                        <div class="table-wrap"><table class="table">
+                            <caption class="sr-only">"Accounts found"</caption>
+                            <thead><tr><th scope="col">"Account"</th><th scope="col">"Owner"</th><th scope="col">"Plan"</th><th scope="col">"Status"</th></tr></thead>
+                            <tbody>{found.into_iter().map(|account| view! {
+                                <tr>
+                                    <th scope="row"><a href=format!("/admin/accounts/{}", account.id)>{account.name}</a></th>
+                                    <td>{account.owner_email.unwrap_or_default()}</td>
+                                    <td>{account.plan_id}</td>
+                                    <td>{if account.disabled { "Disabled" } else { "Active" }}</td>
+                                </tr>
+                            }).collect_view()}</tbody>
+                        </table></div>
+                    }.into_any(),
+                    Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+pub fn AdminAccountPage() -> impl IntoView {
+    let params = use_params_map();
+    let account_id = move || params.read().get("id").unwrap_or_default();
+    let change_plan = ServerAction::<AdminChangePlan>::new();
+    let set_override = ServerAction::<SetOverride>::new();
+    let reset = ServerAction::<ResetBucket>::new();
+    let disable = ServerAction::<SetAccountDisabled>::new();
+    let view_as = ServerAction::<StartViewAs>::new();
+    let versions = move || {
+        (
+            change_plan.version().get(),
+            set_override.version().get(),
+            reset.version().get(),
+            disable.version().get(),
+        )
+    };
+    let account = Resource::new(move || (account_id(), versions()), |(id, _)| load_account(id));
+    view! {
+        <Title text="Account" />
+        <p><a href="/admin">"← All accounts"</a></p>
+        <FormError result=change_plan.value() />
+        <FormError result=set_override.value() />
+        <FormError result=reset.value() />
+        <FormError result=disable.value() />
+        <FormError result=view_as.value() />
+        <Transition fallback=|| view! { <p class="muted">"Loading the account…"</p> }>
+            {move || Suspend::new(async move {
+                match account.await {
+                    Ok(account) => view! { <AccountBody account change_plan set_override reset disable view_as /> }.into_any(),
+                    Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn AccountBody(
+    account: AdminAccount,
+    change_plan: ServerAction<AdminChangePlan>,
+    set_override: ServerAction<SetOverride>,
+    reset: ServerAction<ResetBucket>,
+    disable: ServerAction<SetAccountDisabled>,
+    view_as: ServerAction<StartViewAs>,
+) -> impl IntoView {
+    let live = RwSignal::new(account.overview.clone());
+    let gauges: Vec<String> = account.overview.gauges.iter().map(|gauge| gauge.name.clone()).collect();
+    let can_change = account.can_change;
+    let id = account.id.clone();
+    let plan_section = if can_change {
+        view! { <PlanForm account_id=id.clone() current=account.plan_id.clone() plans=account.plans.clone() change_plan /> }.into_any()
+    } else {
+        view! { <p>{format!("Plan: {}", account.plan_id)}</p> }.into_any()
+    };
+    let audit_link = format!("/admin/audit?account={id}");
+    view! {
+        <div class="page-header">
+            <h1>{account.name.clone()}</h1>
+            {account.disabled.then(|| view! { <span class="badge badge-revoked">"Disabled"</span> })}
+        </div>
+        <div class="stack">
+            <section class="card stack" aria-labelledby="view-as-heading">
+                <h2 id="view-as-heading">"View as the customer"</h2>
+                <p class="muted">"See the dashboard exactly as the owner does, read-only. The start, each page and the end go in the account's audit log."</p>
+                <ActionForm action=view_as attr:class="form row">
+                    <input type="hidden" name="account_id" value=id.clone() />
+                    <label for="view-as-reason">"Reason"</label>
+                    <input id="view-as-reason" name="reason" required placeholder="e.g. ticket #1234: quota question" />
+                    <button type="submit" class="btn">"View as customer"</button>
+                </ActionForm>
+            </section>
+            <Month live />
+            <div class="gauge-grid">{gauges.into_iter().map(|name| view! { <Gauge live name /> }).collect_view()}</div>
+            <section class="card stack" aria-labelledby="plan-heading">
+                <h2 id="plan-heading">"Plan"</h2>
+                {plan_section}
+            </section>
+            <Overrides account=account.clone() set_override reset />
+            <section class="card" aria-labelledby="users-heading">
+                <h2 id="users-heading">"Users"</h2>
+                <ul>{account.users.iter().map(|(email, role)| view! { <li>{format!("{email} ({role})")}</li> }).collect_view()}</ul>
+            </section>
+            <section class="card" aria-labelledby="keys-heading">
+                <h2 id="keys-heading">"Keys"</h2>
+                <div class="table-wrap"><table class="table">
+                    <thead><tr><th scope="col">"Name"</th><th scope="col">"Key"</th><th scope="col">"Status"</th><th scope="col">"Last used"</th></tr></thead>
+                    <tbody>{account.keys.iter().map(|key| view! {
+                        <tr><th scope="row">{key.name.clone()}</th><td class="mono">{format!("{}…", key.start)}</td><td>{key.status.clone()}</td><td>{key.last_used_at.clone().unwrap_or_else(|| "Never".into())}</td></tr>
+                    }).collect_view()}</tbody>
+                </table></div>
+                <p><a href=audit_link>"This account's audit log"</a></p>
+            </section>
+            {can_change.then(|| view! { <Disable account=account.clone() disable /> })}
+        </div>
+    }
+}
+
+#[component]
+fn PlanForm(
+    account_id: String,
+    current: String,
+    plans: Vec<(String, String)>,
+    change_plan: ServerAction<AdminChangePlan>,
+) -> impl IntoView {
+    view! {
+        <ActionForm action=change_plan attr:class="form row">
+            <input type="hidden" name="account_id" value=account_id />
+            <label for="admin-plan">"Plan"</label>
+            <select id="admin-plan" name="plan_id">
+                {plans.into_iter().map(|(plan, name)| {
+                    let selected = plan == current;
+                    view! { <option value=plan selected=selected>{name}</option> }
+                }).collect_view()}
+            </select>
+            <button type="submit" class="btn btn-primary">"Change plan"</button>
+        </ActionForm>
+    }
+}
+
+#[component]
+fn Overrides(
+    account: AdminAccount,
+    set_override: ServerAction<SetOverride>,
+    reset: ServerAction<ResetBucket>,
+) -> impl IntoView {
+    let id = account.id.clone();
+    let reset_id = account.id.clone();
+    view! {
+        <section class="card stack" aria-labelledby="overrides-heading">
+            <h2 id="overrides-heading">"Limits"</h2>
+            <div class="table-wrap"><table class="table">
+                <thead><tr><th scope="col">"Bucket"</th><th scope="col">"Override"</th>{account.can_change.then(|| view! { <th scope="col">"Set"</th> })}</tr></thead>
+                <tbody>{account.overrides.into_iter().map(|(bucket, value)| {
+                    let label = format!("Limit for {bucket}");
+                    let row_id = id.clone();
+                    let row_bucket = bucket.clone();
+                    view! {
+                        <tr>
+                            <th scope="row">{bucket.clone()}</th>
+                            <td>{value.map_or_else(|| "plan's".to_owned(), |v| v.to_string())}</td>
+                            {account.can_change.then(|| view! { <td>
+                                <ActionForm action=set_override attr:class="row">
+                                    <input type="hidden" name="account_id" value=row_id />
+                                    <input type="hidden" name="bucket" value=row_bucket />
+                                    <input name="limit" aria-label=label inputmode="numeric" value=value.map(|v| v.to_string()).unwrap_or_default() placeholder="plan's" />
+                                    <button type="submit" class="btn btn-small">"Save"</button>
+                                </ActionForm>
+                            </td> })}
+                        </tr>
+                    }
+                }).collect_view()}</tbody>
+            </table></div>
+            {account.can_change.then(|| view! {
+                <ActionForm action=reset attr:class="form row">
+                    <input type="hidden" name="account_id" value=reset_id.clone() />
+                    <label for="reset-bucket">"Reset the counter of"</label>
+                    <select id="reset-bucket" name="bucket">
+                        {account.overview.gauges.iter().map(|gauge| view! { <option value=gauge.name.clone()>{gauge.name.clone()}</option> }).collect_view()}
+                        <option value="reads">"reads (one key)"</option>
+                        <option value="scans">"scans (one key)"</option>
+                        <option value="exports">"exports (one key)"</option>
+                        <option value="daily_cap">"daily_cap (one key)"</option>
+                    </select>
+                    <label for="reset-key">"Key"</label>
+                    <select id="reset-key" name="key_id">
+                        <option value="">"— account-wide —"</option>
+                        {account.keys.iter().filter(|key| key.status == "active" || key.status == "rotating").map(|key| view! { <option value=key.id.clone()>{key.name.clone()}</option> }).collect_view()}
+                    </select>
+                    <button type="submit" class="btn">"Reset counter"</button>
+                </ActionForm>
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn Disable(account: AdminAccount, disable: ServerAction<SetAccountDisabled>) -> impl IntoView {
+    let disabling = !account.disabled;
+    let confirm_label = format!("Type {} to confirm", account.name);
+    view! {
+        <section class="card stack" aria-labelledby="disable-heading">
+            <h2 id="disable-heading">{if disabling { "Disable the account" } else { "Enable the account" }}</h2>
+            <p class="muted">{if disabling { "Its keys get 401 on every node within a second. Nothing is deleted." } else { "Its keys work again at the next request." }}</p>
+            <ActionForm action=disable attr:class="form">
+                <input type="hidden" name="account_id" value=account.id.clone() />
+                <input type="hidden" name="disabled" value=disabling.to_string() />
+                <div class="field">
+                    <label for="disable-reason">"Reason"</label>
+                    <input id="disable-reason" name="reason" required />
+                </div>
+                <div class="field">
+                    <label for="disable-confirm">{confirm_label}</label>
+                    <input id="disable-confirm" name="confirm_name" autocomplete="off" />
+                </div>
+                <button type="submit" class=if disabling { "btn btn-danger" } else { "btn" }>{if disabling { "Disable account" } else { "Enable account" }}</button>
+            </ActionForm>
+        </section>
+    }
+}

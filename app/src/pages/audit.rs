@@ -1,0 +1,86 @@
+//! The audit log: the customer's own account (`/audit`) or, for operators, every account
+//! (`/admin/audit`), filtered by actor, action and dates with a plain GET form.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::audit_log::{AuditRow, list_audit};
+
+#[component]
+pub fn AuditPage() -> impl IntoView {
+    view! { <AuditLog all_accounts=false /> }
+}
+
+#[component]
+pub fn AdminAuditPage() -> impl IntoView {
+    view! { <AuditLog all_accounts=true /> }
+}
+
+#[component]
+fn AuditLog(all_accounts: bool) -> impl IntoView {
+    let query = use_query_map();
+    let field = move |name: &str| query.read().get(name).unwrap_or_default();
+    let filters = move || (field("account"), field("actor"), field("action"), field("from"), field("to"));
+    let entries = Resource::new(filters, move |(account, actor, action, from, to)| {
+        list_audit(all_accounts, account, actor, action, from, to)
+    });
+    let action = if all_accounts { "/admin/audit" } else { "/audit" };
+    view! {
+        <Title text="Audit log" />
+        <div class="page-header"><h1>"Audit log"</h1></div>
+        <p class="muted">{if all_accounts { "Every change to every account, newest first." } else { "Every change to your account, and every time support viewed it, newest first." }}</p>
+        <form method="get" action=action class="row" aria-label="Filter the audit log">
+            {all_accounts.then(|| view! { <input type="hidden" name="account" value=field("account") /> })}
+            <label for="audit-actor">"Actor"</label>
+            <input id="audit-actor" name="actor" value=field("actor") placeholder="email" />
+            <label for="audit-action">"Action"</label>
+            <input id="audit-action" name="action" value=field("action") placeholder="e.g. key. or plan.change" />
+            <label for="audit-from">"From"</label>
+            <input id="audit-from" name="from" type="date" value=field("from") />
+            <label for="audit-to">"To"</label>
+            <input id="audit-to" name="to" type="date" value=field("to") />
+            <button type="submit" class="btn btn-small">"Filter"</button>
+        </form>
+        <Transition fallback=|| view! { <p class="muted">"Loading the log…"</p> }>
+            {move || Suspend::new(async move {
+                match entries.await {
+                    Ok(rows) if rows.is_empty() => view! { <div class="empty-state"><h2>"Nothing recorded"</h2><p>"No entries match. Changes to keys, plans and limits appear here."</p></div> }.into_any(),
+                    Ok(rows) => view! { <AuditTable rows all_accounts /> }.into_any(),
+                    Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn AuditTable(rows: Vec<AuditRow>, all_accounts: bool) -> impl IntoView {
+    view! {
+        <div class="table-wrap"><table class="table">
+            <caption class="sr-only">"Audit entries"</caption>
+            <thead><tr>
+                <th scope="col">"When"</th>
+                {all_accounts.then(|| view! { <th scope="col">"Account"</th> })}
+                <th scope="col">"Who"</th><th scope="col">"What"</th><th scope="col">"Target"</th>
+                <th scope="col">"Before"</th><th scope="col">"After"</th><th scope="col">"Reason"</th>
+            </tr></thead>
+            <tbody>{rows.into_iter().map(|row| {
+                let action = row.action.clone();
+                let account = row.account_id.clone().unwrap_or_default();
+                view! {
+                <tr data-action=action>
+                    <td>{row.at}</td>
+                    {all_accounts.then(|| view! { <td><a href=format!("/admin/accounts/{account}")>{account.clone()}</a></td> })}
+                    <td>{row.actor}</td>
+                    <td class="mono">{row.action}</td>
+                    <td>{row.target.unwrap_or_default()}</td>
+                    <td>{row.before.unwrap_or_default()}</td>
+                    <td>{row.after.unwrap_or_default()}</td>
+                    <td>{row.reason.unwrap_or_default()}</td>
+                </tr>
+                }
+            }).collect_view()}</tbody>
+        </table></div>
+    }
+}

@@ -1,0 +1,111 @@
+//! The one enforcement point of support view-as: while a session views a customer's account,
+//! every request that is not on the read-only allow-list (`app::view_as`) is refused with 403
+//! before any handler runs, page views are written to the account's audit log, and a view that
+//! has run out is ended (and audited) on the next request.
+
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use services::Services;
+use services::sessions::{AUTH_KEY, SessionAuth, VIEW_AS_KEY, ViewAs};
+use tower_sessions::Session;
+
+pub async fn guard(
+    State(services): State<Services>,
+    session: Session,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Ok(Some(view)) = session.get::<ViewAs>(VIEW_AS_KEY).await else {
+        return next.run(request).await;
+    };
+    let now = services.clock.now();
+    if view.is_over(now) {
+        let _ = session.remove::<ViewAs>(VIEW_AS_KEY).await;
+        audit(&services, &session, &view, "view_as.end", None, Some("time ran out")).await;
+        return next.run(request).await;
+    }
+    let path = request.uri().path().to_owned();
+    if !app::view_as::is_read_only_request(request.method().as_str(), &path) {
+        return refused(&path);
+    }
+    if let Some(page) = viewed_page(&request) {
+        // Each page once per visit: polling and reloads of the same page are not new views.
+        let last = session.get::<String>(LAST_PAGE_KEY).await.ok().flatten();
+        if last.as_deref() != Some(page.as_str()) {
+            audit(&services, &session, &view, "view_as.page", Some(&page), None).await;
+            let _ = session.insert(LAST_PAGE_KEY, &page).await;
+        }
+    }
+    next.run(request).await
+}
+
+/// The session key of the last page a view-as was seen on.
+const LAST_PAGE_KEY: &str = "view_as_page";
+
+/// The page a request shows: a page load, or the data call a page makes when reached by a
+/// link inside the app (no page load then).
+fn viewed_page(request: &Request) -> Option<String> {
+    let path = request.uri().path();
+    let page_of_function = match path {
+        "/api/load_overview" => Some("/"),
+        "/api/list_keys" => Some("/keys"),
+        "/api/load_usage" => Some("/usage"),
+        "/api/load_billing" => Some("/billing"),
+        "/api/list_plans" => Some("/plan"),
+        "/api/list_audit" => Some("/audit"),
+        _ => None,
+    };
+    page_of_function.map(str::to_owned).or_else(|| is_page_view(request).then(|| path.to_owned()))
+}
+
+/// A 403 the page can show: server functions get the app's error in JSON.
+fn refused(path: &str) -> Response {
+    if path.starts_with("/api/") {
+        let body = serde_json::to_string(&app::AppError::Forbidden).unwrap_or_default();
+        return (StatusCode::FORBIDDEN, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+    }
+    (
+        StatusCode::FORBIDDEN,
+        "Read-only: you are viewing this account as its owner sees it. Exit the view to make changes.",
+    )
+        .into_response()
+}
+
+/// A browser loading a page (not data, scripts or styles).
+fn is_page_view(request: &Request) -> bool {
+    let path = request.uri().path();
+    let wants_html = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    request.method() == Method::GET
+        && wants_html
+        && !["/api/", "/pkg/", "/v1/", "/usage/export"].iter().any(|prefix| path.starts_with(prefix))
+        && !path.contains('.')
+}
+
+async fn audit(
+    services: &Services,
+    session: &Session,
+    view: &ViewAs,
+    action: &str,
+    target: Option<&str>,
+    reason: Option<&str>,
+) {
+    let Ok(Some(auth)) = session.get::<SessionAuth>(AUTH_KEY).await else {
+        return;
+    };
+    let Ok(Some(operator)) = services.accounts.user(&auth.user_id).await else {
+        return;
+    };
+    let now = services.clock.now();
+    if let Err(error) =
+        services::audit::record_now(&services.db, &view.account_id, &operator, action, target, reason, now)
+            .await
+    {
+        tracing::error!(%error, action, "could not write the view-as audit entry");
+    }
+}

@@ -1,0 +1,191 @@
+//! The operator console over HTTP: admins change accounts (audited, applied by the gateway at
+//! the next request), support staff only read, customers get 403.
+
+use reqwest::StatusCode;
+use secrecy::ExposeSecret;
+use serde_json::Value;
+use services::accounts::{Role, User};
+
+use crate::helpers::*;
+
+/// An operator of `role`, signed in in the app's browser.
+pub async fn operator(app: &TestApp, email: &str, role: Role) -> User {
+    let user = app.services.accounts.create_operator(email, PASSWORD.into(), role).await.unwrap();
+    let response = app.log_in(email, PASSWORD, "/admin").await;
+    assert!(response.status().is_redirection(), "operator log in: {}", response.status());
+    user
+}
+
+/// A customer with a key: (owner, key id, secret).
+pub async fn customer(app: &TestApp, email: &str) -> (User, String, String) {
+    let owner = app.services.accounts.sign_up(email, PASSWORD.into(), "Acme Corp").await.unwrap();
+    let key = app.services.keys.create(&owner, "Production", None).await.unwrap();
+    (owner, key.key.id, key.secret.expose_secret().to_owned())
+}
+
+pub async fn call(app: &TestApp, function: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    app.browser
+        .post(app.url(&format!("/api/{function}")))
+        .header("origin", &app.address)
+        .header("sec-fetch-site", "same-origin")
+        .form(fields)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn reads(app: &TestApp, secret: &str) -> StatusCode {
+    browser().get(app.url("/v1/snapshots/s1")).bearer_auth(secret).send().await.unwrap().status()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customers_and_support_staff_get_403_from_admin_changes() {
+    let app = spawn_app().await;
+    let (owner, _, _) = customer(&app, "owner@acme.example").await;
+    let account_id = owner.account_id.clone().unwrap();
+    let changes: [(&str, Vec<(&str, &str)>); 4] = [
+        ("admin_change_plan", vec![("account_id", &account_id), ("plan_id", "pro")]),
+        ("set_override", vec![("account_id", &account_id), ("bucket", "reads"), ("limit", "5")]),
+        ("reset_bucket", vec![("account_id", &account_id), ("bucket", "monthly")]),
+        (
+            "set_account_disabled",
+            vec![
+                ("account_id", &account_id),
+                ("disabled", "true"),
+                ("reason", "x"),
+                ("confirm_name", "Acme Corp"),
+            ],
+        ),
+    ];
+
+    app.log_in("owner@acme.example", PASSWORD, "/").await;
+    for (function, fields) in &changes {
+        assert_status(&call(&app, function, fields).await, StatusCode::FORBIDDEN);
+    }
+    assert_status(&call(&app, "search_accounts", &[("query", "acme")]).await, StatusCode::FORBIDDEN);
+    app.log_out().await;
+
+    operator(&app, "support@keystile.example", Role::Support).await;
+    for (function, fields) in &changes {
+        assert_status(&call(&app, function, fields).await, StatusCode::FORBIDDEN);
+    }
+    let found: Value = call(&app, "search_accounts", &[("query", "acme")]).await.json().await.unwrap();
+    assert_eq!(found[0]["id"], account_id.as_str(), "support can search");
+    let account = app.services.accounts.account(&account_id).await.unwrap().unwrap();
+    assert_eq!((account.plan_id.as_str(), account.disabled_at), ("starter", None), "nothing changed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_are_found_by_email_name_or_key_start() {
+    let app = spawn_app().await;
+    let (owner, _, secret) = customer(&app, "dev@initech.example").await;
+    customer(&app, "someone@else.example").await;
+    operator(&app, "admin@keystile.example", Role::Admin).await;
+    for query in ["INITECH", "dev@", &secret[..9]] {
+        let found: Value = call(&app, "search_accounts", &[("query", query)]).await.json().await.unwrap();
+        let ids: Vec<&str> = found.as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, vec![owner.account_id.as_deref().unwrap()], "{query}");
+    }
+    let none: Value = call(&app, "search_accounts", &[("query", "%")]).await.json().await.unwrap();
+    assert_eq!(none, serde_json::json!([]), "LIKE wildcards are taken literally");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admins_changes_apply_at_the_next_request_and_are_audited() {
+    let app = spawn_app().await;
+    let (owner, _, secret) = customer(&app, "owner@acme.example").await;
+    let account_id = owner.account_id.clone().unwrap();
+    operator(&app, "admin@keystile.example", Role::Admin).await;
+
+    assert_status(
+        &call(&app, "admin_change_plan", &[("account_id", &account_id), ("plan_id", "pro")]).await,
+        StatusCode::OK,
+    );
+    assert_eq!(app.services.accounts.account(&account_id).await.unwrap().unwrap().plan_id, "pro");
+
+    // An override of the reads bucket: the gateway admits two, then refuses.
+    let set =
+        call(&app, "set_override", &[("account_id", &account_id), ("bucket", "reads"), ("limit", "2")]).await;
+    assert_status(&set, StatusCode::OK);
+    assert_ne!(reads(&app, &secret).await, StatusCode::TOO_MANY_REQUESTS);
+    assert_ne!(reads(&app, &secret).await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(reads(&app, &secret).await, StatusCode::TOO_MANY_REQUESTS);
+    let bad =
+        call(&app, "set_override", &[("account_id", &account_id), ("bucket", "reads"), ("limit", "lots")])
+            .await;
+    assert_status(&bad, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Resetting the key's reads counter lets it through again.
+    let key_id = app.services.keys.list(&account_id).await.unwrap()[0].id.clone();
+    let reset =
+        call(&app, "reset_bucket", &[("account_id", &account_id), ("bucket", "reads"), ("key_id", &key_id)])
+            .await;
+    assert_status(&reset, StatusCode::OK);
+    assert_ne!(reads(&app, &secret).await, StatusCode::TOO_MANY_REQUESTS);
+
+    // Disabling needs the name typed; then every key is refused.
+    let unconfirmed = call(
+        &app,
+        "set_account_disabled",
+        &[("account_id", &account_id), ("disabled", "true"), ("reason", "fraud"), ("confirm_name", "acme")],
+    )
+    .await;
+    assert_status(&unconfirmed, StatusCode::UNPROCESSABLE_ENTITY);
+    let disable = call(
+        &app,
+        "set_account_disabled",
+        &[
+            ("account_id", &account_id),
+            ("disabled", "true"),
+            ("reason", "fraud"),
+            ("confirm_name", "Acme Corp"),
+        ],
+    )
+    .await;
+    assert_status(&disable, StatusCode::OK);
+    assert_eq!(reads(&app, &secret).await, StatusCode::UNAUTHORIZED);
+    let enable = call(
+        &app,
+        "set_account_disabled",
+        &[("account_id", &account_id), ("disabled", "false"), ("reason", "cleared"), ("confirm_name", "")],
+    )
+    .await;
+    assert_status(&enable, StatusCode::OK);
+    assert_ne!(reads(&app, &secret).await, StatusCode::UNAUTHORIZED);
+
+    let log = services::audit::for_account(&app.services.db, &account_id, 20).await.unwrap();
+    let mut actions: Vec<&str> = log.iter().map(|entry| entry.action.as_str()).collect();
+    actions.sort();
+    assert_eq!(
+        actions,
+        ["account.disable", "account.enable", "bucket.reset", "key.create", "override.set", "plan.change"]
+    );
+    let plan = log.iter().find(|entry| entry.action == "plan.change").unwrap();
+    assert_eq!(
+        (plan.actor_email.as_str(), plan.before.as_deref(), plan.after.as_deref()),
+        ("admin@keystile.example", Some("starter"), Some("pro"))
+    );
+    let disable = log.iter().find(|entry| entry.action == "account.disable").unwrap();
+    assert_eq!(disable.reason.as_deref(), Some("fraud"));
+
+    let page = app.get(&format!("/admin/accounts/{account_id}")).await.text().await.unwrap();
+    assert!(page.contains("Acme Corp") && page.contains("owner@acme.example"), "the account page");
+    assert!(!page.contains(&secret), "a secret on the admin page");
+    let audit: Value = call(
+        &app,
+        "list_audit",
+        &[
+            ("all_accounts", "true"),
+            ("account", ""),
+            ("actor", "admin@"),
+            ("action", "plan."),
+            ("from", ""),
+            ("to", ""),
+        ],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(audit.as_array().unwrap().len(), 1, "{audit}");
+}
