@@ -9,7 +9,11 @@ const port = Number(process.env.KEYSTILE_E2E_PORT ?? 3100);
 const baseURL = `http://127.0.0.1:${port}`;
 const workspace = resolve(__dirname, "..");
 const targetDir = process.env.CARGO_TARGET_DIR ?? join(workspace, "target");
-const database = join(mkdtempSync(join(tmpdir(), "keystile-e2e-")), "keystile.db");
+// Set once in the main process; workers inherit it, so tests can reach the same database
+// (the operator journey creates its admin with `keystile create-operator`).
+process.env.KEYSTILE_E2E_DATABASE ??= join(mkdtempSync(join(tmpdir(), "keystile-e2e-")), "keystile.db");
+const database = process.env.KEYSTILE_E2E_DATABASE;
+process.env.KEYSTILE_E2E_BINARY = join(targetDir, "debug", "keystile");
 
 // Debian's Chromium; Playwright never downloads a browser here.
 const chromium = {
@@ -43,7 +47,7 @@ export default defineConfig({
     { name: "no-javascript", use: { ...chromium, javaScriptEnabled: false } },
   ],
   webServer: {
-    command: join(targetDir, "debug", "keystile"),
+    command: process.env.KEYSTILE_E2E_BINARY,
     cwd: workspace,
     url: `${baseURL}/healthz`,
     timeout: 120_000,

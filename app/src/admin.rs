@@ -79,7 +79,14 @@ pub async fn load_account(account_id: String) -> Result<AdminAccount, AppError> 
     let bucket_names = [policy::MONTHLY, policy::BURST, policy::DAILY_CAP]
         .into_iter()
         .map(str::to_owned)
-        .chain(policy.buckets.keys().filter(|name| !name.starts_with("login")).cloned());
+        // Buckets of keys and accounts; per-IP and per-user ones are not an account's to raise.
+        .chain(
+            policy
+                .buckets
+                .iter()
+                .filter(|(_, bucket)| matches!(bucket.scope, limiter::Scope::Key | limiter::Scope::Account))
+                .map(|(name, _)| name.clone()),
+        );
     Ok(AdminAccount {
         id: account.id.clone(),
         name: account.name.clone(),

@@ -11,6 +11,9 @@ pub enum AppError {
     Unauthenticated,
     #[error("You don't have access to this.")]
     Forbidden,
+    /// A change attempted while an operator views a customer's account.
+    #[error("This is a read-only view of the customer's account. Exit the view to make changes.")]
+    ReadOnlyView,
     /// Input the user can fix; the message says how.
     #[error("{0}")]
     Invalid(String),
@@ -32,7 +35,7 @@ impl AppError {
     pub fn status(&self) -> u16 {
         match self {
             AppError::Unauthenticated => 401,
-            AppError::Forbidden => 403,
+            AppError::Forbidden | AppError::ReadOnlyView => 403,
             AppError::Invalid(_) => 422,
             AppError::Throttled { .. } => 429,
             AppError::Internal => 500,

@@ -63,7 +63,7 @@ fn viewed_page(request: &Request) -> Option<String> {
 /// A 403 the page can show: server functions get the app's error in JSON.
 fn refused(path: &str) -> Response {
     if path.starts_with("/api/") {
-        let body = serde_json::to_string(&app::AppError::Forbidden).unwrap_or_default();
+        let body = serde_json::to_string(&app::AppError::ReadOnlyView).unwrap_or_default();
         return (StatusCode::FORBIDDEN, [(header::CONTENT_TYPE, "application/json")], body).into_response();
     }
     (

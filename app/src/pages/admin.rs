@@ -162,7 +162,7 @@ fn PlanForm(
     view! {
         <ActionForm action=change_plan attr:class="form row">
             <input type="hidden" name="account_id" value=account_id />
-            <label for="admin-plan">"Plan"</label>
+            <label for="admin-plan">"Move to plan"</label>
             <select id="admin-plan" name="plan_id">
                 {plans.into_iter().map(|(plan, name)| {
                     let selected = plan == current;

@@ -1,0 +1,90 @@
+import { expect, test, type Browser, type Page } from "@playwright/test";
+import { execFileSync } from "node:child_process";
+
+// The operator roles: an admin changes a customer's plan and the customer's open overview
+// follows; support views the account as the customer, sees the banner, and is refused a change.
+
+const password = "correct horse battery";
+
+function createOperator(email: string, role: "admin" | "support") {
+  execFileSync(process.env.KEYSTILE_E2E_BINARY!, ["create-operator", "--email", email, "--role", role], {
+    input: `${password}\n`,
+    env: { ...process.env, DATABASE_URL: `sqlite://${process.env.KEYSTILE_E2E_DATABASE}`, RUST_LOG: "warn" },
+  });
+}
+
+async function logIn(browser: Browser, email: string): Promise<Page> {
+  const page = await (await browser.newContext()).newPage();
+  await page.goto("/login");
+  await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page).not.toHaveURL(/\/login/);
+  return page;
+}
+
+async function openAccount(page: Page, customerEmail: string) {
+  await page.goto("/admin");
+  await page.getByLabel("Find an account").fill(customerEmail);
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.getByRole("link", { name: "Initech" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Initech" })).toBeVisible();
+}
+
+test("an admin's plan change shows live on the customer's page; support views read-only", async ({ browser }, testInfo) => {
+  test.skip(testInfo.project.use.javaScriptEnabled === false, "live pages need JavaScript");
+  test.setTimeout(120_000);
+  const stamp = Date.now();
+  const customerEmail = `owner-${stamp}@initech.example`;
+  const adminEmail = `admin-${stamp}@keystile.example`;
+  const supportEmail = `support-${stamp}@keystile.example`;
+  createOperator(adminEmail, "admin");
+  createOperator(supportEmail, "support");
+
+  // The customer signs up and keeps the overview open.
+  const customer = await (await browser.newContext()).newPage();
+  await customer.goto("/signup");
+  await expect(customer.locator("body[data-hydrated]")).toBeAttached();
+  await customer.getByLabel("Email").fill(customerEmail);
+  await customer.getByLabel("Password").fill(password);
+  await customer.getByLabel(/Company or project name/).fill("Initech");
+  await customer.getByRole("button", { name: "Create account" }).click();
+  await expect(customer).toHaveURL("/");
+  const monthly = customer.getByRole("region", { name: "Monthly quota" });
+  await expect(monthly).toContainText("of 10000 used");
+
+  // The admin moves the account to Pro; the customer's gauge follows without a reload.
+  const admin = await logIn(browser, adminEmail);
+  await openAccount(admin, customerEmail);
+  await admin.getByLabel("Move to plan").selectOption("pro");
+  await admin.getByRole("button", { name: "Change plan" }).click();
+  await expect(monthly).toContainText("of 100000 used", { timeout: 5000 });
+  await admin.screenshot({ path: testInfo.outputPath("admin-account.png"), fullPage: true });
+  await admin.goto("/admin/audit");
+  await expect(admin.locator('[data-action="plan.change"]').first()).toContainText(adminEmail);
+  await admin.screenshot({ path: testInfo.outputPath("admin-audit.png"), fullPage: true });
+
+  // Support views the account as the customer: the banner, and a refused change.
+  const support = await logIn(browser, supportEmail);
+  await openAccount(support, customerEmail);
+  await support.getByLabel("Reason").fill("ticket 1234: plan question");
+  await support.getByRole("button", { name: "View as customer" }).click();
+  const banner = support.getByRole("status", { name: "Viewing as customer" });
+  await expect(banner).toContainText("Viewing Initech as its owner sees it");
+  await expect(banner).toContainText("ticket 1234: plan question");
+  await support.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Keys" }).click();
+  await expect(support.getByRole("heading", { name: "No API keys yet" })).toBeVisible();
+  await support.getByLabel("Name").fill("sneaky");
+  await support.getByRole("button", { name: "Create key" }).click();
+  await expect(support.getByRole("alert")).toContainText("read-only view");
+  await expect(support.getByRole("heading", { name: "No API keys yet" })).toBeVisible();
+  await support.screenshot({ path: testInfo.outputPath("view-as.png"), fullPage: true });
+  await banner.getByRole("button", { name: "Exit view" }).click();
+  await expect(support.getByRole("heading", { level: 1, name: "Initech" })).toBeVisible();
+
+  // The customer sees the view in their audit log.
+  await customer.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit log" }).click();
+  await expect(customer.locator('[data-action="view_as.start"]')).toContainText("ticket 1234: plan question");
+  await customer.screenshot({ path: testInfo.outputPath("audit.png"), fullPage: true });
+});
