@@ -183,3 +183,71 @@ pub async fn set_account_disabled(
     services.accounts.set_disabled(&operator, &account_id, disabled, &reason).await.map_err(admin_error)?;
     Ok(())
 }
+
+/// A plan as the catalogue editor shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CataloguePlan {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub price_cents: Option<u64>,
+    pub monthly_quota: Option<u64>,
+    pub burst_per_second: Option<u64>,
+    pub daily_cap: bool,
+    pub can_change: bool,
+}
+
+#[server]
+pub async fn list_catalogue() -> Result<Vec<CataloguePlan>, AppError> {
+    use crate::auth::ssr::{require_operator, services};
+    let operator = require_operator().await?;
+    let policy = services()?.policy.get();
+    Ok(policy
+        .plans()
+        .iter()
+        .map(|plan| CataloguePlan {
+            id: plan.id.clone(),
+            name: plan.name.clone(),
+            description: plan.description.clone(),
+            price_cents: plan.price_cents,
+            monthly_quota: plan.monthly_quota,
+            burst_per_second: plan.burst.as_ref().map(policy::Limit::count),
+            daily_cap: plan.daily_cap,
+            can_change: operator.role == services::accounts::Role::Admin,
+        })
+        .collect())
+}
+
+/// Changes one plan of the catalogue; empty numbers mean "none" (no price, no quota, no burst).
+#[server]
+pub async fn edit_plan(
+    plan_id: String,
+    name: String,
+    description: String,
+    price_cents: String,
+    monthly_quota: String,
+    burst_per_second: String,
+    daily_cap: Option<String>,
+) -> Result<(), AppError> {
+    use crate::auth::ssr::{require_operator, services};
+    let operator = require_operator().await?;
+    let number = |text: &str, what: &str| -> Result<Option<u64>, AppError> {
+        let text = text.trim().replace([',', '_'], "");
+        if text.is_empty() {
+            return Ok(None);
+        }
+        text.parse()
+            .map(Some)
+            .map_err(|_| AppError::Invalid(format!("{what} is a whole number, or empty for none.")))
+    };
+    let edit = services::catalogue::PlanEdit {
+        name,
+        description,
+        price_cents: number(&price_cents, "The price in cents")?,
+        monthly_quota: number(&monthly_quota, "The monthly quota")?,
+        burst_per_second: number(&burst_per_second, "The burst")?,
+        daily_cap: daily_cap.is_some(),
+    };
+    services()?.catalogue.edit_plan(&operator, &plan_id, edit).await.map_err(admin_error)?;
+    Ok(())
+}

@@ -69,6 +69,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("audit") view=pages::AuditPage />
                     <Route path=path!("admin") view=pages::AdminPage />
                     <Route path=path!("admin/audit") view=pages::AdminAuditPage />
+                    <Route path=path!("admin/plans") view=pages::CataloguePage />
                     <Route path=path!("admin/accounts/:id") view=pages::AdminAccountPage />
                 </ParentRoute>
             </Routes>

@@ -39,6 +39,8 @@ pub const REFUSED_FUNCTIONS: &[&str] = &[
     "reset_bucket",
     "set_account_disabled",
     "start_view_as",
+    "list_catalogue",
+    "edit_plan",
 ];
 
 /// Whether a request may run during a view-as: reads of pages and data, and the read-only

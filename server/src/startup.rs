@@ -62,7 +62,10 @@ impl Application {
         let db = Database::connect(&settings.database_url)
             .await
             .with_context(|| format!("opening the database at {}", redact_url(&settings.database_url)))?;
-        let policy = load_policy(settings)?;
+        let mut policy = load_policy(settings)?;
+        services::catalogue::Catalogue::apply_saved(&db, &mut policy)
+            .await
+            .context("reading the plan catalogue")?;
         let key_cache = Arc::new(KeyCache::new(chrono::Duration::seconds(KEY_CACHE_SECONDS)));
         let changes: Arc<dyn ChangeFeed> = match &settings.redis_url {
             Some(url) => Arc::new(ChangeBroadcast::through_redis(key_cache.clone(), url)?),

@@ -22,7 +22,7 @@ pub fn AdminPage() -> impl IntoView {
     view! {
         <Title text="Admin" />
         <div class="page-header"><h1>"Admin"</h1></div>
-        <p><a href="/admin/audit">"Audit log of all accounts"</a></p>
+        <p class="row"><a href="/admin/audit">"Audit log of all accounts"</a><a href="/admin/plans">"Plan catalogue"</a></p>
         <form method="get" action="/admin" class="row" role="search">
             <label for="account-search">"Find an account"</label>
             <input id="account-search" name="q" value=q placeholder="email, account name or key start (ks_…)" autocomplete="off" />

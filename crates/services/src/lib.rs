@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod catalogue;
 pub mod changes;
 pub mod current_policy;
 pub mod db;
@@ -42,6 +43,7 @@ pub struct Services {
     pub logins: logins::Logins,
     pub keys: keys::Keys,
     pub idempotency: idempotency::Idempotency,
+    pub catalogue: catalogue::Catalogue,
 }
 
 /// What [`Services::new`] is built from.
@@ -63,7 +65,8 @@ impl Services {
         let keys =
             keys::Keys::new(db.clone(), clock.clone(), limiter.clone(), policy.clone(), key_format, changes);
         let idempotency = idempotency::Idempotency::new(db.clone(), clock.clone());
-        Self { db, clock, limiter, policy, accounts, logins, keys, idempotency }
+        let catalogue = catalogue::Catalogue::new(db.clone(), clock.clone(), policy.clone());
+        Self { db, clock, limiter, policy, accounts, logins, keys, idempotency, catalogue }
     }
 }
 

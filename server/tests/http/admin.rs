@@ -189,3 +189,56 @@ async fn an_admins_changes_apply_at_the_next_request_and_are_audited() {
     .unwrap();
     assert_eq!(audit.as_array().unwrap().len(), 1, "{audit}");
 }
+
+fn monthly_limit(limits: &Value) -> u64 {
+    let buckets = limits["buckets"].as_array().unwrap();
+    buckets.iter().find(|b| b["name"] == "monthly").unwrap()["limit"].as_u64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admins_catalogue_edit_applies_at_the_next_request_and_outlives_a_restart() {
+    let mut app = spawn_app().await;
+    let (_, _, secret) = customer(&app, "owner@acme.example").await;
+    let limits = || async {
+        browser()
+            .get(app.url("/v1/limits"))
+            .bearer_auth(&secret)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    assert_eq!(monthly_limit(&limits().await), 10_000);
+    let edit = |quota: &'static str| {
+        [
+            ("plan_id", "starter"),
+            ("name", "Starter"),
+            ("description", "For side projects"),
+            ("price_cents", "0"),
+            ("monthly_quota", quota),
+            ("burst_per_second", "5"),
+            ("daily_cap", "on"),
+        ]
+    };
+
+    operator(&app, "support@keystile.example", Role::Support).await;
+    assert_status(&call(&app, "edit_plan", &edit("20000")).await, StatusCode::FORBIDDEN);
+    app.log_out().await;
+    operator(&app, "admin@keystile.example", Role::Admin).await;
+    assert_status(&call(&app, "edit_plan", &edit("lots")).await, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_status(&call(&app, "edit_plan", &edit("20000")).await, StatusCode::OK);
+    assert_eq!(monthly_limit(&limits().await), 20_000, "the next request uses the edited plan");
+    let log = services::audit::search(&app.services.db, &services::audit::AuditFilter::default(), 10)
+        .await
+        .unwrap();
+    let entry = log.iter().find(|entry| entry.action == "catalogue.edit").expect("audited");
+    assert!(entry.before.as_deref().unwrap().contains("monthly_quota=10000"));
+    assert!(entry.after.as_deref().unwrap().contains("monthly_quota=20000"));
+
+    app.shut_down().await;
+    let restarted = spawn_app_on(app.database_url.clone(), |_| {}).await;
+    let starter = restarted.services.policy.get().plan("starter").cloned().unwrap();
+    assert_eq!(starter.monthly_quota, Some(20_000), "the edit outlives a restart");
+}

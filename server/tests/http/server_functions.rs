@@ -8,7 +8,7 @@ use crate::helpers::*;
 
 /// Every argument name the functions take, filled in, so each call reaches its checks (a
 /// missing argument would be refused as unreadable first); extra fields are ignored.
-pub const ANY_ARGUMENTS: [(&str, &str); 22] = [
+pub const ANY_ARGUMENTS: [(&str, &str); 27] = [
     ("plan_id", "pro"),
     ("key_id", "key_x"),
     ("name", "sneaky"),
@@ -31,6 +31,11 @@ pub const ANY_ARGUMENTS: [(&str, &str); 22] = [
     ("password", "correct horse battery"),
     ("account_name", "x"),
     ("next", "/"),
+    ("description", "x"),
+    ("price_cents", "1"),
+    ("monthly_quota", "1"),
+    ("burst_per_second", "1"),
+    ("daily_cap", "on"),
 ];
 
 /// The only functions a signed-out visitor may call.
