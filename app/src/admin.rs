@@ -34,6 +34,8 @@ pub struct AdminAccount {
     /// Every bucket an override can be set for, with the override if any.
     pub overrides: Vec<(String, Option<u64>)>,
     pub overview: Overview,
+    /// The owner's Usage page data (the busiest key), when the account has an owner.
+    pub usage: Option<crate::usage::UsageReport>,
 }
 
 #[cfg(feature = "ssr")]
@@ -103,6 +105,10 @@ pub async fn load_account(account_id: String) -> Result<AdminAccount, AppError> 
             })
             .collect(),
         overview: crate::overview::ssr::overview_for(&services, &account, None, None).await?,
+        usage: match accounts.owner_of(&account.id).await.map_err(internal)? {
+            Some(owner) => Some(crate::usage::ssr::usage_report(&services, &owner, None, None).await?),
+            None => None,
+        },
     })
 }
 

@@ -19,6 +19,7 @@ pub struct Viewer {
 /// What the view-as banner says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ViewAsBanner {
+    pub account_id: String,
     pub account_name: String,
     pub operator_email: String,
     pub reason: String,
@@ -36,6 +37,7 @@ pub async fn current_viewer() -> Result<Option<Viewer>, AppError> {
             let operator = ssr::real_user().await?.ok_or(AppError::Unauthenticated)?;
             let account = services.accounts.account(&view.account_id).await.map_err(ssr::internal)?;
             Some(ViewAsBanner {
+                account_id: view.account_id.clone(),
                 account_name: account.map_or_else(|| view.account_id.clone(), |account| account.name),
                 operator_email: operator.email,
                 reason: view.reason.clone(),

@@ -77,18 +77,26 @@ fn draw_when_live(node: NodeRef<leptos::html::Div>, chart: Signal<Chart>) {
     use charming::WasmRenderer;
     static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
     let drawn = StoredValue::new_local(None::<charming::Echarts>);
+    // The element may not be in the document yet when the effect first runs (a page being
+    // swapped in): then try again shortly, a bounded number of times.
+    let attempts = RwSignal::new(0u32);
     Effect::new(move |_| {
         let chart = chart.get();
+        let attempt = attempts.get();
         let Some(element) = node.get() else {
             return;
         };
         drawn.update_value(|drawn| match drawn {
             Some(echarts) => WasmRenderer::update(echarts, &chart),
-            None => {
+            None if element.is_connected() => {
                 let id = format!("echart-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed));
                 element.set_id(&id);
                 *drawn = WasmRenderer::new_opt(None, None).render(&id, &chart).ok();
             }
+            None if attempt < 50 => {
+                set_timeout(move || attempts.update(|n| *n += 1), std::time::Duration::from_millis(40));
+            }
+            None => {}
         });
     });
 }

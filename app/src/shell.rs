@@ -60,6 +60,13 @@ fn ViewerNav(viewer: Viewer) -> impl IntoView {
 #[component]
 fn ViewAsBannerView(banner: ViewAsBanner) -> impl IntoView {
     let stop = ServerAction::<StopViewAs>::new();
+    // A full page load afterwards: the session changed under every part of the page.
+    let back = format!("/admin/accounts/{}", banner.account_id);
+    Effect::new(move |_| {
+        if let Some(Ok(())) = stop.value().get() {
+            let _ = window().location().set_href(&back);
+        }
+    });
     view! {
         <div class="banner banner-warning" role="status" aria-label="Viewing as customer">
             <p>

@@ -8,6 +8,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::FormError;
 use super::overview::{Gauge, Month};
+use super::usage::ChartCard;
 use crate::admin::{
     AdminAccount, AdminChangePlan, ResetBucket, SetAccountDisabled, SetOverride, load_account,
     search_accounts,
@@ -63,6 +64,13 @@ pub fn AdminAccountPage() -> impl IntoView {
     let reset = ServerAction::<ResetBucket>::new();
     let disable = ServerAction::<SetAccountDisabled>::new();
     let view_as = ServerAction::<StartViewAs>::new();
+    // A full page load into the view: the session id changed and every part of the page
+    // (the banner, the navigation) must read it afresh.
+    Effect::new(move |_| {
+        if let Some(Ok(())) = view_as.value().get() {
+            let _ = window().location().set_href("/");
+        }
+    });
     let versions = move || {
         (
             change_plan.version().get(),
@@ -132,6 +140,15 @@ fn AccountBody(
                 <h2 id="plan-heading">"Plan"</h2>
                 {plan_section}
             </section>
+            {account.usage.clone().filter(|usage| usage.selected_key.is_some()).map(|usage| {
+                let charts = usage.charts.len();
+                let usage = RwSignal::new(usage);
+                view! {
+                    <section class="stack" aria-label="Usage of the busiest key">
+                        {(0..charts).map(|index| view! { <ChartCard live=usage index /> }).collect_view()}
+                    </section>
+                }
+            })}
             <Overrides account=account.clone() set_override reset />
             <section class="card" aria-labelledby="users-heading">
                 <h2 id="users-heading">"Users"</h2>

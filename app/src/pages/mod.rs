@@ -9,7 +9,7 @@ mod keys;
 mod not_found;
 pub(crate) mod overview;
 mod plan;
-mod usage;
+pub(crate) mod usage;
 
 pub use admin::{AdminAccountPage, AdminPage};
 pub use audit::{AdminAuditPage, AuditPage};

@@ -142,7 +142,7 @@ fn Filters(report: UsageReport) -> impl IntoView {
 }
 
 #[component]
-fn ChartCard(live: RwSignal<UsageReport>, index: usize) -> impl IntoView {
+pub(crate) fn ChartCard(live: RwSignal<UsageReport>, index: usize) -> impl IntoView {
     let data = move || live.read().charts.get(index).cloned();
     let initial = data().unwrap_or_else(|| UsageChartData {
         span: String::new(),
