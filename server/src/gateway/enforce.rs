@@ -21,10 +21,9 @@ use super::callers::{self, Presented, ResolvedKey};
 use super::{problems, responses};
 
 pub async fn enforce(State(gateway): State<Gateway>, mut request: Request, next: Next) -> Response {
-    let request_id = format!("req_{}", random_base62(20));
+    let request_id = request_id();
     let policy = gateway.services.policy.get();
-    let type_base = policy.rejection.problem_type_base.clone();
-    let type_base = type_base.as_deref();
+    let type_base = policy.rejection.problem_type_base.as_deref();
 
     let key = match callers::presented_key(request.headers()) {
         Presented::Nothing => None,
@@ -90,6 +89,16 @@ pub async fn enforce(State(gateway): State<Gateway>, mut request: Request, next:
         response.headers_mut().insert("x-request-id", value);
     }
     response
+}
+
+/// A request id unique in this process and across processes: a random prefix drawn once per
+/// process, then a counter. Ids only correlate logs with answers; they need not be secret.
+fn request_id() -> String {
+    use std::sync::LazyLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PREFIX: LazyLock<String> = LazyLock::new(|| random_base62(10));
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!("req_{}{:x}", *PREFIX, NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// Counts a keyed request: its usage (admitted or limited) and, when admitted, the key's last

@@ -7,20 +7,24 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use services::keys::{KeyUse, Keys};
 
+/// Per key id: the latest use of its current secret and of its previous one (in grace).
+type Latest = HashMap<String, [Option<DateTime<Utc>>; 2]>;
+
 #[derive(Default)]
 pub struct KeyUses {
-    latest: Mutex<HashMap<(String, bool), DateTime<Utc>>>,
+    latest: Mutex<Latest>,
 }
 
 impl KeyUses {
+    /// Allocates only for a key not seen since the last flush.
     pub fn record(&self, key_id: &str, via_previous: bool, at: DateTime<Utc>) {
         let mut latest = self.latest.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        match latest.get_mut(&(key_id.to_owned(), via_previous)) {
-            Some(seen) if *seen >= at => {}
-            Some(seen) => *seen = at,
-            None => {
-                latest.insert((key_id.to_owned(), via_previous), at);
-            }
+        let seen = match latest.get_mut(key_id) {
+            Some(times) => &mut times[usize::from(via_previous)],
+            None => &mut latest.entry(key_id.to_owned()).or_default()[usize::from(via_previous)],
+        };
+        if seen.is_none_or(|seen| seen < at) {
+            *seen = Some(at);
         }
     }
 
@@ -28,7 +32,15 @@ impl KeyUses {
     pub async fn flush(&self, keys: &Keys) {
         let batch: Vec<KeyUse> = {
             let mut latest = self.latest.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            latest.drain().map(|((key_id, via_previous), at)| KeyUse { key_id, via_previous, at }).collect()
+            latest
+                .drain()
+                .flat_map(|(key_id, times)| {
+                    [false, true].into_iter().filter_map(move |via_previous| {
+                        let at = times[usize::from(via_previous)]?;
+                        Some(KeyUse { key_id: key_id.clone(), via_previous, at })
+                    })
+                })
+                .collect()
         };
         if let Err(error) = keys.record_use(&batch).await {
             tracing::warn!(%error, "could not record key use; keeping it for the next flush");
