@@ -28,7 +28,7 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 use usage::{DEFAULT_FLUSH_INTERVAL, FlushHandle};
 
-use crate::gateway::changes::ChangeBroadcast;
+use crate::gateway::changes::{CatalogueSource, ChangeBroadcast};
 use crate::gateway::{Gateway, KeyCache};
 use crate::sessions::{SessionGuard, SqlSessionStore, end_expired_sessions};
 use crate::settings::{Settings, redact_url};
@@ -67,15 +67,20 @@ impl Application {
             .await
             .context("reading the plan catalogue")?;
         let key_cache = Arc::new(KeyCache::new(chrono::Duration::seconds(KEY_CACHE_SECONDS)));
+        let limiter = limiter_store(settings, &policy, clock.clone()).await?;
+        let policy = CurrentPolicy::new(policy);
         let changes: Arc<dyn ChangeFeed> = match &settings.redis_url {
-            Some(url) => Arc::new(ChangeBroadcast::through_redis(key_cache.clone(), url)?),
+            Some(url) => {
+                let catalogue = CatalogueSource { db: db.clone(), policy: policy.clone() };
+                Arc::new(ChangeBroadcast::through_redis(key_cache.clone(), catalogue, url)?)
+            }
             None => Arc::new(ChangeBroadcast::local(key_cache.clone())),
         };
         let services = Services::new(ServicesConfig {
             db: db.clone(),
             clock: clock.clone(),
-            limiter: limiter_store(settings, &policy, clock.clone()).await?,
-            policy: CurrentPolicy::new(policy),
+            limiter,
+            policy,
             key_format: KeyFormat::new(&settings.key_prefix).context("key_prefix")?,
             changes,
         });

@@ -9,7 +9,8 @@ use policy::{Limit, Period, Plan, Policy};
 
 use crate::accounts::User;
 use crate::accounts::admin::{AdminError, require_admin};
-use crate::audit::{self, Change};
+use crate::audit;
+use crate::changes::{Change, ChangeFeed};
 use crate::{CurrentPolicy, Database};
 
 const ROW: &str = "current";
@@ -31,11 +32,27 @@ pub struct Catalogue {
     db: Database,
     clock: Arc<dyn Clock>,
     policy: CurrentPolicy,
+    changes: Arc<dyn ChangeFeed>,
 }
 
 impl Catalogue {
-    pub fn new(db: Database, clock: Arc<dyn Clock>, policy: CurrentPolicy) -> Self {
-        Self { db, clock, policy }
+    pub fn new(
+        db: Database,
+        clock: Arc<dyn Clock>,
+        policy: CurrentPolicy,
+        changes: Arc<dyn ChangeFeed>,
+    ) -> Self {
+        Self { db, clock, policy, changes }
+    }
+
+    /// Puts the saved catalogue in force on this node: another node announced an edit.
+    pub async fn reload(db: &Database, policy: &CurrentPolicy) -> Result<(), sqlx::Error> {
+        let mut reloaded = (*policy.get()).clone();
+        Self::apply_saved(db, &mut reloaded).await?;
+        if let Err(error) = policy.replace(reloaded) {
+            tracing::error!(%error, "the saved plan catalogue does not validate; keeping the current one");
+        }
+        Ok(())
     }
 
     /// Replaces `policy`'s plans with the saved catalogue, if an admin ever edited it and it
@@ -103,7 +120,7 @@ impl Catalogue {
         .bind(&actor.id)
         .execute(&mut *tx)
         .await?;
-        let change = Change {
+        let change = audit::Change {
             account_id: None,
             actor,
             action: "catalogue.edit",
@@ -116,6 +133,7 @@ impl Catalogue {
         audit::record(&mut tx, change).await?;
         tx.commit().await?;
         self.policy.replace(policy).map_err(|error| AdminError::Invalid(error.to_string()))?;
+        self.changes.publish(Change::Catalogue);
         Ok(())
     }
 }

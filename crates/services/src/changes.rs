@@ -1,5 +1,5 @@
 //! Announcements of changes that caches elsewhere must hear about: a key revoked or rotated, an
-//! account disabled or re-planned. Services publish after their transaction commits; the server
+//! account disabled or re-planned, the plan catalogue edited. Services publish after their transaction commits; the server
 //! fans the change out to every node (through Redis when configured) so caches drop stale
 //! entries within a second.
 
@@ -7,8 +7,14 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Change {
-    Key { key_id: String },
-    Account { account_id: String },
+    Key {
+        key_id: String,
+    },
+    Account {
+        account_id: String,
+    },
+    /// An admin saved a new plan catalogue: other nodes read it from SQL.
+    Catalogue,
 }
 
 pub trait ChangeFeed: Send + Sync + 'static {

@@ -62,10 +62,16 @@ impl Services {
         let accounts = accounts::Accounts::new(db.clone(), clock.clone(), policy.clone(), changes.clone());
         let logins =
             logins::Logins::new(db.clone(), clock.clone(), accounts.clone(), limiter.clone(), policy.clone());
-        let keys =
-            keys::Keys::new(db.clone(), clock.clone(), limiter.clone(), policy.clone(), key_format, changes);
+        let keys = keys::Keys::new(
+            db.clone(),
+            clock.clone(),
+            limiter.clone(),
+            policy.clone(),
+            key_format,
+            changes.clone(),
+        );
         let idempotency = idempotency::Idempotency::new(db.clone(), clock.clone());
-        let catalogue = catalogue::Catalogue::new(db.clone(), clock.clone(), policy.clone());
+        let catalogue = catalogue::Catalogue::new(db.clone(), clock.clone(), policy.clone(), changes);
         Self { db, clock, limiter, policy, accounts, logins, keys, idempotency, catalogue }
     }
 }

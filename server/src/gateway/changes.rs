@@ -1,5 +1,5 @@
-//! Fans changes out to every node's key cache: locally at once, and to other nodes through a
-//! Redis channel when Redis is configured. A node that loses its subscription clears its whole
+//! Fans changes out to every node's key cache (and, for a catalogue edit, its policy): locally
+//! at once, and to other nodes through a Redis channel when Redis is configured. A node that loses its subscription clears its whole
 //! cache when it reconnects, since it may have missed messages; the cache's TTL bounds
 //! staleness even then.
 
@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use redis::AsyncCommands;
+use services::catalogue::Catalogue;
 use services::changes::{Change, ChangeFeed};
+use services::{CurrentPolicy, Database};
 
 use super::key_cache::KeyCache;
 
@@ -19,6 +21,13 @@ pub struct ChangeBroadcast {
     redis: Option<redis::Client>,
 }
 
+/// Where a node reads the plan catalogue another node saved.
+#[derive(Clone)]
+pub struct CatalogueSource {
+    pub db: Database,
+    pub policy: CurrentPolicy,
+}
+
 impl ChangeBroadcast {
     /// Local invalidation only (one node).
     pub fn local(cache: Arc<KeyCache>) -> Self {
@@ -26,9 +35,13 @@ impl ChangeBroadcast {
     }
 
     /// Local invalidation, and every other node through Redis; starts this node's subscriber.
-    pub fn through_redis(cache: Arc<KeyCache>, url: &str) -> Result<Self, redis::RedisError> {
+    pub fn through_redis(
+        cache: Arc<KeyCache>,
+        catalogue: CatalogueSource,
+        url: &str,
+    ) -> Result<Self, redis::RedisError> {
         let client = redis::Client::open(url)?;
-        tokio::spawn(subscribe(client.clone(), cache.clone()));
+        tokio::spawn(subscribe(client.clone(), cache.clone(), catalogue));
         Ok(Self { cache, redis: Some(client) })
     }
 }
@@ -57,16 +70,20 @@ impl ChangeFeed for ChangeBroadcast {
 }
 
 /// Listens for other nodes' changes for as long as the process runs, reconnecting on failure.
-async fn subscribe(client: redis::Client, cache: Arc<KeyCache>) {
+async fn subscribe(client: redis::Client, cache: Arc<KeyCache>, catalogue: CatalogueSource) {
     loop {
-        if let Err(error) = listen(&client, &cache).await {
+        if let Err(error) = listen(&client, &cache, &catalogue).await {
             tracing::warn!(%error, "lost the change subscription; reconnecting");
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
-async fn listen(client: &redis::Client, cache: &KeyCache) -> Result<(), redis::RedisError> {
+async fn listen(
+    client: &redis::Client,
+    cache: &KeyCache,
+    catalogue: &CatalogueSource,
+) -> Result<(), redis::RedisError> {
     let mut pubsub = client.get_async_pubsub().await?;
     pubsub.subscribe(CHANNEL).await?;
     // Whatever was announced while we were not listening is unknown: start from nothing.
@@ -75,6 +92,14 @@ async fn listen(client: &redis::Client, cache: &KeyCache) -> Result<(), redis::R
     while let Some(message) = messages.next().await {
         let payload: String = message.get_payload()?;
         match serde_json::from_str::<Change>(&payload) {
+            Ok(Change::Catalogue) => {
+                let CatalogueSource { db, policy } = catalogue.clone();
+                tokio::spawn(async move {
+                    if let Err(error) = Catalogue::reload(&db, &policy).await {
+                        tracing::error!(%error, "could not read the plan catalogue another node saved");
+                    }
+                });
+            }
             Ok(change) => cache.invalidate(&change),
             Err(error) => tracing::warn!(%error, "ignoring an unreadable change message"),
         }

@@ -60,6 +60,8 @@ impl KeyCache {
         entries.retain(|_, entry| match change {
             Change::Key { key_id } => &entry.key.key_id != key_id,
             Change::Account { account_id } => &entry.key.account_id != account_id,
+            // Plans are read from the policy on every request, not from cached keys.
+            Change::Catalogue => true,
         });
     }
 }

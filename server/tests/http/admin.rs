@@ -242,3 +242,66 @@ async fn an_admins_catalogue_edit_applies_at_the_next_request_and_outlives_a_res
     let starter = restarted.services.policy.get().plan("starter").cloned().unwrap();
     assert_eq!(starter.monthly_quota, Some(20_000), "the edit outlives a restart");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catalogue_edit_on_one_node_is_in_force_on_the_other_within_a_second() {
+    let database_url = services::testing::fresh_database_url(services::Backend::Postgres).await;
+    let node = |url: String| {
+        spawn_app_on(url, |settings| settings.redis_url = Some("redis://127.0.0.1:6379".into()))
+    };
+    let (a, b) = (node(database_url.clone()).await, node(database_url).await);
+    let (_, _, secret) = customer(&a, "owner@acme.example").await;
+    operator(&a, "admin@keystile.example", Role::Admin).await;
+    let edit = [
+        ("plan_id", "starter"),
+        ("name", "Starter"),
+        ("description", ""),
+        ("price_cents", "0"),
+        ("monthly_quota", "30000"),
+        ("burst_per_second", "5"),
+        ("daily_cap", "on"),
+    ];
+    assert_status(&call(&a, "edit_plan", &edit).await, StatusCode::OK);
+    let edited_at = std::time::Instant::now();
+    loop {
+        let limits: Value = browser()
+            .get(b.url("/v1/limits"))
+            .bearer_auth(&secret)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if monthly_limit(&limits) == 30_000 {
+            break;
+        }
+        assert!(edited_at.elapsed() < std::time::Duration::from_secs(1), "node b still uses the old plan");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_accounts_keys_are_refused_on_every_node_within_a_second() {
+    let database_url = services::testing::fresh_database_url(services::Backend::Postgres).await;
+    let node = |url: String| {
+        spawn_app_on(url, |settings| settings.redis_url = Some("redis://127.0.0.1:6379".into()))
+    };
+    let (a, b) = (node(database_url.clone()).await, node(database_url).await);
+    let (owner, _, secret) = customer(&a, "owner@acme.example").await;
+    assert_ne!(reads(&b, &secret).await, StatusCode::UNAUTHORIZED, "node b has the key cached");
+    operator(&a, "admin@keystile.example", Role::Admin).await;
+    let account_id = owner.account_id.unwrap();
+    let fields = [
+        ("account_id", account_id.as_str()),
+        ("disabled", "true"),
+        ("reason", "abuse"),
+        ("confirm_name", "Acme Corp"),
+    ];
+    assert_status(&call(&a, "set_account_disabled", &fields).await, StatusCode::OK);
+    let disabled_at = std::time::Instant::now();
+    while reads(&b, &secret).await != StatusCode::UNAUTHORIZED {
+        assert!(disabled_at.elapsed() < std::time::Duration::from_secs(1), "node b still admits the key");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
