@@ -43,6 +43,9 @@ const KEY_CACHE_SECONDS: i64 = 30;
 /// Dashboard requests are forms and small JSON; anything bigger is refused with 413.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// API request bodies (uploads to the upstream); anything bigger is refused with 413.
+const MAX_API_BODY_BYTES: usize = 10 * 1024 * 1024;
+
 #[derive(Clone, FromRef)]
 struct AppState {
     leptos_options: LeptosOptions,
@@ -179,19 +182,22 @@ fn router(
         .layer(middleware::from_fn_with_state(view_as_services, view_as::guard))
         .layer(middleware::from_fn_with_state(guard, end_expired_sessions))
         .layer(sessions)
-        .layer(middleware::from_fn(web::refuse_cross_site));
+        .layer(middleware::from_fn(web::refuse_cross_site))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(CompressionLayer::new());
 
     // The API: everything else under /v1/ passes the gateway, which authenticates by key and
     // needs none of the dashboard's session machinery. (axum prefers the specific /v1/keys
     // routes to this wildcard.)
     let api = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route_service("/v1/{*rest}", gateway.router(upstream).into_service::<axum::body::Body>());
+        .route_service("/v1/{*rest}", gateway.router(upstream).into_service::<axum::body::Body>())
+        // Bodies stream through to the upstream up to this size; responses pass as the
+        // upstream sent them (no recompression).
+        .layer(RequestBodyLimitLayer::new(MAX_API_BODY_BYTES));
 
     api.merge(dashboard)
         .layer(middleware::from_fn_with_state(proxies, web::identify_client))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(CompressionLayer::new())
         .layer(middleware::from_fn(web::security_headers))
 }
 

@@ -270,3 +270,28 @@ async fn an_idempotent_retry_creates_one_scan_not_two() {
     assert_eq!(first, retry, "the retry replayed the first scan");
     assert_ne!(first, fresh);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_larger_than_a_dashboard_form_reach_the_upstream_and_huge_ones_get_413() {
+    let app = spawn_app().await;
+    let (_, _, key) = customer_with_key(&app).await;
+    let post = |bytes: usize| {
+        browser()
+            .post(app.url("/v1/exports"))
+            .bearer_auth(&key)
+            .header("content-type", "application/json")
+            .body(format!(
+                "{{\"snapshot_id\":\"snap_uk_aml_2025q1\",\"format\":\"pdf\",\"note\":\"{}\"}}",
+                "x".repeat(bytes)
+            ))
+            .send()
+    };
+    let large = post(200 * 1024).await.unwrap();
+    assert!(large.status().is_success(), "a 200 KiB upload: {}", large.status());
+    // The server answers 413 from the declared length and may close before the client has
+    // written the rest; either way the upload is refused.
+    match post(11 * 1024 * 1024).await {
+        Ok(huge) => assert_status(&huge, StatusCode::PAYLOAD_TOO_LARGE),
+        Err(error) => assert!(error.is_request(), "{error}"),
+    }
+}

@@ -88,9 +88,13 @@ fn parse_limit(limit: Option<&str>) -> Result<usize, SampleError> {
     }
 }
 
-/// `GET /v1/snapshots`.
-pub async fn list_snapshots() -> Json<Value> {
-    Json(json!({ "data": SNAPSHOTS, "count": SNAPSHOTS.len() }))
+/// `GET /v1/snapshots`. The catalogue never changes, so its JSON is written once.
+pub async fn list_snapshots() -> impl axum::response::IntoResponse {
+    static BODY: std::sync::LazyLock<axum::body::Bytes> = std::sync::LazyLock::new(|| {
+        let list = json!({ "data": SNAPSHOTS, "count": SNAPSHOTS.len() });
+        axum::body::Bytes::from(serde_json::to_vec(&list).unwrap_or_default())
+    });
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], BODY.clone())
 }
 
 fn find_snapshot(id: &str) -> Result<&'static Snapshot, SampleError> {
