@@ -257,3 +257,14 @@ pub async fn edit_plan(
     services()?.catalogue.edit_plan(&operator, &plan_id, edit).await.map_err(admin_error)?;
     Ok(())
 }
+
+/// The account's gauges and month as its owner sees them, for the live account page.
+#[server]
+pub async fn admin_overview(account_id: String) -> Result<Overview, AppError> {
+    use crate::auth::ssr::{require_operator, services};
+    let operator = require_operator().await?;
+    let services = services()?;
+    let account =
+        services.accounts.account_for_operator(&operator, &account_id).await.map_err(admin_error)?;
+    crate::overview::ssr::overview_for(&services, &account, None, None).await
+}

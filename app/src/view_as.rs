@@ -41,6 +41,7 @@ pub const REFUSED_FUNCTIONS: &[&str] = &[
     "start_view_as",
     "list_catalogue",
     "edit_plan",
+    "admin_overview",
 ];
 
 /// Whether a request may run during a view-as: reads of pages and data, and the read-only

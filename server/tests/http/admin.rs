@@ -63,6 +63,9 @@ async fn customers_and_support_staff_get_403_from_admin_changes() {
         assert_status(&call(&app, function, fields).await, StatusCode::FORBIDDEN);
     }
     assert_status(&call(&app, "search_accounts", &[("query", "acme")]).await, StatusCode::FORBIDDEN);
+    for function in ["load_account", "admin_overview"] {
+        assert_status(&call(&app, function, &[("account_id", &account_id)]).await, StatusCode::FORBIDDEN);
+    }
     app.log_out().await;
 
     operator(&app, "support@keystile.example", Role::Support).await;
@@ -71,6 +74,9 @@ async fn customers_and_support_staff_get_403_from_admin_changes() {
     }
     let found: Value = call(&app, "search_accounts", &[("query", "acme")]).await.json().await.unwrap();
     assert_eq!(found[0]["id"], account_id.as_str(), "support can search");
+    let gauges: Value =
+        call(&app, "admin_overview", &[("account_id", &account_id)]).await.json().await.unwrap();
+    assert_eq!(gauges["plan_name"], "Starter", "support can read the account's gauges");
     let account = app.services.accounts.account(&account_id).await.unwrap().unwrap();
     assert_eq!((account.plan_id.as_str(), account.disabled_at), ("starter", None), "nothing changed");
 }
