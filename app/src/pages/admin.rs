@@ -109,7 +109,8 @@ fn AccountBody(
     view_as: ServerAction<StartViewAs>,
 ) -> impl IntoView {
     let live = RwSignal::new(account.overview.clone());
-    refresh_gauges(live, account.id.clone());
+    let account_id = account.id.clone();
+    super::refresh_every(live, std::time::Duration::from_secs(1), move || admin_overview(account_id.clone()));
     let gauges: Vec<String> = account.overview.gauges.iter().map(|gauge| gauge.name.clone()).collect();
     let can_change = account.can_change;
     let id = account.id.clone();
@@ -168,27 +169,6 @@ fn AccountBody(
             {can_change.then(|| view! { <Disable account=account.clone() disable /> })}
         </div>
     }
-}
-
-/// Reloads the gauges every second while the page is open, as the customer's overview does.
-fn refresh_gauges(live: RwSignal<crate::overview::Overview>, account_id: String) {
-    Effect::new(move |_| {
-        let account_id = account_id.clone();
-        let handle = set_interval_with_handle(
-            move || {
-                let account_id = account_id.clone();
-                leptos::task::spawn_local(async move {
-                    if let Ok(overview) = admin_overview(account_id).await {
-                        live.set(overview);
-                    }
-                });
-            },
-            std::time::Duration::from_secs(1),
-        );
-        if let Ok(handle) = handle {
-            on_cleanup(move || handle.clear());
-        }
-    });
 }
 
 #[component]

@@ -38,3 +38,30 @@ where
         })
     }
 }
+
+/// Keeps `live` current while the page is open: every `every`, in the browser only, calls
+/// `load` and stores what it returns (a failed call keeps the last value on screen).
+pub(crate) fn refresh_every<T, Load, Fut>(live: RwSignal<T>, every: std::time::Duration, load: Load)
+where
+    T: Send + Sync + 'static,
+    Load: Fn() -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<T, AppError>> + 'static,
+{
+    Effect::new(move |_| {
+        let load = load.clone();
+        let handle = set_interval_with_handle(
+            move || {
+                let next = load();
+                leptos::task::spawn_local(async move {
+                    if let Ok(value) = next.await {
+                        live.set(value);
+                    }
+                });
+            },
+            every,
+        );
+        if let Ok(handle) = handle {
+            on_cleanup(move || handle.clear());
+        }
+    });
+}

@@ -31,32 +31,11 @@ pub fn OverviewPage() -> impl IntoView {
     }
 }
 
-/// Reloads the overview every second while the page is open (in the browser only); the
-/// gauges and figures follow `live` without being rebuilt.
-fn refresh_while_open(live: RwSignal<Overview>, key: Option<String>) {
-    Effect::new(move |_| {
-        let key = key.clone();
-        let handle = set_interval_with_handle(
-            move || {
-                let key = key.clone();
-                leptos::task::spawn_local(async move {
-                    if let Ok(overview) = load_overview(key).await {
-                        live.set(overview);
-                    }
-                });
-            },
-            REFRESH,
-        );
-        if let Ok(handle) = handle {
-            on_cleanup(move || handle.clear());
-        }
-    });
-}
-
 #[component]
 fn OverviewBody(overview: Overview) -> impl IntoView {
     let live = RwSignal::new(overview.clone());
-    refresh_while_open(live, overview.selected_key.clone());
+    let key = overview.selected_key.clone();
+    super::refresh_every(live, REFRESH, move || load_overview(key.clone()));
     let Overview { plan_name, keys, selected_key, gauges, .. } = overview;
     let has_keys = !keys.is_empty();
     view! {

@@ -44,7 +44,8 @@ fn UsageBody(report: UsageReport) -> impl IntoView {
         .into_any();
     }
     let live = RwSignal::new(report.clone());
-    refresh_while_open(live, report.selected_key.clone(), report.selected_bucket.clone());
+    let (key, bucket) = (report.selected_key.clone(), report.selected_bucket.clone());
+    super::refresh_every(live, REFRESH, move || load_usage(key.clone(), bucket.clone()));
     let export = export_query(&report);
     view! {
         <div class="stack">
@@ -70,27 +71,6 @@ fn export_query(report: &UsageReport) -> String {
         query.push_str(&format!("&bucket={bucket}"));
     }
     query
-}
-
-/// Reloads the report every [`REFRESH`] while the page is open (in the browser only).
-fn refresh_while_open(live: RwSignal<UsageReport>, key: Option<String>, bucket: Option<String>) {
-    Effect::new(move |_| {
-        let (key, bucket) = (key.clone(), bucket.clone());
-        let handle = set_interval_with_handle(
-            move || {
-                let (key, bucket) = (key.clone(), bucket.clone());
-                leptos::task::spawn_local(async move {
-                    if let Ok(report) = load_usage(key, bucket).await {
-                        live.set(report);
-                    }
-                });
-            },
-            REFRESH,
-        );
-        if let Ok(handle) = handle {
-            on_cleanup(move || handle.clear());
-        }
-    });
 }
 
 #[component]
