@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use services::accounts::Role;
 
-use crate::admin::{call, customer, operator};
+use crate::admin::{audit_log, call, customer, operator};
 use crate::helpers::*;
 
 /// Everything a view-as could change, as text: compared before and after.
@@ -129,22 +129,7 @@ async fn a_view_as_needs_a_reason_cannot_nest_and_is_in_the_customers_audit_log(
 
     app.log_out().await;
     app.log_in("owner@acme.example", PASSWORD, "/").await;
-    let log: Value = call(
-        &app,
-        "list_audit",
-        &[
-            ("all_accounts", "false"),
-            ("account", ""),
-            ("actor", ""),
-            ("action", "view_as."),
-            ("from", ""),
-            ("to", ""),
-        ],
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let log = audit_log(&app, false, "", "view_as.").await;
     let mut seen: Vec<(String, String)> = log
         .as_array()
         .unwrap()
