@@ -1,0 +1,33 @@
+import { expect, test } from "@playwright/test";
+
+// The dashboard's forms as plain HTML: with JavaScript on or off, the spend cap is set and
+// refused the same way, the usage filters and audit filters are GET forms, and the change
+// lands in the audit log.
+
+test("billing, usage and audit forms work with and without JavaScript", async ({ page }, testInfo) => {
+  const js = testInfo.project.use.javaScriptEnabled !== false;
+  await page.goto("/signup");
+  if (js) await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  await page.getByLabel("Email").fill(`forms-${Date.now()}-${testInfo.project.name}@example.com`);
+  await page.getByLabel("Password").fill("correct horse battery");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page).toHaveURL("/");
+
+  await page.goto("/billing");
+  await page.getByLabel("Monthly cap (USD)").fill("a lot");
+  await page.getByRole("button", { name: "Save spend cap" }).click();
+  await expect(page.getByRole("alert")).toContainText("Enter an amount like 50 or 49.99");
+  await page.getByLabel("Monthly cap (USD)").fill("75.50");
+  await page.getByRole("button", { name: "Save spend cap" }).click();
+  await expect(page.getByText("$75.50 a month")).toBeVisible();
+
+  await page.goto("/usage");
+  await expect(page.getByRole("heading", { name: "No usage yet" })).toBeVisible();
+
+  await page.goto("/audit");
+  await page.getByLabel("Action").fill("spend_cap.");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await expect(page).toHaveURL(/action=spend_cap/);
+  await expect(page.locator('[data-action="spend_cap.change"]')).toContainText("7550");
+  await expect(page.locator('[data-action="spend_cap.change"]')).toHaveCount(1);
+});
