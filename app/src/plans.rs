@@ -44,7 +44,7 @@ pub async fn change_plan(plan_id: String) -> Result<(), AppError> {
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    use policy::{Limit, Plan, Policy};
+    use policy::{Limit, Plan, Policy, thousands};
 
     use super::PlanView;
 
@@ -78,18 +78,5 @@ mod ssr {
 
     fn rate(limit: &Limit) -> String {
         format!("per {}", limit.window_label())
-    }
-
-    /// 100000 → "100,000".
-    fn thousands(n: u64) -> String {
-        let digits = n.to_string();
-        let mut out = String::new();
-        for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i).is_multiple_of(3) {
-                out.push(',');
-            }
-            out.push(c);
-        }
-        out
     }
 }

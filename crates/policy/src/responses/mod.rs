@@ -35,7 +35,7 @@
 
 mod bodies;
 
-pub use bodies::money;
+pub use bodies::{money, thousands};
 mod limit_headers;
 
 use std::time::{Duration, SystemTime};
