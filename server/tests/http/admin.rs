@@ -47,6 +47,13 @@ pub async fn audit_log(app: &TestApp, all_accounts: bool, actor: &str, action: &
     call(app, "list_audit", &fields).await.json().await.unwrap()
 }
 
+/// A node of a multi-node deployment: the Redis every node shares, behind a trusted proxy on
+/// loopback (see `TestApp::form_headers`).
+fn shared_redis(settings: &mut server::settings::Settings) {
+    settings.redis_url = Some("redis://127.0.0.1:6379".into());
+    settings.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+}
+
 async fn reads(app: &TestApp, secret: &str) -> StatusCode {
     browser().get(app.url("/v1/snapshots/s1")).bearer_auth(secret).send().await.unwrap().status()
 }
@@ -250,12 +257,12 @@ async fn an_admins_catalogue_edit_applies_at_the_next_request_and_outlives_a_res
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_catalogue_edit_on_one_node_is_in_force_on_the_other_within_a_second() {
     let database_url = services::testing::fresh_database_url(services::Backend::Postgres).await;
-    let node = |url: String| {
-        spawn_app_on(url, |settings| settings.redis_url = Some("redis://127.0.0.1:6379".into()))
-    };
+    let node = |url: String| spawn_app_on(url, shared_redis);
     let (a, b) = (node(database_url.clone()).await, node(database_url).await);
     let (_, _, secret) = customer(&a, "owner@acme.example").await;
-    operator(&a, "admin@keystile.example", Role::Admin).await;
+    // An email of its own: the per-account login throttle lives in the Redis all runs share.
+    let admin = format!("admin-{}@keystile.example", services::ids::random_base62(8).to_lowercase());
+    operator(&a, &admin, Role::Admin).await;
     let edit = [
         ("plan_id", "starter"),
         ("name", "Starter"),
@@ -288,13 +295,13 @@ async fn a_catalogue_edit_on_one_node_is_in_force_on_the_other_within_a_second()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disabled_accounts_keys_are_refused_on_every_node_within_a_second() {
     let database_url = services::testing::fresh_database_url(services::Backend::Postgres).await;
-    let node = |url: String| {
-        spawn_app_on(url, |settings| settings.redis_url = Some("redis://127.0.0.1:6379".into()))
-    };
+    let node = |url: String| spawn_app_on(url, shared_redis);
     let (a, b) = (node(database_url.clone()).await, node(database_url).await);
     let (owner, _, secret) = customer(&a, "owner@acme.example").await;
     assert_ne!(reads(&b, &secret).await, StatusCode::UNAUTHORIZED, "node b has the key cached");
-    operator(&a, "admin@keystile.example", Role::Admin).await;
+    // An email of its own: the per-account login throttle lives in the Redis all runs share.
+    let admin = format!("admin-{}@keystile.example", services::ids::random_base62(8).to_lowercase());
+    operator(&a, &admin, Role::Admin).await;
     let account_id = owner.account_id.unwrap();
     let fields = [
         ("account_id", account_id.as_str()),
