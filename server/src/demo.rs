@@ -1,5 +1,5 @@
-//! The embedded demo: a customer account with two keys, and traffic from those keys through the
-//! gateway at a rate that swells and ebbs, now and then crossing a limit, so the dashboard has
+//! The embedded demo: a customer account on the Pro plan with two keys, and traffic from those
+//! keys through the gateway at a rate that swells and ebbs, now and then crossing a limit, so the dashboard has
 //! live data from the first minute. On by default with the embedded settings (`demo = true`),
 //! off in production (`KEYSTILE_DEMO=false`).
 //!
@@ -17,6 +17,7 @@ use services::accounts::{SignUpError, User};
 pub const DEMO_EMAIL: &str = "demo@keystile.dev";
 pub const DEMO_PASSWORD: &str = "keystile-demo";
 const DEMO_KEYS: [&str; 2] = ["Production server", "Nightly batch"];
+const DEMO_PLAN: &str = "pro";
 
 /// Creates the demo customer and its keys if missing, prints how to log in, and starts the
 /// traffic against `gateway`.
@@ -33,7 +34,14 @@ pub async fn start(services: &Services, gateway: SocketAddr) -> anyhow::Result<(
 
 async fn demo_user(services: &Services) -> anyhow::Result<User> {
     match services.accounts.sign_up(DEMO_EMAIL, SecretString::from(DEMO_PASSWORD), "Demo Co").await {
-        Ok(user) => Ok(user),
+        Ok(user) => {
+            // Pro's monthly quota lasts the demo traffic a few days; Starter's would be gone
+            // in hours and leave nothing but 429s to look at.
+            if let Err(error) = services.accounts.change_plan(&user, DEMO_PLAN).await {
+                tracing::warn!(%error, "the demo account stays on the default plan");
+            }
+            Ok(user)
+        }
         Err(SignUpError::EmailTaken) => {
             services.accounts.user_by_email(DEMO_EMAIL).await?.context("the demo user vanished")
         }
@@ -71,9 +79,13 @@ async fn traffic(base: String, secrets: Vec<SecretString>) {
     };
     let started = std::time::Instant::now();
     for tick in 0u64.. {
-        // Between about 1 and 9 requests a second, on a ten-minute swell.
-        let phase = started.elapsed().as_secs_f64() / 600.0 * std::f64::consts::TAU;
-        let per_second = 5.0 + 4.0 * phase.sin();
+        // Between about 0.2 and 1.4 requests a second on a ten-minute swell, and for ten
+        // seconds every five minutes (the first at start) a rush of 15 a second that crosses
+        // the reads limit; scans and exports cross their hourly limits now and then.
+        let elapsed = started.elapsed().as_secs_f64();
+        let phase = elapsed / 600.0 * std::f64::consts::TAU;
+        let rush = elapsed % 300.0 < 10.0;
+        let per_second = if rush { 15.0 } else { 0.8 + 0.6 * phase.sin() };
         tokio::time::sleep(Duration::from_secs_f64(1.0 / per_second)).await;
         let secret = &secrets[(tick % 7 == 0) as usize];
         let (method, path) = pick(tick);
