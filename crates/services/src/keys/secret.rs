@@ -39,7 +39,7 @@ impl KeyFormat {
     /// A fresh secret, with its visible start and its digest.
     pub fn generate(&self) -> GeneratedSecret {
         let body = format!("{}_{}", self.prefix, random_base62(RANDOM_LEN));
-        let secret = format!("{body}_{}", checksum(&body));
+        let secret = format!("{body}_{}", String::from_utf8_lossy(&checksum(&body)));
         GeneratedSecret { start: visible_start(&secret, &self.prefix), hash: digest(&secret), secret }
     }
 
@@ -52,7 +52,7 @@ impl KeyFormat {
             && random.len() == RANDOM_LEN
             && check.len() == CHECKSUM_LEN
             && random.bytes().chain(check.bytes()).all(|b| b.is_ascii_alphanumeric())
-            && checksum(body) == check;
+            && checksum(body) == check.as_bytes();
         well_formed.then(|| digest(candidate))
     }
 }
@@ -70,10 +70,18 @@ fn visible_start(secret: &str, prefix: &str) -> String {
 
 /// SHA-256 in hex: what the database keeps and looks keys up by.
 pub fn digest(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(64);
+    for byte in Sha256::digest(secret.as_bytes()) {
+        hex.push(char::from(HEX[usize::from(byte >> 4)]));
+        hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    hex
 }
 
-fn checksum(body: &str) -> String {
+/// The six base62 characters of CRC-32 over `body`: bytes, so the gateway compares without
+/// allocating.
+fn checksum(body: &str) -> [u8; CHECKSUM_LEN] {
     const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let mut value = u64::from(crc32fast::hash(body.as_bytes()));
     let mut out = [b'0'; CHECKSUM_LEN];
@@ -81,7 +89,7 @@ fn checksum(body: &str) -> String {
         *slot = BASE62[(value % 62) as usize];
         value /= 62;
     }
-    out.iter().map(|&b| b as char).collect()
+    out
 }
 
 #[cfg(test)]
@@ -100,6 +108,12 @@ mod tests {
         assert_eq!(generated.start.len(), 9);
         assert!(generated.secret.starts_with(&generated.start));
         assert_eq!(format().parse(&generated.secret), Some(generated.hash));
+    }
+
+    #[test]
+    fn the_digest_is_sha256_in_lowercase_hex() {
+        // FIPS 180-2's first example.
+        assert_eq!(digest("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]
