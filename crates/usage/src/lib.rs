@@ -40,15 +40,18 @@ mod flush;
 pub mod periods;
 mod queries;
 mod recorder;
+mod retention;
+mod rollups;
 
 pub use error::UsageError;
 pub use event::{Outcome, UsageEvent};
-pub use flush::{DEFAULT_FLUSH_INTERVAL, FlushHandle, FlushReport, FlushStatus, Flusher, Pruned, Retention};
+pub use flush::{DEFAULT_FLUSH_INTERVAL, FlushHandle, FlushReport, FlushStatus, Flusher};
 pub use periods::{ChartSpan, Granularity};
 pub use queries::{
     BillingUsage, KeyUsage, MAX_SERIES_POINTS, MinuteUsage, SeriesPoint, SeriesQuery, UsageQueries,
 };
 pub use recorder::{Counts, UsageRecorder};
+pub use retention::{Pruned, Retention};
 
 use std::sync::Arc;
 use std::time::Duration;
