@@ -188,3 +188,19 @@ pub fn assert_redirect(response: &Response, to: &str) {
 pub fn assert_status(response: &Response, status: StatusCode) {
     assert_eq!(response.status(), status, "{:?}", response.headers());
 }
+
+/// What other nodes and background flushers do "within" some time: `attempt` is retried every
+/// 20 ms until it gives `Ok`; after `within`, the test fails with its last `Err`.
+pub async fn eventually<T, Attempt>(within: Duration, mut attempt: impl FnMut() -> Attempt) -> T
+where
+    Attempt: Future<Output = Result<T, String>>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        match attempt().await {
+            Ok(done) => return done,
+            Err(seen) if started.elapsed() >= within => panic!("not within {within:?}: {seen}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
