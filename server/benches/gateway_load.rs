@@ -5,9 +5,12 @@
 //!     cargo bench -p server --bench gateway_load
 //!     LOAD_SECONDS=5 LOAD_CONNECTIONS=32 cargo bench -p server --bench gateway_load
 //!
-//! Client and servers share this machine's cores, as they do in CI; compare the ratios.
+//! Client and servers share this machine's cores, as they do in CI; compare the ratios. The
+//! cases take turns a second at a time (`LOAD_SECONDS` turns each, default 3), so a noisy
+//! neighbour on a shared machine slows them all alike instead of whichever ran at the time.
 //! The database is a fresh SQLite file; (c) needs Redis at 127.0.0.1:6379.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,32 +21,71 @@ use server::settings::Settings;
 use server::startup::Application;
 use services::{Backend, testing};
 
-struct Figures {
+// The keystile binary's allocator, so the gateway is measured as it runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// One of the four cases: where it sends, with which key, and what it has measured so far.
+struct Case {
     name: &'static str,
-    requests_per_second: f64,
-    p99: Duration,
-    statuses: String,
+    url: String,
+    key: Option<String>,
+    client: reqwest::Client,
+    latencies: Vec<Duration>,
+    statuses: BTreeMap<u16, u64>,
+    busy: Duration,
+}
+
+impl Case {
+    fn new(name: &'static str, url: String, key: Option<&str>, connections: usize) -> Self {
+        let client =
+            reqwest::Client::builder().pool_max_idle_per_host(connections).build().unwrap_or_default();
+        let key = key.map(str::to_owned);
+        Self {
+            name,
+            url,
+            key,
+            client,
+            latencies: Vec::new(),
+            statuses: BTreeMap::new(),
+            busy: Duration::ZERO,
+        }
+    }
 }
 
 fn main() -> anyhow::Result<()> {
-    let seconds: u64 = std::env::var("LOAD_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let seconds: u32 = std::env::var("LOAD_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
     let connections: usize =
         std::env::var("LOAD_CONNECTIONS").ok().and_then(|s| s.parse().ok()).unwrap_or(32);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build()?;
     runtime.block_on(async move {
-        let duration = Duration::from_secs(seconds);
         let hello = serve_hello().await?;
         let embedded = gateway(None).await?;
         let redis = gateway(Some("redis://127.0.0.1:6379".into())).await?;
-        let figures = vec![
-            load("a  axum hello world", &format!("{hello}/hello"), None, connections, duration).await,
-            load("b  gateway, memory store", &embedded.url, Some(&embedded.open_key), connections, duration)
-                .await,
-            load("c  gateway, Redis store", &redis.url, Some(&redis.open_key), connections, duration).await,
-            load("d  gateway, 429 path", &embedded.url, Some(&embedded.spent_key), connections, duration)
-                .await,
+        let mut cases = [
+            Case::new("a  axum hello world", format!("{hello}/hello"), None, connections),
+            Case::new(
+                "b  gateway, memory store",
+                embedded.url.clone(),
+                Some(&embedded.open_key),
+                connections,
+            ),
+            Case::new("c  gateway, Redis store", redis.url.clone(), Some(&redis.open_key), connections),
+            Case::new("d  gateway, 429 path", embedded.url.clone(), Some(&embedded.spent_key), connections),
         ];
-        report(&figures, connections, duration);
+        for case in &cases {
+            // Warm the connections and the key cache.
+            for _ in 0..connections {
+                send(&case.client, &case.url, case.key.as_deref()).await;
+            }
+        }
+        // The cases take turns, a second each, so a noisy neighbour slows them all alike.
+        for _ in 0..seconds {
+            for case in &mut cases {
+                load_for(case, connections, Duration::from_secs(1)).await;
+            }
+        }
+        report(&mut cases, connections, seconds);
         anyhow::Ok(())
     })
 }
@@ -106,52 +148,31 @@ async fn key_with_reads_limit(
     Ok(services.keys.create(&user, name, None).await?.secret.expose_secret().to_owned())
 }
 
-/// `connections` loops each sending requests one after another for `duration`.
-async fn load(
-    name: &'static str,
-    url: &str,
-    key: Option<&str>,
-    connections: usize,
-    duration: Duration,
-) -> Figures {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(connections).build().unwrap_or_default();
-    // Warm the connections and the key cache.
-    for _ in 0..connections {
-        let _ = send(&client, url, key).await;
-    }
-    let deadline = Instant::now() + duration;
+/// `connections` loops each sending requests one after another for `slice`.
+async fn load_for(case: &mut Case, connections: usize, slice: Duration) {
+    let deadline = Instant::now() + slice;
     let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..connections {
-        let (client, url, key) = (client.clone(), url.to_owned(), key.map(str::to_owned));
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut statuses = std::collections::BTreeMap::<u16, u64>::new();
-            while Instant::now() < deadline {
-                let sent = Instant::now();
-                let status = send(&client, &url, key.as_deref()).await;
-                latencies.push(sent.elapsed());
-                *statuses.entry(status).or_default() += 1;
-            }
-            (latencies, statuses)
-        }));
-    }
-    let mut latencies = Vec::new();
-    let mut statuses = std::collections::BTreeMap::<u16, u64>::new();
+    let tasks: Vec<_> = (0..connections)
+        .map(|_| {
+            let (client, url, key) = (case.client.clone(), case.url.clone(), case.key.clone());
+            tokio::spawn(async move {
+                let mut sent = Vec::new();
+                while Instant::now() < deadline {
+                    let at = Instant::now();
+                    let status = send(&client, &url, key.as_deref()).await;
+                    sent.push((at.elapsed(), status));
+                }
+                sent
+            })
+        })
+        .collect();
     for task in tasks {
-        if let Ok((task_latencies, task_statuses)) = task.await {
-            latencies.extend(task_latencies);
-            for (status, count) in task_statuses {
-                *statuses.entry(status).or_default() += count;
-            }
+        for (latency, status) in task.await.unwrap_or_default() {
+            case.latencies.push(latency);
+            *case.statuses.entry(status).or_default() += 1;
         }
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    latencies.sort();
-    let p99 = latencies.get(latencies.len() * 99 / 100).copied().unwrap_or_default();
-    let statuses =
-        statuses.iter().map(|(status, count)| format!("{status}×{count}")).collect::<Vec<_>>().join(" ");
-    Figures { name, requests_per_second: latencies.len() as f64 / elapsed, p99, statuses }
+    case.busy += started.elapsed();
 }
 
 async fn send(client: &reqwest::Client, url: &str, key: Option<&str>) -> u16 {
@@ -169,18 +190,23 @@ async fn send(client: &reqwest::Client, url: &str, key: Option<&str>) -> u16 {
     }
 }
 
-fn report(figures: &[Figures], connections: usize, duration: Duration) {
-    println!("\ngateway load on loopback: {connections} connections, {} s each\n", duration.as_secs());
+fn report(cases: &mut [Case], connections: usize, seconds: u32) {
+    println!("\ngateway load on loopback: {connections} connections, {seconds} one-second turns per case\n");
     println!("{:<28} {:>12} {:>10} {:>9}   statuses", "", "requests/s", "p99", "vs (a)");
-    let baseline = figures.first().map_or(1.0, |f| f.requests_per_second);
-    for f in figures {
+    let rate = |case: &Case| case.latencies.len() as f64 / case.busy.as_secs_f64().max(f64::EPSILON);
+    let baseline = cases.first().map_or(1.0, rate);
+    for case in cases.iter_mut() {
+        case.latencies.sort();
+        let p99 = case.latencies.get(case.latencies.len() * 99 / 100).copied().unwrap_or_default();
+        let statuses: Vec<String> =
+            case.statuses.iter().map(|(status, count)| format!("{status}×{count}")).collect();
         println!(
             "{:<28} {:>12.0} {:>8.2}ms {:>8.2}x   {}",
-            f.name,
-            f.requests_per_second,
-            f.p99.as_secs_f64() * 1000.0,
-            f.requests_per_second / baseline,
-            f.statuses
+            case.name,
+            rate(case),
+            p99.as_secs_f64() * 1000.0,
+            rate(case) / baseline,
+            statuses.join(" ")
         );
     }
     println!("\ntargets: b/a >= 0.8, c/a >= 0.5");
