@@ -260,10 +260,6 @@ impl Route {
     pub fn cap_rows(&self, requested: u32) -> u32 {
         self.anonymous_row_cap.map_or(requested, |cap| requested.min(cap))
     }
-
-    fn specificity(&self, method: &str) -> Option<(Vec<u8>, u8)> {
-        Some((self.path.shape(), self.method.rank(method)?))
-    }
 }
 
 impl fmt::Display for Route {
@@ -292,12 +288,14 @@ impl Policy {
         let path = path.split_once('?').map_or(path, |(path, _)| path);
         let mut best: Option<(Vec<u8>, u8, RouteMatch<'a>)> = None;
         for route in &self.routes {
-            let Some((shape, method_rank)) = route.specificity(method) else {
+            let Some(method_rank) = route.method.rank(method) else {
                 continue;
             };
             let Some(params) = route.path.captures(path) else {
                 continue;
             };
+            // Only matching routes are ranked: most requests match one or two of them.
+            let shape = route.path.shape();
             let better = best.as_ref().is_none_or(|(best_shape, best_rank, _)| {
                 match shape.iter().cmp(best_shape.iter()) {
                     Ordering::Equal => method_rank > *best_rank,
