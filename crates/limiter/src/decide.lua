@@ -8,7 +8,8 @@
 -- then per bucket i, six values from ARGV[4 + 6(i-1)]:
 --   kind, cost, a, b, c, d
 --   'f' aligned window: a = limit, b = length (µs)
---   'M' billing month:  a = limit, b = anchor day
+--   'M' billing month:  a = limit, b = anchor day, c..d = the caller's guess of the month
+--                       [start, end), used only when it holds now
 --   'g' GCRA:           a = interval T, b = tolerance τ, c = capacity, d = period (µs)
 -- Stored values: 'start:count' for windows, the TAT for GCRA; all integers, in µs.
 -- Returns {now, allowed (1/0), then per bucket: used, remaining, reset, wait (-1: admitted)}.
@@ -112,7 +113,10 @@ local function charge(i, v, cost)
     start = now - now % b
     stop = start + b
   else
-    start, stop = month_bounds(b)
+    start, stop = tonumber(ARGV[base + 4]), tonumber(ARGV[base + 5])
+    if not (start <= now and now < stop) then
+      start, stop = month_bounds(b)
+    end
   end
   local count = 0
   if v then

@@ -27,7 +27,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, ErrorKind, RedisError, ServerErrorKind};
 
 use crate::bucket::{BucketSpec, Charge};
-use crate::clock::Clock;
+use crate::calendar::{self, Micros};
+use crate::clock::{Clock, SystemClock};
 use crate::decision::{self, BucketState, Decision};
 use crate::rule::{self, Report, Rule, Span};
 use crate::store::{LimiterStore, StoreError};
@@ -209,8 +210,10 @@ impl RedisStore {
             Mode::Peek => "p",
         });
         cmd.arg(u64::try_from(self.config.ttl_slack.as_millis()).unwrap_or(u64::MAX));
+        let local_now =
+            self.clock.as_ref().map_or_else(|| SystemClock.now_micros(), |clock| clock.now_micros());
         for (charge, rule) in charges.iter().zip(&rules) {
-            push_rule(&mut cmd, rule, rule::clamp_cost(charge.cost));
+            push_rule(&mut cmd, rule, rule::clamp_cost(charge.cost), local_now);
         }
         Ok(cmd)
     }
@@ -238,14 +241,17 @@ impl RedisStore {
     }
 }
 
-fn push_rule(cmd: &mut Cmd, rule: &Rule, cost: u64) {
+/// A bucket's six script arguments. A billing month also carries the month this node's clock is
+/// in: the script uses it when it holds the server's "now" (nearly always), which spares it the
+/// calendar sums, a seventh of its work.
+fn push_rule(cmd: &mut Cmd, rule: &Rule, cost: u64, local_now: Micros) {
     match *rule {
-        Rule::Fixed { limit, span } => {
-            let (kind, extent) = match span {
-                Span::Length(length) => ("f", length),
-                Span::Month(anchor) => ("M", i64::from(anchor)),
-            };
-            cmd.arg(kind).arg(cost).arg(limit).arg(extent).arg(0).arg(0);
+        Rule::Fixed { limit, span: Span::Length(length) } => {
+            cmd.arg("f").arg(cost).arg(limit).arg(length).arg(0).arg(0);
+        }
+        Rule::Fixed { limit, span: Span::Month(anchor) } => {
+            let (start, end) = calendar::month(local_now, anchor);
+            cmd.arg("M").arg(cost).arg(limit).arg(anchor).arg(start).arg(end);
         }
         Rule::Gcra { interval, tolerance, capacity, period } => {
             cmd.arg("g").arg(cost).arg(interval).arg(tolerance).arg(capacity).arg(period);

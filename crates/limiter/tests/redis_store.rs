@@ -129,6 +129,29 @@ async fn decisions_use_the_redis_servers_clock_not_the_nodes() {
     assert!((decision.now_utc() - skewed).num_hours().abs() >= 23);
 }
 
+#[tokio::test]
+async fn the_script_works_out_the_month_itself_when_the_nodes_guess_is_wrong() {
+    let prefix = unique_prefix();
+    let _cleanup = DeleteKeys(prefix.clone());
+    let store = store_at(&prefix, Some(ManualClock::new(at("2026-03-15T12:00:00Z")))).await;
+    let monthly = spec("monthly", 10, Window::Month { anchor_day: 31 }, Scope::Account);
+    let mut command = store.decide_command(&one(&monthly, "acct_1")).expect("command");
+    let mut connection = redis::Client::open(URL).and_then(|c| c.get_connection()).expect("connection");
+    let mut reset_at = |command: &[String]| {
+        let reply: Vec<i64> =
+            redis::cmd(&command[0]).arg(&command[1..]).query(&mut connection).expect("script");
+        reply[4]
+    };
+    // Anchor 31: the month runs from the last day of February to March 31st.
+    let march_31 = at("2026-03-31T00:00:00Z").timestamp_micros();
+    assert_eq!(reset_at(&command), march_31, "the node's own guess");
+    // The bucket's last two values are the node's guess; a node a month behind guesses January.
+    let guess = command.len() - 2;
+    command[guess] = at("2026-01-31T00:00:00Z").timestamp_micros().to_string();
+    command[guess + 1] = at("2026-02-28T00:00:00Z").timestamp_micros().to_string();
+    assert_eq!(reset_at(&command), march_31, "worked out by the script");
+}
+
 /// A redis-server of this test's own on a free port, stopped when dropped, for tests that
 /// flush or stop the server (the shared one at 6379 is left alone).
 struct PrivateRedis {
