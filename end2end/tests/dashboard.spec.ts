@@ -1,4 +1,5 @@
 import { expect, test, type APIRequestContext, type Page } from "@playwright/test";
+import { awaitFreshMinute } from "./gauges";
 
 // The customer's journey across the dashboard, with a screenshot of every page as a test
 // artifact (end2end/test-results/…/<page>.png).
@@ -56,6 +57,7 @@ test("keys, live gauges and charts, rotation, revocation, billing and an upgrade
   const reads = page.getByRole("region", { name: "Reads" });
   await expect(reads).toContainText("0 of 60 used");
   await expect(reads.locator("canvas")).toBeAttached();
+  await awaitFreshMinute(reads);
   const loads = await page.evaluate(() => performance.getEntriesByType("navigation").length);
   expect(await call(request, secret, 4)).toEqual([200, 200, 200, 200]);
   await expect(reads).toContainText("4 of 60 used", { timeout: 3000 });

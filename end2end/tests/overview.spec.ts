@@ -1,4 +1,5 @@
 import { expect, test } from "@playwright/test";
+import { awaitFreshMinute } from "./gauges";
 
 test("the gauges follow the key's traffic live, without a reload", async ({ page, request }, testInfo) => {
   test.skip(testInfo.project.use.javaScriptEnabled === false, "live updates need JavaScript");
@@ -22,6 +23,7 @@ test("the gauges follow the key's traffic live, without a reload", async ({ page
   await page.getByLabel("Show").selectOption({ label: "Key: Live" });
   const reads = page.getByRole("region", { name: "Reads" });
   await expect(reads).toContainText("0 of 60 used");
+  await awaitFreshMinute(reads);
   const loads = await page.evaluate(() => performance.getEntriesByType("navigation").length);
 
   for (let i = 0; i < 3; i++) {
