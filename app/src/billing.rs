@@ -86,7 +86,8 @@ pub fn parse_amount(text: &str) -> Result<Option<u64>, AppError> {
 #[cfg(feature = "ssr")]
 mod ssr {
     use chrono::{DateTime, Utc};
-    use policy::{Pricing, Tier, money};
+    use numbers::money;
+    use policy::{Pricing, Tier};
     use services::Services;
     use services::accounts::{Role, User};
     use usage::UsageQueries;

@@ -44,7 +44,8 @@ pub async fn change_plan(plan_id: String) -> Result<(), AppError> {
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    use policy::{Limit, Plan, Policy, thousands};
+    use numbers::thousands;
+    use policy::{Limit, Plan, Policy};
 
     use super::PlanView;
 

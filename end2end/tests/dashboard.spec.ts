@@ -106,7 +106,7 @@ test("keys, live gauges and charts, rotation, revocation, billing and an upgrade
   // Upgrade: the monthly gauge's limit changes.
   await navigate(page, "Overview");
   const monthly = page.getByRole("region", { name: "Monthly quota" });
-  await expect(monthly).toContainText("of 10000 used");
+  await expect(monthly).toContainText("of 10,000 used");
   await navigate(page, "Plan");
   await shot("plan");
   const pro = page.locator('[data-plan="pro"]');
@@ -114,5 +114,5 @@ test("keys, live gauges and charts, rotation, revocation, billing and an upgrade
   await pro.getByRole("button", { name: "Switch to Pro" }).click();
   await expect(pro.getByText("Current plan")).toBeVisible();
   await navigate(page, "Overview");
-  await expect(monthly).toContainText("of 100000 used");
+  await expect(monthly).toContainText("of 100,000 used");
 });

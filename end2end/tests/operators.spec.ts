@@ -52,14 +52,14 @@ test("an admin's plan change shows live on the customer's page; support views re
   await customer.getByRole("button", { name: "Create account" }).click();
   await expect(customer).toHaveURL("/");
   const monthly = customer.getByRole("region", { name: "Monthly quota" });
-  await expect(monthly).toContainText("of 10000 used");
+  await expect(monthly).toContainText("of 10,000 used");
 
   // The admin moves the account to Pro; the customer's gauge follows without a reload.
   const admin = await logIn(browser, adminEmail);
   await openAccount(admin, customerEmail);
   await admin.getByLabel("Move to plan").selectOption("pro");
   await admin.getByRole("button", { name: "Change plan" }).click();
-  await expect(monthly).toContainText("of 100000 used", { timeout: 5000 });
+  await expect(monthly).toContainText("of 100,000 used", { timeout: 5000 });
   await admin.screenshot({ path: testInfo.outputPath("admin-account.png"), fullPage: true });
   await admin.goto("/admin/audit");
   await expect(admin.locator('[data-action="plan.change"]').first()).toContainText(adminEmail);

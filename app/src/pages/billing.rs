@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use numbers::thousands;
 
 use super::FormError;
 use crate::billing::{Billing, PricedMonth, SetSpendCap, SpendCapView, load_billing};
@@ -45,8 +46,8 @@ fn PricedMonthView(month: PricedMonth) -> impl IntoView {
     view! {
         <section class="grid" aria-label="This month">
             <div class="stat"><div class="stat-label">"Tier (busiest minute)"</div><div class="stat-value">{month.tier}</div></div>
-            <div class="stat"><div class="stat-label">"Peak requests a minute"</div><div class="stat-value">{month.peak_rpm}</div></div>
-            <div class="stat"><div class="stat-label">"Extra requests"</div><div class="stat-value">{month.extra_requests}</div></div>
+            <div class="stat"><div class="stat-label">"Peak requests a minute"</div><div class="stat-value">{thousands(month.peak_rpm)}</div></div>
+            <div class="stat"><div class="stat-label">"Extra requests"</div><div class="stat-value">{thousands(month.extra_requests)}</div></div>
             <div class="stat"><div class="stat-label">"Month to date"</div><div class="stat-value" data-testid="month-to-date-cost">{month.month_to_date}</div></div>
             <div class="stat"><div class="stat-label">"Projected at month end"</div><div class="stat-value">{month.projected_total}</div></div>
         </section>

@@ -6,6 +6,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
+use numbers::thousands;
 
 use crate::charts::{EChart, gauge_chart};
 use crate::overview::{GaugeView, Overview, load_overview};
@@ -66,15 +67,15 @@ pub(crate) fn Month(live: RwSignal<Overview>) -> impl IntoView {
         <section class="grid" aria-label="This billing month">
             <div class="stat">
                 <div class="stat-label">{move || format!("Requests this month ({})", month().period)}</div>
-                <div class="stat-value" data-testid="month-to-date">{move || month().requests_to_date}</div>
+                <div class="stat-value" data-testid="month-to-date">{move || thousands(month().requests_to_date)}</div>
             </div>
             <div class="stat">
                 <div class="stat-label">"Projected by month end"</div>
                 <div class="stat-value">{move || {
                     let month = month();
                     match month.quota {
-                        Some(quota) => format!("{} of {quota}", month.projected),
-                        None => month.projected.to_string(),
+                        Some(quota) => format!("{} of {}", thousands(month.projected), thousands(quota)),
+                        None => thousands(month.projected),
                     }
                 }}</div>
             </div>
@@ -132,9 +133,9 @@ pub(crate) fn Gauge(live: RwSignal<Overview>, name: String) -> impl IntoView {
             format!(
                 "{} · {} of {} used · {} left · resets in {}",
                 gauge.window,
-                gauge.used,
-                gauge.limit,
-                gauge.remaining,
+                thousands(gauge.used),
+                thousands(gauge.limit),
+                thousands(gauge.remaining),
                 human_duration(gauge.reset_seconds)
             )
         })
@@ -145,7 +146,7 @@ pub(crate) fn Gauge(live: RwSignal<Overview>, name: String) -> impl IntoView {
             <EChart chart label=label.clone() class="gauge-chart" />
             <meter class="gauge-meter" min="0" max=move || field(|g| g.limit).max(1) value=move || field(|g| g.used)
                 low=move || (field(|g| g.limit) as f64 * 0.7) as u64 high=move || (field(|g| g.limit) as f64 * 0.9) as u64 optimum="0">
-                {move || format!("{} of {}", field(|g| g.used), field(|g| g.limit))}
+                {move || format!("{} of {}", thousands(field(|g| g.used)), thousands(field(|g| g.limit)))}
             </meter>
             <p class="gauge-meta">{meta}</p>
         </section>

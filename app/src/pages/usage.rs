@@ -6,6 +6,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
+use numbers::thousands;
 
 use crate::charts::{EChart, usage_chart};
 use crate::usage::{UsageChartData, UsageReport, load_usage};
@@ -144,7 +145,7 @@ pub(crate) fn ChartCard(live: RwSignal<UsageReport>, index: usize) -> impl IntoV
 fn summary(chart: &UsageChartData) -> String {
     let allowed: u64 = chart.points.iter().map(|point| point.allowed).sum();
     let limited: u64 = chart.points.iter().map(|point| point.limited).sum();
-    format!("{allowed} allowed, {limited} limited in this period.")
+    format!("{} allowed, {} limited in this period.", thousands(allowed), thousands(limited))
 }
 
 #[component]
@@ -167,9 +168,9 @@ fn KeyTable(live: RwSignal<UsageReport>) -> impl IntoView {
                             rows.into_iter().map(|row| view! {
                                 <tr data-key=row.key_id.clone()>
                                     <td>{row.name}</td>
-                                    <td>{row.requests}</td>
-                                    <td>{row.limited}</td>
-                                    <td>{row.cost}</td>
+                                    <td>{thousands(row.requests)}</td>
+                                    <td>{thousands(row.limited)}</td>
+                                    <td>{thousands(row.cost)}</td>
                                 </tr>
                             }).collect_view().into_any()
                         }}

@@ -60,9 +60,7 @@ pub use plans::{Accounts, DailyCap, Plan};
 pub use pricing::{Pricing, SpendCap, Tier};
 pub use public::PublicLimits;
 pub use rejections::{BodyStyle, Refusal, Rejection, RetryAfter};
-pub use responses::{
-    RenderedRefusal, Responder, SpendCapReached, described_bucket, header_value, money, thousands,
-};
+pub use responses::{RenderedRefusal, Responder, SpendCapReached, described_bucket, header_value};
 pub use routes::{Access, Method, PathPattern, PatternError, Route, RouteMatch};
 pub use security::{LOGIN_ACCOUNT, LOGIN_ACCOUNT_IP, LOGIN_IP, LoginSpecs, LoginThrottle, Security};
 pub use validation::{FieldPath, PathPart};

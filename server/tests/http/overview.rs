@@ -30,7 +30,7 @@ async fn the_overview_shows_the_accounts_buckets_with_what_the_gateway_counted()
 
     let account_page = app.get("/").await.text().await.unwrap();
     let monthly = gauge_text(&account_page, "monthly").expect("a monthly gauge");
-    assert!(monthly.contains("3 of 10000 used"), "{monthly}");
+    assert!(monthly.contains("3 of 10,000 used"), "{monthly}");
     assert!(gauge_text(&account_page, "key_mgmt").is_some(), "the user's key changes");
     assert!(gauge_text(&account_page, "reads").is_none(), "per-key buckets need a key");
 

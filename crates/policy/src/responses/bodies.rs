@@ -21,6 +21,7 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use limiter::BucketState;
+use numbers::money;
 use serde::Serialize;
 
 use super::{SpendCapReached, is_daily_cap};
@@ -176,39 +177,4 @@ pub(super) fn spend_cap(policy: &Policy, spend: &SpendCapReached, request_id: &s
 /// seed 001's `reset_at`: `2026-04-21T00:00:00.000Z`.
 fn iso_millis(at: SystemTime) -> String {
     DateTime::<Utc>::from(at).to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// `$50.00` for US dollars, `50.00 EUR` for any other currency code.
-/// An amount as the dashboard and the spend-cap body write it: `$50.00`, `$1,055.00`,
-/// `0.07 EUR`.
-pub fn money(cents: u64, currency: &str) -> String {
-    let amount = format!("{}.{:02}", thousands(cents / 100), cents % 100);
-    if currency == "USD" { format!("${amount}") } else { format!("{amount} {currency}") }
-}
-
-/// `1234567` as `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::money;
-
-    #[test]
-    fn money_is_written_with_cents() {
-        assert_eq!(money(5_000, "USD"), "$50.00");
-        assert_eq!(money(5_012, "USD"), "$50.12");
-        assert_eq!(money(7, "EUR"), "0.07 EUR");
-        assert_eq!(money(105_500, "USD"), "$1,055.00");
-        assert_eq!(money(123_456_789, "USD"), "$1,234,567.89");
-    }
 }

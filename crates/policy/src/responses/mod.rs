@@ -35,7 +35,6 @@
 
 mod bodies;
 
-pub use bodies::{money, thousands};
 mod limit_headers;
 
 use std::time::{Duration, SystemTime};
