@@ -4,8 +4,10 @@
 
 use charming::Chart;
 use charming::component::{Axis, Grid, Legend};
-use charming::element::{AxisType, Color, Tooltip, Trigger};
-use charming::series::{Bar, Gauge};
+use charming::element::{
+    AxisLabel, AxisLine, AxisLineStyle, AxisTick, AxisType, Color, Pointer, SplitLine, Tooltip, Trigger,
+};
+use charming::series::{Bar, Gauge, GaugeDetail, GaugeProgress};
 use leptos::prelude::*;
 
 use crate::usage::UsagePoint;
@@ -31,20 +33,35 @@ pub fn usage_chart(points: &[UsagePoint]) -> Chart {
         .series(Bar::new().name("Limited").stack("requests").data(limited))
 }
 
-/// One bucket's gauge: used out of its limit.
+/// One bucket's gauge: a ring filled to the share of its limit used, with that share in the
+/// middle. The counts themselves are in the text beside it, with thousands separators that an
+/// axis label could not have.
 pub fn gauge_chart(used: u64, limit: u64) -> Chart {
     let near_limit = limit > 0 && used.saturating_mul(10) >= limit.saturating_mul(9);
     let color = if near_limit { LIMITED_COLOR } else { ALLOWED_COLOR };
+    const RING: f64 = 14.0;
     Chart::new().color(vec![Color::from(color)]).series(
         Gauge::new()
             .min(0)
-            .max(limit.max(1) as f64)
+            .max(100)
             .radius("95%")
             .start_angle(200)
             .end_angle(-20)
-            .split_number(4)
-            .data(vec![as_i64(used.min(limit.max(1)))]),
+            .progress(GaugeProgress::new().show(true).width(RING).round_cap(true))
+            .axis_line(AxisLine::new().round_cap(true).line_style(AxisLineStyle::new().width(RING)))
+            .axis_tick(AxisTick::new().show(false))
+            .split_line(SplitLine::new().show(false))
+            .axis_label(AxisLabel::new().show(false))
+            .pointer(Pointer::new().show(false))
+            .detail(GaugeDetail::new().formatter("{value}%").font_size(24))
+            .data(vec![percent_used(used, limit)]),
     )
+}
+
+/// `used` as a percentage of `limit`, to a tenth, at most 100.
+fn percent_used(used: u64, limit: u64) -> f64 {
+    let share = used.min(limit.max(1)) as f64 / limit.max(1) as f64;
+    (share * 1000.0).round() / 10.0
 }
 
 fn as_i64(value: u64) -> i64 {
@@ -127,7 +144,15 @@ mod tests {
         assert_eq!(calm["color"][0], ALLOWED_COLOR);
         assert_eq!(close["color"][0], LIMITED_COLOR);
         let over = serde_json::to_value(gauge_chart(7, 5)).unwrap();
-        assert_eq!(over["series"][0]["data"], serde_json::json!([5]));
-        assert_eq!(over["series"][0]["max"], 5.0);
+        assert_eq!(over["series"][0]["data"], serde_json::json!([100.0]));
+        assert_eq!(over["series"][0]["max"], 100.0);
+    }
+
+    #[test]
+    fn a_gauge_shows_the_share_used_to_a_tenth() {
+        assert_eq!(percent_used(165, 100_000), 0.2);
+        assert_eq!(percent_used(1, 3), 33.3);
+        assert_eq!(percent_used(0, 60), 0.0);
+        assert_eq!(percent_used(0, 0), 0.0);
     }
 }
