@@ -10,7 +10,8 @@ pub struct PlanView {
     pub id: String,
     pub name: String,
     pub description: String,
-    /// "$29/month", or "Custom pricing".
+    /// "$29/month"; "Billed by usage" when the bill follows the pricing tiers (the Billing
+    /// page); "Custom pricing" otherwise.
     pub price: String,
     /// What the plan allows, one line each ("10,000 calls a month", "5 requests a second").
     pub limits: Vec<String>,
@@ -50,10 +51,12 @@ mod ssr {
     use super::PlanView;
 
     pub fn view(policy: &Policy, plan: &Plan, current: &str) -> PlanView {
-        let price = match plan.price_cents {
-            Some(0) => "Free".to_owned(),
-            Some(cents) => format!("${}/month", thousands(cents / 100)),
-            None => "Custom pricing".to_owned(),
+        let price = match (plan.price_cents, &policy.pricing) {
+            (Some(0), _) => "Free".to_owned(),
+            (Some(cents), _) => format!("${}/month", thousands(cents / 100)),
+            // The bill follows the pricing tiers, whatever the plan.
+            (None, Some(_)) => "Billed by usage".to_owned(),
+            (None, None) => "Custom pricing".to_owned(),
         };
         let mut limits = Vec::new();
         match plan.monthly_quota {

@@ -14,7 +14,7 @@ pub fn PlanPage() -> impl IntoView {
     view! {
         <Title text="Plan" />
         <div class="page-header"><h1>"Plan"</h1></div>
-        <p class="muted">"A new plan's limits apply to your next request. Counters carry over."</p>
+        <p class="muted">"A new plan's limits apply to your next request. Counters carry over. "<a href="/billing">"Billing"</a>" shows what this month costs."</p>
         <FormError result=change.value() />
         <Transition fallback=|| view! { <p class="muted">"Loading plans…"</p> }>
             {move || Suspend::new(async move {

@@ -24,6 +24,10 @@ async fn the_plan_page_lists_the_catalogue_with_the_current_plan_marked() {
     let starter = &starter[..starter.find("</section>").unwrap()];
     assert!(starter.contains("Current plan"), "{starter}");
     assert!(page.contains("10,000 calls a month"));
+    // The default policy bills by seed 000's tiers, so no plan shows a price of its own that the
+    // Billing page would contradict.
+    assert!(starter.contains("Billed by usage"), "{starter}");
+    assert!(!page.contains("/month"), "a plan shows a fixed price");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
