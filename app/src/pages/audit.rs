@@ -70,11 +70,11 @@ fn AuditTable(rows: Vec<AuditRow>, all_accounts: bool) -> impl IntoView {
                 let account = row.account_id.clone().unwrap_or_default();
                 view! {
                 <tr data-action=action>
-                    <td>{row.at}</td>
+                    <td class="when">{row.at}</td>
                     {all_accounts.then(|| view! { <td><a href=format!("/admin/accounts/{account}")>{account.clone()}</a></td> })}
                     <td>{row.actor}</td>
                     <td class="mono">{row.action}</td>
-                    <td>{row.target.unwrap_or_default()}</td>
+                    <td class="mono id">{row.target.unwrap_or_default()}</td>
                     <td>{row.before.unwrap_or_default()}</td>
                     <td>{row.after.unwrap_or_default()}</td>
                     <td>{row.reason.unwrap_or_default()}</td>
