@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Extension, Query, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -20,7 +21,11 @@ struct Limits {
 }
 
 /// `GET /v1/limits`: every bucket the calling key can be charged, as it stands; charges nothing.
-pub async fn limits(State(gateway): State<Gateway>, Extension(key): Extension<Arc<ResolvedKey>>) -> Response {
+pub async fn limits(
+    State(gateway): State<Gateway>,
+    Extension(key): Extension<Arc<ResolvedKey>>,
+    headers: HeaderMap,
+) -> Response {
     let subject = Subject {
         account_id: &key.account_id,
         plan_id: &key.plan_id,
@@ -32,8 +37,9 @@ pub async fn limits(State(gateway): State<Gateway>, Extension(key): Extension<Ar
     match gauges::read(&gateway.services, &subject).await {
         Ok(buckets) => Json(Limits { buckets }).into_response(),
         Err(error) => {
-            tracing::error!(%error, "could not read limits");
-            problems::unavailable(None, "")
+            let request_id = problems::request_id_of(&headers);
+            tracing::error!(%error, request_id, "could not read limits");
+            problems::unavailable(None, request_id)
         }
     }
 }
@@ -72,10 +78,12 @@ struct KeyRow {
 pub async fn usage(
     State(gateway): State<Gateway>,
     Extension(key): Extension<Arc<ResolvedKey>>,
+    headers: HeaderMap,
     Query(params): Query<UsageParams>,
 ) -> Response {
+    let request_id = problems::request_id_of(&headers);
     if params.group_by.as_deref() != Some("key") {
-        return problems::bad_request("Add `group_by=key`: usage is reported per key.");
+        return problems::bad_request("Add `group_by=key`: usage is reported per key.", request_id);
     }
     let now = gateway.services.clock.now();
     let (month_start, _) = limiter::billing_month(now, key.anchor_day);
@@ -85,10 +93,11 @@ pub async fn usage(
         instant(params.to.as_deref(), this_minute_end),
     ) {
         (Ok(from), Ok(to)) if from < to => (from, to),
-        (Ok(_), Ok(_)) => return problems::bad_request("`from` must be before `to`."),
+        (Ok(_), Ok(_)) => return problems::bad_request("`from` must be before `to`.", request_id),
         _ => {
             return problems::bad_request(
                 "`from` and `to` are RFC 3339 instants, like 2026-11-01T00:00:00Z.",
+                request_id,
             );
         }
     };
@@ -100,12 +109,12 @@ pub async fn usage(
             Json(UsageByKey { group_by: "key", from, to, data }).into_response()
         }
         (Err(error), _) => {
-            tracing::error!(%error, "could not read usage");
-            problems::unavailable(None, "")
+            tracing::error!(%error, request_id, "could not read usage");
+            problems::unavailable(None, request_id)
         }
         (_, Err(error)) => {
-            tracing::error!(%error, "could not list keys");
-            problems::unavailable(None, "")
+            tracing::error!(%error, request_id, "could not list keys");
+            problems::unavailable(None, request_id)
         }
     }
 }

@@ -20,20 +20,34 @@ use super::Gateway;
 use super::callers::{self, Presented, ResolvedKey};
 use super::{problems, responses};
 
+/// Gives the request its id (on the request, for the upstream and the layers inside, and on
+/// whatever answer comes back), then decides it.
 pub async fn enforce(State(gateway): State<Gateway>, mut request: Request, next: Next) -> Response {
     let request_id = request_id();
+    let id_value = HeaderValue::from_str(&request_id).ok();
+    if let Some(value) = &id_value {
+        request.headers_mut().insert(problems::REQUEST_ID, value.clone());
+    }
+    let mut response = gate(gateway, request, next, &request_id).await;
+    if let Some(value) = id_value {
+        response.headers_mut().insert(problems::REQUEST_ID, value);
+    }
+    response
+}
+
+async fn gate(gateway: Gateway, mut request: Request, next: Next, request_id: &str) -> Response {
     let policy = gateway.services.policy.get();
     let type_base = policy.rejection.problem_type_base.as_deref();
 
     let key = match callers::presented_key(request.headers()) {
         Presented::Nothing => None,
-        Presented::Malformed => return problems::invalid_key(type_base, &request_id),
+        Presented::Malformed => return problems::invalid_key(type_base, request_id),
         Presented::Key(secret) => match callers::resolve(&gateway.services, &gateway.cache, secret).await {
             Ok(Ok(key)) => Some(key),
-            Ok(Err(_rejection)) => return problems::invalid_key(type_base, &request_id),
+            Ok(Err(_rejection)) => return problems::invalid_key(type_base, request_id),
             Err(error) => {
                 tracing::error!(%error, request_id, "key verification failed");
-                return problems::unavailable(type_base, &request_id);
+                return problems::unavailable(type_base, request_id);
             }
         },
     };
@@ -45,11 +59,11 @@ pub async fn enforce(State(gateway): State<Gateway>, mut request: Request, next:
         (Some(key), Some(plan)) => {
             Caller::Authenticated { plan, anchor_day: key.anchor_day, overrides: Some(&key.overrides) }
         }
-        (Some(_), None) => return problems::unavailable(type_base, &request_id),
+        (Some(_), None) => return problems::unavailable(type_base, request_id),
         (None, _) => Caller::Anonymous,
     };
     let Ok(specs) = policy.charges(route, &caller) else {
-        return problems::key_required(type_base, &request_id);
+        return problems::key_required(type_base, request_id);
     };
     let ip = request.extensions().get::<ClientIp>().map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |c| c.0);
     let cost = route.map_or(1, |route| route.cost);
@@ -66,7 +80,7 @@ pub async fn enforce(State(gateway): State<Gateway>, mut request: Request, next:
         meter.admitted(0);
         return next.run(request).await;
     }
-    if let Some(refusal) = spend_cap_refusal(&gateway, &policy, key.as_deref(), &request_id, now).await {
+    if let Some(refusal) = spend_cap_refusal(&gateway, &policy, key.as_deref(), request_id, now).await {
         meter.limited(cost);
         return refusal;
     }
@@ -74,20 +88,17 @@ pub async fn enforce(State(gateway): State<Gateway>, mut request: Request, next:
         Ok(decision) => decision,
         Err(error) => {
             tracing::error!(%error, request_id, "limiter store failed; refusing");
-            return problems::unavailable(type_base, &request_id);
+            return problems::unavailable(type_base, request_id);
         }
     };
     let render = policy.responder(route).for_caller(&caller);
     if !decision.is_allowed() {
         meter.limited(cost);
-        return responses::refusal(&render, &decision, &request_id);
+        return responses::refusal(&render, &decision, request_id);
     }
     meter.admitted(cost);
     let mut response = next.run(request).await;
     responses::add_limit_headers(&render, &decision, &mut response);
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert("x-request-id", value);
-    }
     response
 }
 

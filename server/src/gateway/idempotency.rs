@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::Gateway;
 use super::callers::ResolvedKey;
-use super::problems::problem;
+use super::problems::{problem, request_id_of};
 
 /// Largest request or response body kept for replay.
 const MAX_BODY: usize = 1024 * 1024;
@@ -28,6 +28,7 @@ pub async fn idempotent(State(gateway): State<Gateway>, request: Request, next: 
     let (Some(key), Some(caller), &Method::POST) = (key, caller, request.method()) else {
         return next.run(request).await;
     };
+    let request_id = request_id_of(request.headers()).to_owned();
     let Some(key) = key.to_str().ok().filter(|k| valid_key(k)).map(str::to_owned) else {
         return problem(
             StatusCode::BAD_REQUEST,
@@ -35,12 +36,19 @@ pub async fn idempotent(State(gateway): State<Gateway>, request: Request, next: 
             "invalid_idempotency_key",
             "Invalid Idempotency-Key",
             "Use 1 to 255 visible ASCII characters, e.g. a UUID.",
-            "",
+            &request_id,
         );
     };
     let (parts, body) = request.into_parts();
     let Ok(body) = to_bytes(body, MAX_BODY).await else {
-        return problem(StatusCode::PAYLOAD_TOO_LARGE, None, "body_too_large", "Body too large", "", "");
+        return problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            None,
+            "body_too_large",
+            "Body too large",
+            "A request with an Idempotency-Key is kept for replay, so its body may be at most 1 MiB.",
+            &request_id,
+        );
     };
     let fingerprint =
         request_fingerprint(&parts.method, parts.uri.path_and_query().map_or("", |pq| pq.as_str()), &body);
@@ -48,7 +56,7 @@ pub async fn idempotent(State(gateway): State<Gateway>, request: Request, next: 
     match store.claim(&caller.account_id, &key, &fingerprint).await {
         Ok(Claim::Fresh) => {
             let response = next.run(Request::from_parts(parts, Body::from(body))).await;
-            keep(&gateway, &caller.account_id, &key, response).await
+            keep(&gateway, &caller.account_id, &key, response, &request_id).await
         }
         Ok(Claim::Replay(stored)) => replay(stored),
         Ok(Claim::InProgress) => problem(
@@ -57,7 +65,7 @@ pub async fn idempotent(State(gateway): State<Gateway>, request: Request, next: 
             "idempotency_in_progress",
             "Request in progress",
             "A request with this Idempotency-Key is still running; retry when it has finished.",
-            "",
+            &request_id,
         ),
         Ok(Claim::Mismatch) => problem(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -65,11 +73,11 @@ pub async fn idempotent(State(gateway): State<Gateway>, request: Request, next: 
             "idempotency_key_reused",
             "Idempotency-Key reused",
             "This Idempotency-Key was used for a different request. Use a new key for a new request.",
-            "",
+            &request_id,
         ),
         Err(error) => {
-            tracing::error!(%error, "idempotency store failed");
-            super::problems::unavailable(None, "")
+            tracing::error!(%error, request_id, "idempotency store failed");
+            super::problems::unavailable(None, &request_id)
         }
     }
 }
@@ -91,14 +99,27 @@ pub fn request_fingerprint(method: &Method, path_and_query: &str, body: &[u8]) -
 
 /// Stores the first response for replays (or releases the key after a server error) and
 /// returns it.
-async fn keep(gateway: &Gateway, account_id: &str, key: &str, response: Response) -> Response {
+async fn keep(
+    gateway: &Gateway,
+    account_id: &str,
+    key: &str,
+    response: Response,
+    request_id: &str,
+) -> Response {
     let store = &gateway.services.idempotency;
     let (parts, body) = response.into_parts();
     let body = match to_bytes(body, MAX_BODY).await {
         Ok(body) => body,
         Err(_) => {
             let _ = store.abandon(account_id, key).await;
-            return problem(StatusCode::BAD_GATEWAY, None, "upstream_body_too_large", "Bad gateway", "", "");
+            return problem(
+                StatusCode::BAD_GATEWAY,
+                None,
+                "upstream_body_too_large",
+                "Bad gateway",
+                "The upstream's answer is over 1 MiB, too large to keep for replay under an Idempotency-Key.",
+                request_id,
+            );
         }
     };
     if parts.status.is_server_error() {

@@ -1,7 +1,8 @@
 //! RFC 9457 problem+json answers the gateway gives itself (401, 400, 503), in the same shape as
-//! its 429s: `type`, `title`, `status`, `code`, `detail`, `request_id`.
+//! its 429s: `type`, `title`, `status`, `code`, `detail`, `request_id`. Answers given outside
+//! the gateway (the session-authenticated key API) have no request id and leave the field out.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -13,7 +14,17 @@ struct Problem<'a> {
     status: u16,
     code: &'a str,
     detail: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
     request_id: &'a str,
+}
+
+/// The gateway's id for a request: set on the request it forwards (so the upstream can log it)
+/// and on every answer.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id the gateway gave this request, for problems answered inside it ("" outside).
+pub fn request_id_of(headers: &HeaderMap) -> &str {
+    headers.get(REQUEST_ID).and_then(|value| value.to_str().ok()).unwrap_or("")
 }
 
 /// A problem+json response; `type_base` is the policy's problem type base (or none).
@@ -75,6 +86,6 @@ pub fn unavailable(type_base: Option<&str>, request_id: &str) -> Response {
 }
 
 /// A request the gateway's own endpoints cannot answer as asked; `detail` says how to fix it.
-pub fn bad_request(detail: &str) -> Response {
-    problem(StatusCode::BAD_REQUEST, None, "invalid_request", "Invalid request", detail, "")
+pub fn bad_request(detail: &str, request_id: &str) -> Response {
+    problem(StatusCode::BAD_REQUEST, None, "invalid_request", "Invalid request", detail, request_id)
 }

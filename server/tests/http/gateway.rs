@@ -96,9 +96,44 @@ async fn the_reads_bucket_admits_exactly_its_limit_then_refuses_with_problem_jso
     assert_status(&refused, StatusCode::TOO_MANY_REQUESTS);
     assert!(refused.headers().contains_key("retry-after"));
     assert_eq!(refused.headers()["content-type"], "application/problem+json");
+    let request_id = refused.headers()["x-request-id"].to_str().unwrap().to_owned();
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["status"], 429);
     assert!(body["detail"].as_str().unwrap().contains("reads"), "{body}");
+    assert_eq!(body["request_id"], request_id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_the_request_id_that_the_upstream_was_sent() {
+    // An upstream that answers with the request id it received.
+    let upstream = axum::Router::new().fallback(|headers: axum::http::HeaderMap| async move {
+        headers.get("x-request-id").map_or(String::new(), |id| id.to_str().unwrap_or("").to_owned())
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, upstream).await });
+    let app = spawn_app_with(|settings| settings.upstream_url = Some(format!("http://{address}"))).await;
+    let (_, _, key) = customer_with_key(&app).await;
+
+    // A caller's own X-Request-Id is replaced: the gateway's id is the one its logs know.
+    let admitted = browser()
+        .get(app.url("/v1/snapshots"))
+        .bearer_auth(&key)
+        .header("x-request-id", "mine")
+        .send()
+        .await
+        .unwrap();
+    assert_status(&admitted, StatusCode::OK);
+    let id = admitted.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(id.starts_with("req_"), "{id}");
+    assert_eq!(admitted.text().await.unwrap(), id, "the upstream was sent another id");
+
+    let refused = call(&app, "/v1/snapshots", Some("not-a-key")).await;
+    assert_status(&refused, StatusCode::UNAUTHORIZED);
+    let refused_id = refused.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_ne!(refused_id, id, "ids are per request");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["request_id"], refused_id);
 }
 
 /// Two nodes sharing one PostgreSQL database and one Redis, as a multi-node deployment runs.
