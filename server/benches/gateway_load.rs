@@ -4,6 +4,7 @@
 //!
 //!     cargo bench -p server --bench gateway_load
 //!     LOAD_SECONDS=5 LOAD_CONNECTIONS=32 cargo bench -p server --bench gateway_load
+//!     LOAD_ONLY=ab cargo bench -p server --bench gateway_load    (some cases only, e.g. to profile)
 //!
 //! Client and servers share this machine's cores, as they do in CI; compare the ratios. The
 //! cases take turns a second at a time (`LOAD_SECONDS` turns each, default 3), so a noisy
@@ -37,6 +38,11 @@ struct Case {
 }
 
 impl Case {
+    /// The case's letter, as `LOAD_ONLY` names it.
+    fn letter(&self) -> &str {
+        &self.name[..1]
+    }
+
     fn new(name: &'static str, url: String, key: Option<&str>, connections: usize) -> Self {
         let client =
             reqwest::Client::builder().pool_max_idle_per_host(connections).build().unwrap_or_default();
@@ -57,6 +63,7 @@ fn main() -> anyhow::Result<()> {
     let seconds: u32 = std::env::var("LOAD_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
     let connections: usize =
         std::env::var("LOAD_CONNECTIONS").ok().and_then(|s| s.parse().ok()).unwrap_or(32);
+    let only = std::env::var("LOAD_ONLY").unwrap_or_else(|_| "abcd".to_owned());
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build()?;
     runtime.block_on(async move {
         let hello = serve_hello().await?;
@@ -81,7 +88,7 @@ fn main() -> anyhow::Result<()> {
         }
         // The cases take turns, a second each, so a noisy neighbour slows them all alike.
         for _ in 0..seconds {
-            for case in &mut cases {
+            for case in cases.iter_mut().filter(|case| only.contains(case.letter())) {
                 load_for(case, connections, Duration::from_secs(1)).await;
             }
         }
@@ -195,7 +202,7 @@ fn report(cases: &mut [Case], connections: usize, seconds: u32) {
     println!("{:<28} {:>12} {:>10} {:>9}   statuses", "", "requests/s", "p99", "vs (a)");
     let rate = |case: &Case| case.latencies.len() as f64 / case.busy.as_secs_f64().max(f64::EPSILON);
     let baseline = cases.first().map_or(1.0, rate);
-    for case in cases.iter_mut() {
+    for case in cases.iter_mut().filter(|case| !case.latencies.is_empty()) {
         case.latencies.sort();
         let p99 = case.latencies.get(case.latencies.len() * 99 / 100).copied().unwrap_or_default();
         let statuses: Vec<String> =
