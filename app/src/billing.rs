@@ -86,11 +86,12 @@ pub fn parse_amount(text: &str) -> Result<Option<u64>, AppError> {
 #[cfg(feature = "ssr")]
 mod ssr {
     use chrono::{DateTime, Utc};
-    use numbers::money;
+    use numbers::{money, thousands};
     use policy::{Pricing, Tier};
     use services::Services;
     use services::accounts::{Role, User};
     use usage::UsageQueries;
+    use usage::at_this_pace;
 
     use super::*;
     use crate::auth::ssr::internal;
@@ -140,11 +141,11 @@ mod ssr {
     ) -> PricedMonth {
         let currency = pricing.currency.as_str();
         let free = pricing.free_requests_per_minute;
-        let elapsed = (now - start).num_seconds().max(60) as f64;
-        let projected_extra = (extra as f64 * (end - start).num_seconds() as f64 / elapsed).round() as u64;
+        let projected_extra = at_this_pace(extra, start, end, now);
         let tier = pricing.tier_for(peak_rpm);
         let mut explanation = vec![format!(
-            "Your busiest minute this month had {peak_rpm} requests, which puts the month in the {} tier.",
+            "Your busiest minute this month had {} requests, which puts the month in the {} tier.",
+            thousands(peak_rpm),
             tier.map_or_else(|| "unpriced".to_owned(), tier_range)
         )];
         let (month_to_date, projected_total) = match tier {
@@ -158,7 +159,9 @@ mod ssr {
                 let per_extra = tier.extra_request_cents.unwrap_or(0);
                 let total = |extra: u64| money(fee.saturating_add(per_extra.saturating_mul(extra)), currency);
                 explanation.push(format!(
-                    "Requests above {free} in a minute are extra: {extra} so far. At {} each that is {}.",
+                    "Requests above {} in a minute are extra: {} so far. At {} each that is {}.",
+                    thousands(free),
+                    thousands(extra),
                     money(per_extra, currency),
                     money(per_extra.saturating_mul(extra), currency)
                 ));
@@ -169,10 +172,11 @@ mod ssr {
                     total(extra)
                 ));
                 explanation.push(format!(
-                    "At this month's pace you reach about {projected_extra} extra requests by {}: {} + {} × {} = {}, if your busiest minute stays in this tier.",
+                    "At this month's pace you reach about {} extra requests by {}: {} + {} × {} = {}, if your busiest minute stays in this tier.",
+                    thousands(projected_extra),
                     end.format("%b %-d"),
                     money(fee, currency),
-                    projected_extra,
+                    thousands(projected_extra),
                     money(per_extra, currency),
                     total(projected_extra)
                 ));

@@ -23,7 +23,8 @@ pub struct MonthView {
     pub period: String,
     /// Admitted requests this billing month, all keys.
     pub requests_to_date: u64,
-    /// `requests_to_date` extended to the whole month at the rate so far.
+    /// Where the month ends at the pace so far: the quota's units when there is a quota (a
+    /// request may cost more than one, and exempt calls cost none), else admitted requests.
     pub projected: u64,
     /// The plan's monthly quota, if it has one.
     pub quota: Option<u64>,
@@ -58,7 +59,7 @@ pub(crate) mod ssr {
     use services::Services;
     use services::accounts::Account;
     use services::gauges::{self, Subject};
-    use usage::{Granularity, UsageQueries};
+    use usage::{Granularity, UsageQueries, at_this_pace};
 
     use super::{GaugeView, MonthView, Overview};
     use crate::AppError;
@@ -134,37 +135,29 @@ pub(crate) mod ssr {
             .await
             .map_err(internal)?;
         let requests_to_date = counts.allowed();
+        let quota_used = monthly.map(|(used, _)| used);
         Ok(MonthView {
             period: format!("{} – {}", start.format("%b %-d"), end.format("%b %-d")),
             requests_to_date,
-            projected: project(requests_to_date, start, end, now),
+            projected: at_this_pace(quota_used.unwrap_or(requests_to_date), start, end, now),
             quota: monthly.map(|(_, limit)| limit),
-            runs_out_on: monthly
-                .and_then(|(used, limit)| runs_out(used, limit, requests_to_date, start, end, now)),
+            runs_out_on: monthly.and_then(|(used, limit)| runs_out(used, limit, start, end, now)),
         })
     }
 
-    /// The month's total if the rest of it goes like the part so far.
-    fn project(so_far: u64, start: DateTime<Utc>, end: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
-        let elapsed = (now - start).num_seconds().max(60) as f64;
-        let whole = (end - start).num_seconds() as f64;
-        (so_far as f64 * whole / elapsed).round() as u64
-    }
-
-    /// The day the quota's remainder is used up at this month's rate, if that is before the
-    /// month ends; `None` without traffic or when it lasts the month.
+    /// The day the quota's remainder is used up at this month's pace, if that is before the
+    /// month ends; `None` without use or when it lasts the month.
     fn runs_out(
         used: u64,
         limit: u64,
-        so_far: u64,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Option<String> {
-        if so_far == 0 {
+        if used == 0 {
             return None;
         }
-        let per_second = so_far as f64 / (now - start).num_seconds().max(60) as f64;
+        let per_second = used as f64 / (now - start).num_seconds().max(60) as f64;
         let seconds_left = limit.saturating_sub(used) as f64 / per_second;
         let at = now + chrono::Duration::seconds(seconds_left.min(1e10) as i64);
         (at < end).then(|| at.format("%b %-d").to_string())
@@ -177,15 +170,14 @@ pub(crate) mod ssr {
         use super::*;
 
         #[test]
-        fn ten_days_into_a_thirty_day_month_projects_three_times_and_finds_the_run_out_day() {
+        fn ten_days_into_a_thirty_day_month_finds_the_run_out_day() {
             let start = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
             let end = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
             let now = Utc.with_ymd_and_hms(2026, 11, 11, 0, 0, 0).unwrap();
-            assert_eq!(project(4_000, start, end, now), 12_000);
             // 400 a day, 6,000 left: 15 more days.
-            assert_eq!(runs_out(4_000, 10_000, 4_000, start, end, now).as_deref(), Some("Nov 26"));
-            assert_eq!(runs_out(4_000, 100_000, 4_000, start, end, now), None);
-            assert_eq!(runs_out(0, 10_000, 0, start, end, now), None);
+            assert_eq!(runs_out(4_000, 10_000, start, end, now).as_deref(), Some("Nov 26"));
+            assert_eq!(runs_out(4_000, 100_000, start, end, now), None);
+            assert_eq!(runs_out(0, 10_000, start, end, now), None);
         }
     }
 }

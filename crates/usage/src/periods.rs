@@ -137,11 +137,30 @@ pub(crate) fn from_millis(millis: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(millis).unwrap_or_default()
 }
 
+/// `so_far`, counted over `[start, now)`, extended to the whole period `[start, end)` at the
+/// same pace: the dashboard's month-end projections. At least a minute counts as elapsed, so a
+/// period's first seconds do not project wildly.
+pub fn at_this_pace(so_far: u64, start: DateTime<Utc>, end: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
+    let elapsed = (now - start).num_seconds().max(60) as f64;
+    let whole = (end - start).num_seconds() as f64;
+    (so_far as f64 * whole / elapsed).round() as u64
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
 
     use super::*;
+
+    #[test]
+    fn ten_days_into_a_thirty_day_month_projects_three_times_as_much() {
+        let start = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+        let end = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+        let ten_days_in = Utc.with_ymd_and_hms(2026, 11, 11, 0, 0, 0).unwrap();
+        assert_eq!(at_this_pace(4_000, start, end, ten_days_in), 12_000);
+        // The first seconds count as a minute: 10 requests in 5 s are not 5 million a month.
+        assert_eq!(at_this_pace(10, start, end, start + chrono::Duration::seconds(5)), 432_000);
+    }
 
     fn at(d: u32, h: u32, m: u32, s: u32) -> i64 {
         Utc.with_ymd_and_hms(2026, 11, d, h, m, s).unwrap().timestamp_millis()

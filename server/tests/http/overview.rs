@@ -1,5 +1,7 @@
 //! The Overview page: gauges read from the limiter store the gateway enforces against.
 
+use std::time::Duration;
+
 use reqwest::StatusCode;
 use secrecy::ExposeSecret;
 
@@ -37,6 +39,43 @@ async fn the_overview_shows_the_accounts_buckets_with_what_the_gateway_counted()
     let key_page = app.get(&format!("/?key={}", created.key.id)).await.text().await.unwrap();
     let reads = gauge_text(&key_page, "reads").expect("a reads gauge for the key");
     assert!(reads.contains("3 of 60 used"), "{reads}");
+}
+
+/// The text of the stat labelled `label` in the page's HTML.
+fn stat_value(page: &str, label: &str) -> Option<String> {
+    let start = page.find(label)?;
+    let value = page[start..].find("stat-value")? + start;
+    let text_start = page[value..].find('>')? + value + 1;
+    Some(page[text_start..].split('<').next()?.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_month_end_projection_counts_quota_units_not_exempt_calls() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
+    let secret = app.services.keys.create(&user, "CI", None).await.unwrap().secret.expose_secret().to_owned();
+    // Three calls the quota counts, two it does not (the limits endpoint is exempt).
+    for path in ["/v1/snapshots", "/v1/snapshots", "/v1/snapshots", "/v1/limits", "/v1/limits"] {
+        assert_status(
+            &browser().get(app.url(path)).bearer_auth(&secret).send().await.unwrap(),
+            StatusCode::OK,
+        );
+    }
+    // The month's requests come from the usage rollups, flushed every second.
+    let page = eventually(Duration::from_secs(5), || async {
+        let page = app.get("/").await.text().await.unwrap();
+        match stat_value(&page, "Requests this month") {
+            Some(requests) if requests == "5" => Ok(page),
+            other => Err(format!("requests this month: {other:?}")),
+        }
+    })
+    .await;
+    let now = limiter::Clock::now(&app.clock);
+    let (start, end) = limiter::billing_month(now, 1);
+    let projected = usage::at_this_pace(3, start, end, now);
+    let shown = stat_value(&page, "Projected by month end").unwrap().replace(',', "");
+    assert_eq!(shown, format!("{projected} of 10000"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
