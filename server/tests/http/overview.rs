@@ -7,12 +7,17 @@ use secrecy::ExposeSecret;
 
 use crate::helpers::*;
 
-/// The used/limit text of the gauge for `bucket` in the page's HTML.
-fn gauge_text(page: &str, bucket: &str) -> Option<String> {
-    let start = page.find(&format!(r#"data-bucket="{bucket}""#))?;
-    let meta = page[start..].find("gauge-meta")? + start;
-    let text_start = page[meta..].find('>')? + meta + 1;
+/// The text of the first element of `class` after `anchor` in the page's HTML.
+fn text_after(page: &str, anchor: &str, class: &str) -> Option<String> {
+    let start = page.find(anchor)?;
+    let element = page[start..].find(class)? + start;
+    let text_start = page[element..].find('>')? + element + 1;
     Some(page[text_start..].split('<').next()?.to_owned())
+}
+
+/// The used/limit text of the gauge for `bucket`.
+fn gauge_text(page: &str, bucket: &str) -> Option<String> {
+    text_after(page, &format!(r#"data-bucket="{bucket}""#), "gauge-meta")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -41,12 +46,9 @@ async fn the_overview_shows_the_accounts_buckets_with_what_the_gateway_counted()
     assert!(reads.contains("3 of 60 used"), "{reads}");
 }
 
-/// The text of the stat labelled `label` in the page's HTML.
+/// The value of the stat labelled `label`.
 fn stat_value(page: &str, label: &str) -> Option<String> {
-    let start = page.find(label)?;
-    let value = page[start..].find("stat-value")? + start;
-    let text_start = page[value..].find('>')? + value + 1;
-    Some(page[text_start..].split('<').next()?.to_owned())
+    text_after(page, label, "stat-value")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
