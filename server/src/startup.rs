@@ -23,7 +23,6 @@ use services::keys::KeyFormat;
 use services::{CurrentPolicy, Database, Services, ServicesConfig};
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 use usage::{DEFAULT_FLUSH_INTERVAL, FlushHandle};
@@ -183,7 +182,7 @@ fn router(
         .layer(middleware::from_fn_with_state(guard, end_expired_sessions))
         .layer(sessions)
         .layer(middleware::from_fn(web::refuse_cross_site))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(MAX_BODY_BYTES, web::limit_body))
         .layer(CompressionLayer::new());
 
     // The API: everything else under /v1/ passes the gateway, which authenticates by key and
@@ -194,7 +193,7 @@ fn router(
         .route_service("/v1/{*rest}", gateway.router(upstream).into_service::<axum::body::Body>())
         // Bodies stream through to the upstream up to this size; responses pass as the
         // upstream sent them (no recompression).
-        .layer(RequestBodyLimitLayer::new(MAX_API_BODY_BYTES));
+        .layer(middleware::from_fn_with_state(MAX_API_BODY_BYTES, web::limit_body));
 
     api.merge(dashboard)
         .layer(middleware::from_fn_with_state(proxies, web::identify_client))

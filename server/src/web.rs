@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use app::AppError;
+use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -142,6 +143,29 @@ pub async fn server_fn_error_status(request: Request, next: Next) -> Response {
         parts.status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     }
     Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+/// Refuses a request body over `max` bytes with a problem+json 413: at once when its declared
+/// length is over, else where the stream passes the limit (the body then reads as an error,
+/// which axum's extractors answer with 413 and the proxy with 502).
+pub async fn limit_body(State(max): State<usize>, request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > max as u64) {
+        let detail = format!("The body is over {} KiB, the most this endpoint accepts.", max / 1024);
+        return crate::gateway::problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            None,
+            "body_too_large",
+            "Body too large",
+            &detail,
+            "",
+        );
+    }
+    next.run(request.map(|body| Body::new(http_body_util::Limited::new(body, max)))).await
 }
 
 /// Headers every response carries: no framing by other sites, no MIME sniffing, no referrer

@@ -320,7 +320,10 @@ async fn uploads_larger_than_a_dashboard_form_reach_the_upstream_and_huge_ones_g
     // The server answers 413 from the declared length and may close before the client has
     // written the rest; either way the upload is refused.
     match post(11 * 1024 * 1024).await {
-        Ok(huge) => assert_status(&huge, StatusCode::PAYLOAD_TOO_LARGE),
+        Ok(huge) => {
+            assert_status(&huge, StatusCode::PAYLOAD_TOO_LARGE);
+            assert_eq!(huge.headers()["content-type"], "application/problem+json");
+        }
         Err(error) => assert!(error.is_request(), "{error}"),
     }
 }
