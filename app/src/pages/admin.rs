@@ -6,9 +6,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use super::FormError;
 use super::overview::{Gauge, Month};
 use super::usage::ChartCard;
+use super::{FormError, short_time};
 use crate::admin::{
     AdminAccount, AdminChangePlan, ResetBucket, SetAccountDisabled, SetOverride, admin_overview,
     load_account, search_accounts,
@@ -26,7 +26,7 @@ pub fn AdminPage() -> impl IntoView {
         <p class="row"><a href="/admin/audit">"Audit log of all accounts"</a><a href="/admin/plans">"Plan catalogue"</a></p>
         <form method="get" action="/admin" class="row" role="search">
             <label for="account-search">"Find an account"</label>
-            <input id="account-search" name="q" value=q placeholder="email, account name or key start (ks_…)" autocomplete="off" />
+            <input id="account-search" type="search" name="q" value=q placeholder="email, account name or key start (ks_…)" autocomplete="off" />
             <button type="submit" class="btn btn-primary">"Search"</button>
         </form>
         <Transition fallback=|| view! { <p class="muted">"Searching…"</p> }>
@@ -161,7 +161,7 @@ fn AccountBody(
                 <div class="table-wrap"><table class="table">
                     <thead><tr><th scope="col">"Name"</th><th scope="col">"Key"</th><th scope="col">"Status"</th><th scope="col">"Last used"</th></tr></thead>
                     <tbody>{account.keys.iter().map(|key| view! {
-                        <tr><th scope="row">{key.name.clone()}</th><td class="mono">{format!("{}…", key.start)}</td><td>{key.status.clone()}</td><td>{key.last_used_at.clone().unwrap_or_else(|| "Never".into())}</td></tr>
+                        <tr><th scope="row">{key.name.clone()}</th><td class="mono">{format!("{}…", key.start)}</td><td>{key.status.clone()}</td><td>{key.last_used_at.as_deref().map_or("Never".to_owned(), short_time)}</td></tr>
                     }).collect_view()}</tbody>
                 </table></div>
                 <p><a href=audit_link>"This account's audit log"</a></p>

@@ -9,7 +9,7 @@ use leptos::html::Dialog;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::FormError;
+use super::{FormError, short_time};
 use crate::keys::{CreateKey, GRACE_PERIODS, KeyView, KeyWithSecret, RevokeKey, RotateKey, list_keys};
 
 #[component]
@@ -203,14 +203,6 @@ fn status_badge(key: &KeyView) -> AnyView {
         "revoked" => view! { <span class="badge badge-revoked">"Revoked"</span> }.into_any(),
         "expired" => view! { <span class="badge badge-expired">"Expired"</span> }.into_any(),
         _ => view! { <span class="badge badge-active">"Active"</span> }.into_any(),
-    }
-}
-
-/// `2026-11-24T12:00:00Z` → `2026-11-24 12:00 UTC`.
-fn short_time(iso: &str) -> String {
-    match (iso.get(..10), iso.get(11..16)) {
-        (Some(date), Some(time)) => format!("{date} {time} UTC"),
-        _ => iso.to_owned(),
     }
 }
 

@@ -65,3 +65,11 @@ where
         }
     });
 }
+
+/// `2026-11-24T12:00:00Z` → `2026-11-24 12:00 UTC`: how tables show an instant.
+pub(crate) fn short_time(iso: &str) -> String {
+    match (iso.get(..10), iso.get(11..16)) {
+        (Some(date), Some(time)) => format!("{date} {time} UTC"),
+        _ => iso.to_owned(),
+    }
+}
