@@ -44,7 +44,7 @@ fn PlanEditor(plan: CataloguePlan, edit: ServerAction<EditPlan>) -> impl IntoVie
                 <input type="hidden" name="plan_id" value=plan.id.clone() />
                 <div class="field"><label for=field("name")>"Name"</label><input id=field("name") name="name" value=plan.name.clone() required disabled=!plan.can_change /></div>
                 <div class="field"><label for=field("description")>"Description"</label><input id=field("description") name="description" value=plan.description.clone() disabled=!plan.can_change /></div>
-                <div class="field"><label for=field("price")>"Price (cents a month)"</label><input id=field("price") name="price_cents" inputmode="numeric" value=number(plan.price_cents) disabled=!plan.can_change /></div>
+                <div class="field"><label for=field("price")>"Price (cents a month)"</label><input id=field("price") name="price_cents" inputmode="numeric" aria-describedby=field("price-hint") value=number(plan.price_cents) disabled=!plan.can_change /><p class="field-hint" id=field("price-hint")>"Empty: the plan shows no price of its own and the bill follows the pricing tiers."</p></div>
                 <div class="field"><label for=field("quota")>"Monthly quota"</label><input id=field("quota") name="monthly_quota" inputmode="numeric" value=number(plan.monthly_quota) disabled=!plan.can_change /></div>
                 <div class="field"><label for=field("burst")>"Burst (requests a second)"</label><input id=field("burst") name="burst_per_second" inputmode="numeric" value=number(plan.burst_per_second) disabled=!plan.can_change /></div>
                 <div class="field"><label><input type="checkbox" name="daily_cap" checked=plan.daily_cap disabled=!plan.can_change />" Daily safety cap"</label></div>
