@@ -100,6 +100,11 @@ async fn malformed_bodies_get_a_clear_4xx() {
     assert_status(&unknown_field, StatusCode::UNPROCESSABLE_ENTITY);
     let empty_name = app.keys_api(reqwest::Method::POST, "/v1/keys", Some(json!({"name": "  "}))).await;
     assert_status(&empty_name, StatusCode::UNPROCESSABLE_ENTITY);
+    let oversized =
+        app.keys_api(reqwest::Method::POST, "/v1/keys", Some(json!({"name": "x".repeat(100 * 1024)}))).await;
+    assert_status(&oversized, StatusCode::PAYLOAD_TOO_LARGE);
+    let problem: Value = oversized.json().await.unwrap();
+    assert_eq!(problem["code"], "body_too_large");
     let listed: Value = app.keys_api(reqwest::Method::GET, "/v1/keys", None).await.json().await.unwrap();
     assert_eq!(listed, json!([]), "nothing was created");
 }
