@@ -32,14 +32,14 @@ fn AuditLog(all_accounts: bool) -> impl IntoView {
         <p class="muted">{if all_accounts { "Every change to every account, newest first." } else { "Every change to your account, and every time support viewed it, newest first." }}</p>
         <form method="get" action=action class="row" aria-label="Filter the audit log">
             {all_accounts.then(|| view! { <input type="hidden" name="account" value=field("account") /> })}
-            <label for="audit-actor">"Actor"</label>
-            <input id="audit-actor" name="actor" value=field("actor") placeholder="email" />
-            <label for="audit-action">"Action"</label>
-            <input id="audit-action" name="action" value=field("action") placeholder="e.g. key. or plan.change" />
-            <label for="audit-from">"From"</label>
-            <input id="audit-from" name="from" type="date" value=field("from") />
-            <label for="audit-to">"To"</label>
-            <input id="audit-to" name="to" type="date" value=field("to") />
+            <span class="inline-field"><label for="audit-actor">"Actor"</label>
+            <input id="audit-actor" name="actor" value=field("actor") placeholder="email" /></span>
+            <span class="inline-field"><label for="audit-action">"Action"</label>
+            <input id="audit-action" name="action" value=field("action") placeholder="e.g. key. or plan.change" /></span>
+            <span class="inline-field"><label for="audit-from">"From"</label>
+            <input id="audit-from" name="from" type="date" value=field("from") /></span>
+            <span class="inline-field"><label for="audit-to">"To"</label>
+            <input id="audit-to" name="to" type="date" value=field("to") /></span>
             <button type="submit" class="btn btn-small">"Filter"</button>
         </form>
         <Transition fallback=|| view! { <p class="muted">"Loading the log…"</p> }>
