@@ -1,4 +1,4 @@
-//! Random identifiers and secrets in base62: `acc_3kTmd…`.
+//! Random identifiers and secrets in base62 (`acc_3kTmd…`), and digests written as hex.
 
 use rand::Rng;
 
@@ -14,6 +14,17 @@ pub fn random_base62(len: usize) -> String {
 /// A new id such as `acc_3kTmdQ0r…`: a readable kind prefix and 128+ random bits.
 pub fn new_id(kind: &str) -> String {
     format!("{kind}_{}", random_base62(22))
+}
+
+/// `bytes` in lowercase hex, two characters a byte: how SHA-256 digests are stored and compared.
+pub fn lowercase_hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(bytes.len() * 2);
+    for &byte in bytes {
+        hex.push(char::from(HEX[usize::from(byte >> 4)]));
+        hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    hex
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::CurrentPolicy;
 use crate::accounts::{Accounts, CredentialsError, User, normalize_email};
 use crate::db::Database;
-use crate::ids::random_base62;
+use crate::ids::{lowercase_hex, random_base62};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
@@ -131,5 +131,5 @@ impl Logins {
 
 fn token_hash(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    lowercase_hex(&digest)
 }

@@ -12,6 +12,7 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use services::idempotency::{Claim, StoredResponse};
+use services::ids::lowercase_hex;
 use sha2::{Digest, Sha256};
 
 use super::Gateway;
@@ -94,7 +95,7 @@ pub fn request_fingerprint(method: &Method, path_and_query: &str, body: &[u8]) -
     hasher.update(path_and_query.as_bytes());
     hasher.update(b"\n");
     hasher.update(body);
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    lowercase_hex(&hasher.finalize())
 }
 
 /// Stores the first response for replays (or releases the key after a server error) and

@@ -6,7 +6,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::ids::random_base62;
+use crate::ids::{lowercase_hex, random_base62};
 
 const RANDOM_LEN: usize = 22;
 const CHECKSUM_LEN: usize = 6;
@@ -70,13 +70,7 @@ fn visible_start(secret: &str, prefix: &str) -> String {
 
 /// SHA-256 in hex: what the database keeps and looks keys up by.
 pub fn digest(secret: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut hex = String::with_capacity(64);
-    for byte in Sha256::digest(secret.as_bytes()) {
-        hex.push(char::from(HEX[usize::from(byte >> 4)]));
-        hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
-    }
-    hex
+    lowercase_hex(&Sha256::digest(secret.as_bytes()))
 }
 
 /// The six base62 characters of CRC-32 over `body`: bytes, so the gateway compares without
