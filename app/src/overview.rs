@@ -59,7 +59,7 @@ pub(crate) mod ssr {
     use services::Services;
     use services::accounts::Account;
     use services::gauges::{self, Subject};
-    use usage::{Granularity, UsageQueries, at_this_pace};
+    use usage::{Granularity, UsageQueries, at_this_pace, pace_per_second};
 
     use super::{GaugeView, MonthView, Overview};
     use crate::AppError;
@@ -157,7 +157,7 @@ pub(crate) mod ssr {
         if used == 0 {
             return None;
         }
-        let per_second = used as f64 / (now - start).num_seconds().max(60) as f64;
+        let per_second = pace_per_second(used, start, now);
         let seconds_left = limit.saturating_sub(used) as f64 / per_second;
         let at = now + chrono::Duration::seconds(seconds_left.min(1e10) as i64);
         (at < end).then(|| at.format("%b %-d").to_string())

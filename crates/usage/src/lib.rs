@@ -46,7 +46,7 @@ mod rollups;
 pub use error::UsageError;
 pub use event::{Outcome, UsageEvent};
 pub use flush::{DEFAULT_FLUSH_INTERVAL, FlushHandle, FlushReport, FlushStatus, Flusher};
-pub use periods::{ChartSpan, Granularity, at_this_pace};
+pub use periods::{ChartSpan, Granularity, at_this_pace, pace_per_second};
 pub use queries::{
     BillingUsage, KeyUsage, MAX_SERIES_POINTS, MinuteUsage, SeriesPoint, SeriesQuery, UsageQueries,
 };

@@ -137,13 +137,16 @@ pub(crate) fn from_millis(millis: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(millis).unwrap_or_default()
 }
 
-/// `so_far`, counted over `[start, now)`, extended to the whole period `[start, end)` at the
-/// same pace: the dashboard's month-end projections. At least a minute counts as elapsed, so a
+/// `so_far`, counted over `[start, now)`, per second. At least a minute counts as elapsed, so a
 /// period's first seconds do not project wildly.
+pub fn pace_per_second(so_far: u64, start: DateTime<Utc>, now: DateTime<Utc>) -> f64 {
+    so_far as f64 / (now - start).num_seconds().max(60) as f64
+}
+
+/// `so_far`, counted over `[start, now)`, extended to the whole period `[start, end)` at the
+/// same pace: the dashboard's month-end projections.
 pub fn at_this_pace(so_far: u64, start: DateTime<Utc>, end: DateTime<Utc>, now: DateTime<Utc>) -> u64 {
-    let elapsed = (now - start).num_seconds().max(60) as f64;
-    let whole = (end - start).num_seconds() as f64;
-    (so_far as f64 * whole / elapsed).round() as u64
+    (pace_per_second(so_far, start, now) * (end - start).num_seconds() as f64).round() as u64
 }
 
 #[cfg(test)]
