@@ -200,6 +200,7 @@ pub struct CataloguePlan {
     pub monthly_quota: Option<u64>,
     pub burst_per_second: Option<u64>,
     pub daily_cap: bool,
+    pub self_service: bool,
     pub can_change: bool,
 }
 
@@ -219,22 +220,30 @@ pub async fn list_catalogue() -> Result<Vec<CataloguePlan>, AppError> {
             monthly_quota: plan.monthly_quota,
             burst_per_second: plan.burst.as_ref().map(policy::Limit::count),
             daily_cap: plan.daily_cap,
+            self_service: plan.self_service,
             can_change: operator.role == services::accounts::Role::Admin,
         })
         .collect())
 }
 
+/// The catalogue editor's fields for one plan, as its plain HTML form posts them (a checkbox
+/// is absent when unticked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanForm {
+    pub name: String,
+    pub description: String,
+    pub price_cents: String,
+    pub monthly_quota: String,
+    pub burst_per_second: String,
+    #[serde(default)]
+    pub daily_cap: Option<String>,
+    #[serde(default)]
+    pub self_service: Option<String>,
+}
+
 /// Changes one plan of the catalogue; empty numbers mean "none" (no price, no quota, no burst).
 #[server]
-pub async fn edit_plan(
-    plan_id: String,
-    name: String,
-    description: String,
-    price_cents: String,
-    monthly_quota: String,
-    burst_per_second: String,
-    daily_cap: Option<String>,
-) -> Result<(), AppError> {
+pub async fn edit_plan(plan_id: String, #[server(flatten)] form: PlanForm) -> Result<(), AppError> {
     use crate::auth::ssr::{require_operator, services};
     let operator = require_operator().await?;
     let number = |text: &str, what: &str| -> Result<Option<u64>, AppError> {
@@ -247,12 +256,13 @@ pub async fn edit_plan(
             .map_err(|_| AppError::Invalid(format!("{what} is a whole number, or empty for none.")))
     };
     let edit = services::catalogue::PlanEdit {
-        name,
-        description,
-        price_cents: number(&price_cents, "The price in cents")?,
-        monthly_quota: number(&monthly_quota, "The monthly quota")?,
-        burst_per_second: number(&burst_per_second, "The burst")?,
-        daily_cap: daily_cap.is_some(),
+        price_cents: number(&form.price_cents, "The price in cents")?,
+        monthly_quota: number(&form.monthly_quota, "The monthly quota")?,
+        burst_per_second: number(&form.burst_per_second, "The burst")?,
+        daily_cap: form.daily_cap.is_some(),
+        self_service: form.self_service.is_some(),
+        name: form.name,
+        description: form.description,
     };
     services()?.catalogue.edit_plan(&operator, &plan_id, edit).await.map_err(admin_error)?;
     Ok(())

@@ -13,9 +13,15 @@ pub struct PlanView {
     /// "$29/month"; "Billed by usage" when the bill follows the pricing tiers (the Billing
     /// page); "Custom pricing" otherwise.
     pub price: String,
+    /// The plan has a price of its own (shown large), not a note on how it is billed.
+    pub fixed_price: bool,
     /// What the plan allows, one line each ("10,000 calls a month", "5 requests a second").
     pub limits: Vec<String>,
     pub current: bool,
+    /// Customers may switch to it here; otherwise it is arranged with the operator.
+    pub self_service: bool,
+    /// Where to ask for a plan arranged with the operator (the policy's upgrade URL).
+    pub contact_url: Option<String>,
 }
 
 #[server]
@@ -37,7 +43,9 @@ pub async fn change_plan(plan_id: String) -> Result<(), AppError> {
     let services = crate::auth::ssr::services()?;
     services.accounts.change_plan(&user, &plan_id).await.map_err(|error| match error {
         PlanChangeError::NotOwner => AppError::Forbidden,
-        PlanChangeError::UnknownPlan => AppError::Invalid(error.to_string()),
+        PlanChangeError::UnknownPlan | PlanChangeError::ArrangedByOperator => {
+            AppError::Invalid(error.to_string())
+        }
         PlanChangeError::Internal(cause) => crate::auth::ssr::internal(cause),
     })?;
     Ok(())
@@ -77,6 +85,9 @@ mod ssr {
             price,
             limits,
             current: plan.id == current,
+            fixed_price: plan.price_cents.is_some(),
+            self_service: plan.self_service,
+            contact_url: policy.rejection.upgrade_url.clone(),
         }
     }
 

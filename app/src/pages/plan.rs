@@ -1,5 +1,6 @@
 //! The Plan page: every plan side by side, the current one marked, and a switch that asks for
-//! confirmation first. Works without JavaScript (plain forms).
+//! confirmation first (plans arranged by contract say whom to ask instead). Works without
+//! JavaScript (plain forms).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -33,28 +34,53 @@ pub fn PlanPage() -> impl IntoView {
 
 #[component]
 fn PlanCard(plan: PlanView, change: ServerAction<ChangePlan>) -> impl IntoView {
-    let PlanView { id, name, description, price, limits, current } = plan;
+    let PlanView { id, name, description, price, fixed_price, limits, current, self_service, contact_url } =
+        plan;
     let heading = format!("plan-{id}");
     let labelled_by = heading.clone();
     let plan_attr = id.clone();
     let title = name.clone();
-    let confirm = format!("Switch to {name}");
+    let price_class = if fixed_price { "stat-value" } else { "plan-billing muted" };
+    let switch = match (current, self_service) {
+        (true, _) => None,
+        (false, true) => Some(view! { <ChoosePlan id name change /> }.into_any()),
+        (false, false) => Some(view! { <ArrangedPlan contact_url /> }.into_any()),
+    };
     view! {
         <section class="card stack" aria-labelledby=labelled_by data-plan=plan_attr>
             <h2 id=heading>{title} {current.then(|| view! { " " <span class="badge badge-plan">"Current plan"</span> })}</h2>
-            <p class="stat-value">{price}</p>
+            <p class=price_class>{price}</p>
             <p class="muted">{description}</p>
             <ul>{limits.into_iter().map(|line| view! { <li>{line}</li> }).collect_view()}</ul>
-            {(!current).then(|| view! {
-                <details>
-                    <summary class="btn">{format!("Choose {name}…")}</summary>
-                    <ActionForm action=change attr:class="form">
-                        <input type="hidden" name="plan_id" value=id.clone() />
-                        <p>{format!("Your limits change to {name}'s at your next request.")}</p>
-                        <button type="submit" class="btn btn-primary">{confirm.clone()}</button>
-                    </ActionForm>
-                </details>
-            })}
+            {switch}
         </section>
+    }
+}
+
+/// The switch to a plan customers may choose, behind a confirmation.
+#[component]
+fn ChoosePlan(id: String, name: String, change: ServerAction<ChangePlan>) -> impl IntoView {
+    let confirm = format!("Switch to {name}");
+    view! {
+        <details>
+            <summary class="btn">{format!("Choose {name}…")}</summary>
+            <ActionForm action=change attr:class="form">
+                <input type="hidden" name="plan_id" value=id />
+                <p>{format!("Your limits change to {name}'s at your next request.")}</p>
+                <button type="submit" class="btn btn-primary">{confirm}</button>
+            </ActionForm>
+        </details>
+    }
+}
+
+/// A plan arranged by contract: no switch, only where to ask for it.
+#[component]
+fn ArrangedPlan(contact_url: Option<String>) -> impl IntoView {
+    match contact_url {
+        Some(url) => view! {
+            <p>"Arranged by contract. "<a href=url rel="noopener">"Contact us"</a>" to move your account to it."</p>
+        }
+        .into_any(),
+        None => view! { <p>"Arranged by contract: contact us to move your account to it."</p> }.into_any(),
     }
 }

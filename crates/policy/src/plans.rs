@@ -36,6 +36,18 @@ pub struct Plan {
     /// Further buckets charged on every metered request of this plan.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub buckets: Vec<String>,
+    /// Whether customers may move their account to this plan themselves on the Plan page.
+    /// `false` for a plan arranged by contract (Enterprise): only an admin assigns it.
+    #[serde(default = "self_service_by_default", skip_serializing_if = "is_self_service")]
+    pub self_service: bool,
+}
+
+fn self_service_by_default() -> bool {
+    true
+}
+
+fn is_self_service(self_service: &bool) -> bool {
+    *self_service
 }
 
 /// Defaults for accounts.

@@ -73,6 +73,9 @@ fn assert_seed_001_plans(policy: &Policy) {
     }
     assert!(starter.daily_cap && pro.daily_cap);
     assert_eq!(policy.plan("enterprise").unwrap().price_cents, None);
+    // "Custom / Negotiated": a contract an admin assigns, not a plan a customer picks.
+    let self_service: Vec<bool> = policy.plans().iter().map(|p| p.self_service).collect();
+    assert_eq!(self_service, [true, true, true, false]);
 
     let cap = policy.daily_cap.as_ref().unwrap();
     assert_eq!(cap.limit, 10_000);

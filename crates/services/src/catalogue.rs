@@ -25,6 +25,8 @@ pub struct PlanEdit {
     /// Requests a second, smoothly, with as many at once; `None`: no burst limit.
     pub burst_per_second: Option<u64>,
     pub daily_cap: bool,
+    /// Customers may choose the plan themselves; otherwise only an admin assigns it.
+    pub self_service: bool,
 }
 
 #[derive(Clone)]
@@ -103,6 +105,7 @@ impl Catalogue {
             burst: u32::try_from(rate).unwrap_or(u32::MAX),
         });
         plan.daily_cap = edit.daily_cap;
+        plan.self_service = edit.self_service;
         let after = summary(plan);
         policy.validate().map_err(|error| AdminError::Invalid(error.to_string()))?;
         let plans =
@@ -142,11 +145,12 @@ impl Catalogue {
 fn summary(plan: &Plan) -> String {
     let or_none = |value: Option<u64>| value.map_or_else(|| "none".to_owned(), |v| v.to_string());
     format!(
-        "{}: price_cents={} monthly_quota={} burst/s={} daily_cap={}",
+        "{}: price_cents={} monthly_quota={} burst/s={} daily_cap={} self_service={}",
         plan.name,
         or_none(plan.price_cents),
         or_none(plan.monthly_quota),
         or_none(plan.burst.as_ref().map(Limit::count)),
-        plan.daily_cap
+        plan.daily_cap,
+        plan.self_service
     )
 }

@@ -233,6 +233,7 @@ async fn an_admins_catalogue_edit_applies_at_the_next_request_and_outlives_a_res
             ("monthly_quota", quota),
             ("burst_per_second", "5"),
             ("daily_cap", "on"),
+            ("self_service", "on"),
         ]
     };
 
@@ -273,6 +274,7 @@ async fn a_catalogue_edit_on_one_node_is_in_force_on_the_other_within_a_second()
         ("monthly_quota", "30000"),
         ("burst_per_second", "5"),
         ("daily_cap", "on"),
+        ("self_service", "on"),
     ];
     assert_status(&call(&a, "edit_plan", &edit).await, StatusCode::OK);
     eventually(Duration::from_secs(1), || async {

@@ -60,3 +60,24 @@ async fn an_unknown_plan_is_refused_and_nothing_changes() {
     let account = app.services.accounts.account(user.account_id.as_deref().unwrap()).await.unwrap().unwrap();
     assert_eq!(account.plan_id, "starter");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_arranged_by_contract_has_no_switch_and_cannot_be_chosen() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let page = app.get("/plan").await.text().await.unwrap();
+    let enterprise = &page[page.find(r#"data-plan="enterprise""#).unwrap()..];
+    let enterprise = &enterprise[..enterprise.find("</section>").unwrap()];
+    assert!(enterprise.contains("Arranged by contract"), "{enterprise}");
+    assert!(!enterprise.contains("Choose Enterprise"), "{enterprise}");
+    assert!(page.contains("Choose Pro"));
+
+    // The form posted by hand is refused, with the reason, and nothing changes.
+    let response = app.submit_form("change_plan", "/plan", &[("plan_id", "enterprise")]).await;
+    assert!(location(&response).contains("__err"), "{}", location(&response));
+    let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
+    let account = app.services.accounts.account(user.account_id.as_deref().unwrap()).await.unwrap().unwrap();
+    assert_eq!(account.plan_id, "starter");
+    let log = services::audit::for_account(&app.services.db, &account.id, 5).await.unwrap();
+    assert!(log.iter().all(|entry| entry.action != "plan.change"));
+}

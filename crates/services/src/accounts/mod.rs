@@ -93,6 +93,8 @@ pub enum PlanChangeError {
     NotOwner,
     #[error("There is no such plan.")]
     UnknownPlan,
+    #[error("This plan is arranged with us by contract; contact us to move your account to it.")]
+    ArrangedByOperator,
     #[error(transparent)]
     Internal(#[from] DbError),
 }
@@ -234,15 +236,17 @@ impl Accounts {
         Ok(repo::account_by_id(&self.db, account_id).await?)
     }
 
-    /// Moves the actor's account to `plan_id` (owners only). The gateway uses the new plan's
+    /// Moves the actor's account to `plan_id` (owners only; plans a customer may choose). The gateway uses the new plan's
     /// limits from the next request on every node; counters are kept; the change is audited.
     pub async fn change_plan(&self, actor: &User, plan_id: &str) -> Result<Account, PlanChangeError> {
         let account_id = actor.account_id.as_deref().ok_or(PlanChangeError::NotOwner)?;
         if actor.role != Role::Owner {
             return Err(PlanChangeError::NotOwner);
         }
-        if self.policy.get().plan(plan_id).is_none() {
-            return Err(PlanChangeError::UnknownPlan);
+        match self.policy.get().plan(plan_id) {
+            None => return Err(PlanChangeError::UnknownPlan),
+            Some(plan) if !plan.self_service => return Err(PlanChangeError::ArrangedByOperator),
+            Some(_) => {}
         }
         let account = self.account(account_id).await?.ok_or(PlanChangeError::NotOwner)?;
         if account.plan_id == plan_id {
