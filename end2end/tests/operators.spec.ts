@@ -28,6 +28,8 @@ async function openAccount(page: Page, customerEmail: string) {
   await page.goto("/admin");
   await page.getByLabel("Find an account").fill(customerEmail);
   await page.getByRole("button", { name: "Search" }).click();
+  // The front page lists the newest accounts (other runs' Initechs among them): wait for the results.
+  await expect(page.getByRole("heading", { name: "Accounts found" })).toBeVisible();
   await page.getByRole("link", { name: "Initech" }).click();
   await expect(page.getByRole("heading", { level: 1, name: "Initech" })).toBeVisible();
 }

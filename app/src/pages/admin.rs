@@ -10,8 +10,8 @@ use super::overview::{Gauge, Month};
 use super::usage::ChartCard;
 use super::{FormError, short_time};
 use crate::admin::{
-    AdminAccount, AdminChangePlan, ResetBucket, SetAccountDisabled, SetOverride, admin_overview,
-    load_account, search_accounts,
+    AccountListing, AdminAccount, AdminChangePlan, ResetBucket, SetAccountDisabled, SetOverride,
+    admin_overview, load_account, search_accounts,
 };
 use crate::view_as::StartViewAs;
 
@@ -26,32 +26,45 @@ pub fn AdminPage() -> impl IntoView {
         <p class="row"><a href="/admin/audit">"Audit log of all accounts"</a><a href="/admin/plans">"Plan catalogue"</a></p>
         <form method="get" action="/admin" class="row" role="search">
             <label for="account-search">"Find an account"</label>
-            <input id="account-search" type="search" name="q" value=q placeholder="email, account name or key start (ks_…)" autocomplete="off" />
+            <input id="account-search" type="search" name="q" value=q placeholder="email, account name or key start (ks_…)" autocomplete="off" aria-describedby="account-search-hint" />
             <button type="submit" class="btn btn-primary">"Search"</button>
         </form>
+        <p class="field-hint" id="account-search-hint">"A user's email, the account's name, or the start of one of its keys."</p>
         <Transition fallback=|| view! { <p class="muted">"Searching…"</p> }>
             {move || Suspend::new(async move {
                 match results.await {
-                    Ok(found) if found.is_empty() && q().is_empty() => view! { <p class="muted">"Search by a user's email, the account's name, or the start of one of its keys."</p> }.into_any(),
+                    Ok(found) if found.is_empty() && q().is_empty() => view! { <div class="empty-state"><h2>"No customer accounts yet"</h2><p>"Accounts appear here as customers sign up."</p></div> }.into_any(),
                     Ok(found) if found.is_empty() => view! { <div class="empty-state"><h2>"No accounts match"</h2><p>"Try part of an email or a key's first characters."</p></div> }.into_any(),
-                    Ok(found) => view! {
-                        <div class="table-wrap"><table class="table">
-                            <caption class="sr-only">"Accounts found"</caption>
-                            <thead><tr><th scope="col">"Account"</th><th scope="col">"Owner"</th><th scope="col">"Plan"</th><th scope="col">"Status"</th></tr></thead>
-                            <tbody>{found.into_iter().map(|account| view! {
-                                <tr>
-                                    <th scope="row"><a href=format!("/admin/accounts/{}", account.id)>{account.name}</a></th>
-                                    <td>{account.owner_email.unwrap_or_default()}</td>
-                                    <td>{account.plan_id}</td>
-                                    <td>{if account.disabled { "Disabled" } else { "Active" }}</td>
-                                </tr>
-                            }).collect_view()}</tbody>
-                        </table></div>
-                    }.into_any(),
+                    Ok(found) => {
+                        let title = if q().is_empty() { "Newest accounts" } else { "Accounts found" };
+                        view! {
+                            <h2>{title}</h2>
+                            <AccountTable accounts=found caption=title />
+                        }.into_any()
+                    }
                     Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
                 }
             })}
         </Transition>
+    }
+}
+
+/// Accounts as the console lists them, each linking to its page.
+#[component]
+fn AccountTable(accounts: Vec<AccountListing>, caption: &'static str) -> impl IntoView {
+    view! {
+        <div class="table-wrap"><table class="table">
+            <caption class="sr-only">{caption}</caption>
+            <thead><tr><th scope="col">"Account"</th><th scope="col">"Owner"</th><th scope="col">"Plan"</th><th scope="col">"Status"</th></tr></thead>
+            <tbody>{accounts.into_iter().map(|account| view! {
+                <tr>
+                    <th scope="row"><a href=format!("/admin/accounts/{}", account.id)>{account.name}</a></th>
+                    <td>{account.owner_email.unwrap_or_default()}</td>
+                    <td>{account.plan_id}</td>
+                    <td>{if account.disabled { "Disabled" } else { "Active" }}</td>
+                </tr>
+            }).collect_view()}</tbody>
+        </table></div>
     }
 }
 

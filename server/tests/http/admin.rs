@@ -107,7 +107,8 @@ async fn customers_and_support_staff_get_403_from_admin_changes() {
 async fn accounts_are_found_by_email_name_or_key_start() {
     let app = spawn_app().await;
     let (owner, _, secret) = customer(&app, "dev@initech.example").await;
-    customer(&app, "someone@else.example").await;
+    app.clock.advance(chrono::Duration::seconds(1));
+    let (newer, _, _) = customer(&app, "someone@else.example").await;
     operator(&app, "admin@keystile.example", Role::Admin).await;
     for query in ["INITECH", "dev@", &secret[..9]] {
         let found: Value = call(&app, "search_accounts", &[("query", query)]).await.json().await.unwrap();
@@ -116,6 +117,14 @@ async fn accounts_are_found_by_email_name_or_key_start() {
     }
     let none: Value = call(&app, "search_accounts", &[("query", "%")]).await.json().await.unwrap();
     assert_eq!(none, serde_json::json!([]), "LIKE wildcards are taken literally");
+
+    // No query: the newest accounts, newest first, on the console's front page too.
+    let newest: Value = call(&app, "search_accounts", &[("query", " ")]).await.json().await.unwrap();
+    let ids: Vec<&str> = newest.as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [newer.account_id.as_deref().unwrap(), owner.account_id.as_deref().unwrap()]);
+    let page = app.get("/admin").await.text().await.unwrap();
+    assert!(page.contains("Newest accounts"), "{page}");
+    assert!(page.contains("dev@initech.example") && page.contains("someone@else.example"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -55,29 +55,37 @@ struct SummaryRow {
 /// How many accounts one search lists.
 const SEARCH_LIMIT: i64 = 50;
 
+/// An account row with its owner's email; a query appends its `WHERE` and `ORDER BY`.
+const SUMMARY_SELECT: &str = "SELECT a.id, a.name, a.plan_id, a.billing_anchor_day, a.created_at, a.disabled_at, a.spend_cap_cents, \
+     (SELECT MIN(o.email) FROM users o WHERE o.account_id = a.id AND o.role = 'owner') AS owner_email \
+     FROM accounts a ";
+
 impl Accounts {
     /// Accounts whose name or a user's email contains `query` (any case), or with a key whose
-    /// visible start begins with it; at most fifty, by name.
+    /// visible start begins with it; at most fifty, by name. An empty query lists the fifty
+    /// newest accounts, newest first.
     pub async fn search(&self, actor: &User, query: &str) -> Result<Vec<AccountSummary>, AdminError> {
         require_operator(actor)?;
         let query = query.trim();
-        if query.is_empty() {
-            return Ok(Vec::new());
-        }
-        let escaped = audit::escape_like(query);
-        let rows: Vec<SummaryRow> = sqlx::query_as(
-            "SELECT a.id, a.name, a.plan_id, a.billing_anchor_day, a.created_at, a.disabled_at, a.spend_cap_cents, \
-             (SELECT MIN(o.email) FROM users o WHERE o.account_id = a.id AND o.role = 'owner') AS owner_email \
-             FROM accounts a WHERE lower(a.name) LIKE $1 ESCAPE '\\' \
-             OR a.id IN (SELECT u.account_id FROM users u WHERE u.email_normalized LIKE $1 ESCAPE '\\') \
-             OR a.id IN (SELECT k.account_id FROM api_keys k WHERE k.start LIKE $2 ESCAPE '\\' OR k.previous_start LIKE $2 ESCAPE '\\') \
-             ORDER BY a.name, a.id LIMIT $3",
-        )
-        .bind(format!("%{}%", escaped.to_lowercase()))
-        .bind(format!("{escaped}%"))
-        .bind(SEARCH_LIMIT)
-        .fetch_all(self.db.pool())
-        .await?;
+        let rows: Vec<SummaryRow> = if query.is_empty() {
+            sqlx::query_as(&format!("{SUMMARY_SELECT} ORDER BY a.created_at DESC, a.id LIMIT $1"))
+                .bind(SEARCH_LIMIT)
+                .fetch_all(self.db.pool())
+                .await?
+        } else {
+            let escaped = audit::escape_like(query);
+            sqlx::query_as(&format!(
+                "{SUMMARY_SELECT} WHERE lower(a.name) LIKE $1 ESCAPE '\\' \
+                 OR a.id IN (SELECT u.account_id FROM users u WHERE u.email_normalized LIKE $1 ESCAPE '\\') \
+                 OR a.id IN (SELECT k.account_id FROM api_keys k WHERE k.start LIKE $2 ESCAPE '\\' OR k.previous_start LIKE $2 ESCAPE '\\') \
+                 ORDER BY a.name, a.id LIMIT $3"
+            ))
+            .bind(format!("%{}%", escaped.to_lowercase()))
+            .bind(format!("{escaped}%"))
+            .bind(SEARCH_LIMIT)
+            .fetch_all(self.db.pool())
+            .await?
+        };
         Ok(rows
             .into_iter()
             .map(|row| AccountSummary { account: row.account.into(), owner_email: row.owner_email })
