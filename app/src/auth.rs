@@ -12,6 +12,8 @@ pub struct Viewer {
     /// `owner`, `member`, `admin` or `support`.
     pub role: String,
     pub is_operator: bool,
+    /// Belongs to a customer account (operator staff have none, except while viewing as one).
+    pub has_account: bool,
     /// Set while an operator views a customer's account (read-only).
     pub view_as: Option<ViewAsBanner>,
 }
@@ -50,6 +52,7 @@ pub async fn current_viewer() -> Result<Option<Viewer>, AppError> {
         email: user.email,
         role: user.role.as_str().to_owned(),
         is_operator: user.role.is_operator(),
+        has_account: user.account_id.is_some(),
         view_as,
     }))
 }
@@ -76,7 +79,7 @@ pub async fn log_in(email: String, password: String, next: String) -> Result<(),
         ssr::remember_device(&token);
     }
     ssr::start_session(&services, logged_in.user.id).await?;
-    leptos_axum::redirect(&safe_next(&next));
+    leptos_axum::redirect(&landing(&next, logged_in.user.account_id.is_some()));
     Ok(())
 }
 
@@ -111,6 +114,16 @@ pub async fn log_out() -> Result<(), AppError> {
 }
 
 /// Where to go after login: a path on this site only, never another origin.
+/// Where a login lands: the page it was going to, else the home page: the overview for a
+/// customer, the console for operator staff (who have no account of their own).
+#[cfg(feature = "ssr")]
+fn landing(next: &str, has_account: bool) -> String {
+    match safe_next(next) {
+        home if home == "/" && !has_account => "/admin".to_owned(),
+        next => next,
+    }
+}
+
 pub fn safe_next(next: &str) -> String {
     let is_local_path = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
     if is_local_path { next.to_owned() } else { "/".to_owned() }
@@ -239,5 +252,15 @@ mod tests {
         for unsafe_next in ["", "https://evil.example", "//evil.example", "/\\evil.example", "keys"] {
             assert_eq!(safe_next(unsafe_next), "/", "{unsafe_next:?}");
         }
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn staff_without_an_account_land_on_the_console() {
+        use super::landing;
+        assert_eq!(landing("/", false), "/admin");
+        assert_eq!(landing("https://evil.example", false), "/admin");
+        assert_eq!(landing("/admin/audit", false), "/admin/audit");
+        assert_eq!(landing("/", true), "/");
     }
 }

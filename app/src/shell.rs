@@ -14,12 +14,6 @@ pub fn Shell() -> impl IntoView {
         <div class="shell">
             <nav class="nav" aria-label="Main">
                 <div class="brand">"keystile"</div>
-                <A href="/" exact=true>"Overview"</A>
-                <A href="/keys">"Keys"</A>
-                <A href="/usage">"Usage"</A>
-                <A href="/billing">"Billing"</A>
-                <A href="/plan">"Plan"</A>
-                <A href="/audit">"Audit log"</A>
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         viewer.await.ok().flatten().map(|viewer| view! { <ViewerNav viewer /> })
@@ -38,11 +32,20 @@ pub fn Shell() -> impl IntoView {
     }
 }
 
-/// The operator section (for staff) and the footer with the user's email and log out.
+/// The account's pages (for customers, and staff viewing as one), the operator section (for
+/// staff) and the footer with the user's email and log out.
 #[component]
 fn ViewerNav(viewer: Viewer) -> impl IntoView {
     let log_out = ServerAction::<LogOut>::new();
     view! {
+        <Show when=move || viewer.has_account>
+            <A href="/" exact=true>"Overview"</A>
+            <A href="/keys">"Keys"</A>
+            <A href="/usage">"Usage"</A>
+            <A href="/billing">"Billing"</A>
+            <A href="/plan">"Plan"</A>
+            <A href="/audit">"Audit log"</A>
+        </Show>
         <Show when=move || viewer.is_operator>
             <div class="nav-section">"Operator"</div>
             <A href="/admin">"Admin"</A>

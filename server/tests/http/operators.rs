@@ -29,11 +29,14 @@ async fn an_admin_created_on_the_command_line_can_log_in_and_sees_the_operator_s
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(String::from_utf8_lossy(&output.stdout).contains("Created admin user ops@example.com"));
 
-    assert_redirect(&app.log_in("ops@example.com", "operator password", "/").await, "/");
-    let overview = app.get("/").await;
-    assert_status(&overview, StatusCode::OK);
-    let page = overview.text().await.unwrap();
+    // Staff have no account of their own: they land on the console, whose navigation has no
+    // customer pages.
+    assert_redirect(&app.log_in("ops@example.com", "operator password", "/").await, "/admin");
+    let console = app.get("/admin").await;
+    assert_status(&console, StatusCode::OK);
+    let page = console.text().await.unwrap();
     assert!(page.contains(r#"href="/admin""#), "operators see the Admin link");
+    assert!(!page.contains(r#"href="/keys""#), "an operator has no keys page of their own");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -42,6 +45,7 @@ async fn customers_do_not_see_the_operator_section() {
     app.sign_up("ada@example.com").await;
     let page = app.get("/").await.text().await.unwrap();
     assert!(!page.contains(r#"href="/admin""#));
+    assert!(page.contains(r#"href="/keys""#));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
