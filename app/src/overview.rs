@@ -23,6 +23,8 @@ pub struct MonthView {
     pub period: String,
     /// Admitted requests this billing month, all keys.
     pub requests_to_date: u64,
+    /// Requests refused with 429 this billing month (not in `requests_to_date`).
+    pub limited_to_date: u64,
     /// Where the month ends at the pace so far: the quota's units when there is a quota (a
     /// request may cost more than one, and exempt calls cost none), else admitted requests.
     pub projected: u64,
@@ -139,6 +141,7 @@ pub(crate) mod ssr {
         Ok(MonthView {
             period: format!("{} – {}", start.format("%b %-d"), end.format("%b %-d")),
             requests_to_date,
+            limited_to_date: counts.limited,
             projected: at_this_pace(quota_used.unwrap_or(requests_to_date), start, end, now),
             quota: monthly.map(|(_, limit)| limit),
             runs_out_on: monthly.and_then(|(used, limit)| runs_out(used, limit, start, end, now)),

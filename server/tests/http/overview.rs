@@ -81,6 +81,31 @@ async fn the_month_end_projection_counts_quota_units_not_exempt_calls() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_months_requests_say_how_many_were_refused() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
+    let secret = app.services.keys.create(&user, "CI", None).await.unwrap().secret.expose_secret().to_owned();
+    // Starter's burst admits 5 at once; the test clock stands still, so the rest get 429.
+    let mut refused = 0;
+    for _ in 0..8 {
+        let response = browser().get(app.url("/v1/snapshots")).bearer_auth(&secret).send().await.unwrap();
+        refused += u32::from(response.status() == StatusCode::TOO_MANY_REQUESTS);
+    }
+    assert_eq!(refused, 3);
+    eventually(Duration::from_secs(5), || async {
+        let page = app.get("/").await.text().await.unwrap();
+        let admitted = stat_value(&page, "Requests this month");
+        let note = text_after(&page, "Requests this month", "stat-label");
+        match (admitted.as_deref(), note.as_deref()) {
+            (Some("5"), Some("admitted, and 3 refused with 429")) => Ok(()),
+            other => Err(format!("month to date: {other:?}")),
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_accounts_key_shows_nothing_of_it() {
     let app = spawn_app().await;
     let mallory = app
