@@ -75,6 +75,15 @@ pub async fn rotate_key(key_id: String, grace: String) -> Result<KeyWithSecret, 
     Ok(ssr::with_secret(rotated, services.clock.now()))
 }
 
+/// Gives a key a new name; its secret and limits stay as they are.
+#[server]
+pub async fn rename_key(key_id: String, name: String) -> Result<(), AppError> {
+    let user = crate::auth::ssr::require_user().await?;
+    let services = crate::auth::ssr::services()?;
+    services.keys.rename(&user, &key_id, &name).await.map_err(ssr::key_error)?;
+    Ok(())
+}
+
 /// Revokes a key; `confirm_name` must repeat the key's name, checked here as well as in the page.
 #[server]
 pub async fn revoke_key(key_id: String, confirm_name: String) -> Result<(), AppError> {

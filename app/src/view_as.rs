@@ -29,6 +29,7 @@ pub const REFUSED_FUNCTIONS: &[&str] = &[
     "log_out",
     "create_key",
     "rotate_key",
+    "rename_key",
     "revoke_key",
     "change_plan",
     "set_spend_cap",

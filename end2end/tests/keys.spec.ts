@@ -7,7 +7,7 @@ async function statusWith(request: APIRequestContext, secret: string): Promise<n
   return response.status();
 }
 
-test("create a key, copy its secret once, call the API, rotate, revoke", async ({ page, request, context }, testInfo) => {
+test("create a key, copy its secret once, call the API, rotate, revoke, rename", async ({ page, request, context }, testInfo) => {
   test.skip(testInfo.project.use.javaScriptEnabled === false, "secrets are shown only with JavaScript");
   await context.grantPermissions(["clipboard-read", "clipboard-write"]);
   const email = `keys-${Date.now()}@example.com`;
@@ -61,5 +61,11 @@ test("create a key, copy its secret once, call the API, rotate, revoke", async (
   await row.getByRole("button", { name: "Revoke key" }).click();
   await expect(page.getByRole("row", { name: /CI deploy/ }).getByText("Revoked")).toBeVisible();
   expect(await statusWith(request, rotated)).toBe(401);
+
+  // Rename: the name is how the charts and the audit log show the key, revoked or not.
+  await row.getByText("Rename…").click();
+  await row.getByLabel("New name").fill("CI deploy (retired)");
+  await row.getByRole("button", { name: "Save name" }).click();
+  await expect(page.getByRole("rowheader", { name: "CI deploy (retired)" })).toBeVisible();
   await page.screenshot({ path: testInfo.outputPath("keys-revoked.png"), fullPage: true });
 });

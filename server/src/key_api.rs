@@ -4,6 +4,7 @@
 //! - `GET /v1/keys` — the account's keys
 //! - `POST /v1/keys` `{"name": "...", "expires_in_days": 30}` — 201 with the secret, once
 //! - `POST /v1/keys/{id}/rotate` `{"grace_seconds": 86400}` — the new secret, once
+//! - `PATCH /v1/keys/{id}` `{"name": "..."}` — rename
 //! - `DELETE /v1/keys/{id}` — revoke
 //!
 //! Errors are problem+json: 401 without a session, 400/415/422 for bad JSON, 404 for a key of
@@ -59,6 +60,12 @@ pub struct CreateRequest {
 pub struct RotateRequest {
     #[serde(default)]
     grace_seconds: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenameRequest {
+    name: String,
 }
 
 /// The signed-in dashboard user; without a valid session the request is refused with 401.
@@ -144,6 +151,18 @@ pub async fn rotate(
     let grace = chrono::Duration::seconds(request.grace_seconds.into());
     match services.keys.rotate(&user, &key_id, grace).await {
         Ok(rotated) => Json(created_json(rotated, services.clock.now())).into_response(),
+        Err(e) => error(e),
+    }
+}
+
+pub async fn rename(
+    State(services): State<Services>,
+    SignedIn(user): SignedIn,
+    Path(key_id): Path<String>,
+    ApiJson(request): ApiJson<RenameRequest>,
+) -> Response {
+    match services.keys.rename(&user, &key_id, &request.name).await {
+        Ok(key) => Json(key_json(&key, services.clock.now())).into_response(),
         Err(e) => error(e),
     }
 }

@@ -1,24 +1,40 @@
 //! The Keys page: every key of the account, create (the secret shown once, with a copy
-//! button), rotate with a grace period, revoke after typing the key's name.
+//! button), rename, rotate with a grace period, revoke after typing the key's name.
 //!
 //! Creating and rotating need JavaScript: the secret arrives in the call's response and lives
 //! only in this page's memory, so a plain form post (which redirects) could never show it.
-//! Revoking works without JavaScript.
+//! Renaming and revoking work without JavaScript.
 
 use leptos::html::Dialog;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{FormError, short_time};
-use crate::keys::{CreateKey, GRACE_PERIODS, KeyView, KeyWithSecret, RevokeKey, RotateKey, list_keys};
+use crate::keys::{
+    CreateKey, GRACE_PERIODS, KeyView, KeyWithSecret, RenameKey, RevokeKey, RotateKey, list_keys,
+};
+
+/// What each key's row can do.
+#[derive(Clone, Copy)]
+struct KeyActions {
+    rename: ServerAction<RenameKey>,
+    rotate: ServerAction<RotateKey>,
+    revoke: ServerAction<RevokeKey>,
+}
 
 #[component]
 pub fn KeysPage() -> impl IntoView {
     let create = ServerAction::<CreateKey>::new();
-    let rotate = ServerAction::<RotateKey>::new();
-    let revoke = ServerAction::<RevokeKey>::new();
+    let actions = KeyActions {
+        rename: ServerAction::<RenameKey>::new(),
+        rotate: ServerAction::<RotateKey>::new(),
+        revoke: ServerAction::<RevokeKey>::new(),
+    };
+    let KeyActions { rename, rotate, revoke } = actions;
     let keys = Resource::new(
-        move || (create.version().get(), rotate.version().get(), revoke.version().get()),
+        move || {
+            (create.version().get(), rename.version().get(), rotate.version().get(), revoke.version().get())
+        },
         |_| list_keys(),
     );
     // The newest secret, from whichever action produced it last.
@@ -43,13 +59,14 @@ pub fn KeysPage() -> impl IntoView {
         </div>
         <div class="stack">
             <CreateKeyForm create hydrated />
+            <FormError result=rename.value() />
             <FormError result=rotate.value() />
             <FormError result=revoke.value() />
             <Transition fallback=|| view! { <p class="muted">"Loading keys…"</p> }>
                 {move || Suspend::new(async move {
                     match keys.await {
                         Ok(keys) if keys.is_empty() => view! { <NoKeys /> }.into_any(),
-                        Ok(keys) => view! { <KeyTable keys rotate revoke hydrated /> }.into_any(),
+                        Ok(keys) => view! { <KeyTable keys actions hydrated /> }.into_any(),
                         Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
                     }
                 })}
@@ -107,12 +124,7 @@ fn NoKeys() -> impl IntoView {
 }
 
 #[component]
-fn KeyTable(
-    keys: Vec<KeyView>,
-    rotate: ServerAction<RotateKey>,
-    revoke: ServerAction<RevokeKey>,
-    hydrated: RwSignal<bool>,
-) -> impl IntoView {
+fn KeyTable(keys: Vec<KeyView>, actions: KeyActions, hydrated: RwSignal<bool>) -> impl IntoView {
     view! {
         <div class="table-wrap">
             <table class="table">
@@ -129,7 +141,7 @@ fn KeyTable(
                     </tr>
                 </thead>
                 <tbody>
-                    {keys.into_iter().map(|key| view! { <KeyRow key rotate revoke hydrated /> }).collect_view()}
+                    {keys.into_iter().map(|key| view! { <KeyRow key actions hydrated /> }).collect_view()}
                 </tbody>
             </table>
         </div>
@@ -137,17 +149,14 @@ fn KeyTable(
 }
 
 #[component]
-fn KeyRow(
-    key: KeyView,
-    rotate: ServerAction<RotateKey>,
-    revoke: ServerAction<RevokeKey>,
-    hydrated: RwSignal<bool>,
-) -> impl IntoView {
+fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>) -> impl IntoView {
+    let KeyActions { rename, rotate, revoke } = actions;
     let usable = matches!(key.status.as_str(), "active" | "rotating");
     let status = status_badge(&key);
     let id = key.id.clone();
     let revoke_id = key.id.clone();
     let name = key.name.clone();
+    let rename_id = key.id.clone();
     view! {
         <tr>
             <th scope="row">{key.name.clone()}</th>
@@ -157,6 +166,18 @@ fn KeyRow(
             <td>{key.expires_at.as_deref().map_or("Never".to_owned(), short_time)}</td>
             <td>{status}</td>
             <td>
+                <details>
+                    <summary class="btn btn-small">"Rename…"</summary>
+                    <ActionForm action=rename attr:class="form">
+                        <input type="hidden" name="key_id" value=rename_id.clone() />
+                        <div class="field">
+                            <label for=format!("rename-{}", rename_id)>"New name"</label>
+                            <input id=format!("rename-{}", rename_id) name="name" type="text" maxlength="64" required value=key.name.clone() />
+                            <p class="field-hint">"The secret and the key's limits stay as they are."</p>
+                        </div>
+                        <button type="submit" class="btn btn-small">"Save name"</button>
+                    </ActionForm>
+                </details>
                 {usable.then(|| view! {
                     <details>
                         <summary class="btn btn-small">"Rotate…"</summary>

@@ -17,6 +17,15 @@ impl TestApp {
         }
         request.send().await.unwrap()
     }
+
+    /// Creates a key through the API: the created key and its secret, as JSON.
+    async fn create_key(&self, name: &str) -> Value {
+        self.keys_api(reqwest::Method::POST, "/v1/keys", Some(json!({ "name": name })))
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -55,12 +64,7 @@ async fn a_key_created_through_the_api_works_until_revoked() {
 async fn rotating_through_the_api_keeps_the_old_secret_for_the_grace_period() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
-    let created: Value = app
-        .keys_api(reqwest::Method::POST, "/v1/keys", Some(json!({"name": "CI"})))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let created = app.create_key("CI").await;
     let old = created["secret"].as_str().unwrap().to_owned();
     let path = format!("/v1/keys/{}/rotate", created["key"]["id"].as_str().unwrap());
     let rotated: Value = app
@@ -81,6 +85,46 @@ async fn rotating_through_the_api_keeps_the_old_secret_for_the_grace_period() {
     app.clock.advance(chrono::Duration::minutes(61));
     assert_eq!(works(old).await, StatusCode::UNAUTHORIZED, "the grace period is over");
     assert_eq!(works(new).await, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renaming_keeps_the_secret_working_and_is_audited() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let created = app.create_key("CI").await;
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let path = format!("/v1/keys/{}", created["key"]["id"].as_str().unwrap());
+
+    let renamed = app.keys_api(reqwest::Method::PATCH, &path, Some(json!({"name": " Nightly build "}))).await;
+    assert_status(&renamed, StatusCode::OK);
+    let renamed: Value = renamed.json().await.unwrap();
+    assert_eq!(
+        (renamed["name"].as_str(), renamed["status"].as_str()),
+        (Some("Nightly build"), Some("active"))
+    );
+    let limits = browser().get(app.url("/v1/limits")).bearer_auth(&secret).send().await.unwrap();
+    assert_status(&limits, StatusCode::OK);
+
+    let empty = app.keys_api(reqwest::Method::PATCH, &path, Some(json!({"name": ""}))).await;
+    assert_status(&empty, StatusCode::UNPROCESSABLE_ENTITY);
+    let listed: Value = app.keys_api(reqwest::Method::GET, "/v1/keys", None).await.json().await.unwrap();
+    assert_eq!(listed[0]["name"], "Nightly build", "a refused rename changes nothing");
+
+    let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
+    let log =
+        services::audit::for_account(&app.services.db, user.account_id.as_deref().unwrap(), 5).await.unwrap();
+    let renames: Vec<_> = log.iter().filter(|entry| entry.action == "key.rename").collect();
+    assert_eq!(renames.len(), 1, "one rename, none for the refused one");
+    assert!(renames[0].before.as_deref().unwrap().contains(r#"name="CI""#));
+    assert!(renames[0].after.as_deref().unwrap().contains(r#"name="Nightly build""#));
+    assert!(!log.iter().any(|entry| format!("{entry:?}").contains(&secret)), "no secret in the audit log");
+
+    // The dashboard's form does the same, without JavaScript.
+    let key_id = created["key"]["id"].as_str().unwrap();
+    let response = app.submit_form("rename_key", "/keys", &[("key_id", key_id), ("name", "Deploys")]).await;
+    assert!(!location(&response).contains("__err"), "{}", location(&response));
+    let page = app.get("/keys").await.text().await.unwrap();
+    assert!(page.contains("Deploys") && !page.contains("Nightly build"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,17 +157,16 @@ async fn malformed_bodies_get_a_clear_4xx() {
 async fn another_accounts_key_is_not_found_and_untouched() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
-    let created: Value = app
-        .keys_api(reqwest::Method::POST, "/v1/keys", Some(json!({"name": "CI"})))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let created = app.create_key("CI").await;
     let key_id = created["key"]["id"].as_str().unwrap().to_owned();
     app.log_out().await;
     app.sign_up("mallory@example.com").await;
     let revoke = app.keys_api(reqwest::Method::DELETE, &format!("/v1/keys/{key_id}"), None).await;
     assert_status(&revoke, StatusCode::NOT_FOUND);
+    let rename = app
+        .keys_api(reqwest::Method::PATCH, &format!("/v1/keys/{key_id}"), Some(json!({"name": "mine"})))
+        .await;
+    assert_status(&rename, StatusCode::NOT_FOUND);
     let secret = created["secret"].as_str().unwrap();
     let limits = browser().get(app.url("/v1/limits")).bearer_auth(secret).send().await.unwrap();
     assert_status(&limits, StatusCode::OK);

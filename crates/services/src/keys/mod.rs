@@ -251,6 +251,28 @@ impl Keys {
         Ok(revoked)
     }
 
+    /// Gives a key a new name (revoked and expired keys too: the name is how the usage charts
+    /// and the audit log show it). Its secret and limits are untouched.
+    pub async fn rename(&self, actor: &User, key_id: &str, name: &str) -> Result<ApiKey, KeyError> {
+        let key = self.owned_key(actor, key_id).await?;
+        let name = valid_name(name)?;
+        if key.name == name {
+            return Ok(key);
+        }
+        self.charge_key_mgmt(actor).await?;
+        let now = self.clock.now();
+        let mut tx = self.db.pool().begin().await?;
+        repo::rename(&mut tx, &key.id, &name).await?;
+        let renamed = ApiKey { name, ..key.clone() };
+        audit::record(
+            &mut tx,
+            change(actor, &key, "key.rename", Some(describe(&key)), Some(describe(&renamed)), now),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(renamed)
+    }
+
     /// Checks a presented secret: its form first (no look-up for junk), then the database.
     pub async fn verify(&self, candidate: &str) -> Result<Result<VerifiedKey, Rejection>, KeyError> {
         match self.format.parse(candidate) {

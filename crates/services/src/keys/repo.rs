@@ -178,6 +178,11 @@ pub(super) async fn revoke(
     Ok(())
 }
 
+pub(super) async fn rename(conn: &mut AnyConnection, key_id: &str, name: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE api_keys SET name = $1 WHERE id = $2").bind(name).bind(key_id).execute(conn).await?;
+    Ok(())
+}
+
 /// Moves `last_used_at` (or the previous secret's) forward, never back: batches from several
 /// nodes may arrive out of order.
 pub(super) async fn record_use(conn: &mut AnyConnection, key_use: &KeyUse) -> Result<(), sqlx::Error> {
