@@ -51,6 +51,7 @@ test("create a key, copy its secret once, call the API, rotate, revoke, rename",
   await expect(dialog).toBeVisible();
   const rotated = (await dialog.getByTestId("new-secret").textContent())!.trim();
   await dialog.getByRole("button", { name: "I have stored it" }).click();
+  await expect(row.getByLabel("The old secret keeps working for")).toBeHidden();
   expect(rotated).not.toBe(secret);
   expect(await statusWith(request, secret)).toBe(401);
   expect(await statusWith(request, rotated)).toBe(200);
@@ -67,5 +68,6 @@ test("create a key, copy its secret once, call the API, rotate, revoke, rename",
   await row.getByLabel("New name").fill("CI deploy (retired)");
   await row.getByRole("button", { name: "Save name" }).click();
   await expect(page.getByRole("rowheader", { name: "CI deploy (retired)" })).toBeVisible();
+  await expect(row.getByLabel("New name")).toBeHidden();
   await page.screenshot({ path: testInfo.outputPath("keys-revoked.png"), fullPage: true });
 });

@@ -5,7 +5,7 @@
 //! only in this page's memory, so a plain form post (which redirects) could never show it.
 //! Renaming and revoking work without JavaScript.
 
-use leptos::html::Dialog;
+use leptos::html::{Details, Dialog};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -157,6 +157,9 @@ fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>) -> impl I
     let revoke_id = key.id.clone();
     let name = key.name.clone();
     let rename_id = key.id.clone();
+    let (renaming, rotating) = (NodeRef::<Details>::new(), NodeRef::<Details>::new());
+    close_after_success(renaming, move || matches!(rename.value().get(), Some(Ok(_))));
+    close_after_success(rotating, move || matches!(rotate.value().get(), Some(Ok(_))));
     view! {
         <tr>
             <th scope="row">{key.name.clone()}</th>
@@ -166,7 +169,7 @@ fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>) -> impl I
             <td>{key.expires_at.as_deref().map_or("Never".to_owned(), short_time)}</td>
             <td>{status}</td>
             <td>
-                <details>
+                <details node_ref=renaming>
                     <summary class="btn btn-small">"Rename…"</summary>
                     <ActionForm action=rename attr:class="form">
                         <input type="hidden" name="key_id" value=rename_id.clone() />
@@ -179,7 +182,7 @@ fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>) -> impl I
                     </ActionForm>
                 </details>
                 {usable.then(|| view! {
-                    <details>
+                    <details node_ref=rotating>
                         <summary class="btn btn-small">"Rotate…"</summary>
                         <ActionForm action=rotate attr:class="form">
                             <input type="hidden" name="key_id" value=id.clone() />
@@ -208,6 +211,18 @@ fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>) -> impl I
             </td>
         </tr>
     }
+}
+
+/// Folds a row's disclosure once its action succeeded: the page keeps the row's elements when
+/// the list reloads, so it would otherwise stay open over the row's new state.
+fn close_after_success(details: NodeRef<Details>, succeeded: impl Fn() -> bool + Send + Sync + 'static) {
+    Effect::new(move |_| {
+        if succeeded()
+            && let Some(details) = details.get()
+        {
+            details.set_open(false);
+        }
+    });
 }
 
 fn status_badge(key: &KeyView) -> AnyView {
