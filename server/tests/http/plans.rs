@@ -1,5 +1,6 @@
 //! The Plan page and switching plans.
 
+use reqwest::StatusCode;
 use secrecy::ExposeSecret;
 use serde_json::Value;
 
@@ -62,7 +63,7 @@ async fn an_unknown_plan_is_refused_and_nothing_changes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_plan_arranged_by_contract_has_no_switch_and_cannot_be_chosen() {
+async fn a_plan_arranged_by_contract_cannot_be_chosen_by_the_customer_only_assigned_by_an_admin() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
     let page = app.get("/plan").await.text().await.unwrap();
@@ -80,4 +81,12 @@ async fn a_plan_arranged_by_contract_has_no_switch_and_cannot_be_chosen() {
     assert_eq!(account.plan_id, "starter");
     let log = services::audit::for_account(&app.services.db, &account.id, 5).await.unwrap();
     assert!(log.iter().all(|entry| entry.action != "plan.change"));
+
+    // An admin assigns it.
+    app.log_out().await;
+    crate::admin::operator(&app, "admin@keystile.example", services::accounts::Role::Admin).await;
+    let assign = [("account_id", account.id.as_str()), ("plan_id", "enterprise")];
+    assert_status(&crate::admin::call(&app, "admin_change_plan", &assign).await, StatusCode::OK);
+    let account = app.services.accounts.account(&account.id).await.unwrap().unwrap();
+    assert_eq!(account.plan_id, "enterprise");
 }
