@@ -187,17 +187,11 @@ fn router(
 
     // The API: everything else under /v1/ passes the gateway, which authenticates by key and
     // needs none of the dashboard's session machinery. (axum prefers the specific /v1/keys
-    // routes to this wildcard.)
-    let api = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route_service("/v1/{*rest}", gateway.router(upstream).into_service::<axum::body::Body>())
-        // Bodies stream through to the upstream up to this size; responses pass as the
-        // upstream sent them (no recompression).
-        .layer(middleware::from_fn_with_state(MAX_API_BODY_BYTES, web::limit_body));
+    // routes to the gateway's /v1/ wildcard.) Responses pass as the upstream sent them (no
+    // recompression).
+    let api = gateway.router(upstream, MAX_API_BODY_BYTES).route("/healthz", get(|| async { "ok" }));
 
-    api.merge(dashboard)
-        .layer(middleware::from_fn_with_state(proxies, web::identify_client))
-        .layer(middleware::from_fn(web::security_headers))
+    api.merge(dashboard).layer(middleware::from_fn_with_state(proxies, web::edge))
 }
 
 /// The dashboard's page routes, generated once per process. Generating them renders the app with

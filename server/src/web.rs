@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use app::AppError;
-use axum::body::Body;
+use axum::body::{Body, HttpBody};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -52,14 +52,12 @@ fn origin_authority(origin: &str) -> Option<&str> {
 #[derive(Clone, Default)]
 pub struct TrustedProxies(pub Arc<Vec<IpAddr>>);
 
-/// Puts the caller's [`ClientIp`] in the request's extensions: the socket peer, or, when the
-/// peer is a trusted proxy, the right-most address in `X-Forwarded-For` that is not itself a
-/// trusted proxy.
-pub async fn identify_client(
-    State(proxies): State<TrustedProxies>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// Every request's edge: puts the caller's [`ClientIp`] in the request's extensions (the
+/// socket peer, or, when the peer is a trusted proxy, the right-most address in
+/// `X-Forwarded-For` that is not itself a trusted proxy), and gives every response the security
+/// headers: no framing by other sites, no MIME sniffing, no referrer leaking paths to other
+/// origins.
+pub async fn edge(State(proxies): State<TrustedProxies>, mut request: Request, next: Next) -> Response {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -67,7 +65,12 @@ pub async fn identify_client(
         .unwrap_or(IpAddr::from([127, 0, 0, 1]));
     let ip = client_ip(peer, request.headers(), &proxies.0);
     request.extensions_mut().insert(ClientIp(ip));
-    next.run(request).await
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("same-origin"));
+    response
 }
 
 fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
@@ -165,18 +168,11 @@ pub async fn limit_body(State(max): State<usize>, request: Request, next: Next) 
             "",
         );
     }
+    if request.body().is_end_stream() {
+        // No body at all (most GETs): nothing to count.
+        return next.run(request).await;
+    }
     next.run(request.map(|body| Body::new(http_body_util::Limited::new(body, max)))).await
-}
-
-/// Headers every response carries: no framing by other sites, no MIME sniffing, no referrer
-/// leaking paths to other origins.
-pub async fn security_headers(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    headers.insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("same-origin"));
-    response
 }
 
 #[cfg(test)]

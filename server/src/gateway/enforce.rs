@@ -18,7 +18,7 @@ use usage::{Outcome, UsageEvent};
 
 use super::Gateway;
 use super::callers::{self, Presented, ResolvedKey};
-use super::{problems, responses};
+use super::{idempotency, problems, responses};
 
 /// Gives the request its id (on the request, for the upstream and the layers inside, and on
 /// whatever answer comes back), then decides it.
@@ -78,7 +78,7 @@ async fn gate(gateway: Gateway, mut request: Request, next: Next, request_id: &s
     if charges.is_empty() {
         // Exempt (a stream, the limits endpoint): no bucket is charged or reported.
         meter.admitted(0);
-        return next.run(request).await;
+        return idempotency::idempotent(&gateway, request, next).await;
     }
     if let Some(refusal) = spend_cap_refusal(&gateway, &policy, key.as_deref(), request_id, now).await {
         meter.limited(cost);
@@ -97,7 +97,7 @@ async fn gate(gateway: Gateway, mut request: Request, next: Next, request_id: &s
         return responses::refusal(&render, &decision, request_id);
     }
     meter.admitted(cost);
-    let mut response = next.run(request).await;
+    let mut response = idempotency::idempotent(&gateway, request, next).await;
     responses::add_limit_headers(&render, &decision, &mut response);
     response
 }

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -23,10 +23,15 @@ use super::problems::{problem, request_id_of};
 const MAX_BODY: usize = 1024 * 1024;
 const MAX_KEY_LEN: usize = 255;
 
-pub async fn idempotent(State(gateway): State<Gateway>, request: Request, next: Next) -> Response {
+/// Runs an admitted request: through `next` at once, or under its `Idempotency-Key`. The
+/// enforcement layer calls it, so a replay is still authenticated and counted.
+pub async fn idempotent(gateway: &Gateway, request: Request, next: Next) -> Response {
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
     let key = request.headers().get("idempotency-key").cloned();
     let caller = request.extensions().get::<Arc<ResolvedKey>>().cloned();
-    let (Some(key), Some(caller), &Method::POST) = (key, caller, request.method()) else {
+    let (Some(key), Some(caller)) = (key, caller) else {
         return next.run(request).await;
     };
     let request_id = request_id_of(request.headers()).to_owned();
@@ -57,7 +62,7 @@ pub async fn idempotent(State(gateway): State<Gateway>, request: Request, next: 
     match store.claim(&caller.account_id, &key, &fingerprint).await {
         Ok(Claim::Fresh) => {
             let response = next.run(Request::from_parts(parts, Body::from(body))).await;
-            keep(&gateway, &caller.account_id, &key, response, &request_id).await
+            keep(gateway, &caller.account_id, &key, response, &request_id).await
         }
         Ok(Claim::Replay(stored)) => replay(stored),
         Ok(Claim::InProgress) => problem(

@@ -67,17 +67,19 @@ impl Gateway {
         }))
     }
 
-    /// The `/v1` API: the gateway's own endpoints, then `upstream` for everything else, all
-    /// behind the enforcement layer.
-    pub fn router(&self, upstream: Router) -> Router {
+    /// The `/v1` API: the gateway's own endpoints, and `upstream` for every other path under
+    /// `/v1/`, all behind the enforcement layer (which also applies `Idempotency-Key`s). Request
+    /// bodies stream through up to `max_body` bytes.
+    ///
+    /// One router, so a request is matched once here and once by the upstream's own routes.
+    pub fn router(&self, upstream: Router, max_body: usize) -> Router {
         Router::new()
             .route("/v1/limits", get(endpoints::limits))
             .route("/v1/usage", get(endpoints::usage))
+            .route_service("/v1/{*rest}", upstream)
             .with_state(self.clone())
-            .fallback_service(upstream)
-            // Inside enforcement: a replay is still authenticated and counted.
-            .layer(middleware::from_fn_with_state(self.clone(), idempotency::idempotent))
             .layer(middleware::from_fn_with_state(self.clone(), enforce::enforce))
+            .layer(middleware::from_fn_with_state(max_body, crate::web::limit_body))
     }
 
     /// Writes batched last-used times every second until the process ends.

@@ -6,11 +6,12 @@
 //! one, the built-in [`SampleApi`] answers the seed routes (`/v1/check`, `/v1/snapshots`,
 //! `/v1/scans`, …) so the demo and the tests call something real.
 //!
-//! Both are mounted the same way, as the router the gateway falls back to:
+//! Both are mounted the same way, as the router that answers every path under `/v1/` the
+//! gateway does not answer itself:
 //!
 //! ```ignore
 //! let upstream = Upstream::from_config(&UpstreamConfig { url: settings.upstream_url.clone(), ..Default::default() })?;
-//! let api = gateway.router(upstream.router());
+//! let api = gateway.router(upstream.router(), MAX_API_BODY_BYTES);
 //! ```
 //!
 //! Failures: a bad upstream URL is an [`UpstreamError`] at start. At run time an upstream fault is

@@ -107,3 +107,29 @@ async fn a_bad_policy_file_stops_start_up_naming_the_field_and_line() {
     assert!(error.contains(&format!("{}:{line}:", path.display())), "{error}");
     assert!(error.contains("limit"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_the_security_headers() {
+    let app = spawn_app().await;
+    let (_, _, key) = crate::gateway::customer_with_key(&app).await;
+    let answers = [
+        ("login page", app.get("/login").await),
+        ("sign-in redirect", app.get("/keys").await),
+        ("admitted API call", crate::gateway::call(&app, "/v1/snapshots", Some(&key)).await),
+        ("API call without a key", crate::gateway::call(&app, "/v1/snapshots/s1", None).await),
+        ("gateway endpoint", crate::gateway::call(&app, "/v1/limits", Some(&key)).await),
+        ("health check", app.get("/healthz").await),
+    ];
+    for (what, response) in &answers {
+        let headers = response.headers();
+        assert_eq!(headers.get("x-frame-options").map(|v| v.as_bytes()), Some(&b"DENY"[..]), "{what}");
+        assert_eq!(
+            headers.get("x-content-type-options").map(|v| v.as_bytes()),
+            Some(&b"nosniff"[..]),
+            "{what}"
+        );
+        assert_eq!(headers.get("referrer-policy").map(|v| v.as_bytes()), Some(&b"same-origin"[..]), "{what}");
+    }
+    let statuses: Vec<u16> = answers.iter().map(|(_, response)| response.status().as_u16()).collect();
+    assert_eq!(statuses, [200, 303, 200, 401, 200, 200]);
+}
