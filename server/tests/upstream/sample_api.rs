@@ -81,6 +81,11 @@ async fn jurisdictions_and_snapshots_are_listed_and_opened() {
         let response = get(format!("{api}{missing}")).await;
         problem(response, StatusCode::NOT_FOUND).await;
     }
+    // A segment that does not decode to text is bad input, answered like any other.
+    for undecodable in ["/v1/snapshots/%FF", "/v1/scans/%C3%28/stream", "/v1/exports/%80"] {
+        let response = get(format!("{api}{undecodable}")).await;
+        problem(response, StatusCode::BAD_REQUEST).await;
+    }
 }
 
 #[tokio::test]

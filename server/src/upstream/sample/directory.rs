@@ -1,13 +1,13 @@
 //! Read-only sample routes: licence checks, jurisdictions, operator search, snapshots.
 
 use axum::Json;
+use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::SampleError;
 use super::catalog::{self, OPERATORS, Operator, SECTIONS, SNAPSHOTS, Snapshot};
+use super::{PathParams, SampleError};
 
 /// Rows of an operator search when the caller names no `limit`, and the most it may ask for.
 const DEFAULT_LIMIT: usize = 10;
@@ -50,7 +50,7 @@ pub async fn list_jurisdictions() -> Json<Value> {
 }
 
 /// `GET /v1/jurisdictions/{code}/operators`.
-pub async fn list_jurisdiction_operators(Path(code): Path<String>) -> Answer {
+pub async fn list_jurisdiction_operators(PathParams(code): PathParams<String>) -> Answer {
     let jurisdiction = catalog::jurisdiction(&code)
         .ok_or_else(|| SampleError::NotFound(format!("There is no jurisdiction {code:?}.")))?;
     let rows: Vec<&Operator> = OPERATORS.iter().filter(|op| op.jurisdiction == jurisdiction.code).collect();
@@ -102,21 +102,21 @@ fn find_snapshot(id: &str) -> Result<&'static Snapshot, SampleError> {
 }
 
 /// `GET /v1/snapshots/{id}`: the snapshot with its sections' keys.
-pub async fn get_snapshot(Path(id): Path<String>) -> Answer {
+pub async fn get_snapshot(PathParams(id): PathParams<String>) -> Answer {
     let snapshot = find_snapshot(&id)?;
     let sections: Vec<&str> = SECTIONS.iter().map(|(key, _)| *key).collect();
     Ok(Json(json!({ "snapshot": snapshot, "sections": sections })))
 }
 
 /// `GET /v1/snapshots/{id}/sections`.
-pub async fn list_snapshot_sections(Path(id): Path<String>) -> Answer {
+pub async fn list_snapshot_sections(PathParams(id): PathParams<String>) -> Answer {
     let snapshot = find_snapshot(&id)?;
     let sections: Vec<Value> = SECTIONS.iter().map(|(key, _)| section(snapshot, key)).collect();
     Ok(Json(json!({ "snapshot_id": snapshot.id, "data": sections })))
 }
 
 /// `GET /v1/snapshots/{id}/sections/{key}`.
-pub async fn get_snapshot_section(Path((id, key)): Path<(String, String)>) -> Answer {
+pub async fn get_snapshot_section(PathParams((id, key)): PathParams<(String, String)>) -> Answer {
     let snapshot = find_snapshot(&id)?;
     if !SECTIONS.iter().any(|(known, _)| *known == key) {
         return Err(SampleError::NotFound(format!("Snapshot {id:?} has no section {key:?}.")));
@@ -134,7 +134,7 @@ fn section(snapshot: &Snapshot, key: &str) -> Value {
 }
 
 /// `GET /v1/snapshots/{id}/changes`: what changed since the previous quarter.
-pub async fn list_snapshot_changes(Path(id): Path<String>) -> Answer {
+pub async fn list_snapshot_changes(PathParams(id): PathParams<String>) -> Answer {
     let snapshot = find_snapshot(&id)?;
     let changes = json!([
         { "effective": "2025-01-17", "summary": format!("Updated {} guidance published", snapshot.area) },

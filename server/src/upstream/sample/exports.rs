@@ -3,14 +3,14 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::store::Export;
-use super::{SampleApi, SampleError, catalog, parse_json};
+use super::{PathParams, SampleApi, SampleError, catalog, parse_json};
 
 #[derive(Deserialize)]
 struct ExportRequest {
@@ -48,7 +48,7 @@ pub async fn create_export(State(api): State<SampleApi>, body: Bytes) -> Result<
 /// `GET /v1/exports/{id}`.
 pub async fn get_export(
     State(api): State<SampleApi>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<Value>, SampleError> {
     let export =
         api.store.export(&id).ok_or_else(|| SampleError::NotFound(format!("There is no export {id:?}.")))?;

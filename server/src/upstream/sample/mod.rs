@@ -24,7 +24,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::{FromRequestParts, Path};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::de::DeserializeOwned;
@@ -107,6 +109,21 @@ impl IntoResponse for SampleError {
             Self::WrongMethod => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed"),
         };
         problem(status, None, code, title, &self.to_string(), "")
+    }
+}
+
+/// The route's path parameters. axum answers a segment that does not decode (`%FF`) with plain
+/// text; here it is a 400 problem like every other bad input.
+struct PathParams<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathParams<T> {
+    type Rejection = SampleError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, SampleError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(params)) => Ok(Self(params)),
+            Err(rejection) => Err(SampleError::BadRequest(rejection.body_text())),
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::store::Scan;
-use super::{SampleApi, SampleError, catalog, parse_json};
+use super::{PathParams, SampleApi, SampleError, catalog, parse_json};
 
 /// Progress events a stream sends before `complete`.
 pub const STEPS: u32 = 5;
@@ -84,7 +84,7 @@ fn known_items(
 /// `GET /v1/scans/{id}`.
 pub async fn get_scan(
     State(api): State<SampleApi>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Json<Value>, SampleError> {
     let scan = find_scan(&api, &id)?;
     Ok(Json(describe(&scan, api.stream_interval)))
@@ -137,7 +137,7 @@ fn findings(scan: &Scan) -> Vec<Value> {
 /// `GET /v1/scans/{id}/stream`: [`STEPS`] `progress` events one interval apart, then `complete`.
 pub async fn stream_scan(
     State(api): State<SampleApi>,
-    Path(id): Path<String>,
+    PathParams(id): PathParams<String>,
 ) -> Result<Response, SampleError> {
     let scan = find_scan(&api, &id)?;
     let mut response = Sse::new(scan_events(scan, api.stream_interval)).into_response();
