@@ -66,14 +66,20 @@ mod ssr {
             (None, Some(_)) => "Billed by usage".to_owned(),
             (None, None) => "Custom pricing".to_owned(),
         };
+        // A plan arranged by contract has its numbers set per account, not none at all.
+        let (no_quota, no_burst) = if plan.self_service {
+            ("No fixed monthly quota", "No burst ceiling")
+        } else {
+            ("Monthly quota set by contract", "Burst set by contract")
+        };
         let mut limits = Vec::new();
         match plan.monthly_quota {
             Some(quota) => limits.push(format!("{} calls a month", thousands(quota))),
-            None => limits.push("No fixed monthly quota".to_owned()),
+            None => limits.push(no_quota.to_owned()),
         }
         match &plan.burst {
             Some(burst) => limits.push(format!("Bursts of {} {}", burst.count(), rate(burst))),
-            None => limits.push("No burst ceiling".to_owned()),
+            None => limits.push(no_burst.to_owned()),
         }
         if let (true, Some(cap)) = (plan.daily_cap, &policy.daily_cap) {
             limits.push(format!("At most {} calls a day per key", thousands(cap.limit)));

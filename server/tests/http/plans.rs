@@ -25,6 +25,11 @@ async fn the_plan_page_lists_the_catalogue_with_the_current_plan_marked() {
     let starter = &starter[..starter.find("</section>").unwrap()];
     assert!(starter.contains("Current plan"), "{starter}");
     assert!(page.contains("10,000 calls a month"));
+    // Enterprise's numbers come from its contract, not from having none.
+    let enterprise = &page[page.find(r#"data-plan="enterprise""#).unwrap()..];
+    let enterprise = &enterprise[..enterprise.find("</section>").unwrap()];
+    assert!(enterprise.contains("Monthly quota set by contract"), "{enterprise}");
+    assert!(!enterprise.contains("No fixed monthly quota"), "{enterprise}");
     // The default policy bills by seed 000's tiers, so no plan shows a price of its own that the
     // Billing page would contradict.
     assert!(starter.contains("Billed by usage"), "{starter}");
