@@ -14,7 +14,10 @@ pub struct AuditRow {
     pub account_id: Option<String>,
     pub actor: String,
     pub action: String,
+    /// The id of what changed.
     pub target: Option<String>,
+    /// What that is called now (a key's name and start, an account's name), where known.
+    pub target_label: Option<String>,
     pub before: Option<String>,
     pub after: Option<String>,
     pub reason: Option<String>,
@@ -70,6 +73,7 @@ pub async fn list_audit(
             actor: entry.actor_email,
             action: entry.action,
             target: entry.target,
+            target_label: entry.target_label,
             before: entry.before,
             after: entry.after,
             reason: entry.reason,

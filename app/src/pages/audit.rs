@@ -74,7 +74,7 @@ fn AuditTable(rows: Vec<AuditRow>, all_accounts: bool) -> impl IntoView {
                     {all_accounts.then(|| view! { <td><a href=format!("/admin/accounts/{account}")>{account.clone()}</a></td> })}
                     <td>{row.actor}</td>
                     <td class="mono">{row.action}</td>
-                    <td class="mono id">{row.target.unwrap_or_default()}</td>
+                    <Target id=row.target label=row.target_label />
                     <td>{row.before.unwrap_or_default()}</td>
                     <td>{row.after.unwrap_or_default()}</td>
                     <td>{row.reason.unwrap_or_default()}</td>
@@ -82,5 +82,14 @@ fn AuditTable(rows: Vec<AuditRow>, all_accounts: bool) -> impl IntoView {
                 }
             }).collect_view()}</tbody>
         </table></div>
+    }
+}
+
+/// A target by its current name where it has one, its id kept as a tooltip; otherwise the id.
+#[component]
+fn Target(id: Option<String>, label: Option<String>) -> impl IntoView {
+    match label {
+        Some(label) => view! { <td title=id>{label}</td> }.into_any(),
+        None => view! { <td class="mono id">{id.unwrap_or_default()}</td> }.into_any(),
     }
 }

@@ -16,7 +16,11 @@ pub struct AuditEntry {
     pub actor_email: String,
     /// e.g. `key.create`, `key.rotate`, `key.revoke`, `plan.change`.
     pub action: String,
+    /// The id of what changed: a key, an account, a plan, a bucket's name.
     pub target: Option<String>,
+    /// What that target is called now, where it is a key ("name (start…)") or an account (its
+    /// name); ids alone say little to a reader.
+    pub target_label: Option<String>,
     pub before: Option<String>,
     pub after: Option<String>,
     pub reason: Option<String>,
@@ -80,6 +84,7 @@ struct EntryRow {
     actor_email: String,
     action: String,
     target: Option<String>,
+    target_label: Option<String>,
     before_value: Option<String>,
     after_value: Option<String>,
     reason: Option<String>,
@@ -95,6 +100,7 @@ impl EntryRow {
             actor_email: self.actor_email,
             action: self.action,
             target: self.target,
+            target_label: self.target_label,
             before: self.before_value,
             after: self.after_value,
             reason: self.reason,
@@ -103,20 +109,23 @@ impl EntryRow {
     }
 }
 
+/// Entries with their targets' current names; callers add `WHERE` and `ORDER BY` on `log`.
+const SELECT_ENTRIES: &str = "SELECT log.id, log.account_id, log.actor_id, log.actor_email, log.action, log.target, \
+     COALESCE(api_keys.name || ' (' || api_keys.start || '…)', accounts.name) AS target_label, \
+     log.before_value, log.after_value, log.reason, log.at \
+     FROM audit_log log \
+     LEFT JOIN api_keys ON api_keys.id = log.target \
+     LEFT JOIN accounts ON accounts.id = log.target";
+
 /// An account's entries, newest first.
 pub async fn for_account(
     db: &Database,
     account_id: &str,
     limit: i64,
 ) -> Result<Vec<AuditEntry>, sqlx::Error> {
-    let rows: Vec<EntryRow> = sqlx::query_as(
-        "SELECT id, account_id, actor_id, actor_email, action, target, before_value, after_value, reason, at \
-         FROM audit_log WHERE account_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
-    )
-    .bind(account_id)
-    .bind(limit)
-    .fetch_all(db.pool())
-    .await?;
+    let sql =
+        format!("{SELECT_ENTRIES} WHERE log.account_id = $1 ORDER BY log.at DESC, log.id DESC LIMIT $2");
+    let rows: Vec<EntryRow> = sqlx::query_as(&sql).bind(account_id).bind(limit).fetch_all(db.pool()).await?;
     Ok(rows.into_iter().map(EntryRow::into_entry).collect())
 }
 
@@ -146,31 +155,29 @@ pub async fn search(
         conditions.push(condition.replace('?', &format!("${}", binds.len())));
     };
     if let Some(account_id) = filter.account_id {
-        add("account_id = ?", Bind::Text(account_id.to_owned()));
+        add("log.account_id = ?", Bind::Text(account_id.to_owned()));
     }
     if let Some(actor) = filter.actor.filter(|actor| !actor.trim().is_empty()) {
         add(
-            "lower(actor_email) LIKE ? ESCAPE '\\'",
+            "lower(log.actor_email) LIKE ? ESCAPE '\\'",
             Bind::Text(format!("%{}%", escape_like(&actor.trim().to_lowercase()))),
         );
     }
     if let Some(action) = filter.action.filter(|action| !action.trim().is_empty()) {
-        add("action LIKE ? ESCAPE '\\'", Bind::Text(format!("{}%", escape_like(action.trim()))));
+        add("log.action LIKE ? ESCAPE '\\'", Bind::Text(format!("{}%", escape_like(action.trim()))));
     }
     if let Some(from) = filter.from {
-        add("at >= ?", Bind::Int(from.timestamp_millis()));
+        add("log.at >= ?", Bind::Int(from.timestamp_millis()));
     }
     if let Some(to) = filter.to {
-        add("at < ?", Bind::Int(to.timestamp_millis()));
+        add("log.at < ?", Bind::Int(to.timestamp_millis()));
     }
-    let mut sql = String::from(
-        "SELECT id, account_id, actor_id, actor_email, action, target, before_value, after_value, reason, at FROM audit_log",
-    );
+    let mut sql = String::from(SELECT_ENTRIES);
     if !conditions.is_empty() {
         sql.push_str(" WHERE ");
         sql.push_str(&conditions.join(" AND "));
     }
-    sql.push_str(&format!(" ORDER BY at DESC, id DESC LIMIT ${}", binds.len() + 1));
+    sql.push_str(&format!(" ORDER BY log.at DESC, log.id DESC LIMIT ${}", binds.len() + 1));
     let mut query = sqlx::query_as::<_, EntryRow>(&sql);
     for bind in binds {
         query = match bind {

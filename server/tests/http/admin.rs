@@ -210,6 +210,7 @@ async fn an_admins_changes_apply_at_the_next_request_and_are_audited() {
     assert!(!page.contains(&secret), "a secret on the admin page");
     let audit = audit_log(&app, true, "admin@", "plan.").await;
     assert_eq!(audit.as_array().unwrap().len(), 1, "{audit}");
+    assert_eq!(audit[0]["target_label"], "Acme Corp", "the account by its name");
 }
 
 fn monthly_limit(limits: &Value) -> u64 {

@@ -125,6 +125,16 @@ async fn renaming_keeps_the_secret_working_and_is_audited() {
     assert!(!location(&response).contains("__err"), "{}", location(&response));
     let page = app.get("/keys").await.text().await.unwrap();
     assert!(page.contains("Deploys") && !page.contains("Nightly build"));
+
+    // The audit log names each entry's key as it is called now, not by its id.
+    let start = created["key"]["start"].as_str().unwrap();
+    let audit = crate::admin::audit_log(&app, false, "", "key.").await;
+    let entries = audit.as_array().unwrap();
+    assert_eq!(entries.len(), 3, "create and two renames: {audit}");
+    for entry in entries {
+        assert_eq!(entry["target"], key_id);
+        assert_eq!(entry["target_label"].as_str(), Some(format!("Deploys ({start}…)").as_str()), "{entry}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
