@@ -82,6 +82,11 @@ pub(crate) fn Month(live: RwSignal<Overview>) -> impl IntoView {
                         None => thousands(month.projected),
                     }
                 }}</div>
+                // The quota counts units, not requests: exempt calls cost none, some cost more.
+                <div class="stat-label">{move || match month().quota {
+                    Some(_) => "counted toward the quota, at this month's pace",
+                    None => "requests, at this month's pace",
+                }}</div>
             </div>
             <div class="stat">
                 <div class="stat-label">"Quota runs out"</div>

@@ -78,6 +78,8 @@ async fn the_month_end_projection_counts_quota_units_not_exempt_calls() {
     let projected = usage::at_this_pace(3, start, end, now);
     let shown = stat_value(&page, "Projected by month end").unwrap().replace(',', "");
     assert_eq!(shown, format!("{projected} of 10000"));
+    let note = text_after(&page, "Projected by month end", "stat-label");
+    assert_eq!(note.as_deref(), Some("counted toward the quota, at this month's pace"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
