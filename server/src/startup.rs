@@ -33,7 +33,7 @@ use crate::sessions::{SessionGuard, SqlSessionStore, end_expired_sessions};
 use crate::settings::{Settings, redact_url};
 use crate::upstream::{ForwardedProto, ProxyOptions, Upstream, UpstreamConfig};
 use crate::web::{self, TrustedProxies};
-use crate::{key_api, usage_export, view_as};
+use crate::{key_api, restore, usage_export, view_as};
 
 /// How long a node trusts a verified key without asking the database again; changes announced
 /// through the change feed drop entries sooner.
@@ -86,6 +86,15 @@ impl Application {
             key_format: KeyFormat::new(&settings.key_prefix).context("key_prefix")?,
             changes,
         });
+        if settings.redis_url.is_none() {
+            // Redis keeps its counters over a restart; the in-memory store starts empty.
+            let restored =
+                restore::restore_long_windows(&services).await.context("restoring the limiter's counters")?;
+            tracing::info!(
+                counters = restored.counters,
+                "monthly and daily counters restored from the usage rollups"
+            );
+        }
         let upstream = Upstream::from_config(&UpstreamConfig {
             url: settings.upstream_url.clone(),
             proxy: ProxyOptions {

@@ -129,6 +129,24 @@ pub async fn for_account(
     Ok(rows.into_iter().map(EntryRow::into_entry).collect())
 }
 
+/// When `action` was last recorded on the account for `target`, if ever.
+pub async fn last_at(
+    db: &Database,
+    account_id: &str,
+    action: &str,
+    target: &str,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    let at: Option<i64> = sqlx::query_scalar(
+        "SELECT MAX(at) FROM audit_log WHERE account_id = $1 AND action = $2 AND target = $3",
+    )
+    .bind(account_id)
+    .bind(action)
+    .bind(target)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(at.map(crate::db::from_millis))
+}
+
 /// Which entries the audit log page lists; every field narrows it.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter<'a> {

@@ -58,7 +58,8 @@ pub async fn read(services: &Services, subject: &Subject<'_>) -> Result<Vec<Gaug
         .collect())
 }
 
-fn charges(policy: &Policy, subject: &Subject<'_>) -> Vec<Charge> {
+/// One charge (of cost 1) for each bucket that applies to `subject`, each once.
+pub fn charges(policy: &Policy, subject: &Subject<'_>) -> Vec<Charge> {
     let mut charges: Vec<Charge> = Vec::new();
     if let Some(plan) = policy.plan_or_default(subject.plan_id) {
         let caller = Caller::Authenticated {

@@ -189,6 +189,23 @@ impl UsageQueries {
         Ok(totals)
     }
 
+    /// The accounts that had traffic in `[from, to)` (minutes are kept 70 days).
+    pub async fn active_accounts(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<String>, UsageError> {
+        let (from, to) = minute_range(from, to);
+        let rows = sqlx::query(
+            "SELECT DISTINCT account_id FROM usage_account_minutes WHERE bucket_start >= $1 AND bucket_start < $2",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
+    }
+
     /// The account's minutes that had traffic in `[from, to)`, oldest first (kept 70 days).
     pub async fn account_minutes(
         &self,

@@ -59,8 +59,8 @@ struct UsageByKey {
     data: Vec<KeyRow>,
 }
 
-/// One key's traffic: `requests` = `allowed` + `limited`; `cost` is the units its requests
-/// charged their buckets.
+/// One key's traffic: `requests` = `allowed` + `limited`; `cost` is the quota units its admitted
+/// requests used (refused, exempt and unmetered requests use none).
 #[derive(Serialize)]
 struct KeyRow {
     key_id: String,

@@ -81,7 +81,7 @@ async fn gate(gateway: Gateway, mut request: Request, next: Next, request_id: &s
         return idempotency::idempotent(&gateway, request, next).await;
     }
     if let Some(refusal) = spend_cap_refusal(&gateway, &policy, key.as_deref(), request_id, now).await {
-        meter.limited(cost);
+        meter.limited();
         return refusal;
     }
     let decision = match gateway.services.limiter.decide(&charges).await {
@@ -93,7 +93,7 @@ async fn gate(gateway: Gateway, mut request: Request, next: Next, request_id: &s
     };
     let render = policy.responder(route).for_caller(&caller);
     if !decision.is_allowed() {
-        meter.limited(cost);
+        meter.limited();
         return responses::refusal(&render, &decision, request_id);
     }
     meter.admitted(cost);
@@ -122,15 +122,20 @@ struct Meter<'a> {
 }
 
 impl Meter<'_> {
+    /// Counts with its cost in quota units: what it charged the plan's quota, none on a route
+    /// that is not metered. The rollups' cost is then exactly what the plan-wide buckets were
+    /// charged, which a restart restores them from (`crate::restore`).
     fn admitted(&self, cost: u64) {
         if let Some(key) = self.key {
             self.gateway.key_uses.record(&key.key_id, key.via_previous, self.at);
         }
-        self.count(Outcome::Allowed, cost);
+        let metered = self.route.is_none_or(|route| route.metered);
+        self.count(Outcome::Allowed, if metered { cost } else { 0 });
     }
 
-    fn limited(&self, cost: u64) {
-        self.count(Outcome::Limited, cost);
+    /// A refused request charged nothing, so it counts with no cost.
+    fn limited(&self) {
+        self.count(Outcome::Limited, 0);
     }
 
     fn count(&self, outcome: Outcome, cost: u64) {

@@ -55,7 +55,8 @@ async fn rollups_equal_the_requests_sent_admitted_and_limited() {
     assert_eq!(limited, 4, "{statuses:?}");
 
     let counts = wait_for_requests(&app, &account_id, 64).await;
-    assert_eq!(counts, Counts { requests: 64, limited: 4, cost: 64 });
+    // The four refused requests charged nothing.
+    assert_eq!(counts, Counts { requests: 64, limited: 4, cost: 60 });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,4 +141,41 @@ async fn an_account_at_its_spend_cap_gets_429_until_the_cap_is_raised() {
 
     app.services.accounts.set_spend_cap(&owner, Some(20_000)).await.unwrap();
     assert_ne!(call(&app, "/v1/snapshots/s1", Some(&key)).await.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// The monthly quota and the daily cap used, as `GET /v1/limits` reports them.
+async fn quota_and_cap_used(app: &TestApp, key: &str) -> (u64, u64) {
+    let limits: Value = call(app, "/v1/limits", Some(key)).await.json().await.unwrap();
+    let used = |name: &str| {
+        let buckets = limits["buckets"].as_array().unwrap();
+        buckets.iter().find(|bucket| bucket["name"] == name).unwrap()["used"].as_u64().unwrap()
+    };
+    (used("monthly"), used("daily_cap"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_keeps_the_months_quota_and_the_days_cap_as_used() {
+    let mut app = spawn_app().await;
+    let (user, _, key) = customer_with_key(&app).await;
+    // 64 reads in one minute: 60 admitted, 4 refused by `reads`, which charge nothing.
+    read_n_times(&app, &key, 64).await;
+    assert_eq!(quota_and_cap_used(&app, &key).await, (60, 60));
+    app.shut_down().await;
+
+    let mut restarted = spawn_app_on(app.database_url.clone(), |_| {}).await;
+    assert_eq!(quota_and_cap_used(&restarted, &key).await, (60, 60), "the in-memory limiter restarted empty");
+
+    // An admin's reset of the monthly quota outlives the next restart; the daily cap is kept.
+    restarted.clock.advance(chrono::Duration::minutes(1));
+    crate::admin::operator(&restarted, "admin@keystile.example", services::accounts::Role::Admin).await;
+    let account_id = user.account_id.unwrap();
+    let reset =
+        crate::admin::call(&restarted, "reset_bucket", &[("account_id", &account_id), ("bucket", "monthly")])
+            .await;
+    assert_status(&reset, StatusCode::OK);
+    assert_eq!(quota_and_cap_used(&restarted, &key).await, (0, 60));
+    restarted.shut_down().await;
+
+    let again = spawn_app_on(app.database_url.clone(), |_| {}).await;
+    assert_eq!(quota_and_cap_used(&again, &key).await, (0, 60), "the reset was undone");
 }
