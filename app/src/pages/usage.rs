@@ -158,7 +158,7 @@ fn KeyTable(live: RwSignal<UsageReport>) -> impl IntoView {
             <div class="table-wrap">
                 <table class="table">
                     <caption class="sr-only">{period}</caption>
-                    <thead><tr><th scope="col">"Key"</th><th scope="col">"Requests"</th><th scope="col">"Limited"</th><th scope="col">"Cost (units)"</th></tr></thead>
+                    <thead><tr><th scope="col">"Key"</th><th scope="col">"Requests"</th><th scope="col">"Limited"</th><th scope="col">"Quota units"</th></tr></thead>
                     <tbody>
                         {move || {
                             let rows = rows();
