@@ -13,7 +13,8 @@ use crate::overview::Overview;
 pub struct AccountListing {
     pub id: String,
     pub name: String,
-    pub plan_id: String,
+    /// The plan's name ("Pro"), or its id when the catalogue no longer has it.
+    pub plan: String,
     pub owner_email: Option<String>,
     pub disabled: bool,
 }
@@ -53,13 +54,17 @@ fn admin_error(error: services::accounts::admin::AdminError) -> AppError {
 pub async fn search_accounts(query: String) -> Result<Vec<AccountListing>, AppError> {
     use crate::auth::ssr::{require_operator, services};
     let operator = require_operator().await?;
-    let found = services()?.accounts.search(&operator, &query).await.map_err(admin_error)?;
+    let services = services()?;
+    let found = services.accounts.search(&operator, &query).await.map_err(admin_error)?;
+    let policy = services.policy.get();
     Ok(found
         .into_iter()
         .map(|summary| AccountListing {
+            plan: policy
+                .plan(&summary.account.plan_id)
+                .map_or(summary.account.plan_id.clone(), |plan| plan.name.clone()),
             id: summary.account.id,
             name: summary.account.name,
-            plan_id: summary.account.plan_id,
             owner_email: summary.owner_email,
             disabled: summary.account.disabled_at.is_some(),
         })

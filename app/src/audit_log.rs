@@ -12,6 +12,8 @@ pub struct AuditRow {
     /// "2026-11-24 14:05:09 UTC".
     pub at: String,
     pub account_id: Option<String>,
+    /// The account's name now.
+    pub account_name: Option<String>,
     pub actor: String,
     pub action: String,
     /// The id of what changed.
@@ -70,6 +72,7 @@ pub async fn list_audit(
             id: entry.id,
             at: entry.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
             account_id: entry.account_id,
+            account_name: entry.account_name,
             actor: entry.actor_email,
             action: entry.action,
             target: entry.target,

@@ -48,7 +48,9 @@ fn ViewerNav(viewer: Viewer) -> impl IntoView {
         </Show>
         <Show when=move || viewer.is_operator>
             <div class="nav-section">"Operator"</div>
-            <A href="/admin">"Admin"</A>
+            <A href="/admin" exact=true>"Accounts"</A>
+            <A href="/admin/audit">"Audit, all accounts"</A>
+            <A href="/admin/plans">"Plan catalogue"</A>
         </Show>
         <div class="nav-footer">
             <span class="user-email">{viewer.email.clone()}</span>

@@ -63,7 +63,8 @@ test("an admin's plan change shows live on the customer's page; support views re
   await admin.getByRole("button", { name: "Change plan" }).click();
   await expect(monthly).toContainText("of 100,000 used", { timeout: 5000 });
   await admin.screenshot({ path: testInfo.outputPath("admin-account.png"), fullPage: true });
-  await admin.goto("/admin/audit");
+  await admin.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit, all accounts" }).click();
+  await expect(admin).toHaveURL("/admin/audit");
   await expect(admin.locator('[data-action="plan.change"]').first()).toContainText(adminEmail);
   await admin.screenshot({ path: testInfo.outputPath("admin-audit.png"), fullPage: true });
 

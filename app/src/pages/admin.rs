@@ -21,9 +21,8 @@ pub fn AdminPage() -> impl IntoView {
     let q = move || query.read().get("q").unwrap_or_default();
     let results = Resource::new(q, search_accounts);
     view! {
-        <Title text="Admin" />
-        <div class="page-header"><h1>"Admin"</h1></div>
-        <p class="row"><a href="/admin/audit">"Audit log of all accounts"</a><a href="/admin/plans">"Plan catalogue"</a></p>
+        <Title text="Accounts" />
+        <div class="page-header"><h1>"Accounts"</h1></div>
         <form method="get" action="/admin" class="row" role="search">
             <label for="account-search">"Find an account"</label>
             <input id="account-search" type="search" name="q" value=q placeholder="email, account name or key start (ks_…)" autocomplete="off" aria-describedby="account-search-hint" />
@@ -60,7 +59,7 @@ fn AccountTable(accounts: Vec<AccountListing>, caption: &'static str) -> impl In
                 <tr>
                     <th scope="row"><a href=format!("/admin/accounts/{}", account.id)>{account.name}</a></th>
                     <td>{account.owner_email.unwrap_or_default()}</td>
-                    <td>{account.plan_id}</td>
+                    <td>{account.plan}</td>
                     <td>{if account.disabled { "Disabled" } else { "Active" }}</td>
                 </tr>
             }).collect_view()}</tbody>
@@ -130,7 +129,12 @@ fn AccountBody(
     let plan_section = if can_change {
         view! { <PlanForm account_id=id.clone() current=account.plan_id.clone() plans=account.plans.clone() change_plan /> }.into_any()
     } else {
-        view! { <p>{format!("Plan: {}", account.plan_id)}</p> }.into_any()
+        let plan = account
+            .plans
+            .iter()
+            .find(|(id, _)| *id == account.plan_id)
+            .map_or(&account.plan_id, |(_, name)| name);
+        view! { <p>{format!("Plan: {plan}")}</p> }.into_any()
     };
     let audit_link = format!("/admin/audit?account={id}");
     view! {

@@ -67,11 +67,15 @@ fn AuditTable(rows: Vec<AuditRow>, all_accounts: bool) -> impl IntoView {
             </tr></thead>
             <tbody>{rows.into_iter().map(|row| {
                 let action = row.action.clone();
-                let account = row.account_id.clone().unwrap_or_default();
+                // Operators see whose entry it is; a catalogue edit belongs to no account.
+                let account = row.account_id.clone().map(|id| {
+                    let name = row.account_name.clone().unwrap_or_else(|| id.clone());
+                    view! { <a href=format!("/admin/accounts/{id}")>{name}</a> }
+                });
                 view! {
                 <tr data-action=action>
                     <td class="when">{row.at}</td>
-                    {all_accounts.then(|| view! { <td><a href=format!("/admin/accounts/{account}")>{account.clone()}</a></td> })}
+                    {all_accounts.then(|| view! { <td>{account}</td> })}
                     <td>{row.actor}</td>
                     <td class="mono">{row.action}</td>
                     <Target id=row.target label=row.target_label />

@@ -12,6 +12,8 @@ use crate::ids::new_id;
 pub struct AuditEntry {
     pub id: String,
     pub account_id: Option<String>,
+    /// The account's name now.
+    pub account_name: Option<String>,
     pub actor_id: Option<String>,
     pub actor_email: String,
     /// e.g. `key.create`, `key.rotate`, `key.revoke`, `plan.change`.
@@ -80,6 +82,7 @@ pub async fn record_now(
 struct EntryRow {
     id: String,
     account_id: Option<String>,
+    account_name: Option<String>,
     actor_id: Option<String>,
     actor_email: String,
     action: String,
@@ -96,6 +99,7 @@ impl EntryRow {
         AuditEntry {
             id: self.id,
             account_id: self.account_id,
+            account_name: self.account_name,
             actor_id: self.actor_id,
             actor_email: self.actor_email,
             action: self.action,
@@ -110,12 +114,14 @@ impl EntryRow {
 }
 
 /// Entries with their targets' current names; callers add `WHERE` and `ORDER BY` on `log`.
-const SELECT_ENTRIES: &str = "SELECT log.id, log.account_id, log.actor_id, log.actor_email, log.action, log.target, \
-     COALESCE(api_keys.name || ' (' || api_keys.start || '…)', accounts.name) AS target_label, \
+const SELECT_ENTRIES: &str = "SELECT log.id, log.account_id, account.name AS account_name, log.actor_id, \
+     log.actor_email, log.action, log.target, \
+     COALESCE(target_key.name || ' (' || target_key.start || '…)', target_account.name) AS target_label, \
      log.before_value, log.after_value, log.reason, log.at \
      FROM audit_log log \
-     LEFT JOIN api_keys ON api_keys.id = log.target \
-     LEFT JOIN accounts ON accounts.id = log.target";
+     LEFT JOIN accounts account ON account.id = log.account_id \
+     LEFT JOIN api_keys target_key ON target_key.id = log.target \
+     LEFT JOIN accounts target_account ON target_account.id = log.target";
 
 /// An account's entries, newest first.
 pub async fn for_account(

@@ -96,6 +96,7 @@ async fn customers_and_support_staff_get_403_from_admin_changes() {
     }
     let found: Value = call(&app, "search_accounts", &[("query", "acme")]).await.json().await.unwrap();
     assert_eq!(found[0]["id"], account_id.as_str(), "support can search");
+    assert_eq!(found[0]["plan"], "Starter", "the plan by its name");
     let gauges: Value =
         call(&app, "admin_overview", &[("account_id", &account_id)]).await.json().await.unwrap();
     assert_eq!(gauges["plan_name"], "Starter", "support can read the account's gauges");
@@ -210,7 +211,8 @@ async fn an_admins_changes_apply_at_the_next_request_and_are_audited() {
     assert!(!page.contains(&secret), "a secret on the admin page");
     let audit = audit_log(&app, true, "admin@", "plan.").await;
     assert_eq!(audit.as_array().unwrap().len(), 1, "{audit}");
-    assert_eq!(audit[0]["target_label"], "Acme Corp", "the account by its name");
+    assert_eq!(audit[0]["target_label"], "Acme Corp", "the target account by its name");
+    assert_eq!(audit[0]["account_name"], "Acme Corp", "whose entry it is, by name");
 }
 
 fn monthly_limit(limits: &Value) -> u64 {
