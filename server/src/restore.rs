@@ -16,21 +16,16 @@ use services::Services;
 use services::gauges::{self, Subject};
 use usage::UsageQueries;
 
-/// How many bucket counters were restored.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Restored {
-    pub counters: usize,
-}
-
-pub async fn restore_long_windows(services: &Services) -> anyhow::Result<Restored> {
+/// Restores every account's month and day counters; returns how many it charged.
+pub async fn restore_long_windows(services: &Services) -> anyhow::Result<usize> {
     let now = services.clock.now();
     let policy = services.policy.get();
     let queries = UsageQueries::new(services.db.clone());
     // A billing month is at most 31 days long.
     let accounts = queries.active_accounts(now - Duration::days(31), now + Duration::minutes(1)).await?;
-    let mut restored = Restored::default();
+    let mut restored = 0;
     for account_id in accounts {
-        restored.counters += restore_account(services, &policy, &queries, &account_id, now)
+        restored += restore_account(services, &policy, &queries, &account_id, now)
             .await
             .with_context(|| format!("restoring the counters of account {account_id}"))?;
     }

@@ -90,10 +90,7 @@ impl Application {
             // Redis keeps its counters over a restart; the in-memory store starts empty.
             let restored =
                 restore::restore_long_windows(&services).await.context("restoring the limiter's counters")?;
-            tracing::info!(
-                counters = restored.counters,
-                "monthly and daily counters restored from the usage rollups"
-            );
+            tracing::info!(counters = restored, "monthly and daily counters restored from the usage rollups");
         }
         let upstream = Upstream::from_config(&UpstreamConfig {
             url: settings.upstream_url.clone(),
