@@ -113,6 +113,42 @@ pub async fn log_out() -> Result<(), AppError> {
     Ok(())
 }
 
+/// Changes the signed-in user's own password. Every other browser signed in as them is signed
+/// out; this one stays signed in under a new session id and lands on the Account page, which
+/// says the change was made.
+#[server]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+    confirm_password: String,
+) -> Result<(), AppError> {
+    use services::logins::PasswordChangeError;
+    let services = ssr::services()?;
+    let user = ssr::real_user().await?.ok_or(AppError::Unauthenticated)?;
+    if new_password != confirm_password {
+        return Err(AppError::Invalid("The new password and its confirmation do not match.".into()));
+    }
+    let ip = ssr::client_ip().await?;
+    services.logins.change_password(&user, current_password.into(), new_password.into(), ip).await.map_err(
+        |error| match error {
+            PasswordChangeError::WrongPassword | PasswordChangeError::InvalidPassword => {
+                AppError::Invalid(error.to_string())
+            }
+            PasswordChangeError::Throttled { retry_after } => {
+                AppError::Throttled { retry_after_secs: retry_after.as_secs() }
+            }
+            PasswordChangeError::Unavailable => AppError::Unavailable(error.to_string()),
+            PasswordChangeError::Internal(cause) => ssr::internal(cause),
+        },
+    )?;
+    ssr::start_session(&services, user.id).await?;
+    leptos_axum::redirect(PASSWORD_CHANGED_PAGE);
+    Ok(())
+}
+
+/// Where a password change lands: the Account page, told to say so.
+pub const PASSWORD_CHANGED_PAGE: &str = "/account?password=changed";
+
 /// Where to go after login: a path on this site only, never another origin.
 /// Where a login lands: the page it was going to, else the home page: the overview for a
 /// customer, the console for operator staff (who have no account of their own).

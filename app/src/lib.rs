@@ -67,6 +67,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("billing") view=pages::BillingPage />
                     <Route path=path!("plan") view=pages::PlanPage />
                     <Route path=path!("audit") view=pages::AuditPage />
+                    <Route path=path!("account") view=pages::AccountPage />
                     <Route path=path!("admin") view=pages::AdminPage />
                     <Route path=path!("admin/audit") view=pages::AdminAuditPage />
                     <Route path=path!("admin/plans") view=pages::CataloguePage />

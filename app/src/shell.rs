@@ -53,7 +53,7 @@ fn ViewerNav(viewer: Viewer) -> impl IntoView {
             <A href="/admin/plans">"Plan catalogue"</A>
         </Show>
         <div class="nav-footer">
-            <span class="user-email">{viewer.email.clone()}</span>
+            <A href="/account" attr:class="user-email" attr:title="Your account: password">{viewer.email.clone()}</A>
             <ActionForm action=log_out>
                 <button type="submit" class="btn btn-ghost btn-small">"Log out"</button>
             </ActionForm>

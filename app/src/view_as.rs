@@ -27,6 +27,7 @@ pub const REFUSED_FUNCTIONS: &[&str] = &[
     "log_in",
     "sign_up",
     "log_out",
+    "change_password",
     "create_key",
     "rotate_key",
     "rename_key",

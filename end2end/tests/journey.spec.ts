@@ -12,15 +12,19 @@ async function pageIsReady(page: Page, javaScriptEnabled: boolean) {
   }
 }
 
+async function signUp(page: Page, javaScriptEnabled: boolean, email: string) {
+  await page.goto("/signup");
+  await pageIsReady(page, javaScriptEnabled);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Create account" }).click();
+}
+
 test("sign up, use the shell, log out, and log back in to the page asked for", async ({ page }, testInfo) => {
   const js = testInfo.project.use.javaScriptEnabled !== false;
   const email = `ada-${Date.now()}-${testInfo.project.name}@example.com`;
 
-  await page.goto("/signup");
-  await pageIsReady(page, js);
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Create account" }).click();
+  await signUp(page, js, email);
 
   await expect(page).toHaveURL("/");
   await expect(page.getByRole("heading", { name: "Overview" })).toBeVisible();
@@ -53,4 +57,53 @@ test("sign up, use the shell, log out, and log back in to the page asked for", a
   await expect(page.getByRole("heading", { name: "Plan", exact: true })).toBeVisible();
   await expect(page.getByText("Current plan")).toBeVisible();
   await page.screenshot({ path: testInfo.outputPath("plan.png"), fullPage: true });
+});
+
+test("change the password on the Account page; other browsers are signed out; the new one logs in", async ({ page, browser }, testInfo) => {
+  const js = testInfo.project.use.javaScriptEnabled !== false;
+  const email = `grace-${Date.now()}-${testInfo.project.name}@example.com`;
+  const newPassword = "a brand new horse";
+
+  await signUp(page, js, email);
+  await expect(page).toHaveURL("/");
+
+  // A second browser signed in as the same user.
+  const laptop = await browser.newPage({ javaScriptEnabled: js });
+  await laptop.goto("/login?next=/keys");
+  await laptop.getByLabel("Email").fill(email);
+  await laptop.getByLabel("Password").fill(password);
+  await laptop.getByRole("button", { name: "Log in" }).click();
+  await expect(laptop).toHaveURL("/keys");
+
+  // The signed-in email in the navigation leads to the Account page.
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: email }).click();
+  await expect(page).toHaveURL("/account");
+  await expect(page.getByRole("heading", { name: "Account", exact: true })).toBeVisible();
+  await pageIsReady(page, js);
+
+  await page.getByLabel("Current password").fill("not my password");
+  await page.getByLabel("New password", { exact: true }).fill(newPassword);
+  await page.getByLabel("New password, again").fill(newPassword);
+  await page.getByRole("button", { name: "Change password" }).click();
+  await expect(page.getByRole("alert")).toHaveText("Your current password is not correct.");
+  await expect(page.getByLabel("Current password")).toHaveValue("");
+
+  await page.getByLabel("Current password").fill(password);
+  await page.getByLabel("New password", { exact: true }).fill(newPassword);
+  await page.getByLabel("New password, again").fill(newPassword);
+  await page.getByRole("button", { name: "Change password" }).click();
+  await expect(page.getByRole("status")).toContainText("Your password was changed.");
+  await expect(page.getByLabel("Current password")).toHaveValue("");
+
+  await laptop.goto("/keys");
+  await expect(laptop).toHaveURL("/login?next=/keys");
+  await laptop.close();
+
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page).toHaveURL(/\/login$/);
+  await pageIsReady(page, js);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(newPassword);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page).toHaveURL("/");
 });

@@ -1,8 +1,8 @@
 //! Dashboard sessions: the tower-sessions store in SQL, and the guard that ends idle and
 //! over-long sessions on every request.
 //!
-//! The store keeps each record's JSON with its expiry in the `sessions` table (SQLite or
-//! PostgreSQL alike). Idle and absolute timeouts are judged by the injected clock in
+//! The store keeps each record's JSON with its expiry, and the user it is signed in as, in the
+//! `sessions` table (SQLite or PostgreSQL alike); a password change ends a user's sessions there. Idle and absolute timeouts are judged by the injected clock in
 //! [`end_expired_sessions`], so tests move time instead of waiting.
 
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use limiter::Clock;
+use serde::Deserialize;
 use services::Database;
 use services::sessions::{AUTH_KEY, SessionAuth, SessionTimeouts};
 use tower_sessions::session::{Id, Record};
@@ -32,16 +33,23 @@ impl SqlSessionStore {
     async fn write(&self, record: &Record, on_conflict: &str) -> session_store::Result<u64> {
         let data = serde_json::to_string(&record.data).map_err(backend_error)?;
         let written = sqlx::query(&format!(
-            "INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) {on_conflict}"
+            "INSERT INTO sessions (id, data, expires_at, user_id) VALUES ($1, $2, $3, $4) ON CONFLICT (id) {on_conflict}"
         ))
         .bind(record.id.to_string())
         .bind(data)
         .bind(expires_at_millis(record))
+        .bind(signed_in_user(record))
         .execute(self.db.pool())
         .await
         .map_err(backend_error)?;
         Ok(written.rows_affected())
     }
+}
+
+/// Who the record is signed in as, if anyone.
+fn signed_in_user(record: &Record) -> Option<String> {
+    let auth = record.data.get(AUTH_KEY)?;
+    SessionAuth::deserialize(auth).ok().map(|auth| auth.user_id)
 }
 
 fn backend_error(error: impl std::fmt::Display) -> session_store::Error {
@@ -67,7 +75,7 @@ impl SessionStore for SqlSessionStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        self.write(record, "DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at").await?;
+        self.write(record, "DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, user_id = excluded.user_id").await?;
         Ok(())
     }
 

@@ -1,5 +1,6 @@
 //! One module per page.
 
+mod account;
 mod admin;
 mod audit;
 mod auth_forms;
@@ -11,6 +12,7 @@ pub(crate) mod overview;
 mod plan;
 pub(crate) mod usage;
 
+pub use account::AccountPage;
 pub use admin::{AdminAccountPage, AdminPage};
 pub use audit::{AdminAuditPage, AuditPage};
 pub use auth_forms::{LoginPage, SignUpPage};

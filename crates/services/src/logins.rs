@@ -14,7 +14,7 @@ use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 
 use crate::CurrentPolicy;
-use crate::accounts::{Accounts, CredentialsError, User, normalize_email};
+use crate::accounts::{Accounts, CredentialsError, SignUpError, User, normalize_email};
 use crate::db::Database;
 use crate::ids::{lowercase_hex, random_base62};
 
@@ -29,6 +29,47 @@ pub enum LoginError {
     Unavailable,
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordChangeError {
+    #[error("Your current password is not correct.")]
+    WrongPassword,
+    #[error("Use a new password of {min} to {max} characters.", min = crate::passwords::MIN_LENGTH, max = crate::passwords::MAX_LENGTH)]
+    InvalidPassword,
+    #[error("Too many attempts.")]
+    Throttled { retry_after: Duration },
+    #[error("Changing passwords is unavailable for a moment. Try again shortly.")]
+    Unavailable,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// An attempt the throttle refused before its password was checked.
+enum Refused {
+    Throttled {
+        retry_after: Duration,
+    },
+    /// The limiter store is down: security limits fail closed.
+    Unavailable,
+}
+
+impl From<Refused> for LoginError {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::Throttled { retry_after } => LoginError::Throttled { retry_after },
+            Refused::Unavailable => LoginError::Unavailable,
+        }
+    }
+}
+
+impl From<Refused> for PasswordChangeError {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::Throttled { retry_after } => PasswordChangeError::Throttled { retry_after },
+            Refused::Unavailable => PasswordChangeError::Unavailable,
+        }
+    }
 }
 
 /// A successful login: the user, and a new device token to remember when the browser had none
@@ -72,23 +113,59 @@ impl Logins {
             None => false,
         };
         let charges = self.charges(&email, ip, recognised);
-        let decision = self.limiter.decide(&charges).await.map_err(|error| {
-            tracing::error!(%error, "login throttle unavailable; refusing the login");
-            LoginError::Unavailable
-        })?;
-        if let Some(retry_after) = decision.retry_after {
-            return Err(LoginError::Throttled { retry_after });
-        }
+        self.charge_attempt(&charges).await?;
         let user = self.accounts.verify_credentials(&email, password).await.map_err(|error| match error {
             CredentialsError::Invalid => LoginError::InvalidCredentials,
             CredentialsError::Internal(cause) => LoginError::Internal(cause),
         })?;
-        // The owner got in: their own earlier typos from this address no longer count.
+        self.forget_typos(&charges).await;
+        let new_device_token = if recognised { None } else { Some(self.remember_device(&user).await?) };
+        Ok(LoggedIn { user, new_device_token })
+    }
+
+    /// Changes a signed-in user's password once their current one checks out. Each attempt is
+    /// throttled like a login from `ip` on a recognised device, so a session left open is no
+    /// faster way to guess the password. Every session of the user ends; see
+    /// [`Accounts::replace_password`].
+    pub async fn change_password(
+        &self,
+        user: &User,
+        current: SecretString,
+        new_password: SecretString,
+        ip: std::net::IpAddr,
+    ) -> Result<(), PasswordChangeError> {
+        let charges = self.charges(&normalize_email(&user.email), ip, true);
+        self.charge_attempt(&charges).await?;
+        match self.accounts.verify_credentials(&user.email, current).await {
+            Ok(checked) if checked.id == user.id => {}
+            Ok(_) | Err(CredentialsError::Invalid) => return Err(PasswordChangeError::WrongPassword),
+            Err(CredentialsError::Internal(cause)) => return Err(PasswordChangeError::Internal(cause)),
+        }
+        self.forget_typos(&charges).await;
+        self.accounts.replace_password(user, new_password).await.map_err(|error| match error {
+            SignUpError::InvalidPassword => PasswordChangeError::InvalidPassword,
+            other => PasswordChangeError::Internal(other.to_string()),
+        })
+    }
+
+    /// Charges one attempt at a password to the throttle, before the password is checked.
+    async fn charge_attempt(&self, charges: &[Charge]) -> Result<(), Refused> {
+        let decision = self.limiter.decide(charges).await.map_err(|error| {
+            tracing::error!(%error, "login throttle unavailable; refusing the attempt");
+            Refused::Unavailable
+        })?;
+        match decision.retry_after {
+            Some(retry_after) => Err(Refused::Throttled { retry_after }),
+            None => Ok(()),
+        }
+    }
+
+    /// The owner proved their password: their own earlier typos from this address (the
+    /// (account, IP) bucket, first of `charges`) no longer count.
+    async fn forget_typos(&self, charges: &[Charge]) {
         if let Err(error) = self.limiter.reset(&charges[0].spec, &charges[0].subject).await {
             tracing::warn!(%error, "could not clear the login throttle after a success");
         }
-        let new_device_token = if recognised { None } else { Some(self.remember_device(&user).await?) };
-        Ok(LoggedIn { user, new_device_token })
     }
 
     /// The policy's three login buckets for this attempt; a recognised device skips the

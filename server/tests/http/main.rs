@@ -11,6 +11,7 @@ mod idempotency;
 mod key_api;
 mod operators;
 mod overview;
+mod passwords;
 mod plans;
 mod requests;
 mod server_functions;

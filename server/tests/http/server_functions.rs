@@ -8,7 +8,7 @@ use crate::helpers::*;
 
 /// Every argument name the functions take, filled in, so each call reaches its checks (a
 /// missing argument would be refused as unreadable first); extra fields are ignored.
-pub const ANY_ARGUMENTS: [(&str, &str); 27] = [
+pub const ANY_ARGUMENTS: [(&str, &str); 30] = [
     ("plan_id", "pro"),
     ("key_id", "key_x"),
     ("name", "sneaky"),
@@ -36,6 +36,9 @@ pub const ANY_ARGUMENTS: [(&str, &str); 27] = [
     ("monthly_quota", "1"),
     ("burst_per_second", "1"),
     ("daily_cap", "on"),
+    ("current_password", "correct horse battery"),
+    ("new_password", "a new horse battery"),
+    ("confirm_password", "a new horse battery"),
 ];
 
 /// The only functions a signed-out visitor may call.

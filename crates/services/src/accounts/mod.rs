@@ -224,6 +224,30 @@ impl Accounts {
         }
     }
 
+    /// Gives `user` a new password (its current one already checked by the caller), ends every
+    /// session they have, on every browser, and audits the change, all in one transaction. The
+    /// caller signs the browser that asked in again under a new session id.
+    pub async fn replace_password(&self, user: &User, new_password: SecretString) -> Result<(), SignUpError> {
+        validate_password(&new_password)?;
+        let password_hash = passwords::hash(new_password).await?;
+        let mut tx = self.db.pool().begin().await.map_err(DbError::from)?;
+        repo::set_password_hash(&mut tx, &user.id, &password_hash).await.map_err(DbError::from)?;
+        repo::end_sessions_of(&mut tx, &user.id).await.map_err(DbError::from)?;
+        let change = crate::audit::Change {
+            account_id: user.account_id.as_deref(),
+            actor: user,
+            action: "user.password_change",
+            target: None,
+            before: None,
+            after: None,
+            reason: None,
+            at: self.clock.now(),
+        };
+        crate::audit::record(&mut tx, change).await.map_err(DbError::from)?;
+        tx.commit().await.map_err(DbError::from)?;
+        Ok(())
+    }
+
     pub async fn user(&self, user_id: &str) -> Result<Option<User>, DbError> {
         Ok(repo::user_by_id(&self.db, user_id).await?)
     }

@@ -1,6 +1,6 @@
 //! SQL for accounts and users.
 
-use sqlx::FromRow;
+use sqlx::{AnyConnection, FromRow};
 
 use super::{Account, Role, User};
 use crate::db::{Database, from_millis};
@@ -93,7 +93,7 @@ pub(super) async fn insert_user(db: &Database, user: &User, password_hash: &str)
 }
 
 async fn insert_user_in(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut AnyConnection,
     user: &User,
     password_hash: &str,
 ) -> Result<(), sqlx::Error> {
@@ -126,6 +126,26 @@ pub(super) async fn user_with_hash_by_email(
     row.map(|row| Ok((User::try_from(row.user)?, row.password_hash))).transpose()
 }
 
+pub(super) async fn set_password_hash(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    password_hash: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(password_hash)
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes every session record signed in as `user_id`: each of those browsers is signed out
+/// at its next request.
+pub(super) async fn end_sessions_of(conn: &mut AnyConnection, user_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(conn).await?;
+    Ok(())
+}
+
 pub(super) async fn user_by_id(db: &Database, id: &str) -> Result<Option<User>, sqlx::Error> {
     let row: Option<UserRow> = sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
         .bind(id)
@@ -155,7 +175,7 @@ pub(super) async fn overrides(db: &Database, account_id: &str) -> Result<Vec<(St
 }
 
 pub(super) async fn set_plan(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut AnyConnection,
     account_id: &str,
     plan_id: &str,
 ) -> Result<(), sqlx::Error> {
@@ -168,7 +188,7 @@ pub(super) async fn set_plan(
 }
 
 pub(super) async fn set_spend_cap(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut AnyConnection,
     account_id: &str,
     cap_cents: Option<u64>,
 ) -> Result<(), sqlx::Error> {

@@ -1,0 +1,93 @@
+//! The signed-in user's own account: who they are signed in as, and changing their password.
+//! A plain form that works without JavaScript.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use super::FormError;
+use crate::auth::{ChangePassword, Viewer, current_viewer};
+
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let viewer = Resource::new(|| (), |_| current_viewer());
+    view! {
+        <Title text="Account" />
+        <div class="page-header"><h1>"Account"</h1></div>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match viewer.await {
+                    Ok(Some(viewer)) => view! { <AccountBody viewer /> }.into_any(),
+                    Ok(None) => ().into_any(),
+                    Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn AccountBody(viewer: Viewer) -> impl IntoView {
+    let query = use_query_map();
+    let changed = move || query.read().get("password").as_deref() == Some("changed");
+    let read_only = viewer.view_as.is_some();
+    view! {
+        <div class="stack">
+            <Show when=changed>
+                <div class="alert alert-success" role="status">
+                    "Your password was changed. Every other browser signed in as you has been signed out."
+                </div>
+            </Show>
+            <p>"Signed in as " <strong>{viewer.email}</strong> {format!(" ({})", viewer.role)}</p>
+            {if read_only {
+                view! { <p class="muted">"A read-only view of the customer's account: their password is theirs to change."</p> }.into_any()
+            } else {
+                view! { <PasswordForm /> }.into_any()
+            }}
+        </div>
+    }
+}
+
+#[component]
+fn PasswordForm() -> impl IntoView {
+    let change = ServerAction::<ChangePassword>::new();
+    // Emptied after every attempt, so no password stays in the fields: as without JavaScript,
+    // where the page reloads.
+    let form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if change.version().get() > 0
+            && let Some(form) = form.get()
+        {
+            form.reset();
+        }
+    });
+    view! {
+        <section class="card stack" aria-labelledby="password-heading">
+            <h2 id="password-heading">"Change password"</h2>
+            <p class="muted">"Every other browser signed in as you will be signed out; this one stays signed in."</p>
+            <FormError result=change.value() />
+            <ActionForm action=change node_ref=form attr:class="form">
+                <div class="field">
+                    <label for="current-password">"Current password"</label>
+                    <input id="current-password" name="current_password" type="password" autocomplete="current-password" required />
+                </div>
+                <div class="field">
+                    <label for="new-password">"New password"</label>
+                    <input id="new-password" name="new_password" type="password" autocomplete="new-password"
+                        minlength="8" maxlength="128" required aria-describedby="new-password-hint" />
+                    <p class="field-hint" id="new-password-hint">"At least 8 characters."</p>
+                </div>
+                <div class="field">
+                    <label for="confirm-password">"New password, again"</label>
+                    <input id="confirm-password" name="confirm_password" type="password" autocomplete="new-password"
+                        minlength="8" maxlength="128" required />
+                </div>
+                <div class="form-actions">
+                    <button type="submit" class="btn btn-primary" aria-busy=move || change.pending().get().to_string()>
+                        "Change password"
+                    </button>
+                </div>
+            </ActionForm>
+        </section>
+    }
+}

@@ -1,0 +1,115 @@
+//! Changing one's own password from the Account page: the current password is checked and
+//! throttled like a login, every other browser is signed out, and the change is audited.
+
+use reqwest::{Client, StatusCode};
+
+use crate::helpers::*;
+
+const NEW_PASSWORD: &str = "a brand new horse";
+
+async fn change_password(app: &TestApp, current: &str, new: &str, confirm: &str) -> reqwest::Response {
+    let fields = [("current_password", current), ("new_password", new), ("confirm_password", confirm)];
+    app.submit_form("change_password", "/account", &fields).await
+}
+
+/// A second browser signed in as the same user.
+async fn another_browser(app: &TestApp, email: &str) -> Client {
+    let other = browser();
+    let fields = [("email", email), ("password", PASSWORD), ("next", "/keys")];
+    let response = other
+        .post(app.url("/api/log_in"))
+        .headers(app.form_headers("/login"))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_redirect(&response, "/keys");
+    other
+}
+
+/// The error the Account page shows after a refused change, as a browser without JavaScript
+/// sees it.
+async fn error_shown(app: &TestApp, response: &reqwest::Response) -> String {
+    assert!(location(response).contains("__err="), "refused with a message: {}", location(response));
+    let page = app.browser.get(location(response)).send().await.unwrap().text().await.unwrap();
+    let alert = page.find(r#"role="alert""#).expect("the page shows an alert");
+    let text_start = alert + page[alert..].find('>').unwrap() + 1;
+    page[text_start..].split('<').next().unwrap().to_owned()
+}
+
+async fn password_changes_audited(app: &TestApp) -> i64 {
+    let (count,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE action = 'user.password_change'")
+            .fetch_one(app.services.db.pool())
+            .await
+            .unwrap();
+    count
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_change_signs_out_every_other_browser_and_keeps_this_one() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let laptop = another_browser(&app, "ada@example.com").await;
+    assert_status(&laptop.get(app.url("/keys")).send().await.unwrap(), StatusCode::OK);
+
+    let changed = change_password(&app, PASSWORD, NEW_PASSWORD, NEW_PASSWORD).await;
+    assert_redirect(&changed, "/account?password=changed");
+    assert!(session_cookie(&changed).is_some(), "this browser is signed in again under a new id");
+    let page = app.get("/account?password=changed").await;
+    assert_status(&page, StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("Your password was changed."));
+
+    let laptop_visit = laptop.get(app.url("/keys")).send().await.unwrap();
+    assert_redirect(&laptop_visit, "/login?next=/keys");
+
+    app.log_out().await;
+    let with_old = app.log_in("ada@example.com", PASSWORD, "/").await;
+    assert!(location(&with_old).contains("__err="), "the old password no longer logs in");
+    assert_redirect(&app.log_in("ada@example.com", NEW_PASSWORD, "/").await, "/");
+
+    assert_eq!(password_changes_audited(&app).await, 1);
+    let (before, after): (Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT before_value, after_value FROM audit_log WHERE action = 'user.password_change'",
+    )
+    .fetch_one(app.services.db.pool())
+    .await
+    .unwrap();
+    assert_eq!((before, after), (None, None), "no password, old or new, in the audit log");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_current_password_a_mismatch_or_a_short_one_changes_nothing() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let laptop = another_browser(&app, "ada@example.com").await;
+
+    let cases = [
+        ("not my password", NEW_PASSWORD, NEW_PASSWORD, "Your current password is not correct."),
+        (PASSWORD, NEW_PASSWORD, "a brand new horsE", "The new password and its confirmation do not match."),
+        (PASSWORD, "short", "short", "Use a new password of 8 to 128 characters."),
+    ];
+    for (current, new, confirm, message) in cases {
+        let refused = change_password(&app, current, new, confirm).await;
+        assert_eq!(error_shown(&app, &refused).await, message);
+    }
+
+    assert_eq!(password_changes_audited(&app).await, 0);
+    assert_status(&laptop.get(app.url("/keys")).send().await.unwrap(), StatusCode::OK);
+    app.log_out().await;
+    assert_redirect(&app.log_in("ada@example.com", PASSWORD, "/").await, "/");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_the_current_password_is_throttled_like_a_login() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    // The policy's (account, IP) login bucket: 5 attempts per 15 minutes.
+    for _ in 0..5 {
+        let refused = change_password(&app, "a guess at it", NEW_PASSWORD, NEW_PASSWORD).await;
+        assert_eq!(error_shown(&app, &refused).await, "Your current password is not correct.");
+    }
+    let throttled = change_password(&app, PASSWORD, NEW_PASSWORD, NEW_PASSWORD).await;
+    assert!(error_shown(&app, &throttled).await.starts_with("Too many attempts."));
+    assert_eq!(password_changes_audited(&app).await, 0);
+}
