@@ -14,6 +14,8 @@ pub struct Viewer {
     pub is_operator: bool,
     /// Belongs to a customer account (operator staff have none, except while viewing as one).
     pub has_account: bool,
+    /// The operator disabled the account: its API keys are refused until it is enabled again.
+    pub account_disabled: bool,
     /// Set while an operator views a customer's account (read-only).
     pub view_as: Option<ViewAsBanner>,
 }
@@ -33,14 +35,17 @@ pub async fn current_viewer() -> Result<Option<Viewer>, AppError> {
     let Some(user) = ssr::signed_in_user().await? else {
         return Ok(None);
     };
+    let services = ssr::services()?;
+    let account = match &user.account_id {
+        Some(account_id) => services.accounts.account(account_id).await.map_err(ssr::internal)?,
+        None => None,
+    };
     let view_as = match ssr::view_as().await? {
         Some(view) => {
-            let services = ssr::services()?;
             let operator = ssr::real_user().await?.ok_or(AppError::Unauthenticated)?;
-            let account = services.accounts.account(&view.account_id).await.map_err(ssr::internal)?;
             Some(ViewAsBanner {
                 account_id: view.account_id.clone(),
-                account_name: account.map_or_else(|| view.account_id.clone(), |account| account.name),
+                account_name: account.as_ref().map_or_else(|| view.account_id.clone(), |a| a.name.clone()),
                 operator_email: operator.email,
                 reason: view.reason.clone(),
                 minutes_left: view.minutes_left(services.clock.now()),
@@ -53,6 +58,7 @@ pub async fn current_viewer() -> Result<Option<Viewer>, AppError> {
         role: user.role.as_str().to_owned(),
         is_operator: user.role.is_operator(),
         has_account: user.account_id.is_some(),
+        account_disabled: account.is_some_and(|account| account.disabled_at.is_some()),
         view_as,
     }))
 }

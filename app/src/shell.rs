@@ -23,7 +23,10 @@ pub fn Shell() -> impl IntoView {
             <main class="main" id="main" tabindex="-1">
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
-                        viewer.await.ok().flatten().and_then(|viewer| viewer.view_as).map(|banner| view! { <ViewAsBannerView banner /> })
+                        viewer.await.ok().flatten().map(|viewer| view! {
+                            {viewer.view_as.map(|banner| view! { <ViewAsBannerView banner /> })}
+                            {viewer.account_disabled.then(|| view! { <AccountDisabledNotice /> })}
+                        })
                     })}
                 </Transition>
                 <Outlet />
@@ -81,6 +84,18 @@ fn ViewAsBannerView(banner: ViewAsBanner) -> impl IntoView {
             <ActionForm action=stop>
                 <button type="submit" class="btn btn-small">"Exit view"</button>
             </ActionForm>
+        </div>
+    }
+}
+
+/// On every page of a disabled account, which otherwise looks as it did: keys listed as active
+/// would leave a customer guessing why the API answers 401.
+#[component]
+fn AccountDisabledNotice() -> impl IntoView {
+    view! {
+        <div class="alert alert-error page-notice" role="status">
+            <strong>"This account is disabled."</strong>
+            " The API refuses its keys with 401 until the operator enables it again. Contact them to find out why."
         </div>
     }
 }

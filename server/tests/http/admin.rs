@@ -182,6 +182,15 @@ async fn an_admins_changes_apply_at_the_next_request_and_are_audited() {
     .await;
     assert_status(&disable, StatusCode::OK);
     assert_eq!(reads(&app, &secret).await, StatusCode::UNAUTHORIZED);
+    // The customer is told on every page, rather than left to wonder about the 401s.
+    let owner_browser = browser();
+    let fields = [("email", "owner@acme.example"), ("password", PASSWORD), ("next", "/keys")];
+    let owner_log_in =
+        owner_browser.post(app.url("/api/log_in")).headers(app.form_headers("/login")).form(&fields);
+    assert_redirect(&owner_log_in.send().await.unwrap(), "/keys");
+    let owners_keys_page =
+        || async { owner_browser.get(app.url("/keys")).send().await.unwrap().text().await.unwrap() };
+    assert!(owners_keys_page().await.contains("This account is disabled."));
     let enable = call(
         &app,
         "set_account_disabled",
@@ -190,6 +199,7 @@ async fn an_admins_changes_apply_at_the_next_request_and_are_audited() {
     .await;
     assert_status(&enable, StatusCode::OK);
     assert_ne!(reads(&app, &secret).await, StatusCode::UNAUTHORIZED);
+    assert!(!owners_keys_page().await.contains("This account is disabled."));
 
     let log = services::audit::for_account(&app.services.db, &account_id, 20).await.unwrap();
     let mut actions: Vec<&str> = log.iter().map(|entry| entry.action.as_str()).collect();
