@@ -31,11 +31,11 @@ test("sign up, use the shell, log out, and log back in to the page asked for", a
   await expect(page.getByText(email)).toBeVisible();
 
   const nav = page.getByRole("navigation", { name: "Main" });
-  await nav.getByRole("link", { name: "Usage" }).click();
+  await nav.getByRole("link", { name: "Usage", exact: true }).click();
   await expect(page).toHaveURL("/usage");
   await expect(page.getByRole("heading", { name: "Usage", exact: true })).toBeVisible();
   await expect(page.getByRole("heading", { name: "No usage yet" })).toBeVisible();
-  await expect(nav.getByRole("link", { name: "Usage" })).toHaveAttribute("aria-current", "page");
+  await expect(nav.getByRole("link", { name: "Usage", exact: true })).toHaveAttribute("aria-current", "page");
   // The operator section is not a customer's.
   await expect(nav.getByRole("link", { name: "Plan catalogue" })).toHaveCount(0);
 

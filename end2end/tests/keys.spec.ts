@@ -19,7 +19,7 @@ test("create a key, copy its secret once, call the API, rotate, revoke, rename",
   await page.getByRole("button", { name: "Create account" }).click();
   await expect(page).toHaveURL("/");
 
-  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Keys" }).click();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Keys", exact: true }).click();
   await expect(page.getByRole("heading", { name: "No API keys yet" })).toBeVisible();
 
   await page.getByLabel("Name").fill("CI deploy");

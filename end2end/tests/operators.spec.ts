@@ -63,7 +63,7 @@ test("an admin's plan change shows live on the customer's page; support views re
   await admin.getByRole("button", { name: "Change plan" }).click();
   await expect(monthly).toContainText("of 100,000 used", { timeout: 5000 });
   await admin.screenshot({ path: testInfo.outputPath("admin-account.png"), fullPage: true });
-  await admin.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit, all accounts" }).click();
+  await admin.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit, all accounts", exact: true }).click();
   await expect(admin).toHaveURL("/admin/audit");
   await expect(admin.locator('[data-action="plan.change"]').first()).toContainText(adminEmail);
   await admin.screenshot({ path: testInfo.outputPath("admin-audit.png"), fullPage: true });
@@ -76,7 +76,7 @@ test("an admin's plan change shows live on the customer's page; support views re
   const banner = support.getByRole("status", { name: "Viewing as customer" });
   await expect(banner).toContainText("Viewing Initech as its owner sees it");
   await expect(banner).toContainText("ticket 1234: plan question");
-  await support.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Keys" }).click();
+  await support.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Keys", exact: true }).click();
   await expect(support.getByRole("heading", { name: "No API keys yet" })).toBeVisible();
   await support.getByLabel("Name").fill("sneaky");
   await support.getByRole("button", { name: "Create key" }).click();
@@ -87,7 +87,7 @@ test("an admin's plan change shows live on the customer's page; support views re
   await expect(support.getByRole("heading", { level: 1, name: "Initech" })).toBeVisible();
 
   // The customer sees the view in their audit log.
-  await customer.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit log" }).click();
+  await customer.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit log", exact: true }).click();
   await expect(customer.locator('[data-action="view_as.start"]')).toContainText("ticket 1234: plan question");
   await customer.screenshot({ path: testInfo.outputPath("audit.png"), fullPage: true });
 });

@@ -19,7 +19,7 @@ test("the gauges follow the key's traffic live, without a reload", async ({ page
   const secret = (await dialog.getByTestId("new-secret").textContent())!.trim();
   await dialog.getByRole("button", { name: "I have stored it" }).click();
 
-  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Overview" }).click();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Overview", exact: true }).click();
   await page.getByLabel("Show").selectOption({ label: "Key: Live" });
   const reads = page.getByRole("region", { name: "Reads" });
   await expect(reads).toContainText("0 of 60 used");
