@@ -152,6 +152,18 @@ pub async fn change_password(
     Ok(())
 }
 
+/// Signs out every other browser signed in as the user; this one stays signed in under a new
+/// session id and lands on the Account page, which says so.
+#[server]
+pub async fn sign_out_everywhere_else() -> Result<(), AppError> {
+    let services = ssr::services()?;
+    let user = ssr::real_user().await?.ok_or(AppError::Unauthenticated)?;
+    services.accounts.sign_out_everywhere(&user).await.map_err(ssr::internal)?;
+    ssr::start_session(&services, user.id).await?;
+    leptos_axum::redirect("/account?sessions=ended");
+    Ok(())
+}
+
 /// Where a password change lands: the Account page, told to say so.
 pub const PASSWORD_CHANGED_PAGE: &str = "/account?password=changed";
 

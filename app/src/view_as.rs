@@ -28,6 +28,7 @@ pub const REFUSED_FUNCTIONS: &[&str] = &[
     "sign_up",
     "log_out",
     "change_password",
+    "sign_out_everywhere_else",
     "create_key",
     "rotate_key",
     "rename_key",

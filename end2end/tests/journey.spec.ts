@@ -59,7 +59,7 @@ test("sign up, use the shell, log out, and log back in to the page asked for", a
   await page.screenshot({ path: testInfo.outputPath("plan.png"), fullPage: true });
 });
 
-test("change the password on the Account page; other browsers are signed out; the new one logs in", async ({ page, browser }, testInfo) => {
+test("change the password on the Account page; other browsers are signed out; the new one logs in; sign out everywhere else", async ({ page, browser }, testInfo) => {
   const js = testInfo.project.use.javaScriptEnabled !== false;
   const email = `grace-${Date.now()}-${testInfo.project.name}@example.com`;
   const newPassword = "a brand new horse";
@@ -106,4 +106,11 @@ test("change the password on the Account page; other browsers are signed out; th
   await page.getByLabel("Password").fill(newPassword);
   await page.getByRole("button", { name: "Log in" }).click();
   await expect(page).toHaveURL("/");
+
+  await page.goto("/account");
+  await pageIsReady(page, js);
+  await page.getByRole("button", { name: "Sign out everywhere else" }).click();
+  await expect(page.getByRole("status")).toHaveText("Every other browser signed in as you has been signed out.");
+  await page.goto("/keys");
+  await expect(page).toHaveURL("/keys");
 });

@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use super::FormError;
-use crate::auth::{ChangePassword, Viewer, current_viewer};
+use crate::auth::{ChangePassword, SignOutEverywhereElse, Viewer, current_viewer};
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
@@ -30,6 +30,7 @@ pub fn AccountPage() -> impl IntoView {
 fn AccountBody(viewer: Viewer) -> impl IntoView {
     let query = use_query_map();
     let changed = move || query.read().get("password").as_deref() == Some("changed");
+    let signed_out = move || query.read().get("sessions").as_deref() == Some("ended");
     let read_only = viewer.view_as.is_some();
     view! {
         <div class="stack">
@@ -38,11 +39,16 @@ fn AccountBody(viewer: Viewer) -> impl IntoView {
                     "Your password was changed. Every other browser signed in as you has been signed out."
                 </div>
             </Show>
+            <Show when=signed_out>
+                <div class="alert alert-success" role="status">
+                    "Every other browser signed in as you has been signed out."
+                </div>
+            </Show>
             <p>"Signed in as " <strong>{viewer.email}</strong> {format!(" ({})", viewer.role)}</p>
             {if read_only {
                 view! { <p class="muted">"A read-only view of the customer's account: their password is theirs to change."</p> }.into_any()
             } else {
-                view! { <PasswordForm /> }.into_any()
+                view! { <PasswordForm /> <SignOutEverywhereElseForm /> }.into_any()
             }}
         </div>
     }
@@ -87,6 +93,23 @@ fn PasswordForm() -> impl IntoView {
                         "Change password"
                     </button>
                 </div>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+fn SignOutEverywhereElseForm() -> impl IntoView {
+    let sign_out = ServerAction::<SignOutEverywhereElse>::new();
+    view! {
+        <section class="card stack" aria-labelledby="sessions-heading">
+            <h2 id="sessions-heading">"Other browsers"</h2>
+            <p class="muted">"Signed in on a computer you no longer use? Sign out every browser but this one."</p>
+            <FormError result=sign_out.value() />
+            <ActionForm action=sign_out>
+                <button type="submit" class="btn" aria-busy=move || sign_out.pending().get().to_string()>
+                    "Sign out everywhere else"
+                </button>
             </ActionForm>
         </section>
     }

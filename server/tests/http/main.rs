@@ -2,6 +2,7 @@
 //! database (SQLite, or PostgreSQL with KEYSTILE_TEST_DB=postgres) and a manual clock, then acts
 //! as a browser would. Tests run on a multi-thread runtime, as the binary does.
 
+mod account;
 mod admin;
 mod auth;
 mod billing;
@@ -11,7 +12,6 @@ mod idempotency;
 mod key_api;
 mod operators;
 mod overview;
-mod passwords;
 mod plans;
 mod requests;
 mod server_functions;

@@ -224,27 +224,46 @@ impl Accounts {
         }
     }
 
-    /// Gives `user` a new password (its current one already checked by the caller), ends every
-    /// session they have, on every browser, and audits the change, all in one transaction. The
-    /// caller signs the browser that asked in again under a new session id.
+    /// Gives `user` a new password (its current one already checked by the caller) and ends
+    /// every session they have; see [`Accounts::sign_out_everywhere`].
     pub async fn replace_password(&self, user: &User, new_password: SecretString) -> Result<(), SignUpError> {
         validate_password(&new_password)?;
         let password_hash = passwords::hash(new_password).await?;
         let mut tx = self.db.pool().begin().await.map_err(DbError::from)?;
         repo::set_password_hash(&mut tx, &user.id, &password_hash).await.map_err(DbError::from)?;
-        repo::end_sessions_of(&mut tx, &user.id).await.map_err(DbError::from)?;
+        self.end_sessions(&mut tx, user, "user.password_change").await?;
+        tx.commit().await.map_err(DbError::from)?;
+        Ok(())
+    }
+
+    /// Ends every session `user` has, on every browser, and audits it. The caller signs the
+    /// browser that asked in again under a new session id.
+    pub async fn sign_out_everywhere(&self, user: &User) -> Result<(), DbError> {
+        let mut tx = self.db.pool().begin().await?;
+        self.end_sessions(&mut tx, user, "user.sign_out_everywhere").await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes `user`'s session records and audits `action`, in the caller's transaction.
+    async fn end_sessions(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        user: &User,
+        action: &str,
+    ) -> Result<(), DbError> {
+        repo::end_sessions_of(tx, &user.id).await?;
         let change = crate::audit::Change {
             account_id: user.account_id.as_deref(),
             actor: user,
-            action: "user.password_change",
+            action,
             target: None,
             before: None,
             after: None,
             reason: None,
             at: self.clock.now(),
         };
-        crate::audit::record(&mut tx, change).await.map_err(DbError::from)?;
-        tx.commit().await.map_err(DbError::from)?;
+        crate::audit::record(tx, change).await?;
         Ok(())
     }
 

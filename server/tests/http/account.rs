@@ -1,5 +1,5 @@
-//! Changing one's own password from the Account page: the current password is checked and
-//! throttled like a login, every other browser is signed out, and the change is audited.
+//! The Account page: changing one's own password (the current one checked and throttled like
+//! a login) and signing out every other browser; both audited.
 
 use reqwest::{Client, StatusCode};
 
@@ -37,13 +37,17 @@ async fn error_shown(app: &TestApp, response: &reqwest::Response) -> String {
     page[text_start..].split('<').next().unwrap().to_owned()
 }
 
-async fn password_changes_audited(app: &TestApp) -> i64 {
-    let (count,): (i64,) =
-        sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE action = 'user.password_change'")
-            .fetch_one(app.services.db.pool())
-            .await
-            .unwrap();
+async fn audited(app: &TestApp, action: &str) -> i64 {
+    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE action = $1")
+        .bind(action)
+        .fetch_one(app.services.db.pool())
+        .await
+        .unwrap();
     count
+}
+
+async fn password_changes_audited(app: &TestApp) -> i64 {
+    audited(app, "user.password_change").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -112,4 +116,23 @@ async fn guessing_the_current_password_is_throttled_like_a_login() {
     let throttled = change_password(&app, PASSWORD, NEW_PASSWORD, NEW_PASSWORD).await;
     assert!(error_shown(&app, &throttled).await.starts_with("Too many attempts."));
     assert_eq!(password_changes_audited(&app).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_everywhere_else_keeps_only_this_browser() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let laptop = another_browser(&app, "ada@example.com").await;
+    let phone = another_browser(&app, "ada@example.com").await;
+
+    let ended = app.submit_form("sign_out_everywhere_else", "/account", &[]).await;
+    assert_redirect(&ended, "/account?sessions=ended");
+    assert!(session_cookie(&ended).is_some(), "this browser is signed in again under a new id");
+    let page = app.get("/account?sessions=ended").await.text().await.unwrap();
+    assert!(page.contains("Every other browser signed in as you has been signed out."), "{page}");
+    assert_status(&app.get("/keys").await, StatusCode::OK);
+    for other in [laptop, phone] {
+        assert_redirect(&other.get(app.url("/keys")).send().await.unwrap(), "/login?next=/keys");
+    }
+    assert_eq!(audited(&app, "user.sign_out_everywhere").await, 1);
 }
