@@ -32,11 +32,22 @@ pub struct AdminAccount {
     pub keys: Vec<KeyView>,
     /// (id, name) of every plan in the catalogue.
     pub plans: Vec<(String, String)>,
-    /// Every bucket an override can be set for, with the override if any.
-    pub overrides: Vec<(String, Option<u64>)>,
+    /// Every bucket an override can be set for.
+    pub limits: Vec<LimitRow>,
     pub overview: Overview,
     /// The owner's Usage page data (the busiest key), when the account has an owner.
     pub usage: Option<crate::usage::UsageReport>,
+}
+
+/// One bucket of an account's Limits table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitRow {
+    pub bucket: String,
+    /// Counted per key (reset one key at a time), else per account.
+    pub per_key: bool,
+    /// What the plan gives, in words ("100,000 per month"), or "none".
+    pub plan_limit: String,
+    pub override_limit: Option<u64>,
 }
 
 #[cfg(feature = "ssr")]
@@ -83,17 +94,17 @@ pub async fn load_account(account_id: String) -> Result<AdminAccount, AppError> 
     let keys = services.keys.list(&account.id).await.map_err(internal)?;
     let overrides = accounts.overrides(&account.id).await.map_err(internal)?;
     let policy = services.policy.get();
-    let bucket_names = [policy::MONTHLY, policy::BURST, policy::DAILY_CAP]
+    let plan = policy.plan_or_default(&account.plan_id).ok_or_else(|| internal("the policy has no plans"))?;
+    let limits = policy
+        .account_buckets(plan)
         .into_iter()
-        .map(str::to_owned)
-        // Buckets of keys and accounts; per-IP and per-user ones are not an account's to raise.
-        .chain(
-            policy
-                .buckets
-                .iter()
-                .filter(|(_, bucket)| matches!(bucket.scope, limiter::Scope::Key | limiter::Scope::Account))
-                .map(|(name, _)| name.clone()),
-        );
+        .map(|(bucket, scope, limit)| LimitRow {
+            per_key: scope == limiter::Scope::Key,
+            plan_limit: limit.map_or_else(|| "none".to_owned(), |limit| limit.describe()),
+            override_limit: overrides.get(&bucket),
+            bucket,
+        })
+        .collect();
     Ok(AdminAccount {
         id: account.id.clone(),
         name: account.name.clone(),
@@ -103,12 +114,7 @@ pub async fn load_account(account_id: String) -> Result<AdminAccount, AppError> 
         users: users.into_iter().map(|user| (user.email, user.role.as_str().to_owned())).collect(),
         keys: keys.iter().map(|key| crate::keys::ssr::view(key, now)).collect(),
         plans: policy.plans().iter().map(|plan| (plan.id.clone(), plan.name.clone())).collect(),
-        overrides: bucket_names
-            .map(|name| {
-                let value = overrides.get(&name);
-                (name, value)
-            })
-            .collect(),
+        limits,
         overview: crate::overview::ssr::overview_for(&services, &account, None, None).await?,
         usage: match accounts.owner_of(&account.id).await.map_err(internal)? {
             Some(owner) => Some(crate::usage::ssr::usage_report(&services, &owner, None, None).await?),

@@ -5,6 +5,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
+use numbers::thousands;
 
 use super::overview::{Gauge, Month};
 use super::usage::ChartCard;
@@ -222,20 +223,25 @@ fn Overrides(
         <section class="card stack" aria-labelledby="overrides-heading">
             <h2 id="overrides-heading">"Limits"</h2>
             <div class="table-wrap"><table class="table">
-                <thead><tr><th scope="col">"Bucket"</th><th scope="col">"Override"</th>{account.can_change.then(|| view! { <th scope="col">"Set"</th> })}</tr></thead>
-                <tbody>{account.overrides.into_iter().map(|(bucket, value)| {
-                    let label = format!("Limit for {bucket}");
+                <thead><tr>
+                    <th scope="col">"Bucket"</th><th scope="col">"Counted per"</th><th scope="col">"Plan's limit"</th><th scope="col">"Override"</th>
+                    {account.can_change.then(|| view! { <th scope="col">"Set"</th> })}
+                </tr></thead>
+                <tbody>{account.limits.iter().cloned().map(|row| {
+                    let label = format!("Limit for {}", row.bucket);
                     let row_id = id.clone();
-                    let row_bucket = bucket.clone();
+                    let value = row.override_limit;
                     view! {
                         <tr>
-                            <th scope="row">{bucket.clone()}</th>
-                            <td>{value.map_or_else(|| "plan's".to_owned(), |v| v.to_string())}</td>
+                            <th scope="row">{row.bucket.clone()}</th>
+                            <td>{if row.per_key { "key" } else { "account" }}</td>
+                            <td>{row.plan_limit}</td>
+                            <td>{value.map_or_else(|| "—".to_owned(), thousands)}</td>
                             {account.can_change.then(|| view! { <td>
                                 <ActionForm action=set_override attr:class="row">
                                     <input type="hidden" name="account_id" value=row_id />
-                                    <input type="hidden" name="bucket" value=row_bucket />
-                                    <input name="limit" aria-label=label inputmode="numeric" value=value.map(|v| v.to_string()).unwrap_or_default() placeholder="plan's" />
+                                    <input type="hidden" name="bucket" value=row.bucket />
+                                    <input name="limit" aria-label=label inputmode="numeric" value=value.map(|v| v.to_string()).unwrap_or_default() placeholder="the plan's" />
                                     <button type="submit" class="btn btn-small">"Save"</button>
                                 </ActionForm>
                             </td> })}
@@ -248,11 +254,10 @@ fn Overrides(
                     <input type="hidden" name="account_id" value=reset_id.clone() />
                     <label for="reset-bucket">"Reset the counter of"</label>
                     <select id="reset-bucket" name="bucket">
-                        {account.overview.gauges.iter().map(|gauge| view! { <option value=gauge.name.clone()>{gauge.name.clone()}</option> }).collect_view()}
-                        <option value="reads">"reads (one key)"</option>
-                        <option value="scans">"scans (one key)"</option>
-                        <option value="exports">"exports (one key)"</option>
-                        <option value="daily_cap">"daily_cap (one key)"</option>
+                        {account.limits.iter().map(|row| {
+                            let label = if row.per_key { format!("{} (one key)", row.bucket) } else { row.bucket.clone() };
+                            view! { <option value=row.bucket.clone()>{label}</option> }
+                        }).collect_view()}
                     </select>
                     <label for="reset-key">"Key"</label>
                     <select id="reset-key" name="key_id">

@@ -114,19 +114,7 @@ impl Policy {
         let overrides = overrides.unwrap_or(&empty);
         let mut specs = Vec::new();
         if route.is_none_or(|route| route.metered) {
-            let fixed = |limit, window| Limit::Fixed { limit, window };
-            let monthly = plan.monthly_quota.map(|quota| fixed(quota, FixedWindow::Month));
-            let daily = (self.daily_cap.as_ref())
-                .filter(|_| plan.daily_cap)
-                .map(|cap| fixed(cap.limit, FixedWindow::Day));
-            let per_second = Limit::Gcra { rate: 1, per: Period::from_seconds(1), burst: 1 };
-            // (name, the plan's limit, the shape an override adds when the plan has none, scope)
-            let plan_buckets = [
-                (MONTHLY, monthly, fixed(1, FixedWindow::Month), Scope::Account),
-                (BURST, plan.burst, per_second, Scope::Account),
-                (DAILY_CAP, daily, fixed(1, FixedWindow::Day), Scope::Key),
-            ];
-            for (name, base, added, scope) in plan_buckets {
+            for (name, base, added, scope) in self.plan_buckets(plan) {
                 let limit = match overrides.get(name) {
                     Some(count) => Some(base.unwrap_or(added).with_count(count)),
                     None => base,
@@ -141,6 +129,37 @@ impl Policy {
             self.push_named(&route.buckets, overrides, anchor_day, &mut specs);
         }
         Ok(specs)
+    }
+
+    /// The buckets every plan has, each as (name, the plan's limit if it has one, the shape an
+    /// override takes when it has none, scope).
+    fn plan_buckets(&self, plan: &Plan) -> [(&'static str, Option<Limit>, Limit, Scope); 3] {
+        let fixed = |limit, window| Limit::Fixed { limit, window };
+        let monthly = plan.monthly_quota.map(|quota| fixed(quota, FixedWindow::Month));
+        let daily = (self.daily_cap.as_ref())
+            .filter(|_| plan.daily_cap)
+            .map(|cap| fixed(cap.limit, FixedWindow::Day));
+        let per_second = Limit::Gcra { rate: 1, per: Period::from_seconds(1), burst: 1 };
+        [
+            (MONTHLY, monthly, fixed(1, FixedWindow::Month), Scope::Account),
+            (BURST, plan.burst, per_second, Scope::Account),
+            (DAILY_CAP, daily, fixed(1, FixedWindow::Day), Scope::Key),
+        ]
+    }
+
+    /// Every bucket an admin may override for an account on `plan`, with its scope and the limit
+    /// it has before any override (`None`: the plan sets none): the plan's monthly quota, burst
+    /// and daily cap, then the `[buckets]` counted per key or per account. Per-IP and per-user
+    /// buckets are not an account's to raise.
+    pub fn account_buckets(&self, plan: &Plan) -> Vec<(String, Scope, Option<Limit>)> {
+        let plan_buckets =
+            self.plan_buckets(plan).map(|(name, limit, _, scope)| (name.to_owned(), scope, limit));
+        let named = self
+            .buckets
+            .iter()
+            .filter(|(_, bucket)| matches!(bucket.scope, Scope::Key | Scope::Account))
+            .map(|(name, bucket)| (name.clone(), bucket.scope, Some(bucket.limit)));
+        plan_buckets.into_iter().chain(named).collect()
     }
 
     /// Appends the `[buckets]` entries named in `names` that are not charged already.

@@ -221,6 +221,18 @@ impl Limit {
         window_label(&self.window(1))
     }
 
+    /// The limit in words, for people: `100,000 per month`, `60 per minute`, `20 per second, burst 20`.
+    pub fn describe(&self) -> String {
+        match *self {
+            Limit::Fixed { limit, window } => {
+                format!("{} per {}", numbers::thousands(limit), window.as_str())
+            }
+            Limit::Gcra { rate, per, burst } => {
+                format!("{} per {per}, burst {burst}", numbers::thousands(rate))
+            }
+        }
+    }
+
     /// Whether this limit needs the account's billing anchor day.
     pub fn is_monthly(&self) -> bool {
         matches!(self, Limit::Fixed { window: FixedWindow::Month, .. })

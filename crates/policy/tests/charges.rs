@@ -224,3 +224,36 @@ fn a_removed_plan_falls_back_to_the_default() {
     assert_eq!(policy.plan_or_default("gold").unwrap().id, "starter");
     assert_eq!(policy.plan_or_default("pro").unwrap().id, "pro");
 }
+
+#[test]
+fn an_admin_sees_every_account_and_key_bucket_with_the_plans_limit_in_words() {
+    let policy = default_policy();
+    let describe = |plan: &str| -> Vec<(String, Scope, String)> {
+        let plan = policy.plan(plan).unwrap();
+        let described = policy.account_buckets(plan).into_iter();
+        described
+            .map(|(name, scope, limit)| (name, scope, limit.map_or("none".into(), |l| l.describe())))
+            .collect()
+    };
+    let row = |name: &str, scope, limit: &str| (name.to_owned(), scope, limit.to_owned());
+    assert_eq!(
+        describe("pro"),
+        [
+            row("monthly", Scope::Account, "100,000 per month"),
+            row("burst", Scope::Account, "20 per second, burst 20"),
+            row("daily_cap", Scope::Key, "10,000 per day"),
+            row("exports", Scope::Key, "30 per hour"),
+            row("reads", Scope::Key, "60 per minute"),
+            row("scans", Scope::Key, "6 per hour"),
+        ]
+    );
+    let business = describe("business");
+    assert_eq!(
+        business[..3],
+        [
+            row("monthly", Scope::Account, "none"),
+            row("burst", Scope::Account, "none"),
+            row("daily_cap", Scope::Key, "none"),
+        ]
+    );
+}

@@ -218,6 +218,9 @@ async fn an_admins_changes_apply_at_the_next_request_and_are_audited() {
 
     let page = app.get(&format!("/admin/accounts/{account_id}")).await.text().await.unwrap();
     assert!(page.contains("Acme Corp") && page.contains("owner@acme.example"), "the account page");
+    // Each bucket with what the plan (now Pro) gives, beside the override.
+    assert!(page.contains("100,000 per month") && page.contains("60 per minute"), "{page}");
+    assert!(page.contains("reads (one key)"), "per-key buckets are reset one key at a time");
     assert!(!page.contains(&secret), "a secret on the admin page");
     let audit = audit_log(&app, true, "admin@", "plan.").await;
     assert_eq!(audit.as_array().unwrap().len(), 1, "{audit}");
