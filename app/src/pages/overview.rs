@@ -162,16 +162,17 @@ pub(crate) fn Gauge(live: RwSignal<Overview>, name: String) -> impl IntoView {
     }
 }
 
+/// A gauge's title: the plan buckets and key management by what they mean, any other bucket by
+/// its policy name as a heading ("reads" → "Reads", "bulk_exports" → "Bulk exports").
 fn bucket_label(name: &str) -> String {
     match name {
         "monthly" => "Monthly quota".into(),
-        "burst" => "Burst".into(),
-        "daily_cap" => "Daily cap".into(),
-        "reads" => "Reads".into(),
-        "scans" => "Scans".into(),
-        "exports" => "Exports".into(),
         "key_mgmt" => "Key changes".into(),
-        other => other.replace('_', " "),
+        other => {
+            let words = other.replace('_', " ");
+            let mut letters = words.chars();
+            letters.next().map_or_else(String::new, |first| first.to_uppercase().chain(letters).collect())
+        }
     }
 }
 
@@ -182,5 +183,21 @@ fn human_duration(seconds: u64) -> String {
         60..3600 => format!("{} min", seconds.div_ceil(60)),
         3600..86_400 => format!("{} h", seconds.div_ceil(3600)),
         _ => format!("{} d", seconds.div_ceil(86_400)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bucket_label;
+
+    #[test]
+    fn gauges_are_titled_by_meaning_or_by_the_bucket_name_as_a_heading() {
+        let titles: Vec<String> = ["monthly", "burst", "daily_cap", "key_mgmt", "reads", "bulk_exports", ""]
+            .map(bucket_label)
+            .into();
+        assert_eq!(
+            titles,
+            ["Monthly quota", "Burst", "Daily cap", "Key changes", "Reads", "Bulk exports", ""]
+        );
     }
 }
