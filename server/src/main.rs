@@ -1,4 +1,4 @@
-//! The keystile binary: serves the dashboard and the gateway, and manages operator users.
+//! The keystile binary: serves the dashboard and the gateway, and manages users' credentials.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -40,6 +40,12 @@ enum Command {
         #[arg(long, value_parser = ["admin", "support"])]
         role: String,
     },
+    /// Set a user's password (customer or operator) for someone locked out; the password is
+    /// read as for create-operator. Every session of the user ends.
+    SetPassword {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -68,6 +74,7 @@ async fn run() -> anyhow::Result<()> {
             let role = Role::parse(&role).unwrap_or(Role::Support);
             operators::create_operator(&settings, &email, role).await
         }
+        Command::SetPassword { email } => operators::set_password(&settings, &email).await,
     }
 }
 

@@ -142,7 +142,7 @@ impl Logins {
             Err(CredentialsError::Internal(cause)) => return Err(PasswordChangeError::Internal(cause)),
         }
         self.forget_typos(&charges).await;
-        self.accounts.replace_password(user, new_password).await.map_err(|error| match error {
+        self.accounts.replace_password(user, new_password, None).await.map_err(|error| match error {
             SignUpError::InvalidPassword => PasswordChangeError::InvalidPassword,
             other => PasswordChangeError::Internal(other.to_string()),
         })

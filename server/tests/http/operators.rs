@@ -1,4 +1,5 @@
-//! Operator users, created with the binary's `create-operator` subcommand.
+//! Operator users, created with the binary's `create-operator` subcommand, and `set-password`
+//! for anyone locked out.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -7,9 +8,11 @@ use reqwest::StatusCode;
 
 use crate::helpers::*;
 
-fn create_operator(app: &TestApp, email: &str, role: &str, password: &str) -> std::process::Output {
+/// Runs the keystile binary against the test's database, with `password` on standard input
+/// (never in the arguments).
+fn keystile(app: &TestApp, args: &[&str], password: &str) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_keystile"))
-        .args(["create-operator", "--email", email, "--role", role])
+        .args(args)
         .env("DATABASE_URL", &app.database_url)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::piped())
@@ -17,9 +20,12 @@ fn create_operator(app: &TestApp, email: &str, role: &str, password: &str) -> st
         .stderr(Stdio::piped())
         .spawn()
         .expect("run the keystile binary");
-    // The password arrives on standard input, never in the arguments.
     writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
     child.wait_with_output().unwrap()
+}
+
+fn create_operator(app: &TestApp, email: &str, role: &str, password: &str) -> std::process::Output {
+    keystile(app, &["create-operator", "--email", email, "--role", role], password)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -55,4 +61,37 @@ async fn a_weak_operator_password_is_refused_and_nothing_is_created() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("8 to 128 characters"));
     assert!(location(&app.log_in("ops@example.com", "short", "/").await).contains("__err="));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_password_lets_a_locked_out_customer_back_in_and_ends_their_sessions() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let output = keystile(&app, &["set-password", "--email", "ADA@example.com"], "handed over in person");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("Set a new password for ada@example.com"));
+
+    assert_redirect(&app.get("/keys").await, "/login?next=/keys");
+    assert!(location(&app.log_in("ada@example.com", PASSWORD, "/").await).contains("__err="));
+    assert_redirect(&app.log_in("ada@example.com", "handed over in person", "/").await, "/");
+    let (reason,): (Option<String>,) =
+        sqlx::query_as("SELECT reason FROM audit_log WHERE action = 'user.password_change'")
+            .fetch_one(app.services.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(reason.as_deref(), Some("set with `keystile set-password`"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_password_refuses_an_unknown_email_and_a_weak_password() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let unknown = keystile(&app, &["set-password", "--email", "nobody@example.com"], "a fine password");
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("there is no user nobody@example.com"));
+    let weak = keystile(&app, &["set-password", "--email", "ada@example.com"], "short");
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("8 to 128 characters"));
+    assert_status(&app.get("/keys").await, StatusCode::OK);
+    assert_redirect(&app.log_in("ada@example.com", PASSWORD, "/").await, "/");
 }

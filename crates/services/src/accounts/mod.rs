@@ -224,14 +224,20 @@ impl Accounts {
         }
     }
 
-    /// Gives `user` a new password (its current one already checked by the caller) and ends
-    /// every session they have; see [`Accounts::sign_out_everywhere`].
-    pub async fn replace_password(&self, user: &User, new_password: SecretString) -> Result<(), SignUpError> {
+    /// Gives `user` a new password and ends every session they have (see
+    /// [`Accounts::sign_out_everywhere`]). The caller has checked the current password, or is
+    /// the operator's command line, which says so in `reason` for the audit log.
+    pub async fn replace_password(
+        &self,
+        user: &User,
+        new_password: SecretString,
+        reason: Option<&str>,
+    ) -> Result<(), SignUpError> {
         validate_password(&new_password)?;
         let password_hash = passwords::hash(new_password).await?;
         let mut tx = self.db.pool().begin().await.map_err(DbError::from)?;
         repo::set_password_hash(&mut tx, &user.id, &password_hash).await.map_err(DbError::from)?;
-        self.end_sessions(&mut tx, user, "user.password_change").await?;
+        self.end_sessions(&mut tx, user, "user.password_change", reason).await?;
         tx.commit().await.map_err(DbError::from)?;
         Ok(())
     }
@@ -240,7 +246,7 @@ impl Accounts {
     /// browser that asked in again under a new session id.
     pub async fn sign_out_everywhere(&self, user: &User) -> Result<(), DbError> {
         let mut tx = self.db.pool().begin().await?;
-        self.end_sessions(&mut tx, user, "user.sign_out_everywhere").await?;
+        self.end_sessions(&mut tx, user, "user.sign_out_everywhere", None).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -251,6 +257,7 @@ impl Accounts {
         tx: &mut sqlx::AnyConnection,
         user: &User,
         action: &str,
+        reason: Option<&str>,
     ) -> Result<(), DbError> {
         repo::end_sessions_of(tx, &user.id).await?;
         let change = crate::audit::Change {
@@ -260,7 +267,7 @@ impl Accounts {
             target: None,
             before: None,
             after: None,
-            reason: None,
+            reason,
             at: self.clock.now(),
         };
         crate::audit::record(tx, change).await?;
