@@ -35,6 +35,7 @@ pub fn LoginPage() -> impl IntoView {
                     </div>
                 </ActionForm>
                 <p class="auth-switch">"No account yet? " <a href="/signup">"Sign up"</a></p>
+                <p class="auth-switch">"Forgot your password? Ask whoever runs this service to set a new one for you."</p>
             </div>
         </main>
     }

@@ -92,6 +92,7 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
     // Shown on the login page after the redirect, as a browser without JavaScript sees it.
     let page = app.browser.get(location(&wrong_password)).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Email or password is incorrect."), "{page}");
+    assert!(page.contains("Forgot your password?"), "the way back in is on the page");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
