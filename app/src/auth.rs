@@ -14,6 +14,8 @@ pub struct Viewer {
     pub is_operator: bool,
     /// Belongs to a customer account (operator staff have none, except while viewing as one).
     pub has_account: bool,
+    /// The account's name, for customers (and staff viewing as one).
+    pub account_name: Option<String>,
     /// The operator disabled the account: its API keys are refused until it is enabled again.
     pub account_disabled: bool,
     /// Set while an operator views a customer's account (read-only).
@@ -58,7 +60,8 @@ pub async fn current_viewer() -> Result<Option<Viewer>, AppError> {
         role: user.role.as_str().to_owned(),
         is_operator: user.role.is_operator(),
         has_account: user.account_id.is_some(),
-        account_disabled: account.is_some_and(|account| account.disabled_at.is_some()),
+        account_disabled: account.as_ref().is_some_and(|account| account.disabled_at.is_some()),
+        account_name: account.map(|account| account.name),
         view_as,
     }))
 }
@@ -118,54 +121,6 @@ pub async fn log_out() -> Result<(), AppError> {
     leptos_axum::redirect("/login");
     Ok(())
 }
-
-/// Changes the signed-in user's own password. Every other browser signed in as them is signed
-/// out; this one stays signed in under a new session id and lands on the Account page, which
-/// says the change was made.
-#[server]
-pub async fn change_password(
-    current_password: String,
-    new_password: String,
-    confirm_password: String,
-) -> Result<(), AppError> {
-    use services::logins::PasswordChangeError;
-    let services = ssr::services()?;
-    let user = ssr::real_user().await?.ok_or(AppError::Unauthenticated)?;
-    if new_password != confirm_password {
-        return Err(AppError::Invalid("The new password and its confirmation do not match.".into()));
-    }
-    let ip = ssr::client_ip().await?;
-    services.logins.change_password(&user, current_password.into(), new_password.into(), ip).await.map_err(
-        |error| match error {
-            PasswordChangeError::WrongPassword | PasswordChangeError::InvalidPassword => {
-                AppError::Invalid(error.to_string())
-            }
-            PasswordChangeError::Throttled { retry_after } => {
-                AppError::Throttled { retry_after_secs: retry_after.as_secs() }
-            }
-            PasswordChangeError::Unavailable => AppError::Unavailable(error.to_string()),
-            PasswordChangeError::Internal(cause) => ssr::internal(cause),
-        },
-    )?;
-    ssr::start_session(&services, user.id).await?;
-    leptos_axum::redirect(PASSWORD_CHANGED_PAGE);
-    Ok(())
-}
-
-/// Signs out every other browser signed in as the user; this one stays signed in under a new
-/// session id and lands on the Account page, which says so.
-#[server]
-pub async fn sign_out_everywhere_else() -> Result<(), AppError> {
-    let services = ssr::services()?;
-    let user = ssr::real_user().await?.ok_or(AppError::Unauthenticated)?;
-    services.accounts.sign_out_everywhere(&user).await.map_err(ssr::internal)?;
-    ssr::start_session(&services, user.id).await?;
-    leptos_axum::redirect("/account?sessions=ended");
-    Ok(())
-}
-
-/// Where a password change lands: the Account page, told to say so.
-pub const PASSWORD_CHANGED_PAGE: &str = "/account?password=changed";
 
 /// Where to go after login: a path on this site only, never another origin.
 /// Where a login lands: the page it was going to, else the home page: the overview for a

@@ -4,6 +4,7 @@
 //! a server function, which redirects back. Server functions are thin: load the session, call one
 //! service from `services`, map its error to [`AppError`].
 
+pub mod account;
 pub mod admin;
 pub mod audit_log;
 pub mod auth;

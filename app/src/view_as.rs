@@ -29,6 +29,7 @@ pub const REFUSED_FUNCTIONS: &[&str] = &[
     "log_out",
     "change_password",
     "sign_out_everywhere_else",
+    "rename_account",
     "create_key",
     "rotate_key",
     "rename_key",

@@ -59,7 +59,7 @@ test("sign up, use the shell, log out, and log back in to the page asked for", a
   await page.screenshot({ path: testInfo.outputPath("plan.png"), fullPage: true });
 });
 
-test("change the password on the Account page; other browsers are signed out; the new one logs in; sign out everywhere else", async ({ page, browser }, testInfo) => {
+test("on the Account page: rename the account, change the password (other browsers are signed out), sign out everywhere else", async ({ page, browser }, testInfo) => {
   const js = testInfo.project.use.javaScriptEnabled !== false;
   const email = `grace-${Date.now()}-${testInfo.project.name}@example.com`;
   const newPassword = "a brand new horse";
@@ -79,6 +79,13 @@ test("change the password on the Account page; other browsers are signed out; th
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: email }).click();
   await expect(page).toHaveURL("/account");
   await expect(page.getByRole("heading", { name: "Account", exact: true })).toBeVisible();
+  await pageIsReady(page, js);
+
+  await page.getByRole("textbox", { name: "Account name" }).fill("Grace Labs");
+  await page.getByRole("button", { name: "Save name" }).click();
+  if (js) await expect(page.getByRole("status")).toHaveText("Saved.");
+  await page.reload();
+  await expect(page.getByRole("textbox", { name: "Account name" })).toHaveValue("Grace Labs");
   await pageIsReady(page, js);
 
   await page.getByLabel("Current password").fill("not my password");

@@ -1,12 +1,14 @@
-//! The signed-in user's own account: who they are signed in as, and changing their password.
-//! A plain form that works without JavaScript.
+//! The signed-in user's own account: who they are signed in as, the account's name (owners
+//! rename it), their password and their other sessions. Plain forms that work without
+//! JavaScript.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use super::FormError;
-use crate::auth::{ChangePassword, SignOutEverywhereElse, Viewer, current_viewer};
+use crate::account::{ChangePassword, RenameAccount, SignOutEverywhereElse};
+use crate::auth::{Viewer, current_viewer};
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
@@ -32,6 +34,7 @@ fn AccountBody(viewer: Viewer) -> impl IntoView {
     let changed = move || query.read().get("password").as_deref() == Some("changed");
     let signed_out = move || query.read().get("sessions").as_deref() == Some("ended");
     let read_only = viewer.view_as.is_some();
+    let is_owner = viewer.role == "owner";
     view! {
         <div class="stack">
             <Show when=changed>
@@ -45,6 +48,7 @@ fn AccountBody(viewer: Viewer) -> impl IntoView {
                 </div>
             </Show>
             <p>"Signed in as " <strong>{viewer.email}</strong> {format!(" ({})", viewer.role)}</p>
+            {viewer.account_name.map(|name| view! { <AccountName name is_owner read_only /> })}
             {if read_only {
                 view! { <p class="muted">"A read-only view of the customer's account: their password is theirs to change."</p> }.into_any()
             } else {
@@ -111,6 +115,30 @@ fn SignOutEverywhereElseForm() -> impl IntoView {
                     "Sign out everywhere else"
                 </button>
             </ActionForm>
+        </section>
+    }
+}
+
+#[component]
+fn AccountName(name: String, is_owner: bool, read_only: bool) -> impl IntoView {
+    let rename = ServerAction::<RenameAccount>::new();
+    view! {
+        <section class="card stack" aria-labelledby="account-name-heading">
+            <h2 id="account-name-heading">"Account name"</h2>
+            {if is_owner && !read_only {
+                view! {
+                    <FormError result=rename.value() />
+                    {move || rename.value().get().and_then(Result::ok).map(|()| view! { <div class="alert alert-success" role="status">"Saved."</div> })}
+                    <ActionForm action=rename attr:class="form row">
+                        <label class="sr-only" for="account-name">"Account name"</label>
+                        <input id="account-name" name="name" value=name required maxlength="100" autocomplete="organization" />
+                        <button type="submit" class="btn">"Save name"</button>
+                    </ActionForm>
+                }.into_any()
+            } else {
+                let note = (!is_owner).then(|| view! { <p class="muted">"Only the account's owner can rename it."</p> });
+                view! { <p>{name}</p> {note} }.into_any()
+            }}
         </section>
     }
 }

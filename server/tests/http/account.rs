@@ -136,3 +136,31 @@ async fn signing_out_everywhere_else_keeps_only_this_browser() {
     }
     assert_eq!(audited(&app, "user.sign_out_everywhere").await, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_renames_the_account_and_a_blank_name_changes_nothing() {
+    let app = spawn_app().await;
+    let signed_up = app.sign_up("ada@example.com").await;
+    assert_redirect(&signed_up, "/");
+    let account_name = || async {
+        let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
+        app.services.accounts.account(&user.account_id.unwrap()).await.unwrap().unwrap().name
+    };
+    assert_eq!(account_name().await, "ada", "named after the email when signing up without one");
+
+    let renamed = app.submit_form("rename_account", "/account", &[("name", "  Analytical Engines  ")]).await;
+    assert!(location(&renamed).starts_with(&app.url("/account")) && !location(&renamed).contains("__err="));
+    assert_eq!(account_name().await, "Analytical Engines");
+    let page = app.get("/account").await.text().await.unwrap();
+    assert!(page.contains(r#"value="Analytical Engines""#), "the form shows the new name");
+
+    let blank = app.submit_form("rename_account", "/account", &[("name", "   ")]).await;
+    assert_eq!(error_shown(&app, &blank).await, "Give the account a name of 1 to 100 characters.");
+    assert_eq!(account_name().await, "Analytical Engines");
+    let (before, after): (Option<String>, Option<String>) =
+        sqlx::query_as("SELECT before_value, after_value FROM audit_log WHERE action = 'account.rename'")
+            .fetch_one(app.services.db.pool())
+            .await
+            .unwrap();
+    assert_eq!((before.as_deref(), after.as_deref()), (Some("ada"), Some("Analytical Engines")));
+}

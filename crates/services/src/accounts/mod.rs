@@ -110,6 +110,16 @@ pub enum SpendCapError {
 }
 
 #[derive(Debug, thiserror::Error)]
+pub enum RenameError {
+    #[error("Only the account's owner can rename it.")]
+    NotOwner,
+    #[error("Give the account a name of 1 to {max} characters.", max = MAX_ACCOUNT_NAME)]
+    InvalidName,
+    #[error(transparent)]
+    Internal(#[from] DbError),
+}
+
+#[derive(Debug, thiserror::Error)]
 pub enum CredentialsError {
     /// Deliberately one message for an unknown email and a wrong password.
     #[error("Email or password is incorrect.")]
@@ -359,6 +369,38 @@ impl Accounts {
         Ok(Account { spend_cap_cents: cap_cents, ..account })
     }
 
+    /// Renames the actor's account (owners only); audited. The name is trimmed and must not be
+    /// empty.
+    pub async fn rename(&self, actor: &User, name: &str) -> Result<Account, RenameError> {
+        let account_id = actor.account_id.as_deref().ok_or(RenameError::NotOwner)?;
+        if actor.role != Role::Owner {
+            return Err(RenameError::NotOwner);
+        }
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > MAX_ACCOUNT_NAME {
+            return Err(RenameError::InvalidName);
+        }
+        let account = self.account(account_id).await?.ok_or(RenameError::NotOwner)?;
+        if account.name == name {
+            return Ok(account);
+        }
+        let mut tx = self.db.pool().begin().await.map_err(DbError::from)?;
+        repo::set_name(&mut tx, account_id, name).await.map_err(DbError::from)?;
+        let change = crate::audit::Change {
+            account_id: Some(account_id),
+            actor,
+            action: "account.rename",
+            target: Some(account_id),
+            before: Some(account.name.clone()),
+            after: Some(name.to_owned()),
+            reason: None,
+            at: self.clock.now(),
+        };
+        crate::audit::record(&mut tx, change).await.map_err(DbError::from)?;
+        tx.commit().await.map_err(DbError::from)?;
+        Ok(Account { name: name.to_owned(), ..account })
+    }
+
     /// The account's per-bucket limits that replace its plan's.
     pub async fn overrides(&self, account_id: &str) -> Result<policy::Overrides, DbError> {
         let mut overrides = policy::Overrides::new();
@@ -409,12 +451,15 @@ fn validate_password(password: &SecretString) -> Result<(), SignUpError> {
     }
 }
 
+/// The longest account name, in characters.
+pub const MAX_ACCOUNT_NAME: usize = 100;
+
 fn account_name_or_default(name: &str, email: &str) -> String {
     let name = name.trim();
     if name.is_empty() {
         email.split('@').next().unwrap_or(email).to_owned()
     } else {
-        name.chars().take(100).collect()
+        name.chars().take(MAX_ACCOUNT_NAME).collect()
     }
 }
 

@@ -187,6 +187,19 @@ pub(super) async fn set_plan(
     Ok(())
 }
 
+pub(super) async fn set_name(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    name: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE accounts SET name = $1 WHERE id = $2")
+        .bind(name)
+        .bind(account_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub(super) async fn set_spend_cap(
     conn: &mut AnyConnection,
     account_id: &str,

@@ -1,0 +1,68 @@
+//! Server functions of the Account page: the signed-in user's password and sessions, and the
+//! account's name.
+
+use leptos::prelude::*;
+
+use crate::AppError;
+
+/// Changes the signed-in user's own password. Every other browser signed in as them is signed
+/// out; this one stays signed in under a new session id and lands on the Account page, which
+/// says the change was made.
+#[server]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+    confirm_password: String,
+) -> Result<(), AppError> {
+    use services::logins::PasswordChangeError;
+    let services = crate::auth::ssr::services()?;
+    let user = crate::auth::ssr::real_user().await?.ok_or(AppError::Unauthenticated)?;
+    if new_password != confirm_password {
+        return Err(AppError::Invalid("The new password and its confirmation do not match.".into()));
+    }
+    let ip = crate::auth::ssr::client_ip().await?;
+    services.logins.change_password(&user, current_password.into(), new_password.into(), ip).await.map_err(
+        |error| match error {
+            PasswordChangeError::WrongPassword | PasswordChangeError::InvalidPassword => {
+                AppError::Invalid(error.to_string())
+            }
+            PasswordChangeError::Throttled { retry_after } => {
+                AppError::Throttled { retry_after_secs: retry_after.as_secs() }
+            }
+            PasswordChangeError::Unavailable => AppError::Unavailable(error.to_string()),
+            PasswordChangeError::Internal(cause) => crate::auth::ssr::internal(cause),
+        },
+    )?;
+    crate::auth::ssr::start_session(&services, user.id).await?;
+    leptos_axum::redirect(PASSWORD_CHANGED_PAGE);
+    Ok(())
+}
+
+/// Signs out every other browser signed in as the user; this one stays signed in under a new
+/// session id and lands on the Account page, which says so.
+#[server]
+pub async fn sign_out_everywhere_else() -> Result<(), AppError> {
+    let services = crate::auth::ssr::services()?;
+    let user = crate::auth::ssr::real_user().await?.ok_or(AppError::Unauthenticated)?;
+    services.accounts.sign_out_everywhere(&user).await.map_err(crate::auth::ssr::internal)?;
+    crate::auth::ssr::start_session(&services, user.id).await?;
+    leptos_axum::redirect("/account?sessions=ended");
+    Ok(())
+}
+
+/// Where a password change lands: the Account page, told to say so.
+pub const PASSWORD_CHANGED_PAGE: &str = "/account?password=changed";
+
+/// Renames the signed-in owner's account.
+#[server]
+pub async fn rename_account(name: String) -> Result<(), AppError> {
+    use services::accounts::RenameError;
+    let user = crate::auth::ssr::require_user().await?;
+    let services = crate::auth::ssr::services()?;
+    services.accounts.rename(&user, &name).await.map_err(|error| match error {
+        RenameError::NotOwner => AppError::Forbidden,
+        RenameError::InvalidName => AppError::Invalid(error.to_string()),
+        RenameError::Internal(cause) => crate::auth::ssr::internal(cause),
+    })?;
+    Ok(())
+}
