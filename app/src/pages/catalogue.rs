@@ -13,7 +13,6 @@ pub fn CataloguePage() -> impl IntoView {
     let plans = Resource::new(move || edit.version().get(), |_| list_catalogue());
     view! {
         <Title text="Plan catalogue" />
-        <p><a href="/admin">"← Admin"</a></p>
         <div class="page-header"><h1>"Plan catalogue"</h1></div>
         <p class="muted">"Changes apply to every account on the plan at its next request. Leave a number empty for none."</p>
         <FormError result=edit.value() />
