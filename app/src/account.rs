@@ -14,13 +14,14 @@ pub async fn change_password(
     new_password: String,
     confirm_password: String,
 ) -> Result<(), AppError> {
+    use crate::auth::ssr::{client_ip, internal, real_user, services, start_session};
     use services::logins::PasswordChangeError;
-    let services = crate::auth::ssr::services()?;
-    let user = crate::auth::ssr::real_user().await?.ok_or(AppError::Unauthenticated)?;
+    let services = services()?;
+    let user = real_user().await?.ok_or(AppError::Unauthenticated)?;
     if new_password != confirm_password {
         return Err(AppError::Invalid("The new password and its confirmation do not match.".into()));
     }
-    let ip = crate::auth::ssr::client_ip().await?;
+    let ip = client_ip().await?;
     services.logins.change_password(&user, current_password.into(), new_password.into(), ip).await.map_err(
         |error| match error {
             PasswordChangeError::WrongPassword | PasswordChangeError::InvalidPassword => {
@@ -30,11 +31,11 @@ pub async fn change_password(
                 AppError::Throttled { retry_after_secs: retry_after.as_secs() }
             }
             PasswordChangeError::Unavailable => AppError::Unavailable(error.to_string()),
-            PasswordChangeError::Internal(cause) => crate::auth::ssr::internal(cause),
+            PasswordChangeError::Internal(cause) => internal(cause),
         },
     )?;
-    crate::auth::ssr::start_session(&services, user.id).await?;
-    leptos_axum::redirect(PASSWORD_CHANGED_PAGE);
+    start_session(&services, user.id).await?;
+    leptos_axum::redirect("/account?password=changed");
     Ok(())
 }
 
@@ -42,27 +43,25 @@ pub async fn change_password(
 /// session id and lands on the Account page, which says so.
 #[server]
 pub async fn sign_out_everywhere_else() -> Result<(), AppError> {
-    let services = crate::auth::ssr::services()?;
-    let user = crate::auth::ssr::real_user().await?.ok_or(AppError::Unauthenticated)?;
-    services.accounts.sign_out_everywhere(&user).await.map_err(crate::auth::ssr::internal)?;
-    crate::auth::ssr::start_session(&services, user.id).await?;
+    use crate::auth::ssr::{internal, real_user, services, start_session};
+    let services = services()?;
+    let user = real_user().await?.ok_or(AppError::Unauthenticated)?;
+    services.accounts.sign_out_everywhere(&user).await.map_err(internal)?;
+    start_session(&services, user.id).await?;
     leptos_axum::redirect("/account?sessions=ended");
     Ok(())
 }
 
-/// Where a password change lands: the Account page, told to say so.
-pub const PASSWORD_CHANGED_PAGE: &str = "/account?password=changed";
-
 /// Renames the signed-in owner's account.
 #[server]
 pub async fn rename_account(name: String) -> Result<(), AppError> {
+    use crate::auth::ssr::{internal, require_user, services};
     use services::accounts::RenameError;
-    let user = crate::auth::ssr::require_user().await?;
-    let services = crate::auth::ssr::services()?;
-    services.accounts.rename(&user, &name).await.map_err(|error| match error {
+    let user = require_user().await?;
+    services()?.accounts.rename(&user, &name).await.map_err(|error| match error {
         RenameError::NotOwner => AppError::Forbidden,
         RenameError::InvalidName => AppError::Invalid(error.to_string()),
-        RenameError::Internal(cause) => crate::auth::ssr::internal(cause),
+        RenameError::Internal(cause) => internal(cause),
     })?;
     Ok(())
 }
