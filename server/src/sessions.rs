@@ -5,6 +5,7 @@
 //! `sessions` table (SQLite or PostgreSQL alike); a password change ends a user's sessions there. Idle and absolute timeouts are judged by the injected clock in
 //! [`end_expired_sessions`], so tests move time instead of waiting.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -38,7 +39,7 @@ impl SqlSessionStore {
         .bind(record.id.to_string())
         .bind(data)
         .bind(expires_at_millis(record))
-        .bind(signed_in_user(record))
+        .bind(signed_in_user(&record.data))
         .execute(self.db.pool())
         .await
         .map_err(backend_error)?;
@@ -46,10 +47,39 @@ impl SqlSessionStore {
     }
 }
 
-/// Who the record is signed in as, if anyone.
-fn signed_in_user(record: &Record) -> Option<String> {
-    let auth = record.data.get(AUTH_KEY)?;
+/// Who a record with this data is signed in as, if anyone.
+fn signed_in_user(data: &HashMap<String, serde_json::Value>) -> Option<String> {
+    let auth = data.get(AUTH_KEY)?;
     SessionAuth::deserialize(auth).ok().map(|auth| auth.user_id)
+}
+
+impl SqlSessionStore {
+    /// Names the user of live records written before records named their user (migration
+    /// 0008), so that a password change ends those sessions too. Run once at start; returns
+    /// how many it named.
+    pub async fn name_unnamed_users(&self) -> session_store::Result<usize> {
+        let unnamed: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, data FROM sessions WHERE user_id IS NULL AND expires_at > $1")
+                .bind(now_millis())
+                .fetch_all(self.db.pool())
+                .await
+                .map_err(backend_error)?;
+        let mut named = 0;
+        for (id, data) in unnamed {
+            let Some(user_id) = serde_json::from_str(&data).ok().and_then(|data| signed_in_user(&data))
+            else {
+                continue;
+            };
+            sqlx::query("UPDATE sessions SET user_id = $1 WHERE id = $2 AND user_id IS NULL")
+                .bind(user_id)
+                .bind(id)
+                .execute(self.db.pool())
+                .await
+                .map_err(backend_error)?;
+            named += 1;
+        }
+        Ok(named)
+    }
 }
 
 fn backend_error(error: impl std::fmt::Display) -> session_store::Error {

@@ -110,7 +110,13 @@ impl Application {
             .with_context(|| format!("binding {}", settings.listen))?;
         let router =
             router(settings, services.clone(), &gateway, upstream.router(), clock, listener.local_addr()?);
-        spawn_session_cleanup(SqlSessionStore::new(db));
+        let sessions = SqlSessionStore::new(db);
+        match sessions.name_unnamed_users().await {
+            Ok(0) => {}
+            Ok(named) => tracing::info!(named, "named the users of sessions from before migration 0008"),
+            Err(error) => tracing::warn!(%error, "could not name the users of older sessions"),
+        }
+        spawn_session_cleanup(sessions);
         Ok(Self { listener, router, services, gateway, usage_flush })
     }
 

@@ -164,3 +164,18 @@ async fn the_owner_renames_the_account_and_a_blank_name_changes_nothing() {
             .unwrap();
     assert_eq!((before.as_deref(), after.as_deref()), (Some("ada"), Some("Analytical Engines")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_from_before_records_named_their_user_are_named_at_start() {
+    let mut first = spawn_app().await;
+    first.sign_up("ada@example.com").await;
+    // As a record written before migration 0008 would be.
+    sqlx::query("UPDATE sessions SET user_id = NULL").execute(first.services.db.pool()).await.unwrap();
+    first.shut_down().await;
+
+    let restarted = spawn_app_on(first.database_url.clone(), |_| {}).await;
+    let ada = restarted.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
+    let named: Vec<(Option<String>,)> =
+        sqlx::query_as("SELECT user_id FROM sessions").fetch_all(restarted.services.db.pool()).await.unwrap();
+    assert_eq!(named, [(Some(ada.id),)], "so a password change would end that session too");
+}
