@@ -82,9 +82,12 @@ test("on the Account page: rename the account, change the password (other browse
   await pageIsReady(page, js);
 
   await page.getByRole("textbox", { name: "Account name" }).fill("Grace Labs");
+  const saved = page.waitForResponse((response) => response.url().endsWith("/api/rename_account"));
   await page.getByRole("button", { name: "Save name" }).click();
+  await saved;
   if (js) await expect(page.getByRole("status")).toHaveText("Saved.");
-  await page.reload();
+  await page.waitForLoadState();
+  await page.goto("/account");
   await expect(page.getByRole("textbox", { name: "Account name" })).toHaveValue("Grace Labs");
   await pageIsReady(page, js);
 
