@@ -7,7 +7,7 @@ use sqlx::FromRow;
 
 use super::repo::{self, AccountRow};
 use super::{Account, Accounts, Role, User};
-use crate::audit::{self, Change};
+use crate::audit;
 use crate::db::DbError;
 
 /// An account as the search lists it.
@@ -217,30 +217,5 @@ impl Accounts {
         tx.commit().await?;
         self.announce(account_id);
         Ok(Account { disabled_at, ..account })
-    }
-
-    fn change<'a>(
-        &self,
-        actor: &'a User,
-        account_id: &'a str,
-        action: &'a str,
-        before: Option<String>,
-        after: Option<String>,
-    ) -> Change<'a> {
-        Change {
-            account_id: Some(account_id),
-            actor,
-            action,
-            target: Some(account_id),
-            before,
-            after,
-            reason: None,
-            at: self.clock.now(),
-        }
-    }
-
-    /// Every gateway node drops its cached keys of the account and reads them afresh.
-    fn announce(&self, account_id: &str) {
-        self.changes.publish(crate::changes::Change::Account { account_id: account_id.to_owned() });
     }
 }

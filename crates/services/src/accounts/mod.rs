@@ -312,22 +312,18 @@ impl Accounts {
         if account.plan_id == plan_id {
             return Ok(account);
         }
-        let now = self.clock.now();
         let mut tx = self.db.pool().begin().await.map_err(DbError::from)?;
         repo::set_plan(&mut tx, account_id, plan_id).await.map_err(DbError::from)?;
-        let change = crate::audit::Change {
-            account_id: Some(account_id),
+        let change = self.change(
             actor,
-            action: "plan.change",
-            target: Some(account_id),
-            before: Some(account.plan_id.clone()),
-            after: Some(plan_id.to_owned()),
-            reason: None,
-            at: now,
-        };
+            account_id,
+            "plan.change",
+            Some(account.plan_id.clone()),
+            Some(plan_id.to_owned()),
+        );
         crate::audit::record(&mut tx, change).await.map_err(DbError::from)?;
         tx.commit().await.map_err(DbError::from)?;
-        self.changes.publish(crate::changes::Change::Account { account_id: account_id.to_owned() });
+        self.announce(account_id);
         Ok(Account { plan_id: plan_id.to_owned(), ..account })
     }
 
@@ -353,19 +349,16 @@ impl Accounts {
         let cents = |cap: Option<u64>| Some(cap.map_or_else(|| "none".to_owned(), |cents| cents.to_string()));
         let mut tx = self.db.pool().begin().await.map_err(DbError::from)?;
         repo::set_spend_cap(&mut tx, account_id, cap_cents).await.map_err(DbError::from)?;
-        let change = crate::audit::Change {
-            account_id: Some(account_id),
+        let change = self.change(
             actor,
-            action: "spend_cap.change",
-            target: Some(account_id),
-            before: cents(account.spend_cap_cents),
-            after: cents(cap_cents),
-            reason: None,
-            at: self.clock.now(),
-        };
+            account_id,
+            "spend_cap.change",
+            cents(account.spend_cap_cents),
+            cents(cap_cents),
+        );
         crate::audit::record(&mut tx, change).await.map_err(DbError::from)?;
         tx.commit().await.map_err(DbError::from)?;
-        self.changes.publish(crate::changes::Change::Account { account_id: account_id.to_owned() });
+        self.announce(account_id);
         Ok(Account { spend_cap_cents: cap_cents, ..account })
     }
 
@@ -386,19 +379,42 @@ impl Accounts {
         }
         let mut tx = self.db.pool().begin().await.map_err(DbError::from)?;
         repo::set_name(&mut tx, account_id, name).await.map_err(DbError::from)?;
-        let change = crate::audit::Change {
-            account_id: Some(account_id),
+        let change = self.change(
             actor,
-            action: "account.rename",
-            target: Some(account_id),
-            before: Some(account.name.clone()),
-            after: Some(name.to_owned()),
-            reason: None,
-            at: self.clock.now(),
-        };
+            account_id,
+            "account.rename",
+            Some(account.name.clone()),
+            Some(name.to_owned()),
+        );
         crate::audit::record(&mut tx, change).await.map_err(DbError::from)?;
         tx.commit().await.map_err(DbError::from)?;
         Ok(Account { name: name.to_owned(), ..account })
+    }
+
+    /// An audit entry for a change of the account itself, made now.
+    fn change<'a>(
+        &self,
+        actor: &'a User,
+        account_id: &'a str,
+        action: &'a str,
+        before: Option<String>,
+        after: Option<String>,
+    ) -> crate::audit::Change<'a> {
+        crate::audit::Change {
+            account_id: Some(account_id),
+            actor,
+            action,
+            target: Some(account_id),
+            before,
+            after,
+            reason: None,
+            at: self.clock.now(),
+        }
+    }
+
+    /// Every gateway node drops its cached keys of the account and reads them afresh.
+    fn announce(&self, account_id: &str) {
+        self.changes.publish(crate::changes::Change::Account { account_id: account_id.to_owned() });
     }
 
     /// The account's per-bucket limits that replace its plan's.
