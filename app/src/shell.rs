@@ -6,9 +6,15 @@ use leptos_router::components::{A, Outlet};
 use crate::auth::{LogOut, ViewAsBanner, Viewer, current_viewer};
 use crate::view_as::StopViewAs;
 
+/// The signed-in user, as the shell loaded them for this page.
+#[derive(Clone, Copy)]
+pub struct CurrentViewer(pub Resource<Result<Option<Viewer>, crate::AppError>>);
+
 #[component]
 pub fn Shell() -> impl IntoView {
     let viewer = Resource::new(|| (), |_| current_viewer());
+    // Pages that show who is signed in read it from here rather than asking again.
+    provide_context(CurrentViewer(viewer));
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <div class="shell">
@@ -56,7 +62,7 @@ fn ViewerNav(viewer: Viewer) -> impl IntoView {
             <A href="/admin/plans">"Plan catalogue"</A>
         </Show>
         <div class="nav-footer">
-            <A href="/account" attr:class="user-email" attr:title="Your account: password">{viewer.email.clone()}</A>
+            <A href="/account" attr:class="user-email" attr:title="Your account">{viewer.email.clone()}</A>
             <ActionForm action=log_out>
                 <button type="submit" class="btn btn-ghost btn-small">"Log out"</button>
             </ActionForm>

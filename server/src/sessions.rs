@@ -2,7 +2,8 @@
 //! over-long sessions on every request.
 //!
 //! The store keeps each record's JSON with its expiry, and the user it is signed in as, in the
-//! `sessions` table (SQLite or PostgreSQL alike); a password change ends a user's sessions there. Idle and absolute timeouts are judged by the injected clock in
+//! `sessions` table (SQLite or PostgreSQL alike); a password change ends a user's sessions
+//! there. Idle and absolute timeouts are judged by the injected clock in
 //! [`end_expired_sessions`], so tests move time instead of waiting.
 
 use std::collections::HashMap;
@@ -45,15 +46,7 @@ impl SqlSessionStore {
         .map_err(backend_error)?;
         Ok(written.rows_affected())
     }
-}
 
-/// Who a record with this data is signed in as, if anyone.
-fn signed_in_user(data: &HashMap<String, serde_json::Value>) -> Option<String> {
-    let auth = data.get(AUTH_KEY)?;
-    SessionAuth::deserialize(auth).ok().map(|auth| auth.user_id)
-}
-
-impl SqlSessionStore {
     /// Names the user of live records written before records named their user (migration
     /// 0008), so that a password change ends those sessions too. Run once at start; returns
     /// how many it named.
@@ -80,6 +73,12 @@ impl SqlSessionStore {
         }
         Ok(named)
     }
+}
+
+/// Who a record with this data is signed in as, if anyone.
+fn signed_in_user(data: &HashMap<String, serde_json::Value>) -> Option<String> {
+    let auth = data.get(AUTH_KEY)?;
+    SessionAuth::deserialize(auth).ok().map(|auth| auth.user_id)
 }
 
 fn backend_error(error: impl std::fmt::Display) -> session_store::Error {

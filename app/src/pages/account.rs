@@ -8,16 +8,18 @@ use leptos_router::hooks::use_query_map;
 
 use super::FormError;
 use crate::account::{ChangePassword, RenameAccount, SignOutEverywhereElse};
-use crate::auth::{Viewer, current_viewer};
+use crate::auth::Viewer;
+use crate::shell::CurrentViewer;
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
-    let viewer = Resource::new(|| (), |_| current_viewer());
+    let viewer = use_context::<CurrentViewer>().map(|CurrentViewer(viewer)| viewer);
     view! {
         <Title text="Account" />
         <div class="page-header"><h1>"Account"</h1></div>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let Some(viewer) = viewer else { return ().into_any() };
                 match viewer.await {
                     Ok(Some(viewer)) => view! { <AccountBody viewer /> }.into_any(),
                     Ok(None) => ().into_any(),
