@@ -23,6 +23,7 @@ pub mod passwords;
 pub mod sessions;
 #[cfg(feature = "test-support")]
 pub mod testing;
+mod throttle;
 
 use std::net::IpAddr;
 use std::sync::Arc;

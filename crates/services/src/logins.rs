@@ -17,6 +17,7 @@ use crate::CurrentPolicy;
 use crate::accounts::{Accounts, CredentialsError, SignUpError, User, normalize_email};
 use crate::db::Database;
 use crate::ids::{lowercase_hex, random_base62};
+use crate::throttle::{self, Refused};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
@@ -43,15 +44,6 @@ pub enum PasswordChangeError {
     Unavailable,
     #[error("internal error: {0}")]
     Internal(String),
-}
-
-/// An attempt the throttle refused before its password was checked.
-enum Refused {
-    Throttled {
-        retry_after: Duration,
-    },
-    /// The limiter store is down: security limits fail closed.
-    Unavailable,
 }
 
 impl From<Refused> for LoginError {
@@ -113,7 +105,7 @@ impl Logins {
             None => false,
         };
         let charges = self.charges(&email, ip, recognised);
-        self.charge_attempt(&charges).await?;
+        throttle::charge(&*self.limiter, &charges, "the login").await?;
         let user = self.accounts.verify_credentials(&email, password).await.map_err(|error| match error {
             CredentialsError::Invalid => LoginError::InvalidCredentials,
             CredentialsError::Internal(cause) => LoginError::Internal(cause),
@@ -135,7 +127,7 @@ impl Logins {
         ip: std::net::IpAddr,
     ) -> Result<(), PasswordChangeError> {
         let charges = self.charges(&normalize_email(&user.email), ip, true);
-        self.charge_attempt(&charges).await?;
+        throttle::charge(&*self.limiter, &charges, "the password change").await?;
         match self.accounts.verify_credentials(&user.email, current).await {
             Ok(checked) if checked.id == user.id => {}
             Ok(_) | Err(CredentialsError::Invalid) => return Err(PasswordChangeError::WrongPassword),
@@ -146,18 +138,6 @@ impl Logins {
             SignUpError::InvalidPassword => PasswordChangeError::InvalidPassword,
             other => PasswordChangeError::Internal(other.to_string()),
         })
-    }
-
-    /// Charges one attempt at a password to the throttle, before the password is checked.
-    async fn charge_attempt(&self, charges: &[Charge]) -> Result<(), Refused> {
-        let decision = self.limiter.decide(charges).await.map_err(|error| {
-            tracing::error!(%error, "login throttle unavailable; refusing the attempt");
-            Refused::Unavailable
-        })?;
-        match decision.retry_after {
-            Some(retry_after) => Err(Refused::Throttled { retry_after }),
-            None => Ok(()),
-        }
     }
 
     /// The owner proved their password: their own earlier typos from this address (the

@@ -22,6 +22,7 @@ use crate::audit;
 use crate::changes::{Change, ChangeFeed};
 use crate::db::Database;
 use crate::ids::new_id;
+use crate::throttle::{self, Refused};
 
 const MAX_NAME_CHARS: usize = 64;
 
@@ -125,6 +126,15 @@ pub enum KeyError {
     Unavailable,
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<Refused> for KeyError {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::Throttled { retry_after } => KeyError::Throttled { retry_after },
+            Refused::Unavailable => KeyError::Unavailable,
+        }
+    }
 }
 
 impl From<sqlx::Error> for KeyError {
@@ -313,14 +323,7 @@ impl Keys {
             return Ok(());
         };
         let charge = [Charge { spec, subject: actor.id.clone(), cost: 1 }];
-        let decision = self.limiter.decide(&charge).await.map_err(|error| {
-            tracing::error!(%error, "key_mgmt limit unavailable; refusing the key change");
-            KeyError::Unavailable
-        })?;
-        match decision.retry_after {
-            Some(retry_after) => Err(KeyError::Throttled { retry_after }),
-            None => Ok(()),
-        }
+        Ok(throttle::charge(&*self.limiter, &charge, "the key change").await?)
     }
 }
 
