@@ -104,12 +104,7 @@ pub async fn sign_up(email: String, password: String, account_name: String) -> R
             SignUpError::Internal(cause) => ssr::internal(cause),
             expected => AppError::Invalid(expected.to_string()),
         })?;
-    // The browser that created the account is the owner's: it skips the per-account throttle.
-    match services.logins.remember_device(&user).await {
-        Ok(token) => ssr::remember_device(&token),
-        Err(error) => tracing::warn!(%error, "could not remember the sign-up device"),
-    }
-    ssr::start_session(&services, user.id).await?;
+    ssr::sign_in_new_user(&services, user).await?;
     leptos_axum::redirect("/");
     Ok(())
 }
@@ -240,6 +235,16 @@ pub mod ssr {
 
     pub async fn require_user() -> Result<User, AppError> {
         signed_in_user().await?.ok_or(AppError::Unauthenticated)
+    }
+
+    /// Signs in a user who has just set their password (signing up, or joining a team). The
+    /// browser that did so is theirs: it skips the per-account login throttle.
+    pub async fn sign_in_new_user(services: &Services, user: User) -> Result<(), AppError> {
+        match services.logins.remember_device(&user).await {
+            Ok(token) => remember_device(&token),
+            Err(error) => tracing::warn!(%error, "could not remember the new user's device"),
+        }
+        start_session(services, user.id).await
     }
 
     /// Signs `user_id` in under a fresh session id, so an id planted before login is worthless.

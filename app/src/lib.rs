@@ -16,6 +16,7 @@ pub mod overview;
 mod pages;
 pub mod plans;
 mod shell;
+pub mod team;
 pub mod usage;
 pub mod view_as;
 
@@ -59,6 +60,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=pages::NotFound>
                 <Route path=path!("/login") view=pages::LoginPage />
                 <Route path=path!("/signup") view=pages::SignUpPage />
+                <Route path=path!("/join") view=pages::JoinPage />
                 // Async: the server waits for the page's data and sends complete HTML, so
                 // pages read right before hydration and with JavaScript off.
                 <ParentRoute path=path!("") view=shell::Shell ssr=SsrMode::Async>
@@ -69,6 +71,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("plan") view=pages::PlanPage />
                     <Route path=path!("audit") view=pages::AuditPage />
                     <Route path=path!("account") view=pages::AccountPage />
+                    <Route path=path!("team") view=pages::TeamPage />
                     <Route path=path!("admin") view=pages::AdminPage />
                     <Route path=path!("admin/audit") view=pages::AdminAuditPage />
                     <Route path=path!("admin/plans") view=pages::CataloguePage />

@@ -53,6 +53,7 @@ fn ViewerNav(viewer: Viewer) -> impl IntoView {
             <A href="/usage">"Usage"</A>
             <A href="/billing">"Billing"</A>
             <A href="/plan">"Plan"</A>
+            <A href="/team">"Team"</A>
             <A href="/audit">"Audit log"</A>
         </Show>
         <Show when=move || viewer.is_operator>

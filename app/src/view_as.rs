@@ -18,6 +18,7 @@ pub const READ_ONLY_FUNCTIONS: &[&str] = &[
     "load_usage",
     "load_billing",
     "list_audit",
+    "load_team",
     "stop_view_as",
 ];
 
@@ -30,6 +31,10 @@ pub const REFUSED_FUNCTIONS: &[&str] = &[
     "change_password",
     "sign_out_everywhere_else",
     "rename_account",
+    "invite_member",
+    "revoke_invitation",
+    "remove_member",
+    "join_account",
     "create_key",
     "rotate_key",
     "rename_key",

@@ -91,17 +91,17 @@ fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
 /// gateway's API, and static assets.
 fn is_public_path(path: &str) -> bool {
     const PUBLIC_PREFIXES: [&str; 5] = ["/api/", "/pkg/", "/assets/", "/v1/", "/healthz"];
-    matches!(path, "/login" | "/signup" | "/favicon.svg" | "/favicon.ico")
+    matches!(path, "/login" | "/signup" | "/join" | "/favicon.svg" | "/favicon.ico")
         || PUBLIC_PREFIXES.iter().any(|prefix| path.starts_with(prefix))
 }
 
 /// Sends signed-out visitors of dashboard pages to the login page, remembering where they were
-/// going; sends signed-in visitors of the login and sign-up pages to the overview.
+/// going; sends signed-in visitors of the login, sign-up and join pages to the overview.
 pub async fn require_sign_in_for_pages(request: Request, next: Next) -> Response {
     let signed_in = request.extensions().get::<SignedIn>().is_some();
     let path = request.uri().path();
     let is_page_visit = matches!(*request.method(), Method::GET | Method::HEAD);
-    if is_page_visit && signed_in && matches!(path, "/login" | "/signup") {
+    if is_page_visit && signed_in && matches!(path, "/login" | "/signup" | "/join") {
         return Redirect::to("/").into_response();
     }
     if is_page_visit && !signed_in && !is_public_path(path) {

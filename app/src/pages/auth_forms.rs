@@ -1,4 +1,5 @@
-//! Log in and sign up: plain forms that work before hydration and without JavaScript.
+//! Log in, sign up and join a team: plain forms that work before hydration and without
+//! JavaScript.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -6,6 +7,7 @@ use leptos_router::hooks::use_query_map;
 
 use super::FormError;
 use crate::auth::{LogIn, SignUp};
+use crate::team::JoinAccount;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
@@ -35,6 +37,7 @@ pub fn LoginPage() -> impl IntoView {
                     </div>
                 </ActionForm>
                 <p class="auth-switch">"No account yet? " <a href="/signup">"Sign up"</a></p>
+                <p class="auth-switch">"Invited to a team? " <a href="/join">"Join with your code"</a></p>
                 <p class="auth-switch">"Forgot your password? Ask whoever runs this service to set a new one for you."</p>
             </div>
         </main>
@@ -72,6 +75,47 @@ pub fn SignUpPage() -> impl IntoView {
                     </div>
                 </ActionForm>
                 <p class="auth-switch">"Already have an account? " <a href="/login">"Log in"</a></p>
+                <p class="auth-switch">"Invited to a team? " <a href="/join">"Join with your code"</a></p>
+            </div>
+        </main>
+    }
+}
+
+/// Joining an account one was invited to: the invited email, the code the owner passed on, and
+/// a password of one's own.
+#[component]
+pub fn JoinPage() -> impl IntoView {
+    let join = ServerAction::<JoinAccount>::new();
+    view! {
+        <Title text="Join a team" />
+        <main class="auth-page" id="main">
+            <div class="auth-card card stack">
+                <h1>"Join your team on keystile"</h1>
+                <p class="muted">"The account's owner invited your email and gave you a code that starts with invite_."</p>
+                <FormError result=join.value() />
+                <ActionForm action=join attr:class="form">
+                    <div class="field">
+                        <label for="email">"Your email"</label>
+                        <input id="email" name="email" type="email" autocomplete="email" required autofocus />
+                    </div>
+                    <div class="field">
+                        <label for="code">"Invitation code"</label>
+                        <input id="code" name="code" type="text" autocomplete="off" spellcheck="false" required
+                            maxlength="100" placeholder="invite_…" />
+                    </div>
+                    <div class="field">
+                        <label for="password">"Choose a password"</label>
+                        <input id="password" name="password" type="password" autocomplete="new-password"
+                            minlength="8" maxlength="128" required aria-describedby="password-hint" />
+                        <p class="field-hint" id="password-hint">"At least 8 characters."</p>
+                    </div>
+                    <div class="form-actions">
+                        <button type="submit" class="btn btn-primary" aria-busy=move || join.pending().get().to_string()>
+                            "Join the team"
+                        </button>
+                    </div>
+                </ActionForm>
+                <p class="auth-switch">"Already joined? " <a href="/login">"Log in"</a></p>
             </div>
         </main>
     }

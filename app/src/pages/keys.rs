@@ -5,10 +5,11 @@
 //! only in this page's memory, so a plain form post (which redirects) could never show it.
 //! Renaming and revoking work without JavaScript.
 
-use leptos::html::{Details, Dialog};
+use leptos::html::Details;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use super::secret_dialog::{OneTimeSecret, OneTimeSecretDialog};
 use super::{FormError, short_time};
 use crate::keys::{
     CreateKey, GRACE_PERIODS, KeyView, KeyWithSecret, RenameKey, RevokeKey, RotateKey, list_keys,
@@ -38,15 +39,15 @@ pub fn KeysPage() -> impl IntoView {
         |_| list_keys(),
     );
     // The newest secret, from whichever action produced it last.
-    let secret = RwSignal::new(None::<KeyWithSecret>);
+    let secret = RwSignal::new(None::<OneTimeSecret>);
     Effect::new(move |_| {
         if let Some(Ok(created)) = create.value().get() {
-            secret.set(Some(created));
+            secret.set(Some(one_time(created)));
         }
     });
     Effect::new(move |_| {
         if let Some(Ok(rotated)) = rotate.value().get() {
-            secret.set(Some(rotated));
+            secret.set(Some(one_time(rotated)));
         }
     });
     let hydrated = RwSignal::new(false);
@@ -72,7 +73,12 @@ pub fn KeysPage() -> impl IntoView {
                 })}
             </Transition>
         </div>
-        <SecretDialog secret />
+        <OneTimeSecretDialog
+            shown=secret
+            title="Copy your new secret"
+            warning="This is the only time it is shown. Store it somewhere safe now; keystile keeps only a fingerprint of it."
+            done_label="I have stored it"
+        />
     }
 }
 
@@ -242,45 +248,6 @@ fn status_badge(key: &KeyView) -> AnyView {
     }
 }
 
-/// Shows a new secret once, in a modal dialog, with a copy button. Closing it forgets it.
-#[component]
-fn SecretDialog(secret: RwSignal<Option<KeyWithSecret>>) -> impl IntoView {
-    let dialog = NodeRef::<Dialog>::new();
-    let copied = RwSignal::new(false);
-    Effect::new(move |_| {
-        if secret.with(Option::is_some) {
-            copied.set(false);
-            if let Some(dialog) = dialog.get() {
-                let _ = dialog.show_modal();
-            }
-        }
-    });
-    let close = move |_| {
-        secret.set(None);
-        if let Some(dialog) = dialog.get() {
-            dialog.close();
-        }
-    };
-    let copy = move |_| {
-        if let (Some(shown), Some(window)) = (secret.get_untracked(), web_sys::window()) {
-            let _ = window.navigator().clipboard().write_text(&shown.secret);
-            copied.set(true);
-        }
-    };
-    view! {
-        <dialog class="dialog" node_ref=dialog aria-labelledby="secret-heading" on:close=move |_| secret.set(None)>
-            <div class="dialog-header"><h2 id="secret-heading">"Copy your new secret"</h2></div>
-            <div class="dialog-body stack">
-                <p class="warning-text">"This is the only time it is shown. Store it somewhere safe now; keystile keeps only a fingerprint of it."</p>
-                <div class="secret-row">
-                    <code class="secret" data-testid="new-secret">{move || secret.get().map(|s| s.secret).unwrap_or_default()}</code>
-                    <button type="button" class="btn" on:click=copy>{move || if copied.get() { "Copied" } else { "Copy" }}</button>
-                </div>
-                <p class="muted">{move || secret.get().map(|s| format!("Key: {}", s.key.name)).unwrap_or_default()}</p>
-            </div>
-            <div class="dialog-actions">
-                <button type="button" class="btn btn-primary" on:click=close>"I have stored it"</button>
-            </div>
-        </dialog>
-    }
+fn one_time(key: KeyWithSecret) -> OneTimeSecret {
+    OneTimeSecret { about: format!("Key: {}", key.key.name), secret: key.secret }
 }

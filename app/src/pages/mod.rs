@@ -10,18 +10,21 @@ mod keys;
 mod not_found;
 pub(crate) mod overview;
 mod plan;
+mod secret_dialog;
+mod team;
 pub(crate) mod usage;
 
 pub use account::AccountPage;
 pub use admin::{AdminAccountPage, AdminPage};
 pub use audit::{AdminAuditPage, AuditPage};
-pub use auth_forms::{LoginPage, SignUpPage};
+pub use auth_forms::{JoinPage, LoginPage, SignUpPage};
 pub use billing::BillingPage;
 pub use catalogue::CataloguePage;
 pub use keys::KeysPage;
 pub use not_found::NotFound;
 pub use overview::OverviewPage;
 pub use plan::PlanPage;
+pub use team::TeamPage;
 pub use usage::UsagePage;
 
 use leptos::prelude::*;

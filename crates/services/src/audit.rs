@@ -20,8 +20,8 @@ pub struct AuditEntry {
     pub action: String,
     /// The id of what changed: a key, an account, a plan, a bucket's name.
     pub target: Option<String>,
-    /// What that target is called now, where it is a key ("name (start…)") or an account (its
-    /// name); ids alone say little to a reader.
+    /// What that target is called now, where it is a key ("name (start…)"), an account (its
+    /// name) or a user (their email); ids alone say little to a reader.
     pub target_label: Option<String>,
     pub before: Option<String>,
     pub after: Option<String>,
@@ -116,12 +116,13 @@ impl EntryRow {
 /// Entries with their targets' current names; callers add `WHERE` and `ORDER BY` on `log`.
 const SELECT_ENTRIES: &str = "SELECT log.id, log.account_id, account.name AS account_name, log.actor_id, \
      log.actor_email, log.action, log.target, \
-     COALESCE(target_key.name || ' (' || target_key.start || '…)', target_account.name) AS target_label, \
+     COALESCE(target_key.name || ' (' || target_key.start || '…)', target_account.name, target_user.email) AS target_label, \
      log.before_value, log.after_value, log.reason, log.at \
      FROM audit_log log \
      LEFT JOIN accounts account ON account.id = log.account_id \
      LEFT JOIN api_keys target_key ON target_key.id = log.target \
-     LEFT JOIN accounts target_account ON target_account.id = log.target";
+     LEFT JOIN accounts target_account ON target_account.id = log.target \
+     LEFT JOIN users target_user ON target_user.id = log.target";
 
 /// An account's entries, newest first.
 pub async fn for_account(

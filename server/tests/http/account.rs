@@ -1,7 +1,7 @@
 //! The Account page: changing one's own password (the current one checked and throttled like
 //! a login) and signing out every other browser; both audited.
 
-use reqwest::{Client, StatusCode};
+use reqwest::StatusCode;
 
 use crate::helpers::*;
 
@@ -10,31 +10,6 @@ const NEW_PASSWORD: &str = "a brand new horse";
 async fn change_password(app: &TestApp, current: &str, new: &str, confirm: &str) -> reqwest::Response {
     let fields = [("current_password", current), ("new_password", new), ("confirm_password", confirm)];
     app.submit_form("change_password", "/account", &fields).await
-}
-
-/// A second browser signed in as the same user.
-async fn another_browser(app: &TestApp, email: &str) -> Client {
-    let other = browser();
-    let fields = [("email", email), ("password", PASSWORD), ("next", "/keys")];
-    let response = other
-        .post(app.url("/api/log_in"))
-        .headers(app.form_headers("/login"))
-        .form(&fields)
-        .send()
-        .await
-        .unwrap();
-    assert_redirect(&response, "/keys");
-    other
-}
-
-/// The error the Account page shows after a refused change, as a browser without JavaScript
-/// sees it.
-async fn error_shown(app: &TestApp, response: &reqwest::Response) -> String {
-    assert!(location(response).contains("__err="), "refused with a message: {}", location(response));
-    let page = app.browser.get(location(response)).send().await.unwrap().text().await.unwrap();
-    let alert = page.find(r#"role="alert""#).expect("the page shows an alert");
-    let text_start = alert + page[alert..].find('>').unwrap() + 1;
-    page[text_start..].split('<').next().unwrap().to_owned()
 }
 
 async fn audited(app: &TestApp, action: &str) -> i64 {
@@ -54,7 +29,7 @@ async fn password_changes_audited(app: &TestApp) -> i64 {
 async fn a_password_change_signs_out_every_other_browser_and_keeps_this_one() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
-    let laptop = another_browser(&app, "ada@example.com").await;
+    let laptop = app.another_browser("ada@example.com", PASSWORD).await;
     assert_status(&laptop.get(app.url("/keys")).send().await.unwrap(), StatusCode::OK);
 
     let changed = change_password(&app, PASSWORD, NEW_PASSWORD, NEW_PASSWORD).await;
@@ -86,7 +61,7 @@ async fn a_password_change_signs_out_every_other_browser_and_keeps_this_one() {
 async fn a_wrong_current_password_a_mismatch_or_a_short_one_changes_nothing() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
-    let laptop = another_browser(&app, "ada@example.com").await;
+    let laptop = app.another_browser("ada@example.com", PASSWORD).await;
 
     let cases = [
         ("not my password", NEW_PASSWORD, NEW_PASSWORD, "Your current password is not correct."),
@@ -95,7 +70,7 @@ async fn a_wrong_current_password_a_mismatch_or_a_short_one_changes_nothing() {
     ];
     for (current, new, confirm, message) in cases {
         let refused = change_password(&app, current, new, confirm).await;
-        assert_eq!(error_shown(&app, &refused).await, message);
+        assert_eq!(error_shown(&app.browser, &refused).await, message);
     }
 
     assert_eq!(password_changes_audited(&app).await, 0);
@@ -111,10 +86,10 @@ async fn guessing_the_current_password_is_throttled_like_a_login() {
     // The policy's (account, IP) login bucket: 5 attempts per 15 minutes.
     for _ in 0..5 {
         let refused = change_password(&app, "a guess at it", NEW_PASSWORD, NEW_PASSWORD).await;
-        assert_eq!(error_shown(&app, &refused).await, "Your current password is not correct.");
+        assert_eq!(error_shown(&app.browser, &refused).await, "Your current password is not correct.");
     }
     let throttled = change_password(&app, PASSWORD, NEW_PASSWORD, NEW_PASSWORD).await;
-    assert!(error_shown(&app, &throttled).await.starts_with("Too many attempts."));
+    assert!(error_shown(&app.browser, &throttled).await.starts_with("Too many attempts."));
     assert_eq!(password_changes_audited(&app).await, 0);
 }
 
@@ -122,8 +97,8 @@ async fn guessing_the_current_password_is_throttled_like_a_login() {
 async fn signing_out_everywhere_else_keeps_only_this_browser() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
-    let laptop = another_browser(&app, "ada@example.com").await;
-    let phone = another_browser(&app, "ada@example.com").await;
+    let laptop = app.another_browser("ada@example.com", PASSWORD).await;
+    let phone = app.another_browser("ada@example.com", PASSWORD).await;
 
     let ended = app.submit_form("sign_out_everywhere_else", "/account", &[]).await;
     assert_redirect(&ended, "/account?sessions=ended");
@@ -155,7 +130,7 @@ async fn the_owner_renames_the_account_and_a_blank_name_changes_nothing() {
     assert!(page.contains(r#"value="Analytical Engines""#), "the form shows the new name");
 
     let blank = app.submit_form("rename_account", "/account", &[("name", "   ")]).await;
-    assert_eq!(error_shown(&app, &blank).await, "Give the account a name of 1 to 100 characters.");
+    assert_eq!(error_shown(&app.browser, &blank).await, "Give the account a name of 1 to 100 characters.");
     assert_eq!(account_name().await, "Analytical Engines");
     let (before, after): (Option<String>, Option<String>) =
         sqlx::query_as("SELECT before_value, after_value FROM audit_log WHERE action = 'account.rename'")

@@ -26,14 +26,7 @@ pub async fn customer(app: &TestApp, email: &str) -> (User, String, String) {
 }
 
 pub async fn call(app: &TestApp, function: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-    app.browser
-        .post(app.url(&format!("/api/{function}")))
-        .header("origin", &app.address)
-        .header("sec-fetch-site", "same-origin")
-        .form(fields)
-        .send()
-        .await
-        .unwrap()
+    app.call(&app.browser, function, fields).await
 }
 
 /// The audit log page's entries (`all_accounts` for operators), filtered by actor and action.

@@ -161,9 +161,42 @@ impl TestApp {
         self.submit_form("log_out", "/", &[]).await
     }
 
+    /// Another browser, signed in as `email`, landing on `next`.
+    pub async fn another_browser(&self, email: &str, password: &str) -> Client {
+        let other = browser();
+        let fields = [("email", email), ("password", password), ("next", "/keys")];
+        let response = other
+            .post(self.url("/api/log_in"))
+            .headers(self.form_headers("/login"))
+            .form(&fields)
+            .send()
+            .await
+            .unwrap();
+        assert_redirect(&response, "/keys");
+        other
+    }
+
+    /// Calls a server function from `client` the way the hydrated page does: the answer is
+    /// JSON, not a redirect.
+    pub async fn call(&self, client: &Client, function: &str, fields: &[(&str, &str)]) -> Response {
+        let mut headers = self.form_headers("/");
+        headers.insert("accept", HeaderValue::from_static("application/json"));
+        client.post(self.url(&format!("/api/{function}"))).headers(headers).form(fields).send().await.unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.browser.get(self.url(path)).send().await.unwrap()
     }
+}
+
+/// The message a page shows in its alert after a plain form's post was refused and sent back
+/// to it, as `client` (a browser without JavaScript) sees it.
+pub async fn error_shown(client: &Client, response: &Response) -> String {
+    assert!(location(response).contains("__err="), "refused with a message: {}", location(response));
+    let page = client.get(location(response)).send().await.unwrap().text().await.unwrap();
+    let alert = page.find(r#"role="alert""#).expect("the page shows an alert");
+    let text_start = alert + page[alert..].find('>').unwrap() + 1;
+    page[text_start..].split('<').next().unwrap().to_owned()
 }
 
 pub fn location(response: &Response) -> &str {

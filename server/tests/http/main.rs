@@ -15,6 +15,7 @@ mod overview;
 mod plans;
 mod requests;
 mod server_functions;
+mod team;
 mod tenants;
 mod throttling;
 mod usage;

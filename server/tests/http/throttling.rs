@@ -29,16 +29,6 @@ async fn log_in_from(
         .unwrap()
 }
 
-/// The message in the login page's alert after a form post was sent back to it.
-async fn error_shown(client: &reqwest::Client, response: &Response) -> String {
-    let page = client.get(location(response)).send().await.unwrap().text().await.unwrap();
-    let Some(alert) = page.find(r#"role="alert""#) else {
-        return String::new();
-    };
-    let text_start = alert + page[alert..].find('>').unwrap() + 1;
-    page[text_start..].split('<').next().unwrap().to_owned()
-}
-
 async fn owner_with_known_browser(app: &TestApp) -> reqwest::Client {
     app.sign_up("ada@example.com").await;
     app.log_out().await;

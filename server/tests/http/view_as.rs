@@ -19,6 +19,7 @@ async fn snapshot(app: &TestApp) -> String {
         ("account_overrides", "account_id, bucket"),
         ("audit_log", "id"),
         ("idempotency_records", "1"),
+        ("invitations", "id"),
     ] {
         let sql = format!("SELECT * FROM {table} ORDER BY {order}");
         let rows = sqlx::query(&sql).fetch_all(app.services.db.pool()).await.unwrap_or_default();

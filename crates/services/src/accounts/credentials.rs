@@ -183,7 +183,7 @@ pub fn normalize_email(email: &str) -> String {
 }
 
 /// A plausible address: one `@`, something before it, a dotted domain after, no spaces.
-fn validate_email(email: &str) -> Result<String, SignUpError> {
+pub(super) fn validate_email(email: &str) -> Result<String, SignUpError> {
     let email = email.trim();
     let plausible = email.len() <= 254
         && !email.chars().any(char::is_whitespace)
@@ -201,7 +201,7 @@ fn validate_email(email: &str) -> Result<String, SignUpError> {
 }
 
 /// Length is the only rule (NIST SP 800-63B): no composition rules.
-fn validate_password(password: &SecretString) -> Result<(), SignUpError> {
+pub(super) fn validate_password(password: &SecretString) -> Result<(), SignUpError> {
     let length = password.expose_secret().chars().count();
     if (passwords::MIN_LENGTH..=passwords::MAX_LENGTH).contains(&length) {
         Ok(())

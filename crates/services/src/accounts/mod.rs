@@ -1,5 +1,6 @@
 //! Accounts and their users, and the changes an owner makes to their account (plan, spend cap,
-//! name). Sign-up, credentials and passwords are in `credentials`; operators' changes in `admin`.
+//! name). Sign-up, credentials and passwords are in `credentials`; members and invitations in
+//! `team`; operators' changes in `admin`.
 //!
 //! A customer account has users (owner, member); operator staff (admin, support) belong to no
 //! account.
@@ -7,8 +8,12 @@
 pub mod admin;
 mod credentials;
 mod repo;
+mod team;
 
 pub use credentials::{CredentialsError, SignUpError, normalize_email};
+pub use team::{
+    INVITATION_LIFETIME, Invitation, JoinError, MAX_PENDING_INVITATIONS, NewInvitation, TeamError,
+};
 
 use std::sync::Arc;
 

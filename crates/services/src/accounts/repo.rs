@@ -2,6 +2,7 @@
 
 use sqlx::{AnyConnection, FromRow};
 
+use super::team::Invitation;
 use super::{Account, Role, User};
 use crate::db::{Database, from_millis};
 
@@ -92,7 +93,7 @@ pub(super) async fn insert_user(db: &Database, user: &User, password_hash: &str)
     insert_user_in(&mut conn, user, password_hash).await
 }
 
-async fn insert_user_in(
+pub(super) async fn insert_user_in(
     conn: &mut AnyConnection,
     user: &User,
     password_hash: &str,
@@ -223,4 +224,123 @@ pub(super) async fn users_of(db: &Database, account_id: &str) -> Result<Vec<User
     .fetch_all(db.pool())
     .await?;
     rows.into_iter().map(User::try_from).collect()
+}
+
+#[derive(FromRow)]
+struct InvitationRow {
+    id: String,
+    account_id: String,
+    email: String,
+    invited_by_email: String,
+    created_at: i64,
+    expires_at: i64,
+}
+
+impl From<InvitationRow> for Invitation {
+    fn from(row: InvitationRow) -> Self {
+        Invitation {
+            id: row.id,
+            account_id: row.account_id,
+            email: row.email,
+            invited_by: row.invited_by_email,
+            created_at: from_millis(row.created_at),
+            expires_at: from_millis(row.expires_at),
+        }
+    }
+}
+
+const INVITATION_COLUMNS: &str = "id, account_id, email, invited_by_email, created_at, expires_at";
+
+/// The account's invitations, newest first.
+pub(super) async fn invitations_of(db: &Database, account_id: &str) -> Result<Vec<Invitation>, sqlx::Error> {
+    let rows: Vec<InvitationRow> = sqlx::query_as(&format!(
+        "SELECT {INVITATION_COLUMNS} FROM invitations WHERE account_id = $1 ORDER BY created_at DESC, email"
+    ))
+    .bind(account_id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.into_iter().map(Invitation::from).collect())
+}
+
+pub(super) async fn invitation_by_code_hash(
+    db: &Database,
+    code_hash: &str,
+) -> Result<Option<Invitation>, sqlx::Error> {
+    let row: Option<InvitationRow> =
+        sqlx::query_as(&format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE code_hash = $1"))
+            .bind(code_hash)
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(row.map(Invitation::from))
+}
+
+/// Stores a new invitation in place of any earlier one for the same address, and drops the
+/// account's expired ones.
+pub(super) async fn replace_invitation(
+    conn: &mut AnyConnection,
+    invitation: &Invitation,
+    code_hash: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM invitations WHERE account_id = $1 AND (email_normalized = $2 OR expires_at <= $3)",
+    )
+    .bind(&invitation.account_id)
+    .bind(super::normalize_email(&invitation.email))
+    .bind(invitation.created_at.timestamp_millis())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO invitations (id, account_id, email, email_normalized, code_hash, invited_by_email, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&invitation.id)
+    .bind(&invitation.account_id)
+    .bind(&invitation.email)
+    .bind(super::normalize_email(&invitation.email))
+    .bind(code_hash)
+    .bind(&invitation.invited_by)
+    .bind(invitation.created_at.timestamp_millis())
+    .bind(invitation.expires_at.timestamp_millis())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Deletes the invitation; whether there was one to delete (a code is used once, even by two
+/// browsers at the same moment).
+pub(super) async fn delete_invitation(
+    conn: &mut AnyConnection,
+    account_id: &str,
+    invitation_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let deleted = sqlx::query("DELETE FROM invitations WHERE id = $1 AND account_id = $2")
+        .bind(invitation_id)
+        .bind(account_id)
+        .execute(conn)
+        .await?;
+    Ok(deleted.rows_affected() == 1)
+}
+
+pub(super) async fn count_invitations(
+    conn: &mut AnyConnection,
+    account_id: &str,
+) -> Result<i64, sqlx::Error> {
+    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM invitations WHERE account_id = $1")
+        .bind(account_id)
+        .fetch_one(conn)
+        .await?;
+    Ok(count)
+}
+
+/// Removes a member: their sessions, remembered browsers and the user itself. The keys they
+/// created stay with the account, no longer naming their creator.
+pub(super) async fn delete_member(conn: &mut AnyConnection, user_id: &str) -> Result<(), sqlx::Error> {
+    end_sessions_of(conn, user_id).await?;
+    sqlx::query("DELETE FROM login_devices WHERE user_id = $1").bind(user_id).execute(&mut *conn).await?;
+    sqlx::query("UPDATE api_keys SET created_by = NULL WHERE created_by = $1")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM users WHERE id = $1 AND role = 'member'").bind(user_id).execute(conn).await?;
+    Ok(())
 }
