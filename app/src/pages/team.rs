@@ -126,7 +126,7 @@ fn MemberRow(member: MemberView, can_manage: bool, remove: ServerAction<RemoveMe
         <tr>
             <th scope="row">{member.email.clone()}{you}</th>
             <td>{if member.role == "owner" { "Owner" } else { "Member" }}</td>
-            <td>{short_time(&member.joined_at)}</td>
+            <td class="when">{short_time(&member.joined_at)}</td>
             <td>
                 {removable.then(|| view! {
                     <details>
@@ -176,7 +176,7 @@ fn Invitations(
                                 <tr>
                                     <th scope="row">{invitation.email.clone()}</th>
                                     <td>{invitation.invited_by.clone()}</td>
-                                    <td>{until}</td>
+                                    <td class="when">{until}</td>
                                     <td>
                                         {can_manage.then(|| view! {
                                             <ActionForm action=revoke>

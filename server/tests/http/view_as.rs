@@ -78,6 +78,9 @@ async fn under_view_as_every_mutation_is_refused_and_nothing_changes() {
     // Reads work, as the customer sees them.
     let overview: Value = call(&app, "load_overview", &[("key_id", "")]).await.json().await.unwrap();
     assert_eq!(overview["keys"][0][0], key_id.as_str());
+    let team: Value = call(&app, "load_team", &[]).await.json().await.unwrap();
+    assert_eq!(team["members"][0]["email"], "owner@acme.example");
+    assert_eq!(team["can_manage"], false, "the team is shown, its controls are not");
     let page = app.get("/keys").await.text().await.unwrap();
     assert!(page.contains("Viewing Acme Corp as its owner sees it"), "the banner");
     assert!(page.contains("ticket 42: quota question") && page.contains("support@keystile.example"));
