@@ -7,11 +7,13 @@ use leptos_meta::Title;
 
 use super::FormError;
 use crate::plans::{ChangePlan, PlanView, list_plans};
+use crate::shell::CurrentViewer;
 
 #[component]
 pub fn PlanPage() -> impl IntoView {
     let change = ServerAction::<ChangePlan>::new();
     let plans = Resource::new(move || change.version().get(), |_| list_plans());
+    let viewer = use_context::<CurrentViewer>().map(|CurrentViewer(viewer)| viewer);
     view! {
         <Title text="Plan" />
         <div class="page-header"><h1>"Plan"</h1></div>
@@ -19,10 +21,17 @@ pub fn PlanPage() -> impl IntoView {
         <FormError result=change.value() />
         <Transition fallback=|| view! { <p class="muted">"Loading plans…"</p> }>
             {move || Suspend::new(async move {
+                // Members see the plans; switching is the owner's (staff viewing as one see the
+                // owner's page).
+                let is_owner = match viewer {
+                    Some(viewer) => viewer.await.ok().flatten().is_some_and(|viewer| viewer.role == "owner"),
+                    None => false,
+                };
                 match plans.await {
                     Ok(plans) => view! {
+                        {(!is_owner).then(|| view! { <p class="muted">"Only the account's owner can change its plan."</p> })}
                         <div class="grid">
-                            {plans.into_iter().map(|plan| view! { <PlanCard plan change /> }).collect_view()}
+                            {plans.into_iter().map(|plan| view! { <PlanCard plan change is_owner /> }).collect_view()}
                         </div>
                     }.into_any(),
                     Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
@@ -33,7 +42,7 @@ pub fn PlanPage() -> impl IntoView {
 }
 
 #[component]
-fn PlanCard(plan: PlanView, change: ServerAction<ChangePlan>) -> impl IntoView {
+fn PlanCard(plan: PlanView, change: ServerAction<ChangePlan>, is_owner: bool) -> impl IntoView {
     let PlanView { id, name, description, price, fixed_price, limits, current, self_service, contact_url } =
         plan;
     let heading = format!("plan-{id}");
@@ -43,7 +52,8 @@ fn PlanCard(plan: PlanView, change: ServerAction<ChangePlan>) -> impl IntoView {
     let price_class = if fixed_price { "stat-value" } else { "plan-billing muted" };
     let switch = match (current, self_service) {
         (true, _) => None,
-        (false, true) => Some(view! { <ChoosePlan id name change /> }.into_any()),
+        (false, true) if is_owner => Some(view! { <ChoosePlan id name change /> }.into_any()),
+        (false, true) => None,
         (false, false) => Some(view! { <ArrangedPlan contact_url /> }.into_any()),
     };
     view! {

@@ -95,6 +95,10 @@ async fn an_invited_member_joins_with_the_code_and_shares_the_account() {
     assert!(page.contains("Only the account's owner can invite or remove members."), "{page}");
 
     // Members use keys, but the plan and the team stay the owner's.
+    let plans = bob.get(app.url("/plan")).send().await.unwrap().text().await.unwrap();
+    assert!(plans.contains("Only the account's owner can change its plan.") && !plans.contains("Choose Pro"));
+    let owners_plans = app.get("/plan").await.text().await.unwrap();
+    assert!(!owners_plans.contains("Only the account's owner") && owners_plans.contains("Choose Pro"));
     assert_status(&app.call(&bob, "change_plan", &[("plan_id", "pro")]).await, StatusCode::FORBIDDEN);
     assert_status(
         &app.call(&bob, "invite_member", &[("email", "eve@example.com")]).await,
