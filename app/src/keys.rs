@@ -13,6 +13,8 @@ pub struct KeyView {
     pub name: String,
     pub start: String,
     pub created_at: String,
+    /// Who created it, while they are on the account's team.
+    pub created_by: Option<String>,
     pub last_used_at: Option<String>,
     pub expires_at: Option<String>,
     /// `active`, `rotating`, `revoked` or `expired`.
@@ -124,6 +126,7 @@ pub(crate) mod ssr {
             name: key.name.clone(),
             start: key.start.clone(),
             created_at: time(key.created_at),
+            created_by: key.created_by.clone(),
             last_used_at: key.last_used_at.map(time),
             expires_at: key.expires_at.map(time),
             status: status.to_owned(),

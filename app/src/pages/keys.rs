@@ -170,7 +170,10 @@ fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>) -> impl I
         <tr>
             <th scope="row">{key.name.clone()}</th>
             <td class="mono">{format!("{}…", key.start)}</td>
-            <td>{short_time(&key.created_at)}</td>
+            <td>
+                {short_time(&key.created_at)}
+                {key.created_by.clone().map(|email| view! { <div class="muted">{format!("by {email}")}</div> })}
+            </td>
             <td>{key.last_used_at.as_deref().map_or("Never".to_owned(), short_time)}</td>
             <td>{key.expires_at.as_deref().map_or("Never".to_owned(), short_time)}</td>
             <td>{status}</td>

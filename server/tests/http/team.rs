@@ -91,6 +91,7 @@ async fn an_invited_member_joins_with_the_code_and_shares_the_account() {
     assert!(seen_by_bob["invitations"].as_array().unwrap().is_empty(), "the used invitation is gone");
     let keys: Value = app.call(&bob, "list_keys", &[]).await.json().await.unwrap();
     assert_eq!(keys[0]["id"], key.key.id.as_str(), "the member sees the account's keys");
+    assert_eq!(keys[0]["created_by"], OWNER, "and who created each");
     let page = bob.get(app.url("/team")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Only the account's owner can invite or remove members."), "{page}");
 
@@ -179,7 +180,9 @@ async fn the_owner_revokes_an_invitation_and_removes_a_member() {
     assert!(location(&log_in).contains("__err="), "a removed member cannot log in");
     assert_eq!(emails(&team(&app, &app.browser).await["members"]), [OWNER]);
     let keys: Value = app.call(&app.browser, "list_keys", &[]).await.json().await.unwrap();
+    assert_eq!(bobs_key["key"]["created_by"], MEMBER);
     assert_eq!(keys[0]["id"], bobs_key["key"]["id"], "the key Bob created stays with the account");
+    assert_eq!(keys[0]["created_by"], Value::Null, "no longer naming a creator who is gone");
     assert_eq!(audit_log(&app, false, "", "member.remove").await[0]["before"], MEMBER);
 }
 

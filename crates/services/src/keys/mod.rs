@@ -39,6 +39,8 @@ pub struct ApiKey {
     /// The secret replaced by the last rotation, while its grace period lasts.
     pub previous: Option<PreviousSecret>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The email of whoever created it, while they are a user of the account.
+    pub created_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,6 +199,7 @@ impl Keys {
             last_used_at: None,
             previous: None,
             revoked_at: None,
+            created_by: Some(actor.email.clone()),
         };
         let mut tx = self.db.pool().begin().await?;
         repo::insert(&mut tx, &key, &generated.hash, &actor.id).await?;

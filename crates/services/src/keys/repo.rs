@@ -22,10 +22,18 @@ pub(super) struct KeyRow {
     expires_at: Option<i64>,
     last_used_at: Option<i64>,
     revoked_at: Option<i64>,
+    /// Selected by the queries for pages only ([`LISTED_COLUMNS`]).
+    #[sqlx(default)]
+    created_by_email: Option<String>,
 }
 
 const COLUMNS: &str = "id, account_id, name, start, secret_hash, previous_start, previous_secret_hash, \
     previous_expires_at, previous_last_used_at, created_at, expires_at, last_used_at, revoked_at";
+
+/// [`COLUMNS`] and the creator's email, while they are a user.
+fn listed_columns() -> String {
+    format!("{COLUMNS}, (SELECT email FROM users WHERE users.id = api_keys.created_by) AS created_by_email")
+}
 
 impl KeyRow {
     fn into_key(self) -> ApiKey {
@@ -47,6 +55,7 @@ impl KeyRow {
             last_used_at: self.last_used_at.map(from_millis),
             previous,
             revoked_at: self.revoked_at.map(from_millis),
+            created_by: self.created_by_email,
         }
     }
 
@@ -96,7 +105,8 @@ pub(super) async fn insert(
 
 pub(super) async fn list(db: &Database, account_id: &str) -> Result<Vec<ApiKey>, sqlx::Error> {
     let rows: Vec<KeyRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM api_keys WHERE account_id = $1 ORDER BY created_at DESC, id"
+        "SELECT {} FROM api_keys WHERE account_id = $1 ORDER BY created_at DESC, id",
+        listed_columns()
     ))
     .bind(account_id)
     .fetch_all(db.pool())
@@ -109,12 +119,14 @@ pub(super) async fn by_id(
     account_id: &str,
     key_id: &str,
 ) -> Result<Option<ApiKey>, sqlx::Error> {
-    let row: Option<KeyRow> =
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_keys WHERE account_id = $1 AND id = $2"))
-            .bind(account_id)
-            .bind(key_id)
-            .fetch_optional(db.pool())
-            .await?;
+    let row: Option<KeyRow> = sqlx::query_as(&format!(
+        "SELECT {} FROM api_keys WHERE account_id = $1 AND id = $2",
+        listed_columns()
+    ))
+    .bind(account_id)
+    .bind(key_id)
+    .fetch_optional(db.pool())
+    .await?;
     Ok(row.map(KeyRow::into_key))
 }
 
