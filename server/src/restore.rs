@@ -11,89 +11,134 @@ use std::collections::hash_map::Entry;
 use anyhow::Context;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use limiter::{Charge, Scope, Window};
-use policy::Policy;
+use policy::{Overrides, Policy};
 use services::Services;
+use services::accounts::Account;
 use services::gauges::{self, Subject};
 use usage::UsageQueries;
 
 /// Restores every account's month and day counters; returns how many it charged.
+///
+/// A few queries for all accounts together (accounts, overrides, resets, and the usage of each
+/// window), not several per account: a restart with many active accounts must not keep the
+/// node from serving for long.
 pub async fn restore_long_windows(services: &Services) -> anyhow::Result<usize> {
     let now = services.clock.now();
     let policy = services.policy.get();
     let queries = UsageQueries::new(services.db.clone());
-    // A billing month is at most 31 days long.
-    let accounts = queries.active_accounts(now - Duration::days(31), now + Duration::minutes(1)).await?;
+    // A reset matters only inside the window it cleared; a billing month is at most 31 days.
+    let resets = services::audit::latest_per_account_and_target(
+        &services.db,
+        "bucket.reset",
+        now - Duration::days(32),
+    )
+    .await?;
+    let mut usage = UsageByWindow { queries: &queries, windows: HashMap::new() };
     let mut restored = 0;
-    for account_id in accounts {
-        restored += restore_account(services, &policy, &queries, &account_id, now)
+    for (account, overrides) in services.accounts.all_with_overrides().await? {
+        let restore = Restore { services, policy: &policy, resets: &resets, now };
+        restored += restore
+            .account(&account, &overrides, &mut usage)
             .await
-            .with_context(|| format!("restoring the counters of account {account_id}"))?;
+            .with_context(|| format!("restoring the counters of account {}", account.id))?;
     }
     Ok(restored)
 }
 
-async fn restore_account(
-    services: &Services,
-    policy: &Policy,
-    queries: &UsageQueries,
-    account_id: &str,
+/// What restoring one account needs besides the account.
+struct Restore<'a> {
+    services: &'a Services,
+    policy: &'a Policy,
+    /// The latest counter reset per (account, bucket).
+    resets: &'a HashMap<(String, String), DateTime<Utc>>,
     now: DateTime<Utc>,
-) -> anyhow::Result<usize> {
-    let charges = plan_wide_charges(services, policy, queries, account_id, now).await?;
-    // Costs per key, per range of time read: the month and the day, each from its last reset.
-    let mut costs_by_range: HashMap<(DateTime<Utc>, DateTime<Utc>), HashMap<String, u64>> = HashMap::new();
-    let mut restored = 0;
-    for charge in charges {
-        let Some((start, end)) = window_bounds(&charge.spec.window, now) else { continue };
-        let reset =
-            services::audit::last_at(&services.db, account_id, "bucket.reset", &charge.spec.name).await?;
-        let from = reset.map_or(start, |reset| reset.max(start));
-        let costs = match costs_by_range.entry((from, end)) {
-            Entry::Occupied(known) => known.into_mut(),
-            Entry::Vacant(new) => new.insert(costs_per_key(queries, account_id, from, end).await?),
-        };
-        let used = match charge.spec.scope {
-            Scope::Account => costs.values().sum(),
-            _ => costs.get(&charge.subject).copied().unwrap_or(0),
-        };
-        let units = used.min(charge.spec.limit);
-        if units > 0 {
-            services.limiter.decide(&[charge.with_cost(units)]).await?;
-            restored += 1;
+}
+
+impl Restore<'_> {
+    async fn account(
+        &self,
+        account: &Account,
+        overrides: &Overrides,
+        usage: &mut UsageByWindow<'_>,
+    ) -> anyhow::Result<usize> {
+        let month = limiter::billing_month(self.now, account.billing_anchor_day);
+        let month_costs = usage.costs_of(&account.id, month).await?;
+        if month_costs.is_empty() {
+            return Ok(0); // no traffic this billing month: nothing to restore
         }
+        let keys = month_costs.keys().filter(|key_id| !key_id.is_empty()).map(String::as_str);
+        let mut restored = 0;
+        for charge in plan_wide_charges(self.policy, account, overrides, keys) {
+            let Some((start, end)) = window_bounds(&charge.spec.window, self.now) else { continue };
+            let reset = self.resets.get(&(account.id.clone(), charge.spec.name.clone()));
+            let costs = match reset {
+                // An admin cleared this counter during the window: only what came after counts.
+                Some(&reset) if reset > start => {
+                    costs_per_key(usage.queries, &account.id, reset, end).await?
+                }
+                _ => usage.costs_of(&account.id, (start, end)).await?,
+            };
+            let used = match charge.spec.scope {
+                Scope::Account => costs.values().sum(),
+                _ => costs.get(&charge.subject).copied().unwrap_or(0),
+            };
+            let units = used.min(charge.spec.limit);
+            if units > 0 {
+                self.services.limiter.decide(&[charge.with_cost(units)]).await?;
+                restored += 1;
+            }
+        }
+        Ok(restored)
     }
-    Ok(restored)
 }
 
-/// The account's plan-wide month and day buckets: its own, and each of its keys' that called
-/// this billing month.
-async fn plan_wide_charges(
-    services: &Services,
+/// `[start, end)`.
+type Span = (DateTime<Utc>, DateTime<Utc>);
+/// Quota units per account id, then per key id.
+type CostsByAccount = HashMap<String, HashMap<String, u64>>;
+
+/// Every account's usage per window, each window read once (the accounts' billing months
+/// differ only by their anchor day).
+struct UsageByWindow<'a> {
+    queries: &'a UsageQueries,
+    windows: HashMap<Span, CostsByAccount>,
+}
+
+impl UsageByWindow<'_> {
+    /// The account's quota units per key id over `window`.
+    async fn costs_of(&mut self, account_id: &str, window: Span) -> anyhow::Result<HashMap<String, u64>> {
+        let every_account = match self.windows.entry(window) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(new) => {
+                new.insert(self.queries.costs_by_account_and_key(window.0, window.1).await?)
+            }
+        };
+        Ok(every_account.get(account_id).cloned().unwrap_or_default())
+    }
+}
+
+/// The account's plan-wide month and day buckets: its own, and each of `keys`' (the keys that
+/// called this billing month).
+fn plan_wide_charges<'k>(
     policy: &Policy,
-    queries: &UsageQueries,
-    account_id: &str,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Vec<Charge>> {
-    let Some(account) = services.accounts.account(account_id).await? else {
-        return Ok(Vec::new());
-    };
-    let overrides = services.accounts.overrides(account_id).await?;
+    account: &Account,
+    overrides: &Overrides,
+    keys: impl Iterator<Item = &'k str>,
+) -> Vec<Charge> {
     let mut subject = Subject {
-        account_id,
+        account_id: &account.id,
         plan_id: &account.plan_id,
         anchor_day: account.billing_anchor_day,
-        overrides: &overrides,
+        overrides,
         key_id: None,
         user_id: None,
     };
-    let (month_start, month_end) = limiter::billing_month(now, account.billing_anchor_day);
-    let keys = queries.key_totals(account_id, month_start, month_end).await?;
     let mut charges = plan_wide(policy, gauges::charges(policy, &subject), Scope::Account);
-    for key_id in keys.iter().filter_map(|key| key.key_id.as_deref()) {
+    for key_id in keys {
         subject.key_id = Some(key_id);
         charges.extend(plan_wide(policy, gauges::charges(policy, &subject), Scope::Key));
     }
-    Ok(charges)
+    charges
 }
 
 /// The quota units each key of the account used in `[from, to)`.
@@ -120,7 +165,7 @@ fn plan_wide(policy: &Policy, charges: Vec<Charge>, scope: Scope) -> Vec<Charge>
 }
 
 /// The current window of a month or day bucket.
-fn window_bounds(window: &Window, now: DateTime<Utc>) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+fn window_bounds(window: &Window, now: DateTime<Utc>) -> Option<Span> {
     match *window {
         Window::Month { anchor_day } => Some(limiter::billing_month(now, anchor_day)),
         Window::Day => {

@@ -1,6 +1,8 @@
 //! The audit log: who changed what, before and after, when. Entries are written in the same
 //! transaction as the change they describe, so neither exists without the other.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::{AnyConnection, FromRow};
 
@@ -152,6 +154,28 @@ pub async fn last_at(
     .fetch_one(db.pool())
     .await?;
     Ok(at.map(crate::db::from_millis))
+}
+
+/// The latest `action` entry since `since` per (account, target), in one query: every counter
+/// reset a restart must respect.
+pub async fn latest_per_account_and_target(
+    db: &Database,
+    action: &str,
+    since: DateTime<Utc>,
+) -> Result<HashMap<(String, String), DateTime<Utc>>, sqlx::Error> {
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT account_id, target, MAX(at) FROM audit_log \
+         WHERE action = $1 AND at >= $2 AND account_id IS NOT NULL AND target IS NOT NULL \
+         GROUP BY account_id, target",
+    )
+    .bind(action)
+    .bind(since.timestamp_millis())
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(account, target, at)| ((account, target), crate::db::from_millis(at)))
+        .collect())
 }
 
 /// Which entries the audit log page lists; every field narrows it.

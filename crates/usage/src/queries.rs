@@ -1,11 +1,13 @@
 //! Reading the rollups: per-key chart series, the per-key table of `/v1/usage?group_by=key`,
 //! month-to-date totals, and the per-minute figures billing needs.
 //!
-//! Every query is scoped to one account: a key id of another account reads nothing. Ranges are
+//! Every query is scoped to one account (a key id of another account reads nothing), except
+//! [`UsageQueries::costs_by_account_and_key`], which a restart uses to read every account in a
+//! few queries. Ranges are
 //! `[from, to)` and count the buckets that start inside them; totals read whole days from
 //! `usage_days` and only the ragged edges from hours and minutes (see [`crate::periods`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use services::Database;
@@ -189,21 +191,28 @@ impl UsageQueries {
         Ok(totals)
     }
 
-    /// The accounts that had traffic in `[from, to)` (minutes are kept 70 days).
-    pub async fn active_accounts(
+    /// The quota units charged over `[from, to)`, per account and then per key id (`""`: no
+    /// key), for every account at once: a restart refills the in-memory limiter from this
+    /// without a query per account.
+    pub async fn costs_by_account_and_key(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<Vec<String>, UsageError> {
-        let (from, to) = minute_range(from, to);
-        let rows = sqlx::query(
-            "SELECT DISTINCT account_id FROM usage_account_minutes WHERE bucket_start >= $1 AND bucket_start < $2",
-        )
-        .bind(from)
-        .bind(to)
-        .fetch_all(self.db.pool())
-        .await?;
-        rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
+    ) -> Result<HashMap<String, HashMap<String, u64>>, UsageError> {
+        let mut costs: HashMap<String, HashMap<String, u64>> = HashMap::new();
+        for piece in pieces(from.timestamp_millis(), to.timestamp_millis()) {
+            let sql = format!(
+                "SELECT account_id, key_id, CAST(SUM(cost) AS BIGINT) FROM {} \
+                 WHERE bucket_start >= $1 AND bucket_start < $2 GROUP BY account_id, key_id",
+                piece.granularity.table()
+            );
+            let rows = sqlx::query(&sql).bind(piece.from).bind(piece.to).fetch_all(self.db.pool()).await?;
+            for row in rows {
+                let cost = u64::try_from(row.try_get::<i64, _>(2)?).unwrap_or(0);
+                *costs.entry(row.try_get(0)?).or_default().entry(row.try_get(1)?).or_default() += cost;
+            }
+        }
+        Ok(costs)
     }
 
     /// The account's minutes that had traffic in `[from, to)`, oldest first (kept 70 days).

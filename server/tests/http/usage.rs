@@ -179,3 +179,25 @@ async fn a_restart_keeps_the_months_quota_and_the_days_cap_as_used() {
     let again = spawn_app_on(app.database_url.clone(), |_| {}).await;
     assert_eq!(quota_and_cap_used(&again, &key).await, (0, 60), "the reset was undone");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_restores_every_account_whatever_its_billing_anchor() {
+    let mut app = spawn_app().await;
+    let (_, _, first_key) = customer_with_key(&app).await;
+    let (second, _, second_key) = customer_with_key(&app).await;
+    // The second account's month runs from the 15th: another window, read separately.
+    sqlx::query("UPDATE accounts SET billing_anchor_day = 15 WHERE id = $1")
+        .bind(second.account_id.as_deref().unwrap())
+        .execute(app.services.db.pool())
+        .await
+        .unwrap();
+    read_n_times(&app, &first_key, 3).await;
+    read_n_times(&app, &second_key, 5).await;
+    assert_eq!(quota_and_cap_used(&app, &first_key).await, (3, 3));
+    assert_eq!(quota_and_cap_used(&app, &second_key).await, (5, 5));
+    app.shut_down().await;
+
+    let restarted = spawn_app_on(app.database_url.clone(), |_| {}).await;
+    assert_eq!(quota_and_cap_used(&restarted, &first_key).await, (3, 3));
+    assert_eq!(quota_and_cap_used(&restarted, &second_key).await, (5, 5));
+}

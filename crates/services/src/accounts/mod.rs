@@ -265,6 +265,24 @@ impl Accounts {
         self.changes.publish(crate::changes::Change::Account { account_id: account_id.to_owned() });
     }
 
+    /// Every account with its overrides, in two queries: what a restart needs to refill the
+    /// in-memory limiter.
+    pub async fn all_with_overrides(&self) -> Result<Vec<(Account, policy::Overrides)>, DbError> {
+        let mut overrides: std::collections::HashMap<String, policy::Overrides> =
+            std::collections::HashMap::new();
+        for (account_id, bucket, limit) in repo::all_overrides(&self.db).await? {
+            overrides.entry(account_id).or_default().set(bucket, limit);
+        }
+        let accounts = repo::all_accounts(&self.db).await?;
+        Ok(accounts
+            .into_iter()
+            .map(|account| {
+                let overrides = overrides.remove(&account.id).unwrap_or_default();
+                (account, overrides)
+            })
+            .collect())
+    }
+
     /// The account's per-bucket limits that replace its plan's.
     pub async fn overrides(&self, account_id: &str) -> Result<policy::Overrides, DbError> {
         let mut overrides = policy::Overrides::new();

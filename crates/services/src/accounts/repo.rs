@@ -165,6 +165,28 @@ pub(super) async fn account_by_id(db: &Database, id: &str) -> Result<Option<Acco
     Ok(row.map(Account::from))
 }
 
+/// Every customer account.
+pub(super) async fn all_accounts(db: &Database) -> Result<Vec<Account>, sqlx::Error> {
+    let rows: Vec<AccountRow> = sqlx::query_as(
+        "SELECT id, name, plan_id, billing_anchor_day, created_at, disabled_at, spend_cap_cents FROM accounts",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.into_iter().map(Account::from).collect())
+}
+
+/// Every account's overrides: (account id, bucket, limit).
+pub(super) async fn all_overrides(db: &Database) -> Result<Vec<(String, String, u64)>, sqlx::Error> {
+    let rows: Vec<(String, String, i64)> =
+        sqlx::query_as("SELECT account_id, bucket, limit_value FROM account_overrides")
+            .fetch_all(db.pool())
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(account, bucket, limit)| (account, bucket, u64::try_from(limit).unwrap_or(0)))
+        .collect())
+}
+
 pub(super) async fn overrides(db: &Database, account_id: &str) -> Result<Vec<(String, u64)>, sqlx::Error> {
     let rows: Vec<(String, i64)> = sqlx::query_as(
         "SELECT bucket, limit_value FROM account_overrides WHERE account_id = $1 ORDER BY bucket",
