@@ -171,11 +171,11 @@ fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>) -> impl I
             <th scope="row">{key.name.clone()}</th>
             <td class="mono">{format!("{}…", key.start)}</td>
             <td>
-                {short_time(&key.created_at)}
+                <span class="when">{short_time(&key.created_at)}</span>
                 {key.created_by.clone().map(|email| view! { <div class="muted">{format!("by {email}")}</div> })}
             </td>
-            <td>{key.last_used_at.as_deref().map_or("Never".to_owned(), short_time)}</td>
-            <td>{key.expires_at.as_deref().map_or("Never".to_owned(), short_time)}</td>
+            <td class="when">{key.last_used_at.as_deref().map_or("Never".to_owned(), short_time)}</td>
+            <td class="when">{key.expires_at.as_deref().map_or("Never".to_owned(), short_time)}</td>
             <td>{status}</td>
             <td>
                 <details node_ref=renaming>
