@@ -65,7 +65,10 @@ pub async fn list_audit(
         from: day(&from, false)?,
         to: day(&to, true)?,
     };
-    let entries = audit::search(&services()?.db, &filter, AUDIT_PAGE).await.map_err(internal)?;
+    let entries = audit::search(&services()?.db, &filter, AUDIT_PAGE).await.map_err(|error| match error {
+        audit::SearchError::TooLong => AppError::Invalid(error.to_string()),
+        audit::SearchError::Db(cause) => internal(cause),
+    })?;
     Ok(entries
         .into_iter()
         .map(|entry| AuditRow {

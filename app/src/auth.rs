@@ -117,7 +117,6 @@ pub async fn log_out() -> Result<(), AppError> {
     Ok(())
 }
 
-/// Where to go after login: a path on this site only, never another origin.
 /// Where a login lands: the page it was going to, else the home page: the overview for a
 /// customer, the console for operator staff (who have no account of their own).
 #[cfg(feature = "ssr")]
@@ -128,8 +127,15 @@ fn landing(next: &str, has_account: bool) -> String {
     }
 }
 
+/// Where to go after login: a path on this site only, never another origin. Browsers drop
+/// tabs and newlines from a URL (so `/\t/evil.example` would become `//evil.example`), and a
+/// control character cannot be sent in a `Location` header at all: any of them, or any
+/// whitespace, means the home page.
 pub fn safe_next(next: &str) -> String {
-    let is_local_path = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
+    let is_local_path = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(|c| c.is_control() || c.is_whitespace());
     if is_local_path { next.to_owned() } else { "/".to_owned() }
 }
 
@@ -263,7 +269,17 @@ mod tests {
     #[test]
     fn only_local_paths_are_followed_after_login() {
         assert_eq!(safe_next("/keys?tab=active"), "/keys?tab=active");
-        for unsafe_next in ["", "https://evil.example", "//evil.example", "/\\evil.example", "keys"] {
+        for unsafe_next in [
+            "",
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "keys",
+            "/\t/evil.example",
+            "/\n",
+            "/a\u{7f}",
+            "/ /x",
+        ] {
             assert_eq!(safe_next(unsafe_next), "/", "{unsafe_next:?}");
         }
     }

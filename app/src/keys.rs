@@ -54,8 +54,7 @@ pub async fn create_key(name: String, expires_in_days: Option<u32>) -> Result<Ke
     let user = crate::auth::ssr::require_user().await?;
     let services = crate::auth::ssr::services()?;
     let now = services.clock.now();
-    let expires_at =
-        expires_in_days.filter(|days| *days > 0).map(|days| now + chrono::Duration::days(days.into()));
+    let expires_at = services::keys::expiry_after_days(now, expires_in_days).map_err(ssr::key_error)?;
     let created = services.keys.create(&user, &name, expires_at).await.map_err(ssr::key_error)?;
     Ok(ssr::with_secret(created, now))
 }

@@ -134,9 +134,11 @@ pub async fn create(
     ApiJson(request): ApiJson<CreateRequest>,
 ) -> Response {
     let now = services.clock.now();
-    let expires_at =
-        request.expires_in_days.filter(|d| *d > 0).map(|d| now + chrono::Duration::days(d.into()));
-    match services.keys.create(&user, &request.name, expires_at).await {
+    let created = match services::keys::expiry_after_days(now, request.expires_in_days) {
+        Ok(expires_at) => services.keys.create(&user, &request.name, expires_at).await,
+        Err(invalid) => Err(invalid),
+    };
+    match created {
         Ok(created) => (StatusCode::CREATED, Json(created_json(created, now))).into_response(),
         Err(e) => error(e),
     }

@@ -196,7 +196,7 @@ pub async fn search(
     db: &Database,
     filter: &AuditFilter<'_>,
     limit: i64,
-) -> Result<Vec<AuditEntry>, sqlx::Error> {
+) -> Result<Vec<AuditEntry>, SearchError> {
     let mut conditions = Vec::new();
     let mut binds: Vec<Bind> = Vec::new();
     let mut add = |condition: &str, bind: Bind| {
@@ -209,11 +209,11 @@ pub async fn search(
     if let Some(actor) = filter.actor.filter(|actor| !actor.trim().is_empty()) {
         add(
             "lower(log.actor_email) LIKE ? ESCAPE '\\'",
-            Bind::Text(format!("%{}%", escape_like(&actor.trim().to_lowercase()))),
+            Bind::Text(format!("%{}%", escape_like(&actor.trim().to_lowercase())?)),
         );
     }
     if let Some(action) = filter.action.filter(|action| !action.trim().is_empty()) {
-        add("log.action LIKE ? ESCAPE '\\'", Bind::Text(format!("{}%", escape_like(action.trim()))));
+        add("log.action LIKE ? ESCAPE '\\'", Bind::Text(format!("{}%", escape_like(action.trim())?)));
     }
     if let Some(from) = filter.from {
         add("log.at >= ?", Bind::Int(from.timestamp_millis()));
@@ -243,6 +243,22 @@ enum Bind {
     Int(i64),
 }
 
-pub(crate) fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+/// The longest text a search takes: as long as the longest email it could match. (SQLite
+/// also refuses a `LIKE` pattern over 50,000 bytes, which would otherwise be a 500.)
+pub const MAX_SEARCH_CHARS: usize = 254;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("Search for at most {MAX_SEARCH_CHARS} characters.")]
+    TooLong,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// `text` for a `LIKE … ESCAPE '\'` pattern, its wildcards taken literally.
+pub(crate) fn escape_like(text: &str) -> Result<String, SearchError> {
+    if text.chars().count() > MAX_SEARCH_CHARS {
+        return Err(SearchError::TooLong);
+    }
+    Ok(text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))
 }

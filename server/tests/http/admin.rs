@@ -112,6 +112,24 @@ async fn accounts_are_found_by_email_name_or_key_start() {
     let none: Value = call(&app, "search_accounts", &[("query", "%")]).await.json().await.unwrap();
     assert_eq!(none, serde_json::json!([]), "LIKE wildcards are taken literally");
 
+    // Longer than anything it could match: refused plainly (SQLite would fail on 50,000).
+    let long = "a".repeat(60_000);
+    let refused = call(&app, "search_accounts", &[("query", &long)]).await;
+    assert_status(&refused, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.text().await.unwrap().contains("Search for at most 254 characters."));
+    for (actor, action) in [(long.as_str(), ""), ("", long.as_str())] {
+        let fields = [
+            ("all_accounts", "true"),
+            ("account", ""),
+            ("actor", actor),
+            ("action", action),
+            ("from", ""),
+            ("to", ""),
+        ];
+        let refused = call(&app, "list_audit", &fields).await;
+        assert_status(&refused, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+
     // No query: the newest accounts, newest first, on the console's front page too.
     let newest: Value = call(&app, "search_accounts", &[("query", " ")]).await.json().await.unwrap();
     let ids: Vec<&str> = newest.as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();

@@ -159,6 +159,15 @@ async fn malformed_bodies_get_a_clear_4xx() {
     assert_status(&oversized, StatusCode::PAYLOAD_TOO_LARGE);
     let problem: Value = oversized.json().await.unwrap();
     assert_eq!(problem["code"], "body_too_large");
+    for days in ["3651", "100000000", "4294967295"] {
+        let body = json!({"name": "CI", "expires_in_days": days.parse::<u32>().unwrap()});
+        let far = app.keys_api(reqwest::Method::POST, "/v1/keys", Some(body)).await;
+        assert_status(&far, StatusCode::UNPROCESSABLE_ENTITY);
+        let from_page =
+            app.call(&app.browser, "create_key", &[("name", "CI"), ("expires_in_days", days)]).await;
+        assert_status(&from_page, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(from_page.text().await.unwrap().contains("at most 3650 days away"));
+    }
     let listed: Value = app.keys_api(reqwest::Method::GET, "/v1/keys", None).await.json().await.unwrap();
     assert_eq!(listed, json!([]), "nothing was created");
 }

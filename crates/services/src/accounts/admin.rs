@@ -73,7 +73,8 @@ impl Accounts {
                 .fetch_all(self.db.pool())
                 .await?
         } else {
-            let escaped = audit::escape_like(query);
+            let escaped =
+                audit::escape_like(query).map_err(|too_long| AdminError::Invalid(too_long.to_string()))?;
             sqlx::query_as(&format!(
                 "{SUMMARY_SELECT} WHERE lower(a.name) LIKE $1 ESCAPE '\\' \
                  OR a.id IN (SELECT u.account_id FROM users u WHERE u.email_normalized LIKE $1 ESCAPE '\\') \

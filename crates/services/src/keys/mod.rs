@@ -26,6 +26,18 @@ use crate::throttle::{self, Refused};
 
 const MAX_NAME_CHARS: usize = 64;
 
+/// The furthest a key's expiry may be: ten years.
+pub const MAX_EXPIRY_DAYS: u32 = 3650;
+
+/// The expiry of a key created now to last `days` (`None` or 0: never expires).
+pub fn expiry_after_days(now: DateTime<Utc>, days: Option<u32>) -> Result<Option<DateTime<Utc>>, KeyError> {
+    match days.filter(|days| *days > 0) {
+        None => Ok(None),
+        Some(days) if days <= MAX_EXPIRY_DAYS => Ok(Some(now + chrono::Duration::days(days.into()))),
+        Some(_) => Err(KeyError::InvalidExpiry),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKey {
     pub id: String,
@@ -116,7 +128,7 @@ pub enum KeyError {
     NotFound,
     #[error("Give the key a name of 1 to {MAX_NAME_CHARS} characters.")]
     InvalidName,
-    #[error("The expiry must be in the future.")]
+    #[error("Choose an expiry in the future and at most {MAX_EXPIRY_DAYS} days away.")]
     InvalidExpiry,
     #[error("This key is revoked or expired; create a new one instead.")]
     NotActive,
@@ -184,7 +196,8 @@ impl Keys {
         let account_id = actor.account_id.clone().ok_or(KeyError::NoAccount)?;
         let name = valid_name(name)?;
         let now = self.clock.now();
-        if expires_at.is_some_and(|at| at <= now) {
+        let furthest = now + chrono::Duration::days(MAX_EXPIRY_DAYS.into());
+        if expires_at.is_some_and(|at| at <= now || at > furthest) {
             return Err(KeyError::InvalidExpiry);
         }
         self.charge_key_mgmt(actor).await?;
