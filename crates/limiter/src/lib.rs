@@ -95,6 +95,7 @@ pub use failover::FailoverStore;
 pub use memory::MemoryStore;
 #[cfg(feature = "redis")]
 pub use redis_store::{RedisConfig, RedisStore};
+pub use rule::MAX_UNITS;
 pub use store::{LimiterStore, StoreError};
 
 /// `[start, end)` of the billing month that holds `now` for an account whose month starts on

@@ -15,7 +15,7 @@ use crate::calendar::{self, DAY, HOUR, MINUTE, Micros, SECOND};
 use crate::store::StoreError;
 
 /// Limits and costs are clamped to this, so every sum stays exact in a Lua double (2^53).
-pub(crate) const MAX_UNITS: u64 = 1 << 50;
+pub const MAX_UNITS: u64 = 1 << 50;
 /// GCRA periods are clamped to about a century.
 const MAX_PERIOD: Micros = 36_600 * DAY;
 /// GCRA tolerances are clamped to 2^52 µs (about 142 years).

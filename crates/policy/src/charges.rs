@@ -204,7 +204,7 @@ impl Policy {
     }
 
     /// Checks an admin's overrides: each names a bucket of `[buckets]` or `monthly`, `burst`,
-    /// `daily_cap`, with a limit of at least 1.
+    /// `daily_cap`, with a limit of at least 1 and at most what the limiter counts exactly.
     pub fn check_overrides(&self, overrides: &Overrides) -> Result<(), PolicyError> {
         let mut out = Violations::default();
         for (name, limit) in overrides.iter() {
@@ -215,6 +215,8 @@ impl Policy {
             }
             if limit == 0 {
                 out.push(path, "an override must be at least 1");
+            } else if limit > limiter::MAX_UNITS {
+                out.push(path, format!("an override must be at most {}", limiter::MAX_UNITS));
             }
         }
         out.into_result("overrides")

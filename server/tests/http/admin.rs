@@ -163,6 +163,17 @@ async fn an_admins_changes_apply_at_the_next_request_and_are_audited() {
         call(&app, "set_override", &[("account_id", &account_id), ("bucket", "reads"), ("limit", "lots")])
             .await;
     assert_status(&bad, StatusCode::UNPROCESSABLE_ENTITY);
+    // A burst of 0 would refuse every call (and fail every gauge); beyond 2^50 the limiter cannot
+    // count exactly. Both are refused, and the reads override stays.
+    for (bucket, limit) in [("burst", "0"), ("monthly", "0"), ("reads", "18446744073709551615")] {
+        let fields = [("account_id", account_id.as_str()), ("bucket", bucket), ("limit", limit)];
+        let refused = call(&app, "set_override", &fields).await;
+        assert_status(&refused, StatusCode::UNPROCESSABLE_ENTITY);
+        let message = refused.text().await.unwrap();
+        assert!(message.contains("an override must be at"), "{message}");
+    }
+    assert_eq!(app.services.accounts.overrides(&account_id).await.unwrap().get("reads"), Some(2));
+    assert_eq!(app.services.accounts.overrides(&account_id).await.unwrap().get("burst"), None);
 
     // Resetting the key's reads counter lets it through again.
     let key_id = app.services.keys.list(&account_id).await.unwrap()[0].id.clone();

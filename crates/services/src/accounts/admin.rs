@@ -153,8 +153,14 @@ impl Accounts {
         if !known {
             return Err(AdminError::Invalid(format!("There is no bucket called {bucket:?}.")));
         }
+        if let Some(limit) = limit {
+            let mut checked = policy::Overrides::new();
+            checked.set(bucket, limit);
+            policy.check_overrides(&checked).map_err(|error| AdminError::Invalid(error.to_string()))?;
+        }
         self.account(account_id).await?.ok_or(AdminError::NotFound)?;
         let before = self.overrides(account_id).await?.get(bucket);
+        // In range: checked above.
         let limit_value = limit.map(|limit| i64::try_from(limit).unwrap_or(i64::MAX));
         let mut tx = self.db.pool().begin().await?;
         match limit_value {
