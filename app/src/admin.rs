@@ -266,12 +266,18 @@ pub async fn edit_plan(plan_id: String, #[server(flatten)] form: PlanForm) -> Re
             .map(Some)
             .map_err(|_| AppError::Invalid(format!("{what} is a whole number, or empty for none.")))
     };
+    // A ticked checkbox posts "on"; an unticked one posts nothing. Scripts may say so plainly.
+    let ticked = |field: &Option<String>| match field.as_deref().map(str::trim) {
+        None | Some("false" | "off" | "0") => Ok(false),
+        Some("on" | "true" | "1") => Ok(true),
+        Some(_) => Err(AppError::Invalid("A checkbox is on, off, true or false.".into())),
+    };
     let edit = services::catalogue::PlanEdit {
         price_cents: number(&form.price_cents, "The price in cents")?,
         monthly_quota: number(&form.monthly_quota, "The monthly quota")?,
         burst_per_second: number(&form.burst_per_second, "The burst")?,
-        daily_cap: form.daily_cap.is_some(),
-        self_service: form.self_service.is_some(),
+        daily_cap: ticked(&form.daily_cap)?,
+        self_service: ticked(&form.self_service)?,
         name: form.name,
         description: form.description,
     };

@@ -15,6 +15,10 @@ use crate::{CurrentPolicy, Database};
 
 const ROW: &str = "current";
 
+/// Plan names and descriptions are shown on every customer's Plan page.
+pub const MAX_PLAN_NAME: usize = 40;
+pub const MAX_PLAN_DESCRIPTION: usize = 300;
+
 /// What an admin can change about a plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanEdit {
@@ -88,15 +92,23 @@ impl Catalogue {
     /// Changes one plan (admins). The next request of every account on it uses the new limits.
     pub async fn edit_plan(&self, actor: &User, plan_id: &str, edit: PlanEdit) -> Result<(), AdminError> {
         require_admin(actor)?;
-        if edit.name.trim().is_empty() {
-            return Err(AdminError::Invalid("A plan needs a name.".into()));
-        }
+        let name = crate::text::display_text(&edit.name, 1, MAX_PLAN_NAME).ok_or_else(|| {
+            AdminError::Invalid(format!(
+                "Give the plan a name of 1 to {MAX_PLAN_NAME} characters, without line breaks."
+            ))
+        })?;
+        let description =
+            crate::text::display_text(&edit.description, 0, MAX_PLAN_DESCRIPTION).ok_or_else(|| {
+                AdminError::Invalid(format!(
+                    "Keep the description to {MAX_PLAN_DESCRIPTION} characters, without line breaks."
+                ))
+            })?;
         let current = self.policy.get();
         let mut policy = (*current).clone();
         let plan = policy.plans.iter_mut().find(|plan| plan.id == plan_id).ok_or(AdminError::NotFound)?;
         let before = summary(plan);
-        plan.name = edit.name.trim().to_owned();
-        plan.description = edit.description.trim().to_owned();
+        plan.name = name.to_owned();
+        plan.description = description.to_owned();
         plan.price_cents = edit.price_cents;
         plan.monthly_quota = edit.monthly_quota;
         plan.burst = edit.burst_per_second.map(|rate| Limit::Gcra {

@@ -23,6 +23,7 @@ pub mod passwords;
 pub mod sessions;
 #[cfg(feature = "test-support")]
 pub mod testing;
+pub mod text;
 mod throttle;
 
 use std::net::IpAddr;

@@ -130,7 +130,13 @@ async fn the_owner_renames_the_account_and_a_blank_name_changes_nothing() {
     assert!(page.contains(r#"value="Analytical Engines""#), "the form shows the new name");
 
     let blank = app.submit_form("rename_account", "/account", &[("name", "   ")]).await;
-    assert_eq!(error_shown(&app.browser, &blank).await, "Give the account a name of 1 to 100 characters.");
+    assert_eq!(
+        error_shown(&app.browser, &blank).await,
+        "Give the account a name of 1 to 100 characters, without line breaks."
+    );
+    let with_newline =
+        app.submit_form("rename_account", "/account", &[("name", "Analytical\nEngines")]).await;
+    assert!(location(&with_newline).contains("__err="), "a line break is refused");
     assert_eq!(account_name().await, "Analytical Engines");
     let (before, after): (Option<String>, Option<String>) =
         sqlx::query_as("SELECT before_value, after_value FROM audit_log WHERE action = 'account.rename'")

@@ -289,6 +289,22 @@ async fn an_admins_catalogue_edit_applies_at_the_next_request_and_outlives_a_res
     app.log_out().await;
     operator(&app, "admin@keystile.example", Role::Admin).await;
     assert_status(&call(&app, "edit_plan", &edit("lots")).await, StatusCode::UNPROCESSABLE_ENTITY);
+    // Names and descriptions are shown to every customer: bounded and without control characters.
+    let long = "x".repeat(301);
+    for (field, value) in
+        [("name", "Star\0ter"), ("name", ""), ("description", long.as_str()), ("daily_cap", "maybe")]
+    {
+        let mut fields = edit("20000").to_vec();
+        fields.retain(|(name, _)| *name != field);
+        fields.push((field, value));
+        assert_status(&call(&app, "edit_plan", &fields).await, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let mut without_cap = edit("10000").to_vec();
+    without_cap.retain(|(name, _)| *name != "daily_cap");
+    without_cap.push(("daily_cap", "false"));
+    assert_status(&call(&app, "edit_plan", &without_cap).await, StatusCode::OK);
+    assert!(!app.services.policy.get().plan("starter").unwrap().daily_cap, "\"false\" is off");
+    app.clock.advance(chrono::Duration::seconds(1)); // the audit log lists the next edit first
     assert_status(&call(&app, "edit_plan", &edit("20000")).await, StatusCode::OK);
     assert_eq!(monthly_limit(&limits().await), 20_000, "the next request uses the edited plan");
     let log = services::audit::search(&app.services.db, &services::audit::AuditFilter::default(), 10)

@@ -171,3 +171,21 @@ async fn cookies_are_secure_when_keystile_is_served_over_https() {
     let cookie = session_cookie(&app.sign_up("ada@example.com").await).unwrap();
     assert!(cookie.contains("Secure"), "{cookie}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_refuses_control_characters_and_over_long_names_rather_than_storing_or_cutting_them() {
+    let app = spawn_app().await;
+    let cases = [
+        ("a\0x@example.com", "", "Enter a valid email address"),
+        ("ada@example.com", "Acme\nCorp", "Give the account a name of at most 100 characters"),
+        ("ada@example.com", &"a".repeat(101), "Give the account a name of at most 100 characters"),
+    ];
+    for (email, account_name, message) in cases {
+        let fields = [("email", email), ("password", PASSWORD), ("account_name", account_name)];
+        let refused = app.submit_form("sign_up", "/signup", &fields).await;
+        assert!(error_shown(&app.browser, &refused).await.starts_with(message), "{email:?} {account_name:?}");
+    }
+    let (users,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(app.services.db.pool()).await.unwrap();
+    assert_eq!(users, 0, "nothing was written");
+}

@@ -18,6 +18,8 @@ pub enum SignUpError {
     InvalidPassword,
     #[error("An account with this email already exists. Log in instead.")]
     EmailTaken,
+    #[error("Give the account a name of at most {MAX_ACCOUNT_NAME} characters, without line breaks.")]
+    InvalidAccountName,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -58,7 +60,7 @@ impl Accounts {
         let policy = self.policy.get();
         let account = Account {
             id: ids::new_id("acc"),
-            name: account_name_or_default(account_name, &email),
+            name: account_name_or_default(account_name, &email)?,
             plan_id: policy.accounts.default_plan.clone(),
             billing_anchor_day: policy.accounts.billing_anchor_day,
             created_at: now,
@@ -187,6 +189,7 @@ pub(super) fn validate_email(email: &str) -> Result<String, SignUpError> {
     let email = email.trim();
     let plausible = email.len() <= 254
         && !email.chars().any(char::is_whitespace)
+        && !crate::text::has_forbidden_character(email)
         && match email.split_once('@') {
             Some((local, domain)) => {
                 !local.is_empty()
@@ -210,12 +213,13 @@ pub(super) fn validate_password(password: &SecretString) -> Result<(), SignUpErr
     }
 }
 
-fn account_name_or_default(name: &str, email: &str) -> String {
-    let name = name.trim();
+/// The name given, or the email's local part when none was.
+fn account_name_or_default(name: &str, email: &str) -> Result<String, SignUpError> {
+    let name = crate::text::display_text(name, 0, MAX_ACCOUNT_NAME).ok_or(SignUpError::InvalidAccountName)?;
     if name.is_empty() {
-        email.split('@').next().unwrap_or(email).to_owned()
+        Ok(email.split('@').next().unwrap_or(email).chars().take(MAX_ACCOUNT_NAME).collect())
     } else {
-        name.chars().take(MAX_ACCOUNT_NAME).collect()
+        Ok(name.to_owned())
     }
 }
 
@@ -226,9 +230,17 @@ mod tests {
     #[test]
     fn emails_are_checked_for_plausibility() {
         assert!(validate_email(" Ada@Example.com ").is_ok());
-        for bad in
-            ["", "ada", "ada@", "@example.com", "ada@example", "a b@example.com", "a@b@c.com", "ada@.com"]
-        {
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "a b@example.com",
+            "a@b@c.com",
+            "ada@.com",
+            "a\0x@x.com",
+        ] {
             assert!(validate_email(bad).is_err(), "{bad:?} should be refused");
         }
     }
@@ -240,7 +252,9 @@ mod tests {
 
     #[test]
     fn account_name_defaults_to_the_email_local_part() {
-        assert_eq!(account_name_or_default("  ", "ada@example.com"), "ada");
-        assert_eq!(account_name_or_default("Acme", "ada@example.com"), "Acme");
+        assert_eq!(account_name_or_default("  ", "ada@example.com").unwrap(), "ada");
+        assert_eq!(account_name_or_default("Acme", "ada@example.com").unwrap(), "Acme");
+        assert!(account_name_or_default("Acme\nCorp", "ada@example.com").is_err());
+        assert!(account_name_or_default(&"a".repeat(101), "ada@example.com").is_err(), "not cut silently");
     }
 }

@@ -107,7 +107,7 @@ pub enum SpendCapError {
 pub enum RenameError {
     #[error("Only the account's owner can rename it.")]
     NotOwner,
-    #[error("Give the account a name of 1 to {max} characters.", max = MAX_ACCOUNT_NAME)]
+    #[error("Give the account a name of 1 to {max} characters, without line breaks.", max = MAX_ACCOUNT_NAME)]
     InvalidName,
     #[error(transparent)]
     Internal(#[from] DbError),
@@ -217,10 +217,7 @@ impl Accounts {
         if actor.role != Role::Owner {
             return Err(RenameError::NotOwner);
         }
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > MAX_ACCOUNT_NAME {
-            return Err(RenameError::InvalidName);
-        }
+        let name = crate::text::display_text(name, 1, MAX_ACCOUNT_NAME).ok_or(RenameError::InvalidName)?;
         let account = self.account(account_id).await?.ok_or(RenameError::NotOwner)?;
         if account.name == name {
             return Ok(account);

@@ -352,13 +352,7 @@ pub struct KeyUse {
 }
 
 fn valid_name(name: &str) -> Result<String, KeyError> {
-    let name = name.trim();
-    let length = name.chars().count();
-    if (1..=MAX_NAME_CHARS).contains(&length) && !name.chars().any(char::is_control) {
-        Ok(name.to_owned())
-    } else {
-        Err(KeyError::InvalidName)
-    }
+    crate::text::display_text(name, 1, MAX_NAME_CHARS).map(str::to_owned).ok_or(KeyError::InvalidName)
 }
 
 /// A key as the audit log shows it: never its secret.
