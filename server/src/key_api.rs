@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use services::Services;
 use services::accounts::User;
 use services::keys::{ApiKey, KeyError, KeyStatus, KeyWithSecret};
-use services::sessions::{AUTH_KEY, SessionAuth};
+use services::sessions::{AUTH_KEY, SessionAuth, VIEW_AS_KEY, ViewAs};
 use tower_sessions::Session;
 
 use crate::gateway::problem;
@@ -68,7 +68,8 @@ pub struct RenameRequest {
     name: String,
 }
 
-/// The signed-in dashboard user; without a valid session the request is refused with 401.
+/// The signed-in dashboard user (during a support view-as, the viewed account's owner, as the
+/// pages have it); without a valid session the request is refused with 401.
 pub struct SignedIn(pub(crate) User);
 
 impl<S> FromRequestParts<S> for SignedIn
@@ -93,7 +94,16 @@ where
         let session = Session::from_request_parts(parts, state).await.map_err(|_| unauthenticated())?;
         // The session guard already ended expired sessions.
         let auth = session.get::<SessionAuth>(AUTH_KEY).await.ok().flatten().ok_or_else(unauthenticated)?;
-        match services.accounts.user(&auth.user_id).await {
+        let now = services.clock.now();
+        let view_as =
+            session.get::<ViewAs>(VIEW_AS_KEY).await.ok().flatten().filter(|view| !view.is_over(now));
+        let user = match view_as {
+            // Support sees the account as its owner does, as on the pages; the view-as guard
+            // has already refused every change.
+            Some(view) => services.accounts.owner_of(&view.account_id).await,
+            None => services.accounts.user(&auth.user_id).await,
+        };
+        match user {
             Ok(Some(user)) => Ok(SignedIn(user)),
             Ok(None) => Err(unauthenticated()),
             Err(cause) => Err(error(KeyError::Internal(cause.to_string()))),

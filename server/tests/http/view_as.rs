@@ -78,6 +78,10 @@ async fn under_view_as_every_mutation_is_refused_and_nothing_changes() {
     // Reads work, as the customer sees them.
     let overview: Value = call(&app, "load_overview", &[("key_id", "")]).await.json().await.unwrap();
     assert_eq!(overview["keys"][0][0], key_id.as_str());
+    let keys: Value = app.get("/v1/keys").await.json().await.unwrap();
+    assert_eq!(keys[0]["id"], key_id.as_str(), "the JSON key list reads as the Keys page does");
+    let export = app.get("/usage/export.csv?what=keys").await;
+    assert_status(&export, StatusCode::OK);
     let team: Value = call(&app, "load_team", &[]).await.json().await.unwrap();
     assert_eq!(team["members"][0]["email"], "owner@acme.example");
     assert_eq!(team["can_manage"], false, "the team is shown, its controls are not");
