@@ -301,7 +301,7 @@ async fn an_idempotent_retry_creates_one_scan_not_two() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn uploads_larger_than_a_dashboard_form_reach_the_upstream_and_huge_ones_get_413() {
+async fn uploads_up_to_the_configured_limit_reach_the_upstream_and_larger_ones_get_413() {
     let app = spawn_app().await;
     let (_, _, key) = customer_with_key(&app).await;
     let post = |bytes: usize| {
@@ -315,8 +315,10 @@ async fn uploads_larger_than_a_dashboard_form_reach_the_upstream_and_huge_ones_g
             ))
             .send()
     };
-    let large = post(200 * 1024).await.unwrap();
-    assert!(large.status().is_success(), "a 200 KiB upload: {}", large.status());
+    for bytes in [200 * 1024, 3 * 1024 * 1024] {
+        let large = post(bytes).await.unwrap();
+        assert!(large.status().is_success(), "a {bytes}-byte upload: {}", large.status());
+    }
     // The server answers 413 from the declared length and may close before the client has
     // written the rest; either way the upload is refused.
     match post(11 * 1024 * 1024).await {

@@ -79,6 +79,9 @@ impl SampleApi {
             .route("/v1/exports/{id}", get(exports::get_export))
             .fallback(|| async { SampleError::NoRoute })
             .method_not_allowed_fallback(|| async { SampleError::WrongMethod })
+            // The gateway in front already refuses bodies over its configured limit; axum's own
+            // 2 MiB default would refuse smaller ones, in plain text.
+            .layer(axum::extract::DefaultBodyLimit::disable())
             .with_state(self.clone())
     }
 }
