@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Extension, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -79,9 +80,12 @@ pub async fn usage(
     State(gateway): State<Gateway>,
     Extension(key): Extension<Arc<ResolvedKey>>,
     headers: HeaderMap,
-    Query(params): Query<UsageParams>,
+    params: Result<Query<UsageParams>, QueryRejection>,
 ) -> Response {
     let request_id = problems::request_id_of(&headers);
+    let Ok(Query(params)) = params else {
+        return problems::bad_request("Give each of `group_by`, `from` and `to` at most once.", request_id);
+    };
     if params.group_by.as_deref() != Some("key") {
         return problems::bad_request("Add `group_by=key`: usage is reported per key.", request_id);
     }

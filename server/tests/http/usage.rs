@@ -110,6 +110,7 @@ async fn usage_asks_for_a_grouping_and_valid_instants() {
         "?group_by=bucket",
         "?group_by=key&from=yesterday",
         "?group_by=key&from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z",
+        "?group_by=key&group_by=key",
     ] {
         let response = call(&app, &format!("/v1/usage{query}"), Some(&key)).await;
         assert_status(&response, StatusCode::BAD_REQUEST);
