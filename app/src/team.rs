@@ -105,6 +105,17 @@ pub async fn remove_member(user_id: String) -> Result<(), AppError> {
     services()?.accounts.remove_member(&user, &user_id).await.map_err(ssr::team_error)
 }
 
+/// The signed-in member leaves the account and is signed out.
+#[server]
+pub async fn leave_account() -> Result<(), AppError> {
+    use crate::auth::ssr::{internal, real_user, services, session};
+    let member = real_user().await?.ok_or(AppError::Unauthenticated)?;
+    services()?.accounts.leave(&member).await.map_err(ssr::team_error)?;
+    session().await?.flush().await.map_err(internal)?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
 /// Joins the account that invited `email`, with the invitation's code and a new password;
 /// signs the new member in and lands on the overview.
 #[server]

@@ -34,6 +34,7 @@ pub const REFUSED_FUNCTIONS: &[&str] = &[
     "invite_member",
     "revoke_invitation",
     "remove_member",
+    "leave_account",
     "join_account",
     "create_key",
     "rotate_key",

@@ -10,6 +10,7 @@ use super::FormError;
 use crate::account::{ChangePassword, RenameAccount, SignOutEverywhereElse};
 use crate::auth::Viewer;
 use crate::shell::CurrentViewer;
+use crate::team::LeaveAccount;
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
@@ -37,6 +38,7 @@ fn AccountBody(viewer: Viewer) -> impl IntoView {
     let signed_out = move || query.read().get("sessions").as_deref() == Some("ended");
     let read_only = viewer.view_as.is_some();
     let is_owner = viewer.role == "owner";
+    let is_member = viewer.role == "member";
     view! {
         <div class="stack">
             <Show when=changed>
@@ -54,7 +56,8 @@ fn AccountBody(viewer: Viewer) -> impl IntoView {
             {if read_only {
                 view! { <p class="muted">"A read-only view of the customer's account: their password is theirs to change."</p> }.into_any()
             } else {
-                view! { <PasswordForm /> <SignOutEverywhereElseForm /> }.into_any()
+                let leave = is_member.then(|| view! { <LeaveAccountForm /> });
+                view! { <PasswordForm /> <SignOutEverywhereElseForm /> {leave} }.into_any()
             }}
         </div>
     }
@@ -117,6 +120,25 @@ fn SignOutEverywhereElseForm() -> impl IntoView {
                     "Sign out everywhere else"
                 </button>
             </ActionForm>
+        </section>
+    }
+}
+
+/// A member leaving the account, after confirming.
+#[component]
+fn LeaveAccountForm() -> impl IntoView {
+    let leave = ServerAction::<LeaveAccount>::new();
+    view! {
+        <section class="card stack" aria-labelledby="leave-heading">
+            <h2 id="leave-heading">"Leave this account"</h2>
+            <p class="muted">"You will be signed out and can no longer log in here. The keys you created stay with the account."</p>
+            <FormError result=leave.value() />
+            <details>
+                <summary class="btn btn-danger">"Leave…"</summary>
+                <ActionForm action=leave attr:class="form">
+                    <button type="submit" class="btn btn-danger">"Leave the account and sign out"</button>
+                </ActionForm>
+            </details>
         </section>
     }
 }

@@ -217,3 +217,27 @@ async fn invitations_refuse_bad_addresses_members_taken_emails_and_more_than_twe
     assert!(body.contains("This account has 20 invitations waiting."), "{body}");
     assert_eq!(team(&app, &app.browser).await["invitations"].as_array().unwrap().len(), 20);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_leaves_the_account_and_the_owner_cannot() {
+    let app = spawn_app().await;
+    app.sign_up(OWNER).await;
+    let bob = join(&app, MEMBER, &invite(&app, MEMBER).await.unwrap()).await.unwrap();
+    let page = bob.get(app.url("/account")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Leave this account"), "members are offered to leave");
+    assert!(
+        !app.get("/account").await.text().await.unwrap().contains("Leave this account"),
+        "owners are not"
+    );
+
+    let refused = app.call(&app.browser, "leave_account", &[]).await;
+    assert_status(&refused, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.text().await.unwrap().contains("The owner cannot leave the account"));
+
+    let left =
+        bob.post(app.url("/api/leave_account")).headers(app.form_headers("/account")).send().await.unwrap();
+    assert_redirect(&left, "/login");
+    assert_redirect(&bob.get(app.url("/keys")).send().await.unwrap(), "/login?next=/keys");
+    assert_eq!(emails(&team(&app, &app.browser).await["members"]), [OWNER]);
+    assert_eq!(audit_log(&app, false, "", "member.leave").await[0]["actor"], MEMBER);
+}

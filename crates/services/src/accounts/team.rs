@@ -56,6 +56,8 @@ pub enum TeamError {
     TooManyInvitations,
     #[error("There is no such member or invitation on this account.")]
     NotFound,
+    #[error("The owner cannot leave the account; only members can.")]
+    OwnerCannotLeave,
     #[error(transparent)]
     Internal(#[from] DbError),
 }
@@ -157,6 +159,23 @@ impl Accounts {
         let mut tx = self.db.pool().begin().await.map_err(DbError::from)?;
         repo::delete_member(&mut tx, &member.id).await.map_err(DbError::from)?;
         let change = self.change(actor, account_id, "member.remove", Some(member.email.clone()), None);
+        crate::audit::record(&mut tx, crate::audit::Change { target: Some(&member.id), ..change })
+            .await
+            .map_err(DbError::from)?;
+        tx.commit().await.map_err(DbError::from)?;
+        Ok(())
+    }
+
+    /// A member leaves the account: as if the owner removed them (see
+    /// [`Accounts::remove_member`]). Owners cannot leave their own account.
+    pub async fn leave(&self, member: &User) -> Result<(), TeamError> {
+        let account_id = match member.account_id.as_deref() {
+            Some(account_id) if member.role == Role::Member => account_id,
+            _ => return Err(TeamError::OwnerCannotLeave),
+        };
+        let mut tx = self.db.pool().begin().await.map_err(DbError::from)?;
+        repo::delete_member(&mut tx, &member.id).await.map_err(DbError::from)?;
+        let change = self.change(member, account_id, "member.leave", Some(member.email.clone()), None);
         crate::audit::record(&mut tx, crate::audit::Change { target: Some(&member.id), ..change })
             .await
             .map_err(DbError::from)?;
