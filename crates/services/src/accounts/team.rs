@@ -156,14 +156,7 @@ impl Accounts {
             Some(user) if user.account_id.as_deref() == Some(account_id) && user.role == Role::Member => user,
             _ => return Err(TeamError::NotFound),
         };
-        let mut tx = self.db.pool().begin().await.map_err(DbError::from)?;
-        repo::delete_member(&mut tx, &member.id).await.map_err(DbError::from)?;
-        let change = self.change(actor, account_id, "member.remove", Some(member.email.clone()), None);
-        crate::audit::record(&mut tx, crate::audit::Change { target: Some(&member.id), ..change })
-            .await
-            .map_err(DbError::from)?;
-        tx.commit().await.map_err(DbError::from)?;
-        Ok(())
+        Ok(self.delete_member(actor, account_id, &member, "member.remove").await?)
     }
 
     /// A member leaves the account: as if the owner removed them (see
@@ -173,13 +166,23 @@ impl Accounts {
             Some(account_id) if member.role == Role::Member => account_id,
             _ => return Err(TeamError::OwnerCannotLeave),
         };
-        let mut tx = self.db.pool().begin().await.map_err(DbError::from)?;
-        repo::delete_member(&mut tx, &member.id).await.map_err(DbError::from)?;
-        let change = self.change(member, account_id, "member.leave", Some(member.email.clone()), None);
-        crate::audit::record(&mut tx, crate::audit::Change { target: Some(&member.id), ..change })
-            .await
-            .map_err(DbError::from)?;
-        tx.commit().await.map_err(DbError::from)?;
+        Ok(self.delete_member(member, account_id, member, "member.leave").await?)
+    }
+
+    /// Deletes `member` (see `repo::delete_member`) and audits `action` by `actor`, in one
+    /// transaction.
+    async fn delete_member(
+        &self,
+        actor: &User,
+        account_id: &str,
+        member: &User,
+        action: &str,
+    ) -> Result<(), DbError> {
+        let mut tx = self.db.pool().begin().await?;
+        repo::delete_member(&mut tx, &member.id).await?;
+        let change = self.change(actor, account_id, action, Some(member.email.clone()), None);
+        crate::audit::record(&mut tx, crate::audit::Change { target: Some(&member.id), ..change }).await?;
+        tx.commit().await?;
         Ok(())
     }
 
