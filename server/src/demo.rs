@@ -1,7 +1,7 @@
-//! The embedded demo: a customer account on the Pro plan with two keys, and traffic from those
-//! keys through the gateway at a rate that swells and ebbs, now and then crossing a limit, so the dashboard has
-//! live data from the first minute. On by default with the embedded settings (`demo = true`),
-//! off in production (`KEYSTILE_DEMO=false`).
+//! The embedded demo: a customer account on the Pro plan with two keys and an invitation
+//! waiting, and traffic from those keys through the gateway at a rate that swells and ebbs, now
+//! and then crossing a limit, so the dashboard has live data from the first minute. On by
+//! default with the embedded settings (`demo = true`), off in production (`KEYSTILE_DEMO=false`).
 //!
 //! Secrets are shown only when made, so each start rotates the demo keys (no grace) to learn
 //! fresh ones; they live in this task's memory only.
@@ -16,6 +16,7 @@ use services::accounts::{SignUpError, User};
 
 pub const DEMO_EMAIL: &str = "demo@keystile.dev";
 pub const DEMO_PASSWORD: &str = "keystile-demo";
+pub const DEMO_TEAMMATE: &str = "teammate@keystile.dev";
 const DEMO_KEYS: [&str; 2] = ["Production server", "Nightly batch"];
 const DEMO_PLAN: &str = "pro";
 
@@ -39,6 +40,11 @@ async fn demo_user(services: &Services) -> anyhow::Result<User> {
             // in hours and leave nothing but 429s to look at.
             if let Err(error) = services.accounts.change_plan(&user, DEMO_PLAN).await {
                 tracing::warn!(%error, "the demo account stays on the default plan");
+            }
+            // A pending invitation, so the Team page shows what inviting looks like; nobody
+            // needs its code.
+            if let Err(error) = services.accounts.invite(&user, DEMO_TEAMMATE).await {
+                tracing::warn!(%error, "the demo account has no pending invitation");
             }
             Ok(user)
         }

@@ -7,8 +7,8 @@
 //! - `PATCH /v1/keys/{id}` `{"name": "..."}` — rename
 //! - `DELETE /v1/keys/{id}` — revoke
 //!
-//! Errors are problem+json: 401 without a session, 400/415/422 for bad JSON, 404 for a key of
-//! another account, 429 with `Retry-After` when `key_mgmt` is spent.
+//! Errors are problem+json: 401 without a session, 400/415/422 for bad JSON or an unreadable key
+//! id, 404 for a key of another account, 429 with `Retry-After` when `key_mgmt` is spent.
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
@@ -125,6 +125,21 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<
     }
 }
 
+/// The key id in the path; one that is not valid percent-encoded UTF-8 is refused with a
+/// problem+json 400, like a bad body.
+pub struct KeyIdPath(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for KeyIdPath {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(key_id)) => Ok(KeyIdPath(key_id)),
+            Err(rejection) => Err(invalid_request(rejection.status(), &rejection.body_text())),
+        }
+    }
+}
+
 pub async fn list(State(services): State<Services>, SignedIn(user): SignedIn) -> Response {
     let Some(account_id) = user.account_id else {
         return error(KeyError::NoAccount);
@@ -157,7 +172,7 @@ pub async fn create(
 pub async fn rotate(
     State(services): State<Services>,
     SignedIn(user): SignedIn,
-    Path(key_id): Path<String>,
+    KeyIdPath(key_id): KeyIdPath,
     ApiJson(request): ApiJson<RotateRequest>,
 ) -> Response {
     let grace = chrono::Duration::seconds(request.grace_seconds.into());
@@ -170,7 +185,7 @@ pub async fn rotate(
 pub async fn rename(
     State(services): State<Services>,
     SignedIn(user): SignedIn,
-    Path(key_id): Path<String>,
+    KeyIdPath(key_id): KeyIdPath,
     ApiJson(request): ApiJson<RenameRequest>,
 ) -> Response {
     match services.keys.rename(&user, &key_id, &request.name).await {
@@ -182,7 +197,7 @@ pub async fn rename(
 pub async fn revoke(
     State(services): State<Services>,
     SignedIn(user): SignedIn,
-    Path(key_id): Path<String>,
+    KeyIdPath(key_id): KeyIdPath,
 ) -> Response {
     match services.keys.revoke(&user, &key_id).await {
         Ok(key) => Json(key_json(&key, services.clock.now())).into_response(),
@@ -191,7 +206,11 @@ pub async fn revoke(
 }
 
 fn bad_json(rejection: JsonRejection) -> Response {
-    problem(rejection.status(), None, "invalid_request", "Invalid request", &rejection.body_text(), "")
+    invalid_request(rejection.status(), &rejection.body_text())
+}
+
+fn invalid_request(status: StatusCode, detail: &str) -> Response {
+    problem(status, None, "invalid_request", "Invalid request", detail, "")
 }
 
 fn error(error: KeyError) -> Response {

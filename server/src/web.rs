@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use app::AppError;
 use axum::body::{Body, HttpBody};
@@ -10,6 +11,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
+use http_body_util::BodyExt;
 use services::ClientIp;
 
 use crate::sessions::SignedIn;
@@ -149,8 +151,9 @@ pub async fn server_fn_error_status(request: Request, next: Next) -> Response {
 }
 
 /// Refuses a request body over `max` bytes with a problem+json 413: at once when its declared
-/// length is over, else where the stream passes the limit (the body then reads as an error,
-/// which axum's extractors answer with 413 and the proxy with 502).
+/// length is over, else once the stream has passed the limit, whatever the handler made of the
+/// cut-off body (a server function reads it as unreadable arguments, the proxy as a failed
+/// upload).
 pub async fn limit_body(State(max): State<usize>, request: Request, next: Next) -> Response {
     let declared = request
         .headers()
@@ -158,21 +161,39 @@ pub async fn limit_body(State(max): State<usize>, request: Request, next: Next) 
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
     if declared.is_some_and(|length| length > max as u64) {
-        let detail = format!("The body is over {} KiB, the most this endpoint accepts.", max / 1024);
-        return crate::gateway::problem(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            None,
-            "body_too_large",
-            "Body too large",
-            &detail,
-            "",
-        );
+        return body_too_large(max);
     }
     if request.body().is_end_stream() {
         // No body at all (most GETs): nothing to count.
         return next.run(request).await;
     }
-    next.run(request.map(|body| Body::new(http_body_util::Limited::new(body, max)))).await
+    let passed_limit = Arc::new(AtomicBool::new(false));
+    let noticed = Arc::clone(&passed_limit);
+    let request = request.map(|body| {
+        Body::new(http_body_util::Limited::new(body, max).map_err(move |error| {
+            if error.is::<http_body_util::LengthLimitError>() {
+                noticed.store(true, Ordering::Relaxed);
+            }
+            error
+        }))
+    });
+    let response = next.run(request).await;
+    if passed_limit.load(Ordering::Relaxed) {
+        return body_too_large(max);
+    }
+    response
+}
+
+fn body_too_large(max: usize) -> Response {
+    let detail = format!("The body is over {} KiB, the most this endpoint accepts.", max / 1024);
+    crate::gateway::problem(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        None,
+        "body_too_large",
+        "Body too large",
+        &detail,
+        "",
+    )
 }
 
 #[cfg(test)]

@@ -168,6 +168,12 @@ async fn malformed_bodies_get_a_clear_4xx() {
         assert_status(&from_page, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(from_page.text().await.unwrap().contains("at most 3650 days away"));
     }
+    for path in ["/v1/keys/%FF/rotate", "/v1/keys/%C3%28"] {
+        let method = if path.ends_with("rotate") { reqwest::Method::POST } else { reqwest::Method::DELETE };
+        let bad_id = app.keys_api(method, path, Some(json!({}))).await;
+        assert_status(&bad_id, StatusCode::BAD_REQUEST);
+        assert_eq!(bad_id.headers()["content-type"], "application/problem+json", "{path}");
+    }
     let listed: Value = app.keys_api(reqwest::Method::GET, "/v1/keys", None).await.json().await.unwrap();
     assert_eq!(listed, json!([]), "nothing was created");
 }

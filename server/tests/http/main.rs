@@ -6,6 +6,7 @@ mod account;
 mod admin;
 mod auth;
 mod billing;
+mod demo;
 mod gateway;
 mod helpers;
 mod idempotency;

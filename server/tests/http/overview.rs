@@ -16,7 +16,7 @@ fn text_after(page: &str, anchor: &str, class: &str) -> Option<String> {
 }
 
 /// The used/limit text of the gauge for `bucket`.
-fn gauge_text(page: &str, bucket: &str) -> Option<String> {
+pub(crate) fn gauge_text(page: &str, bucket: &str) -> Option<String> {
     text_after(page, &format!(r#"data-bucket="{bucket}""#), "gauge-meta")
 }
 

@@ -296,24 +296,25 @@ pub(super) async fn invitation_by_code_hash(
     Ok(row.map(Invitation::from))
 }
 
-/// Stores a new invitation in place of any earlier one for the same address, and drops the
-/// account's expired ones.
+/// Stores a new invitation in place of any earlier one for the same address (in one upsert, so
+/// two invitations of one address at once cannot both insert), and drops the account's expired
+/// ones.
 pub(super) async fn replace_invitation(
     conn: &mut AnyConnection,
     invitation: &Invitation,
     code_hash: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "DELETE FROM invitations WHERE account_id = $1 AND (email_normalized = $2 OR expires_at <= $3)",
-    )
-    .bind(&invitation.account_id)
-    .bind(super::normalize_email(&invitation.email))
-    .bind(invitation.created_at.timestamp_millis())
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query("DELETE FROM invitations WHERE account_id = $1 AND expires_at <= $2")
+        .bind(&invitation.account_id)
+        .bind(invitation.created_at.timestamp_millis())
+        .execute(&mut *conn)
+        .await?;
     sqlx::query(
         "INSERT INTO invitations (id, account_id, email, email_normalized, code_hash, invited_by_email, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (account_id, email_normalized) DO UPDATE SET id = excluded.id, email = excluded.email, \
+         code_hash = excluded.code_hash, invited_by_email = excluded.invited_by_email, \
+         created_at = excluded.created_at, expires_at = excluded.expires_at",
     )
     .bind(&invitation.id)
     .bind(&invitation.account_id)

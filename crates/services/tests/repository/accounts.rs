@@ -58,4 +58,24 @@ on_both_backends! {
         let not_operator = accounts.create_operator("x@example.com", secret("operator pass"), Role::Owner).await;
         assert!(not_operator.is_err());
     }
+
+    async fn inviting_one_address_many_times_at_once_leaves_one_invitation(services: Services, clock: ManualClock) {
+        let accounts = &services.accounts;
+        let owner = accounts.sign_up("ada@example.com", secret("correct horse"), "").await.unwrap();
+        let invites = (0..8).map(|_| accounts.invite(&owner, "bob@example.com"));
+        let codes: Vec<_> = futures_util::future::join_all(invites)
+            .await
+            .into_iter()
+            .map(|invited| invited.expect("every invitation is stored").code)
+            .collect();
+        let (_, invitations) = accounts.team(owner.account_id.as_deref().unwrap()).await.unwrap();
+        assert_eq!(invitations.len(), 1, "the last stored replaced the others");
+        let mut joined = 0;
+        for code in codes {
+            if accounts.join("bob@example.com", code, secret("battery staple")).await.is_ok() {
+                joined += 1;
+            }
+        }
+        assert_eq!(joined, 1, "only the surviving invitation's code works");
+    }
 }
