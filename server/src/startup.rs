@@ -188,6 +188,7 @@ fn router(
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, html_document))
         .with_state(state)
         // Outermost last: each request passes these from the bottom up.
+        .layer(middleware::from_fn(web::refuse_overlong_paths))
         .layer(middleware::from_fn(web::server_fn_error_status))
         .layer(middleware::from_fn(web::require_sign_in_for_pages))
         .layer(middleware::from_fn_with_state(view_as_services, view_as::guard))

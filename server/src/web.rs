@@ -130,6 +130,21 @@ fn encode_query_value(value: &str) -> String {
         .collect()
 }
 
+/// Answers 404 at once for a path with a segment longer than any file name can be: no route,
+/// page or file has one, and the static-file fallback would log each such request as an error
+/// (`File name too long`), letting anyone fill the logs with errors.
+pub async fn refuse_overlong_paths(request: Request, next: Next) -> Response {
+    if has_overlong_segment(request.uri().path()) {
+        return (StatusCode::NOT_FOUND, "Page not found.").into_response();
+    }
+    next.run(request).await
+}
+
+/// Longer than NAME_MAX (255 bytes) on the file systems the site is served from.
+fn has_overlong_segment(path: &str) -> bool {
+    path.split('/').any(|segment| segment.len() > 255)
+}
+
 /// server_fn answers every failed server function with 500; this gives the response the status
 /// its [`AppError`] means (401, 403, 422, 429, or 400 for unreadable arguments), so bad input is
 /// never reported as a server fault.
@@ -206,6 +221,15 @@ mod tests {
             map.append(*name, value.parse().unwrap());
         }
         map
+    }
+
+    #[test]
+    fn only_segments_over_255_bytes_are_overlong() {
+        let longest = "a".repeat(255);
+        assert!(!has_overlong_segment(&format!("/pkg/{longest}/x")));
+        assert!(has_overlong_segment(&format!("/pkg/{longest}a")));
+        assert!(has_overlong_segment(&format!("/{longest}a/keys")));
+        assert!(!has_overlong_segment("/"));
     }
 
     #[test]
