@@ -120,6 +120,8 @@ pub async fn stop_view_as() -> Result<(), AppError> {
         leptos_axum::redirect("/admin");
         return Ok(());
     };
+    // Back to the operator's own privileges: a fresh session id, as at the start.
+    session.cycle_id().await.map_err(internal)?;
     let services = services()?;
     let now = services.clock.now();
     services::audit::record_now(&services.db, &view.account_id, &operator, "view_as.end", None, None, now)

@@ -23,6 +23,8 @@ pub async fn guard(
     let now = services.clock.now();
     if view.is_over(now) {
         let _ = session.remove::<ViewAs>(VIEW_AS_KEY).await;
+        // A fresh session id when the privileged view ends, as when it starts.
+        let _ = session.cycle_id().await;
         audit(&services, &session, &view, "view_as.end", None, Some("time ran out")).await;
         return next.run(request).await;
     }

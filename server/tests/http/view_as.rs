@@ -41,6 +41,12 @@ async fn snapshot(app: &TestApp) -> String {
     out
 }
 
+/// The session id a response sets.
+fn session_id(response: &reqwest::Response) -> String {
+    let cookie = session_cookie(response).expect("the response sets the session cookie");
+    cookie.split(';').next().unwrap_or_default().to_owned()
+}
+
 async fn start_view_as(app: &TestApp, account_id: &str, reason: &str) -> reqwest::Response {
     call(app, "start_view_as", &[("account_id", account_id), ("reason", reason)]).await
 }
@@ -125,13 +131,14 @@ async fn a_view_as_needs_a_reason_cannot_nest_and_is_in_the_customers_audit_log(
     operator(&app, "admin@keystile.example", Role::Admin).await;
 
     assert_status(&start_view_as(&app, &account_id, "  ").await, StatusCode::UNPROCESSABLE_ENTITY);
-    start_view_as(&app, &account_id, "checking the gauges").await;
+    let started = start_view_as(&app, &account_id, "checking the gauges").await;
     assert_status(&start_view_as(&app, &account_id, "again").await, StatusCode::FORBIDDEN);
     for page in ["/usage", "/usage", "/keys"] {
         app.browser.get(app.url(page)).header("accept", "text/html").send().await.unwrap();
     }
     let stopped = call(&app, "stop_view_as", &[]).await;
     assert!(stopped.status().is_success() || stopped.status().is_redirection());
+    assert_ne!(session_id(&stopped), session_id(&started), "the session id is cycled when view-as stops");
     let after: Value = call(&app, "load_account", &[("account_id", &account_id)]).await.json().await.unwrap();
     assert_eq!(after["id"], account_id.as_str(), "operator functions work again after the exit");
 
@@ -157,12 +164,13 @@ async fn a_view_as_ends_by_itself_when_its_time_is_up() {
     let (owner, _, _) = customer(&app, "owner@acme.example").await;
     let account_id = owner.account_id.clone().unwrap();
     operator(&app, "support@keystile.example", Role::Support).await;
-    start_view_as(&app, &account_id, "a quick look").await;
+    let started = start_view_as(&app, &account_id, "a quick look").await;
     assert!(app.get("/").await.text().await.unwrap().contains("ends in 5 min"));
 
     app.clock.advance(chrono::Duration::minutes(6));
     let page = app.get("/admin").await;
     assert_status(&page, StatusCode::OK);
+    assert_ne!(session_id(&page), session_id(&started), "the session id is cycled when the view ends");
     assert!(!page.text().await.unwrap().contains("Viewing Acme Corp"));
     let log = services::audit::for_account(&app.services.db, &account_id, 10).await.unwrap();
     let end = log.iter().find(|entry| entry.action == "view_as.end").expect("the end is audited");
