@@ -116,7 +116,7 @@ impl Application {
             Ok(named) => tracing::info!(named, "named the users of sessions from before migration 0008"),
             Err(error) => tracing::warn!(%error, "could not name the users of older sessions"),
         }
-        spawn_session_cleanup(sessions);
+        spawn_housekeeping(sessions, services.idempotency.clone());
         Ok(Self { listener, router, services, gateway, usage_flush })
     }
 
@@ -247,15 +247,19 @@ async fn limiter_store(
     Ok(Arc::new(FailoverStore::new(Arc::new(redis), clock, security)))
 }
 
-/// Deletes expired session records every ten minutes; cookies already stopped working.
-fn spawn_session_cleanup(store: SqlSessionStore) {
+/// At start and every ten minutes, deletes what has run out: session records (their cookies
+/// already stopped working) and idempotency records past their 24 hours.
+fn spawn_housekeeping(sessions: SqlSessionStore, idempotency: services::idempotency::Idempotency) {
     use tower_sessions::ExpiredDeletion;
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
         loop {
             every.tick().await;
-            if let Err(error) = store.delete_expired().await {
+            if let Err(error) = sessions.delete_expired().await {
                 tracing::warn!(%error, "could not delete expired sessions");
+            }
+            if let Err(error) = idempotency.purge_expired().await {
+                tracing::warn!(%error, "could not delete expired idempotency records");
             }
         }
     });

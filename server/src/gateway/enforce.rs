@@ -18,7 +18,8 @@ use usage::{Outcome, UsageEvent};
 
 use super::Gateway;
 use super::callers::{self, Presented, ResolvedKey};
-use super::{idempotency, problems, responses};
+use super::idempotency::{self, ClaimedKey, Prepared};
+use super::{problems, responses};
 
 /// Gives the request its id (on the request, for the upstream and the layers inside, and on
 /// whatever answer comes back), then decides it.
@@ -75,31 +76,65 @@ async fn gate(gateway: Gateway, mut request: Request, next: Next, request_id: &s
     let now = gateway.services.clock.now();
     let meter = Meter { gateway: &gateway, key: key.as_deref(), route, at: now };
     prepare_upstream_request(&mut request, key.clone(), route);
+    let render = policy.responder(route).for_caller(&caller);
+    let (request, claim) = match idempotency::prepare(&gateway, request).await {
+        Prepared::Run { request, claim } => (request, claim),
+        Prepared::Replay(mut response) => {
+            // A repeat of a request that went through: charged nothing, its headers show the
+            // buckets as they stand.
+            meter.admitted(0);
+            if let Ok(states) = gateway.services.limiter.peek(&charges).await {
+                responses::add_limit_headers(&render, &states, now.into(), &mut response);
+            }
+            return response;
+        }
+        Prepared::Refused(response) => {
+            meter.admitted(0);
+            return response;
+        }
+    };
     if charges.is_empty() {
         // Exempt (a stream, the limits endpoint): no bucket is charged or reported.
         meter.admitted(0);
-        return idempotency::idempotent(&gateway, request, next).await;
+        return run(&gateway, claim, request, next).await;
     }
     if let Some(refusal) = spend_cap_refusal(&gateway, &policy, key.as_deref(), request_id, now).await {
         meter.limited();
+        release(&gateway, claim).await;
         return refusal;
     }
     let decision = match gateway.services.limiter.decide(&charges).await {
         Ok(decision) => decision,
         Err(error) => {
             tracing::error!(%error, request_id, "limiter store failed; refusing");
+            release(&gateway, claim).await;
             return problems::unavailable(type_base, request_id);
         }
     };
-    let render = policy.responder(route).for_caller(&caller);
     if !decision.is_allowed() {
         meter.limited();
+        release(&gateway, claim).await;
         return responses::refusal(&render, &decision, request_id);
     }
     meter.admitted(cost);
-    let mut response = idempotency::idempotent(&gateway, request, next).await;
-    responses::add_limit_headers(&render, &decision, &mut response);
+    let mut response = run(&gateway, claim, request, next).await;
+    responses::add_limit_headers(&render, &decision.buckets, decision.now, &mut response);
     response
+}
+
+/// Runs an admitted request, under its idempotency key if it claimed one.
+async fn run(gateway: &Gateway, claim: Option<ClaimedKey>, request: Request, next: Next) -> Response {
+    match claim {
+        Some(claim) => claim.run(gateway, request, next).await,
+        None => next.run(request).await,
+    }
+}
+
+/// Frees a refused request's idempotency key, so that its retry runs.
+async fn release(gateway: &Gateway, claim: Option<ClaimedKey>) {
+    if let Some(claim) = claim {
+        claim.release(gateway).await;
+    }
 }
 
 /// A request id unique in this process and across processes: a random prefix drawn once per
@@ -214,18 +249,21 @@ fn prepare_upstream_request(request: &mut Request, key: Option<Arc<ResolvedKey>>
     }
 }
 
+/// Replaces every `limit` parameter with one no larger than `cap`, however its name is
+/// encoded (`%6Cimit` is `limit` to the upstream too).
 fn cap_limit_parameter(request: &mut Request, cap: u32) {
     let uri = request.uri();
-    let mut pairs: Vec<String> = uri
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .filter(|pair| !pair.is_empty() && !pair.starts_with("limit="))
-        .map(str::to_owned)
-        .collect();
-    let asked = uri.query().unwrap_or("").split('&').find_map(|pair| pair.strip_prefix("limit="));
-    let allowed = asked.and_then(|value| value.parse::<u32>().ok()).map_or(cap, |value| value.min(cap));
-    pairs.push(format!("limit={allowed}"));
+    let query = uri.query().unwrap_or("");
+    let is_limit = |pair: &str| {
+        let name = pair.split('=').next().unwrap_or("");
+        form_urlencoded::parse(name.as_bytes()).next().is_some_and(|(name, _)| name == "limit")
+    };
+    let asked = form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name == "limit")
+        .and_then(|(_, value)| value.parse::<u32>().ok());
+    let allowed = format!("limit={}", asked.map_or(cap, |value| value.min(cap)));
+    let mut pairs: Vec<&str> = query.split('&').filter(|pair| !pair.is_empty() && !is_limit(pair)).collect();
+    pairs.push(&allowed);
     let rewritten = format!("{}?{}", uri.path(), pairs.join("&"));
     if let Ok(uri) = rewritten.parse::<Uri>() {
         *request.uri_mut() = uri;
@@ -248,5 +286,11 @@ mod tests {
         assert_eq!(capped("/v1/operators/search?limit=2", 3), "/v1/operators/search?limit=2");
         assert_eq!(capped("/v1/operators/search?q=acme", 3), "/v1/operators/search?q=acme&limit=3");
         assert_eq!(capped("/v1/operators/search?limit=lots", 3), "/v1/operators/search?limit=3");
+        assert_eq!(capped("/v1/operators/search?%6Cimit=50", 3), "/v1/operators/search?limit=3");
+        assert_eq!(
+            capped("/v1/operators/search?q=a&lim%69t=50&limit=2", 3),
+            "/v1/operators/search?q=a&limit=3"
+        );
+        assert_eq!(capped("/v1/operators/search?limit&q=a", 3), "/v1/operators/search?q=a&limit=3");
     }
 }

@@ -3,6 +3,10 @@
 //! `Idempotent-Replayed: true`) and causes no second side effect; the same key with a different
 //! request gets 422; a duplicate sent while the first is still running gets 409. Keys are scoped
 //! to the caller's account. A 5xx is not kept, so a retry runs again.
+//!
+//! The key is looked up before any bucket is charged: a replay costs nothing and is answered
+//! even when the buckets are spent, and a request refused with 429 releases its key, so its
+//! retry runs.
 
 use std::sync::Arc;
 
@@ -23,67 +27,101 @@ use super::problems::{problem, request_id_of};
 const MAX_BODY: usize = 1024 * 1024;
 const MAX_KEY_LEN: usize = 255;
 
-/// Runs an admitted request: through `next` at once, or under its `Idempotency-Key`. The
-/// enforcement layer calls it, so a replay is still authenticated and counted.
-pub async fn idempotent(gateway: &Gateway, request: Request, next: Next) -> Response {
+/// What a request's `Idempotency-Key` makes of it, found before any bucket is charged: a retry
+/// of a request that already went through is answered from the stored response and charged
+/// nothing (seed 002: retrying with the same key after a 429 is safe, and never bills twice).
+pub enum Prepared {
+    /// Run it: a request with no key to honour, or the first under its key (`claim`).
+    Run { request: Request, claim: Option<ClaimedKey> },
+    /// The stored response of the request this one repeats.
+    Replay(Response),
+    /// Refused for its key alone: malformed (400), body over 1 MiB (413), the first request
+    /// still running (409), the key used for another request (422), or the store down (503).
+    Refused(Response),
+}
+
+/// A key this request claimed: [`ClaimedKey::run`] it, or [`ClaimedKey::release`] it when the
+/// request is refused, so a retry runs afresh.
+pub struct ClaimedKey {
+    account_id: String,
+    key: String,
+}
+
+impl ClaimedKey {
+    /// Runs the request and keeps its response for replays (a 5xx releases the key instead).
+    pub async fn run(self, gateway: &Gateway, request: Request, next: Next) -> Response {
+        let request_id = request_id_of(request.headers()).to_owned();
+        let response = next.run(request).await;
+        keep(gateway, &self.account_id, &self.key, response, &request_id).await
+    }
+
+    pub async fn release(self, gateway: &Gateway) {
+        if let Err(error) = gateway.services.idempotency.abandon(&self.account_id, &self.key).await {
+            tracing::warn!(%error, "could not release an idempotency key");
+        }
+    }
+}
+
+/// Looks up a keyed POST's `Idempotency-Key`; every other request runs as it is.
+pub async fn prepare(gateway: &Gateway, request: Request) -> Prepared {
     if request.method() != Method::POST {
-        return next.run(request).await;
+        return Prepared::Run { request, claim: None };
     }
     let key = request.headers().get("idempotency-key").cloned();
     let caller = request.extensions().get::<Arc<ResolvedKey>>().cloned();
     let (Some(key), Some(caller)) = (key, caller) else {
-        return next.run(request).await;
+        return Prepared::Run { request, claim: None };
     };
     let request_id = request_id_of(request.headers()).to_owned();
     let Some(key) = key.to_str().ok().filter(|k| valid_key(k)).map(str::to_owned) else {
-        return problem(
+        return Prepared::Refused(problem(
             StatusCode::BAD_REQUEST,
             None,
             "invalid_idempotency_key",
             "Invalid Idempotency-Key",
             "Use 1 to 255 visible ASCII characters, e.g. a UUID.",
             &request_id,
-        );
+        ));
     };
     let (parts, body) = request.into_parts();
     let Ok(body) = to_bytes(body, MAX_BODY).await else {
-        return problem(
+        return Prepared::Refused(problem(
             StatusCode::PAYLOAD_TOO_LARGE,
             None,
             "body_too_large",
             "Body too large",
             "A request with an Idempotency-Key is kept for replay, so its body may be at most 1 MiB.",
             &request_id,
-        );
+        ));
     };
     let fingerprint =
         request_fingerprint(&parts.method, parts.uri.path_and_query().map_or("", |pq| pq.as_str()), &body);
     let store = &gateway.services.idempotency;
     match store.claim(&caller.account_id, &key, &fingerprint).await {
-        Ok(Claim::Fresh) => {
-            let response = next.run(Request::from_parts(parts, Body::from(body))).await;
-            keep(gateway, &caller.account_id, &key, response, &request_id).await
-        }
-        Ok(Claim::Replay(stored)) => replay(stored),
-        Ok(Claim::InProgress) => problem(
+        Ok(Claim::Fresh) => Prepared::Run {
+            request: Request::from_parts(parts, Body::from(body)),
+            claim: Some(ClaimedKey { account_id: caller.account_id.clone(), key }),
+        },
+        Ok(Claim::Replay(stored)) => Prepared::Replay(replay(stored)),
+        Ok(Claim::InProgress) => Prepared::Refused(problem(
             StatusCode::CONFLICT,
             None,
             "idempotency_in_progress",
             "Request in progress",
             "A request with this Idempotency-Key is still running; retry when it has finished.",
             &request_id,
-        ),
-        Ok(Claim::Mismatch) => problem(
+        )),
+        Ok(Claim::Mismatch) => Prepared::Refused(problem(
             StatusCode::UNPROCESSABLE_ENTITY,
             None,
             "idempotency_key_reused",
             "Idempotency-Key reused",
             "This Idempotency-Key was used for a different request. Use a new key for a new request.",
             &request_id,
-        ),
+        )),
         Err(error) => {
             tracing::error!(%error, request_id, "idempotency store failed");
-            super::problems::unavailable(None, &request_id)
+            Prepared::Refused(super::problems::unavailable(None, &request_id))
         }
     }
 }

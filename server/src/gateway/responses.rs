@@ -2,14 +2,21 @@
 //! of every style in force, or the whole 429 (status, headers, body). The header names and body
 //! shapes are the policy crate's (`policy::Responder`); this module only knows axum.
 
+use std::time::SystemTime;
+
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use limiter::Decision;
+use limiter::{BucketState, Decision};
 use policy::{RenderedRefusal, Responder};
 
 /// Adds the rate-limit headers of every style in force for the route.
-pub fn add_limit_headers(render: &Responder<'_>, decision: &Decision<'_>, response: &mut Response) {
-    insert_all(response.headers_mut(), render.headers(&decision.buckets, decision.now));
+pub fn add_limit_headers(
+    render: &Responder<'_>,
+    buckets: &[BucketState<'_>],
+    now: SystemTime,
+    response: &mut Response,
+) {
+    insert_all(response.headers_mut(), render.headers(buckets, now));
 }
 
 /// The 429 for a refused request, as the refusing bucket's policy says.

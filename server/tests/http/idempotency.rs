@@ -44,6 +44,48 @@ async fn a_retry_with_the_same_key_and_body_replays_the_first_response() {
     assert_eq!(retry.text().await.unwrap(), first_body, "the same response, so the same scan");
 }
 
+/// Starts scans under fresh keys until the `scans` bucket (6 an hour) refuses one.
+async fn spend_the_scans_bucket(app: &TestApp, key: &str) {
+    for n in 0..10 {
+        if post_scan(app, key, &format!("spend-{n}"), SCAN).await.status() == StatusCode::TOO_MANY_REQUESTS {
+            return;
+        }
+    }
+    panic!("the scans bucket never refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_is_charged_nothing_and_answered_even_once_the_bucket_is_spent() {
+    let app = spawn_app().await;
+    let key = key_for_new_customer(&app).await;
+    let first = post_scan(&app, &key, "paid-once", SCAN).await;
+    assert!(first.status().is_success(), "{}", first.status());
+    let remaining = first.headers()["ratelimit-remaining"].clone();
+
+    let retry = post_scan(&app, &key, "paid-once", SCAN).await;
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    assert_eq!(retry.headers()["ratelimit-remaining"], remaining, "the replay charged nothing");
+
+    spend_the_scans_bucket(&app, &key).await;
+    let late_retry = post_scan(&app, &key, "paid-once", SCAN).await;
+    assert_eq!(late_retry.status(), first.status(), "replayed, not refused");
+    assert_eq!(late_retry.headers()["idempotent-replayed"], "true");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_refused_with_429_frees_its_key_so_the_retry_runs() {
+    let app = spawn_app().await;
+    let key = key_for_new_customer(&app).await;
+    spend_the_scans_bucket(&app, &key).await;
+    let refused = post_scan(&app, &key, "after-the-hour", SCAN).await;
+    assert_status(&refused, StatusCode::TOO_MANY_REQUESTS);
+
+    app.clock.advance(chrono::Duration::hours(1));
+    let retried = post_scan(&app, &key, "after-the-hour", SCAN).await;
+    assert!(retried.status().is_success(), "{}", retried.status());
+    assert!(!retried.headers().contains_key("idempotent-replayed"), "it ran");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_key_with_a_different_body_gets_422() {
     let app = spawn_app().await;
@@ -76,4 +118,35 @@ async fn a_malformed_idempotency_key_gets_400() {
     let key = key_for_new_customer(&app).await;
     let response = post_scan(&app, &key, &"x".repeat(300), SCAN).await;
     assert_status(&response, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_older_than_24_hours_are_deleted_so_the_key_runs_anew() {
+    let mut app = spawn_app().await;
+    let key = key_for_new_customer(&app).await;
+    // The first request, 25 hours before the node below starts.
+    app.clock.advance(chrono::Duration::hours(-25));
+    assert!(post_scan(&app, &key, "daily-1", SCAN).await.status().is_success());
+    let count = |db: services::db::Database| async move {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM idempotency_records")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        count
+    };
+    assert_eq!(count(app.services.db.clone()).await, 1);
+    app.shut_down().await;
+
+    // Housekeeping runs at start and every ten minutes.
+    let later = spawn_app_on(app.database_url.clone(), |_| {}).await;
+    eventually(std::time::Duration::from_secs(5), || async {
+        match count(later.services.db.clone()).await {
+            0 => Ok(()),
+            left => Err(format!("{left} records left")),
+        }
+    })
+    .await;
+    let again = post_scan(&later, &key, "daily-1", SCAN).await;
+    assert!(again.status().is_success(), "{}", again.status());
+    assert!(!again.headers().contains_key("idempotent-replayed"), "it ran anew");
 }
