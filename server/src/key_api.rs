@@ -10,13 +10,16 @@
 //! Errors are problem+json: 401 without a session, 400/415/422 for bad JSON or an unreadable key
 //! id, 404 for a key of another account, 429 with `Retry-After` when `key_mgmt` is spent.
 
+use std::time::SystemTime;
+
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
+use limiter::{BucketState, Charge, Decision};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use services::Services;
@@ -106,7 +109,7 @@ where
         match user {
             Ok(Some(user)) => Ok(SignedIn(user)),
             Ok(None) => Err(unauthenticated()),
-            Err(cause) => Err(error(KeyError::Internal(cause.to_string()))),
+            Err(cause) => Err(error(KeyError::Internal(cause.to_string()), None, "")),
         }
     }
 }
@@ -141,16 +144,13 @@ impl<S: Send + Sync> FromRequestParts<S> for KeyIdPath {
 }
 
 pub async fn list(State(services): State<Services>, SignedIn(user): SignedIn) -> Response {
-    let Some(account_id) = user.account_id else {
-        return error(KeyError::NoAccount);
+    let listed = match user.account_id.as_deref() {
+        Some(account_id) => services.keys.list(account_id).await,
+        None => Err(KeyError::NoAccount),
     };
-    match services.keys.list(&account_id).await {
-        Ok(keys) => {
-            let now = services.clock.now();
-            Json(keys.iter().map(|key| key_json(key, now)).collect::<Vec<_>>()).into_response()
-        }
-        Err(e) => error(e),
-    }
+    let now = services.clock.now();
+    let answer = listed.map(|keys| Json(keys.iter().map(|key| key_json(key, now)).collect::<Vec<_>>()));
+    respond(&services, &user, answer).await
 }
 
 pub async fn create(
@@ -163,10 +163,8 @@ pub async fn create(
         Ok(expires_at) => services.keys.create(&user, &request.name, expires_at).await,
         Err(invalid) => Err(invalid),
     };
-    match created {
-        Ok(created) => (StatusCode::CREATED, Json(created_json(created, now))).into_response(),
-        Err(e) => error(e),
-    }
+    let answer = created.map(|created| (StatusCode::CREATED, Json(created_json(created, now))));
+    respond(&services, &user, answer).await
 }
 
 pub async fn rotate(
@@ -176,10 +174,9 @@ pub async fn rotate(
     ApiJson(request): ApiJson<RotateRequest>,
 ) -> Response {
     let grace = chrono::Duration::seconds(request.grace_seconds.into());
-    match services.keys.rotate(&user, &key_id, grace).await {
-        Ok(rotated) => Json(created_json(rotated, services.clock.now())).into_response(),
-        Err(e) => error(e),
-    }
+    let rotated = services.keys.rotate(&user, &key_id, grace).await;
+    let answer = rotated.map(|rotated| Json(created_json(rotated, services.clock.now())));
+    respond(&services, &user, answer).await
 }
 
 pub async fn rename(
@@ -188,10 +185,9 @@ pub async fn rename(
     KeyIdPath(key_id): KeyIdPath,
     ApiJson(request): ApiJson<RenameRequest>,
 ) -> Response {
-    match services.keys.rename(&user, &key_id, &request.name).await {
-        Ok(key) => Json(key_json(&key, services.clock.now())).into_response(),
-        Err(e) => error(e),
-    }
+    let renamed = services.keys.rename(&user, &key_id, &request.name).await;
+    let answer = renamed.map(|key| Json(key_json(&key, services.clock.now())));
+    respond(&services, &user, answer).await
 }
 
 pub async fn revoke(
@@ -199,10 +195,9 @@ pub async fn revoke(
     SignedIn(user): SignedIn,
     KeyIdPath(key_id): KeyIdPath,
 ) -> Response {
-    match services.keys.revoke(&user, &key_id).await {
-        Ok(key) => Json(key_json(&key, services.clock.now())).into_response(),
-        Err(e) => error(e),
-    }
+    let revoked = services.keys.revoke(&user, &key_id).await;
+    let answer = revoked.map(|key| Json(key_json(&key, services.clock.now())));
+    respond(&services, &user, answer).await
 }
 
 fn bad_json(rejection: JsonRejection) -> Response {
@@ -213,7 +208,52 @@ fn invalid_request(status: StatusCode, detail: &str) -> Response {
     problem(status, None, "invalid_request", "Invalid request", detail, "")
 }
 
-fn error(error: KeyError) -> Response {
+/// The answer, with the user's `key_mgmt` bucket in the policy's rate-limit headers (seed 002:
+/// every response carries them) and a request id. A change refused by that bucket gets the
+/// policy's 429, as a refusal by the gateway's buckets does.
+async fn respond(services: &Services, user: &User, answer: Result<impl IntoResponse, KeyError>) -> Response {
+    let policy = services.policy.get();
+    let request_id = crate::gateway::request_id();
+    let render = policy.responder(policy.route("POST", "/v1/keys").map(|found| found.route));
+    let charges: Vec<Charge> = policy
+        .key_management_spec()
+        .map(|spec| Charge { spec, subject: user.id.clone(), cost: 1 })
+        .into_iter()
+        .collect();
+    // Read, not charged: the service has charged the change already, or refused it.
+    let buckets = if charges.is_empty() {
+        Vec::new()
+    } else {
+        services.limiter.peek(&charges).await.unwrap_or_default()
+    };
+    let now = SystemTime::from(services.clock.now());
+    let mut response = match answer {
+        Ok(answer) => {
+            let mut response = answer.into_response();
+            crate::gateway::add_limit_headers(&render, &buckets, now, &mut response);
+            response
+        }
+        Err(KeyError::Throttled { retry_after }) if !buckets.is_empty() => {
+            let denied = buckets
+                .iter()
+                .map(|bucket| BucketState { denied: true, retry_after: Some(retry_after), ..bucket.clone() })
+                .collect();
+            let decision = Decision { now, buckets: denied, retry_after: Some(retry_after) };
+            crate::gateway::from_rendered(render.refusal(&decision, &request_id))
+        }
+        Err(refused) => {
+            let mut response = error(refused, policy.rejection.problem_type_base.as_deref(), &request_id);
+            crate::gateway::add_limit_headers(&render, &buckets, now, &mut response);
+            response
+        }
+    };
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(crate::gateway::REQUEST_ID, value);
+    }
+    response
+}
+
+fn error(error: KeyError, type_base: Option<&str>, request_id: &str) -> Response {
     let detail = error.to_string();
     let (status, code) = match &error {
         KeyError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
@@ -224,7 +264,7 @@ fn error(error: KeyError) -> Response {
         KeyError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limit_exceeded"),
         KeyError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
         KeyError::Internal(cause) => {
-            tracing::error!(%cause, "key API failed");
+            tracing::error!(%cause, request_id, "key API failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
         }
     };
@@ -233,13 +273,7 @@ fn error(error: KeyError) -> Response {
     } else {
         &detail
     };
-    let mut response = problem(status, None, code, "Key management", detail, "");
-    if let KeyError::Throttled { retry_after } = error
-        && let Ok(value) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string())
-    {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    response
+    problem(status, type_base, code, "Key management", detail, request_id)
 }
 
 fn time(at: DateTime<Utc>) -> String {

@@ -139,7 +139,7 @@ async fn release(gateway: &Gateway, claim: Option<ClaimedKey>) {
 
 /// A request id unique in this process and across processes: a random prefix drawn once per
 /// process, then a counter. Ids only correlate logs with answers; they need not be secret.
-fn request_id() -> String {
+pub fn request_id() -> String {
     use std::sync::LazyLock;
     use std::sync::atomic::{AtomicU64, Ordering};
     static PREFIX: LazyLock<String> = LazyLock::new(|| random_base62(10));

@@ -30,7 +30,9 @@ use usage::{UsageQueries, UsageRecorder};
 
 pub use idempotency::request_fingerprint;
 pub use key_cache::KeyCache;
-pub use problems::problem;
+pub use enforce::request_id;
+pub use problems::{REQUEST_ID, problem};
+pub(crate) use responses::{add_limit_headers, from_rendered};
 
 /// The gateway's state, shared by every request.
 #[derive(Clone)]

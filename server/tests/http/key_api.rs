@@ -205,11 +205,28 @@ async fn the_eleventh_key_change_in_a_minute_gets_429_with_retry_after() {
         let response =
             app.keys_api(reqwest::Method::POST, "/v1/keys", Some(json!({"name": format!("key {n}")}))).await;
         assert_status(&response, StatusCode::CREATED);
+        // Seed 002: every response carries the draft-7 headers, here for key_mgmt (10 a minute).
+        assert_eq!(response.headers()["ratelimit-limit"], "10");
+        assert_eq!(response.headers()["ratelimit-remaining"], (9 - n).to_string().as_str());
     }
+    let listed = app.keys_api(reqwest::Method::GET, "/v1/keys", None).await;
+    assert_eq!(listed.headers()["ratelimit-remaining"], "0", "listing reads the bucket, charges nothing");
     let refused = app.keys_api(reqwest::Method::POST, "/v1/keys", Some(json!({"name": "one more"}))).await;
     assert_status(&refused, StatusCode::TOO_MANY_REQUESTS);
     let retry_after: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert_eq!(refused.headers()["content-type"], "application/problem+json");
+    assert_eq!(refused.headers()["ratelimit-remaining"], "0");
+    let request_id = refused.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let problem: Value = refused.json().await.unwrap();
+    assert_eq!(problem["status"], 429);
+    assert_eq!(problem["code"], "rate_limit_exceeded");
+    assert_eq!(problem["request_id"], request_id.as_str());
+    assert!(
+        problem["type"].as_str().unwrap().starts_with("https://"),
+        "the policy's problem type: {problem}"
+    );
+    assert!(problem["detail"].as_str().unwrap().contains("key_mgmt"), "{problem}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
