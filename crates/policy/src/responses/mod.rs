@@ -171,6 +171,11 @@ impl<'a> Responder<'a> {
             self.write_styles(described, buckets, now, &mut out);
         }
         self.write_daily_cap(buckets, &mut out);
+        // Seed 001: every public-endpoint response carries the upgrade link, not only its 429.
+        let public = buckets.iter().find(|bucket| self.policy.is_public_bucket(bucket.name));
+        if let Some(url) = public.and_then(|bucket| self.policy.refusal(bucket.name).upgrade_url) {
+            out.push(("X-Upgrade-URL".to_owned(), url.to_owned()));
+        }
         out
     }
 
@@ -188,7 +193,9 @@ impl<'a> Responder<'a> {
 
         let mut headers = vec![("Retry-After".to_owned(), retry_after.to_string())];
         headers.extend(self.headers(&decision.buckets, decision.now));
-        if let Some(url) = refusal.upgrade_url {
+        if let Some(url) = refusal.upgrade_url
+            && header_value(&headers, "X-Upgrade-URL").is_none()
+        {
             headers.push(("X-Upgrade-URL".to_owned(), url.to_owned()));
         }
         let refused = bodies::Refused { refusal: &refusal, bucket: refusing, retry_after, request_id };

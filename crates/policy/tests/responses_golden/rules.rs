@@ -107,10 +107,14 @@ fn the_upgrade_url_is_sent_only_when_configured() {
         r#"{"error":"Public rate limit reached (10/hour/IP).","code":"rate_limited","details":{"limit":10,"window_seconds":3600}}"#
     );
 
-    // Admitted answers never carry it.
+    // Seed 001: every public-endpoint answer carries it, admitted ones too; keyed answers only
+    // on their 429.
     let admitted = [resetting(state("public:GET /v1/check", Window::Hour, 10, 3, now), now, 120)];
     let policy = shipped("seed-001");
     let headers = policy.rate_limit_headers(check.as_ref(), &admitted, now);
+    assert_eq!(header_value(&headers, "X-Upgrade-URL"), Some("https://igregulator.io/pricing"));
+    let keyed = [resetting(state("monthly", Window::Month { anchor_day: 1 }, 10_000, 3, now), now, 120)];
+    let headers = policy.rate_limit_headers(None, &keyed, now);
     assert_eq!(header_value(&headers, "X-Upgrade-URL"), None);
 }
 

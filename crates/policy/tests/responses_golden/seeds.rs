@@ -89,7 +89,7 @@ fn seed_001_public_refusal_waits_for_the_top_of_the_hour_with_the_seeds_body() {
 }
 
 #[test]
-fn seed_001_public_answers_carry_x_ratelimit_and_both_policy_strings() {
+fn seed_001_public_answers_carry_x_ratelimit_both_policy_strings_and_the_upgrade_link() {
     for name in ["seed-001", "default"] {
         let policy = shipped(name);
         let check = route(&policy, "GET", "/v1/check");
@@ -105,6 +105,7 @@ fn seed_001_public_answers_carry_x_ratelimit_and_both_policy_strings() {
                 ("X-RateLimit-Reset", "1776603600"),
                 ("X-RateLimit-Policy", "tier=public;limit=10;window=hour"),
                 ("RateLimit-Policy", r#""default";q=10;w=3600"#),
+                ("X-Upgrade-URL", "https://igregulator.io/pricing"),
             ],
             "{name}"
         );
