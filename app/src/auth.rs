@@ -96,11 +96,16 @@ pub async fn log_in(email: String, password: String, next: String) -> Result<(),
 pub async fn sign_up(email: String, password: String, account_name: String) -> Result<(), AppError> {
     use services::accounts::SignUpError;
     let services = ssr::services()?;
+    let ip = ssr::client_ip().await?;
     let user = services
-        .accounts
-        .sign_up(&email, secrecy::SecretString::from(password), &account_name)
+        .logins
+        .sign_up(&email, secrecy::SecretString::from(password), &account_name, ip)
         .await
         .map_err(|error| match error {
+            SignUpError::Throttled { retry_after } => {
+                AppError::Throttled { retry_after_secs: retry_after.as_secs() }
+            }
+            SignUpError::Unavailable => AppError::Unavailable(error.to_string()),
             SignUpError::Internal(cause) => ssr::internal(cause),
             expected => AppError::Invalid(expected.to_string()),
         })?;

@@ -5,6 +5,7 @@
 //! over many addresses; a browser that has logged in to that account before presents a device
 //! token (OWASP's "device cookie") and skips it, so such an attack does not lock the owner out.
 //! A success clears the (email, IP) bucket. When the limiter store fails, logins fail closed.
+//! Sign-ups are charged to the per-IP bucket too.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +65,15 @@ impl From<Refused> for PasswordChangeError {
     }
 }
 
+impl From<Refused> for SignUpError {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::Throttled { retry_after } => SignUpError::Throttled { retry_after },
+            Refused::Unavailable => SignUpError::Unavailable,
+        }
+    }
+}
+
 /// A successful login: the user, and a new device token to remember when the browser had none
 /// for this account.
 #[derive(Debug)]
@@ -113,6 +123,22 @@ impl Logins {
         self.forget_typos(&charges).await;
         let new_device_token = if recognised { None } else { Some(self.remember_device(&user).await?) };
         Ok(LoggedIn { user, new_device_token })
+    }
+
+    /// Signs up a new owner, charging the attempt to the login's per-address bucket first: an
+    /// answer of "this email already has an account" is then no faster a way to find accounts
+    /// than the login is.
+    pub async fn sign_up(
+        &self,
+        email: &str,
+        password: SecretString,
+        account_name: &str,
+        ip: std::net::IpAddr,
+    ) -> Result<User, SignUpError> {
+        let per_address = self.policy.get().security.login.specs().ip;
+        let charge = [Charge { spec: per_address, subject: ip.to_string(), cost: 1 }];
+        throttle::charge(&*self.limiter, &charge, "the sign-up").await?;
+        self.accounts.sign_up(email, password, account_name).await
     }
 
     /// Changes a signed-in user's password once their current one checks out. Each attempt is

@@ -159,6 +159,40 @@ async fn signing_up_twice_with_one_email_is_refused_plainly() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probing_emails_at_sign_up_is_throttled_with_the_logins_per_address_budget() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    app.log_out().await;
+    // The policy's login `ip` bucket: 30 attempts an hour from one address, sign-up included.
+    let probe = || {
+        app.call(
+            &app.browser,
+            "sign_up",
+            &[("email", "ada@example.com"), ("password", PASSWORD), ("account_name", "")],
+        )
+    };
+    for _ in 1..30 {
+        assert_status(&probe().await, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let refused = probe().await;
+    assert_status(&refused, StatusCode::TOO_MANY_REQUESTS);
+    let login = app
+        .call(&app.browser, "log_in", &[("email", "ada@example.com"), ("password", PASSWORD), ("next", "/")])
+        .await;
+    assert_status(&login, StatusCode::TOO_MANY_REQUESTS);
+
+    app.clock.advance(Duration::hours(1));
+    let fresh = app
+        .call(
+            &app.browser,
+            "sign_up",
+            &[("email", "bob@example.com"), ("password", PASSWORD), ("account_name", "")],
+        )
+        .await;
+    assert!(fresh.status().is_success() || fresh.status().is_redirection(), "{}", fresh.status());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_in_user_visiting_login_goes_to_the_overview() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;

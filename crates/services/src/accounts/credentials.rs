@@ -20,6 +20,12 @@ pub enum SignUpError {
     EmailTaken,
     #[error("Give the account a name of at most {MAX_ACCOUNT_NAME} characters, without line breaks.")]
     InvalidAccountName,
+    /// Sign-ups share the per-address login budget, so probing which emails have accounts is
+    /// as slow here as guessing passwords at the login.
+    #[error("Too many attempts from this address.")]
+    Throttled { retry_after: std::time::Duration },
+    #[error("Signing up is unavailable for a moment. Try again shortly.")]
+    Unavailable,
     #[error("internal error: {0}")]
     Internal(String),
 }
