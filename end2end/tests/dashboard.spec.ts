@@ -47,6 +47,7 @@ test("keys, live gauges and charts, rotation, revocation, billing and an upgrade
   const dialog = page.getByRole("dialog", { name: "Copy your new secret" });
   const secret = (await dialog.getByTestId("new-secret").textContent())!.trim();
   await dialog.getByRole("button", { name: "Copy" }).click();
+  await expect(dialog.getByRole("status")).toHaveText("Copied");
   expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
   await dialog.getByRole("button", { name: "I have stored it" }).click();
   await shot("keys");

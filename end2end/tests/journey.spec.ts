@@ -59,7 +59,7 @@ test("sign up, use the shell, log out, and log back in to the page asked for", a
   await page.screenshot({ path: testInfo.outputPath("plan.png"), fullPage: true });
 });
 
-test("on the Account page: rename the account, change the password (other browsers are signed out), sign out everywhere else", async ({ page, browser }, testInfo) => {
+test("on the Account page: rename the account, change the password (other browsers are logged out), log out everywhere else", async ({ page, browser }, testInfo) => {
   const js = testInfo.project.use.javaScriptEnabled !== false;
   const email = `grace-${Date.now()}-${testInfo.project.name}@example.com`;
   const newPassword = "a brand new horse";
@@ -109,7 +109,7 @@ test("on the Account page: rename the account, change the password (other browse
   await expect(laptop).toHaveURL("/login?next=/keys");
   await laptop.close();
 
-  await page.getByRole("button", { name: "Log out" }).click();
+  await page.getByRole("button", { name: "Log out", exact: true }).click();
   await expect(page).toHaveURL(/\/login$/);
   await pageIsReady(page, js);
   await page.getByLabel("Email").fill(email);
@@ -119,8 +119,8 @@ test("on the Account page: rename the account, change the password (other browse
 
   await page.goto("/account");
   await pageIsReady(page, js);
-  await page.getByRole("button", { name: "Sign out everywhere else" }).click();
-  await expect(page.getByRole("status")).toHaveText("Every other browser signed in as you has been signed out.");
+  await page.getByRole("button", { name: "Log out everywhere else" }).click();
+  await expect(page.getByRole("status")).toHaveText("Every other browser logged in as you has been logged out.");
   await page.goto("/keys");
   await expect(page).toHaveURL("/keys");
 });

@@ -29,9 +29,13 @@ test("create a key, copy its secret once, call the API, rotate, revoke, rename",
   const secret = (await dialog.getByTestId("new-secret").textContent())!.trim();
   expect(secret).toMatch(/^ks_[0-9A-Za-z]{22}_[0-9A-Za-z]{6}$/);
   await dialog.getByRole("button", { name: "Copy" }).click();
-  await expect(dialog.getByRole("button", { name: "Copied" })).toBeVisible();
+  await expect(dialog.getByRole("status")).toHaveText("Copied");
   expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
   await page.screenshot({ path: testInfo.outputPath("keys-secret.png") });
+  // Escape does not lose the secret: only the done button closes the dialog.
+  await page.keyboard.press("Escape");
+  await expect(dialog).toBeVisible();
+  await expect(dialog.getByTestId("new-secret")).toHaveText(secret);
   await dialog.getByRole("button", { name: "I have stored it" }).click();
   await expect(dialog).toBeHidden();
 

@@ -1,4 +1,4 @@
-//! The signed-in user's own account: who they are signed in as, the account's name (owners
+//! The signed-in user's own account: who they are logged in as, the account's name (owners
 //! rename it), their password and their other sessions. Plain forms that work without
 //! JavaScript.
 
@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use super::FormError;
+use super::{FormError, sentence_case};
 use crate::account::{ChangePassword, RenameAccount, SignOutEverywhereElse};
 use crate::auth::Viewer;
 use crate::shell::CurrentViewer;
@@ -43,15 +43,15 @@ fn AccountBody(viewer: Viewer) -> impl IntoView {
         <div class="stack">
             <Show when=changed>
                 <div class="alert alert-success" role="status">
-                    "Your password was changed. Every other browser signed in as you has been signed out."
+                    "Your password was changed. Every other browser logged in as you has been logged out."
                 </div>
             </Show>
             <Show when=signed_out>
                 <div class="alert alert-success" role="status">
-                    "Every other browser signed in as you has been signed out."
+                    "Every other browser logged in as you has been logged out."
                 </div>
             </Show>
-            <p>"Signed in as " <strong>{viewer.email}</strong> {format!(" ({})", viewer.role)}</p>
+            <p>"Logged in as " <strong>{viewer.email}</strong> {format!(" ({})", sentence_case(&viewer.role))}</p>
             {viewer.account_name.map(|name| view! { <AccountName name is_owner read_only /> })}
             {if read_only {
                 view! { <p class="muted">"A read-only view of the customer's account: their password is theirs to change."</p> }.into_any()
@@ -79,7 +79,7 @@ fn PasswordForm() -> impl IntoView {
     view! {
         <section class="card stack" aria-labelledby="password-heading">
             <h2 id="password-heading">"Change password"</h2>
-            <p class="muted">"Every other browser signed in as you will be signed out; this one stays signed in."</p>
+            <p class="muted">"Every other browser logged in as you will be logged out; this one stays logged in."</p>
             <FormError result=change.value() />
             <ActionForm action=change node_ref=form attr:class="form">
                 <div class="field">
@@ -113,11 +113,11 @@ fn SignOutEverywhereElseForm() -> impl IntoView {
     view! {
         <section class="card stack" aria-labelledby="sessions-heading">
             <h2 id="sessions-heading">"Other browsers"</h2>
-            <p class="muted">"Signed in on a computer you no longer use? Sign out every browser but this one."</p>
+            <p class="muted">"Logged in on a computer you no longer use? Log out every browser but this one."</p>
             <FormError result=sign_out.value() />
             <ActionForm action=sign_out>
                 <button type="submit" class="btn" aria-busy=move || sign_out.pending().get().to_string()>
-                    "Sign out everywhere else"
+                    "Log out everywhere else"
                 </button>
             </ActionForm>
         </section>
@@ -131,12 +131,12 @@ fn LeaveAccountForm() -> impl IntoView {
     view! {
         <section class="card stack" aria-labelledby="leave-heading">
             <h2 id="leave-heading">"Leave this account"</h2>
-            <p class="muted">"You will be signed out and can no longer log in here. The keys you created stay with the account."</p>
+            <p class="muted">"You will be logged out and can no longer log in here. The keys you created stay with the account."</p>
             <FormError result=leave.value() />
             <details>
                 <summary class="btn btn-danger">"Leave…"</summary>
                 <ActionForm action=leave attr:class="form">
-                    <button type="submit" class="btn btn-danger">"Leave the account and sign out"</button>
+                    <button type="submit" class="btn btn-danger">"Leave the account and log out"</button>
                 </ActionForm>
             </details>
         </section>

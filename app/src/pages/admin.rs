@@ -7,9 +7,10 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use numbers::thousands;
 
+use super::keys::status_badge;
 use super::overview::{Gauge, Month};
 use super::usage::ChartCard;
-use super::{FormError, short_time};
+use super::{FormError, sentence_case, short_time};
 use crate::admin::{
     AccountListing, AdminAccount, AdminChangePlan, ResetBucket, SetAccountDisabled, SetOverride,
     admin_overview, load_account, search_accounts,
@@ -151,7 +152,8 @@ fn AccountBody(
                     <input type="hidden" name="account_id" value=id.clone() />
                     <label for="view-as-reason">"Reason"</label>
                     <input id="view-as-reason" name="reason" required placeholder="e.g. ticket #1234: quota question" />
-                    <button type="submit" class="btn">"View as customer"</button>
+                    <button type="submit" class="btn" disabled=move || view_as.pending().get()
+                        aria-busy=move || view_as.pending().get().to_string()>"View as customer"</button>
                 </ActionForm>
             </section>
             <Month live />
@@ -172,14 +174,14 @@ fn AccountBody(
             <Overrides account=account.clone() set_override reset />
             <section class="card" aria-labelledby="users-heading">
                 <h2 id="users-heading">"Users"</h2>
-                <ul>{account.users.iter().map(|(email, role)| view! { <li>{format!("{email} ({role})")}</li> }).collect_view()}</ul>
+                <ul>{account.users.iter().map(|(email, role)| view! { <li>{format!("{email} ({})", sentence_case(role))}</li> }).collect_view()}</ul>
             </section>
             <section class="card" aria-labelledby="keys-heading">
                 <h2 id="keys-heading">"Keys"</h2>
                 <div class="table-wrap"><table class="table">
                     <thead><tr><th scope="col">"Name"</th><th scope="col">"Key"</th><th scope="col">"Status"</th><th scope="col">"Last used"</th></tr></thead>
                     <tbody>{account.keys.iter().map(|key| view! {
-                        <tr><th scope="row">{key.name.clone()}</th><td class="mono">{format!("{}…", key.start)}</td><td>{key.status.clone()}</td><td>{key.last_used_at.as_deref().map_or("Never".to_owned(), short_time)}</td></tr>
+                        <tr><th scope="row">{key.name.clone()}</th><td class="mono">{format!("{}…", key.start)}</td><td>{status_badge(key)}</td><td>{key.last_used_at.as_deref().map_or("Never".to_owned(), short_time)}</td></tr>
                     }).collect_view()}</tbody>
                 </table></div>
                 <p><a href=audit_link>"This account's audit log"</a></p>
@@ -206,7 +208,8 @@ fn PlanForm(
                     view! { <option value=plan selected=selected>{name}</option> }
                 }).collect_view()}
             </select>
-            <button type="submit" class="btn btn-primary">"Change plan"</button>
+            <button type="submit" class="btn btn-primary" disabled=move || change_plan.pending().get()
+                aria-busy=move || change_plan.pending().get().to_string()>"Change plan"</button>
         </ActionForm>
     }
 }
@@ -240,9 +243,12 @@ fn Overrides(
                             {account.can_change.then(|| view! { <td>
                                 <ActionForm action=set_override attr:class="row">
                                     <input type="hidden" name="account_id" value=row_id />
-                                    <input type="hidden" name="bucket" value=row.bucket />
+                                    <input type="hidden" name="bucket" value=row.bucket.clone() />
                                     <input name="limit" aria-label=label inputmode="numeric" value=value.map(|v| v.to_string()).unwrap_or_default() placeholder="the plan's" />
-                                    <button type="submit" class="btn btn-small">"Save"</button>
+                                    <button type="submit" class="btn btn-small" disabled=move || set_override.pending().get()
+                                        aria-busy=move || set_override.pending().get().to_string()>
+                                        "Save"<span class="sr-only">{format!(" the limit for {}", row.bucket)}</span>
+                                    </button>
                                 </ActionForm>
                             </td> })}
                         </tr>
@@ -250,22 +256,27 @@ fn Overrides(
                 }).collect_view()}</tbody>
             </table></div>
             {account.can_change.then(|| view! {
-                <ActionForm action=reset attr:class="form row">
-                    <input type="hidden" name="account_id" value=reset_id.clone() />
-                    <label for="reset-bucket">"Reset the counter of"</label>
-                    <select id="reset-bucket" name="bucket">
-                        {account.limits.iter().map(|row| {
-                            let label = if row.per_key { format!("{} (one key)", row.bucket) } else { row.bucket.clone() };
-                            view! { <option value=row.bucket.clone()>{label}</option> }
-                        }).collect_view()}
-                    </select>
-                    <label for="reset-key">"Key"</label>
-                    <select id="reset-key" name="key_id">
-                        <option value="">"— account-wide —"</option>
-                        {account.keys.iter().filter(|key| key.status == "active" || key.status == "rotating").map(|key| view! { <option value=key.id.clone()>{key.name.clone()}</option> }).collect_view()}
-                    </select>
-                    <button type="submit" class="btn">"Reset counter"</button>
-                </ActionForm>
+                <details>
+                    <summary class="btn btn-danger">"Reset a counter…"</summary>
+                    <ActionForm action=reset attr:class="form row">
+                        <input type="hidden" name="account_id" value=reset_id.clone() />
+                        <label for="reset-bucket">"Reset the counter of"</label>
+                        <select id="reset-bucket" name="bucket">
+                            {account.limits.iter().map(|row| {
+                                let label = if row.per_key { format!("{} (one key)", row.bucket) } else { row.bucket.clone() };
+                                view! { <option value=row.bucket.clone()>{label}</option> }
+                            }).collect_view()}
+                        </select>
+                        <label for="reset-key">"Key"</label>
+                        <select id="reset-key" name="key_id">
+                            <option value="">"— account-wide —"</option>
+                            {account.keys.iter().filter(|key| key.status == "active" || key.status == "rotating").map(|key| view! { <option value=key.id.clone()>{key.name.clone()}</option> }).collect_view()}
+                        </select>
+                        <p class="field-hint">"The count starts again from zero at once, on every node: requests it refused until now are let through. This cannot be undone."</p>
+                        <button type="submit" class="btn btn-danger" disabled=move || reset.pending().get()
+                            aria-busy=move || reset.pending().get().to_string()>"Reset counter"</button>
+                    </ActionForm>
+                </details>
             })}
         </section>
     }
@@ -275,6 +286,18 @@ fn Overrides(
 fn Disable(account: AdminAccount, disable: ServerAction<SetAccountDisabled>) -> impl IntoView {
     let disabling = !account.disabled;
     let confirm_label = format!("Type {} to confirm", account.name);
+    // Enabling harms nothing, so only disabling asks for the account's name.
+    let confirm = if disabling {
+        view! {
+            <div class="field">
+                <label for="disable-confirm">{confirm_label}</label>
+                <input id="disable-confirm" name="confirm_name" required autocomplete="off" />
+            </div>
+        }
+        .into_any()
+    } else {
+        view! { <input type="hidden" name="confirm_name" value="" /> }.into_any()
+    };
     view! {
         <section class="card stack" aria-labelledby="disable-heading">
             <h2 id="disable-heading">{if disabling { "Disable the account" } else { "Enable the account" }}</h2>
@@ -286,11 +309,11 @@ fn Disable(account: AdminAccount, disable: ServerAction<SetAccountDisabled>) -> 
                     <label for="disable-reason">"Reason"</label>
                     <input id="disable-reason" name="reason" required />
                 </div>
-                <div class="field">
-                    <label for="disable-confirm">{confirm_label}</label>
-                    <input id="disable-confirm" name="confirm_name" autocomplete="off" />
-                </div>
-                <button type="submit" class=if disabling { "btn btn-danger" } else { "btn" }>{if disabling { "Disable account" } else { "Enable account" }}</button>
+                {confirm}
+                <button type="submit" class=if disabling { "btn btn-danger" } else { "btn" } disabled=move || disable.pending().get()
+                    aria-busy=move || disable.pending().get().to_string()>
+                    {if disabling { "Disable account" } else { "Enable account" }}
+                </button>
             </ActionForm>
         </section>
     }

@@ -1,24 +1,28 @@
 //! Billing: this month's tier, extra requests and cost, the projection to month end with the
-//! arithmetic in words, and the spend cap. Works without JavaScript (a plain form).
+//! arithmetic in words, and the spend cap. Works without JavaScript (a plain form). Staff
+//! viewing as the customer see no form.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use numbers::thousands;
 
-use super::FormError;
+use super::{FormError, ReadOnlyNote, viewing_as};
 use crate::billing::{Billing, PricedMonth, SetSpendCap, SpendCapView, load_billing};
+use crate::shell::CurrentViewer;
 
 #[component]
 pub fn BillingPage() -> impl IntoView {
     let set_cap = ServerAction::<SetSpendCap>::new();
     let billing = Resource::new(move || set_cap.version().get(), |_| load_billing());
+    let viewer = use_context::<CurrentViewer>();
     view! {
         <Title text="Billing" />
         <div class="page-header"><h1>"Billing"</h1></div>
         <Transition fallback=|| view! { <p class="muted">"Loading this month's figures…"</p> }>
             {move || Suspend::new(async move {
+                let read_only = viewing_as(viewer).await;
                 match billing.await {
-                    Ok(billing) => view! { <BillingBody billing set_cap /> }.into_any(),
+                    Ok(billing) => view! { <BillingBody billing set_cap read_only /> }.into_any(),
                     Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
                 }
             })}
@@ -27,7 +31,7 @@ pub fn BillingPage() -> impl IntoView {
 }
 
 #[component]
-fn BillingBody(billing: Billing, set_cap: ServerAction<SetSpendCap>) -> impl IntoView {
+fn BillingBody(billing: Billing, set_cap: ServerAction<SetSpendCap>, read_only: bool) -> impl IntoView {
     let Billing { period, priced, spend_cap } = billing;
     view! {
         <div class="stack">
@@ -36,7 +40,7 @@ fn BillingBody(billing: Billing, set_cap: ServerAction<SetSpendCap>) -> impl Int
                 Some(month) => view! { <PricedMonthView month /> }.into_any(),
                 None => view! { <div class="alert alert-info">"This deployment does not price usage."</div> }.into_any(),
             }}
-            <SpendCap cap=spend_cap set_cap />
+            <SpendCap cap=spend_cap set_cap read_only />
         </div>
     }
 }
@@ -59,7 +63,7 @@ fn PricedMonthView(month: PricedMonth) -> impl IntoView {
 }
 
 #[component]
-fn SpendCap(cap: SpendCapView, set_cap: ServerAction<SetSpendCap>) -> impl IntoView {
+fn SpendCap(cap: SpendCapView, set_cap: ServerAction<SetSpendCap>, read_only: bool) -> impl IntoView {
     let SpendCapView { amount, summary, reached, can_change } = cap;
     view! {
         <section class="card stack" aria-labelledby="cap-heading">
@@ -72,14 +76,18 @@ fn SpendCap(cap: SpendCapView, set_cap: ServerAction<SetSpendCap>) -> impl IntoV
             })}
             <p class="muted">"Once this month's fees reach the cap, API calls get 429 with a body that says so, until the cap is raised or the month ends."</p>
             <FormError result=set_cap.value() />
-            {can_change.then(|| view! {
+            {read_only.then(|| view! { <ReadOnlyNote /> })}
+            {(can_change && !read_only).then(|| view! {
                 <ActionForm action=set_cap attr:class="form">
                     <div class="field">
                         <label for="spend-cap">"Monthly cap (USD)"</label>
                         <input id="spend-cap" name="amount" inputmode="decimal" value=amount autocomplete="off" aria-describedby="spend-cap-hint" />
                         <p class="field-hint" id="spend-cap-hint">"Leave empty for no cap."</p>
                     </div>
-                    <div class="form-actions"><button type="submit" class="btn btn-primary">"Save spend cap"</button></div>
+                    <div class="form-actions">
+                        <button type="submit" class="btn btn-primary" disabled=move || set_cap.pending().get()
+                            aria-busy=move || set_cap.pending().get().to_string()>"Save spend cap"</button>
+                    </div>
                 </ActionForm>
             })}
         </section>

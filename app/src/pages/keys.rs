@@ -3,17 +3,18 @@
 //!
 //! Creating and rotating need JavaScript: the secret arrives in the call's response and lives
 //! only in this page's memory, so a plain form post (which redirects) could never show it.
-//! Renaming and revoking work without JavaScript.
+//! Renaming and revoking work without JavaScript. Staff viewing as the customer see no forms.
 
 use leptos::html::Details;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::secret_dialog::{OneTimeSecret, OneTimeSecretDialog};
-use super::{FormError, short_time};
+use super::{FormError, ReadOnlyNote, short_time, viewing_as};
 use crate::keys::{
     CreateKey, GRACE_PERIODS, KeyView, KeyWithSecret, RenameKey, RevokeKey, RotateKey, list_keys,
 };
+use crate::shell::CurrentViewer;
 
 /// What each key's row can do.
 #[derive(Clone, Copy)]
@@ -52,6 +53,7 @@ pub fn KeysPage() -> impl IntoView {
     });
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
+    let viewer = use_context::<CurrentViewer>();
 
     view! {
         <Title text="API keys" />
@@ -59,15 +61,24 @@ pub fn KeysPage() -> impl IntoView {
             <h1>"API keys"</h1>
         </div>
         <div class="stack">
-            <CreateKeyForm create hydrated />
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    if viewing_as(viewer).await {
+                        view! { <ReadOnlyNote /> }.into_any()
+                    } else {
+                        view! { <CreateKeyForm create hydrated /> }.into_any()
+                    }
+                })}
+            </Transition>
             <FormError result=rename.value() />
             <FormError result=rotate.value() />
             <FormError result=revoke.value() />
             <Transition fallback=|| view! { <p class="muted">"Loading keys…"</p> }>
                 {move || Suspend::new(async move {
+                    let read_only = viewing_as(viewer).await;
                     match keys.await {
                         Ok(keys) if keys.is_empty() => view! { <NoKeys /> }.into_any(),
-                        Ok(keys) => view! { <KeyTable keys actions hydrated /> }.into_any(),
+                        Ok(keys) => view! { <KeyTable keys actions hydrated read_only /> }.into_any(),
                         Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
                     }
                 })}
@@ -130,7 +141,12 @@ fn NoKeys() -> impl IntoView {
 }
 
 #[component]
-fn KeyTable(keys: Vec<KeyView>, actions: KeyActions, hydrated: RwSignal<bool>) -> impl IntoView {
+fn KeyTable(
+    keys: Vec<KeyView>,
+    actions: KeyActions,
+    hydrated: RwSignal<bool>,
+    read_only: bool,
+) -> impl IntoView {
     view! {
         <div class="table-wrap">
             <table class="table">
@@ -143,11 +159,11 @@ fn KeyTable(keys: Vec<KeyView>, actions: KeyActions, hydrated: RwSignal<bool>) -
                         <th scope="col">"Last used"</th>
                         <th scope="col">"Expires"</th>
                         <th scope="col">"Status"</th>
-                        <th scope="col">"Actions"</th>
+                        {(!read_only).then(|| view! { <th scope="col">"Actions"</th> })}
                     </tr>
                 </thead>
                 <tbody>
-                    {keys.into_iter().map(|key| view! { <KeyRow key actions hydrated /> }).collect_view()}
+                    {keys.into_iter().map(|key| view! { <KeyRow key actions hydrated read_only /> }).collect_view()}
                 </tbody>
             </table>
         </div>
@@ -155,7 +171,7 @@ fn KeyTable(keys: Vec<KeyView>, actions: KeyActions, hydrated: RwSignal<bool>) -
 }
 
 #[component]
-fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>) -> impl IntoView {
+fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>, read_only: bool) -> impl IntoView {
     let KeyActions { rename, rotate, revoke } = actions;
     let usable = matches!(key.status.as_str(), "active" | "rotating");
     let status = status_badge(&key);
@@ -177,9 +193,9 @@ fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>) -> impl I
             <td class="when">{key.last_used_at.as_deref().map_or("Never".to_owned(), short_time)}</td>
             <td class="when">{key.expires_at.as_deref().map_or("Never".to_owned(), short_time)}</td>
             <td>{status}</td>
-            <td>
+            {(!read_only).then(|| view! { <td>
                 <details node_ref=renaming>
-                    <summary class="btn btn-small">"Rename…"</summary>
+                    <summary class="btn btn-small">"Rename…"<span class="sr-only">{format!(" {name}")}</span></summary>
                     <ActionForm action=rename attr:class="form">
                         <input type="hidden" name="key_id" value=rename_id.clone() />
                         <div class="field">
@@ -187,12 +203,13 @@ fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>) -> impl I
                             <input id=format!("rename-{}", rename_id) name="name" type="text" maxlength="64" required value=key.name.clone() />
                             <p class="field-hint">"The secret and the key's limits stay as they are."</p>
                         </div>
-                        <button type="submit" class="btn btn-small">"Save name"</button>
+                        <button type="submit" class="btn btn-small" disabled=move || rename.pending().get()
+                            aria-busy=move || rename.pending().get().to_string()>"Save name"</button>
                     </ActionForm>
                 </details>
                 {usable.then(|| view! {
                     <details node_ref=rotating>
-                        <summary class="btn btn-small">"Rotate…"</summary>
+                        <summary class="btn btn-small">"Rotate…"<span class="sr-only">{format!(" {name}")}</span></summary>
                         <ActionForm action=rotate attr:class="form">
                             <input type="hidden" name="key_id" value=id.clone() />
                             <div class="field">
@@ -201,11 +218,12 @@ fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>) -> impl I
                                     {GRACE_PERIODS.iter().map(|(value, label, _)| view! { <option value=*value selected=*value == "24h">{*label}</option> }).collect_view()}
                                 </select>
                             </div>
-                            <button type="submit" class="btn btn-small" disabled=move || !hydrated.get()>"Rotate secret"</button>
+                            <button type="submit" class="btn btn-small" disabled=move || !hydrated.get() || rotate.pending().get()
+                                aria-busy=move || rotate.pending().get().to_string()>"Rotate secret"</button>
                         </ActionForm>
                     </details>
                     <details>
-                        <summary class="btn btn-small btn-danger">"Revoke…"</summary>
+                        <summary class="btn btn-small btn-danger">"Revoke…"<span class="sr-only">{format!(" {name}")}</span></summary>
                         <ActionForm action=revoke attr:class="form">
                             <input type="hidden" name="key_id" value=revoke_id.clone() />
                             <div class="field">
@@ -213,11 +231,12 @@ fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>) -> impl I
                                 <input id=format!("confirm-{}", revoke_id) name="confirm_name" type="text" required autocomplete="off" />
                                 <p class="field-hint">"Requests with this key fail at once, everywhere. This cannot be undone."</p>
                             </div>
-                            <button type="submit" class="btn btn-small btn-danger">"Revoke key"</button>
+                            <button type="submit" class="btn btn-small btn-danger" disabled=move || revoke.pending().get()
+                                aria-busy=move || revoke.pending().get().to_string()>"Revoke key"</button>
                         </ActionForm>
                     </details>
                 })}
-            </td>
+            </td> })}
         </tr>
     }
 }
@@ -234,7 +253,7 @@ fn close_after_success(details: NodeRef<Details>, succeeded: impl Fn() -> bool +
     });
 }
 
-fn status_badge(key: &KeyView) -> AnyView {
+pub(crate) fn status_badge(key: &KeyView) -> AnyView {
     match key.status.as_str() {
         "rotating" => {
             let until = key.rotating_until.as_deref().map_or(String::new(), short_time);

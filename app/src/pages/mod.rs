@@ -30,6 +30,8 @@ pub use usage::UsagePage;
 use leptos::prelude::*;
 
 use crate::AppError;
+use crate::auth::Viewer;
+use crate::shell::CurrentViewer;
 
 /// The error from a form's last submission, announced to screen readers.
 #[component]
@@ -42,6 +44,25 @@ where
             view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }
         })
     }
+}
+
+/// The signed-in user as the shell loaded them, for a page to await inside its `Suspend`.
+pub(crate) async fn signed_in(current: Option<CurrentViewer>) -> Option<Viewer> {
+    match current {
+        Some(CurrentViewer(viewer)) => viewer.await.ok().flatten(),
+        None => None,
+    }
+}
+
+/// Whether staff are viewing this account as its customer: the server refuses every change
+/// then, so pages show this note instead of their forms.
+pub(crate) async fn viewing_as(current: Option<CurrentViewer>) -> bool {
+    signed_in(current).await.is_some_and(|viewer| viewer.view_as.is_some())
+}
+
+#[component]
+pub(crate) fn ReadOnlyNote() -> impl IntoView {
+    view! { <p class="muted">"Read-only while you view this account as its customer."</p> }
 }
 
 /// Keeps `live` current while the page is open: every `every`, in the browser only, calls
@@ -77,4 +98,10 @@ pub(crate) fn short_time(iso: &str) -> String {
         (Some(date), Some(time)) => format!("{date} {time} UTC"),
         _ => iso.to_owned(),
     }
+}
+
+/// `owner` → `Owner`: a stored word as a heading or a label shows it.
+pub(crate) fn sentence_case(word: &str) -> String {
+    let mut letters = word.chars();
+    letters.next().map_or_else(String::new, |first| first.to_uppercase().chain(letters).collect())
 }

@@ -52,7 +52,7 @@ fn OverviewBody(overview: Overview) -> impl IntoView {
                 </div>
             })}
             <Month live />
-            <div class="gauge-grid" aria-live="polite">
+            <div class="gauge-grid">
                 {gauges.into_iter().map(|gauge| view! { <Gauge live name=gauge.name /> }).collect_view()}
             </div>
         </div>
@@ -140,7 +140,8 @@ pub(crate) fn Gauge(live: RwSignal<Overview>, name: String) -> impl IntoView {
     let meta = move || {
         gauge.get().map_or_else(String::new, |gauge| {
             format!(
-                "{} · {} of {} used · {} left · resets in {}",
+                "{}{} · {} of {} used · {} left · resets in {}",
+                nearness(&gauge),
                 gauge.window,
                 thousands(gauge.used),
                 thousands(gauge.limit),
@@ -162,17 +163,24 @@ pub(crate) fn Gauge(live: RwSignal<Overview>, name: String) -> impl IntoView {
     }
 }
 
+/// How close a bucket is to its limit, in words, so the state is not told by colour alone.
+fn nearness(gauge: &GaugeView) -> &'static str {
+    if gauge.remaining == 0 {
+        "Limit reached · "
+    } else if gauge.used.saturating_mul(10) >= gauge.limit.saturating_mul(9) {
+        "Near limit · "
+    } else {
+        ""
+    }
+}
+
 /// A gauge's title: the plan buckets and key management by what they mean, any other bucket by
 /// its policy name as a heading ("reads" → "Reads", "bulk_exports" → "Bulk exports").
-fn bucket_label(name: &str) -> String {
+pub(crate) fn bucket_label(name: &str) -> String {
     match name {
         "monthly" => "Monthly quota".into(),
         "key_mgmt" => "Key changes".into(),
-        other => {
-            let words = other.replace('_', " ");
-            let mut letters = words.chars();
-            letters.next().map_or_else(String::new, |first| first.to_uppercase().chain(letters).collect())
-        }
+        other => super::sentence_case(&other.replace('_', " ")),
     }
 }
 
@@ -188,7 +196,27 @@ fn human_duration(seconds: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::bucket_label;
+    use super::{bucket_label, nearness};
+    use crate::overview::GaugeView;
+
+    #[test]
+    fn a_bucket_near_or_at_its_limit_says_so_in_words() {
+        let said = |used, limit| {
+            let gauge = GaugeView {
+                name: "burst".into(),
+                window: "per second".into(),
+                limit,
+                used,
+                remaining: limit.saturating_sub(used),
+                reset_seconds: 1,
+            };
+            nearness(&gauge)
+        };
+        assert_eq!(
+            [said(0, 10), said(8, 10), said(9, 10), said(10, 10)],
+            ["", "", "Near limit · ", "Limit reached · "]
+        );
+    }
 
     #[test]
     fn gauges_are_titled_by_meaning_or_by_the_bucket_name_as_a_heading() {

@@ -1,11 +1,11 @@
 //! The Plan page: every plan side by side, the current one marked, and a switch that asks for
 //! confirmation first (plans arranged by contract say whom to ask instead). Works without
-//! JavaScript (plain forms).
+//! JavaScript (plain forms). Staff viewing as the customer see no switch.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::FormError;
+use super::{FormError, ReadOnlyNote, signed_in};
 use crate::plans::{ChangePlan, PlanView, list_plans};
 use crate::shell::CurrentViewer;
 
@@ -13,7 +13,7 @@ use crate::shell::CurrentViewer;
 pub fn PlanPage() -> impl IntoView {
     let change = ServerAction::<ChangePlan>::new();
     let plans = Resource::new(move || change.version().get(), |_| list_plans());
-    let viewer = use_context::<CurrentViewer>().map(|CurrentViewer(viewer)| viewer);
+    let viewer = use_context::<CurrentViewer>();
     view! {
         <Title text="Plan" />
         <div class="page-header"><h1>"Plan"</h1></div>
@@ -22,16 +22,21 @@ pub fn PlanPage() -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading plans…"</p> }>
             {move || Suspend::new(async move {
                 // Members see the plans; switching is the owner's (staff viewing as one see the
-                // owner's page).
-                let is_owner = match viewer {
-                    Some(viewer) => viewer.await.ok().flatten().is_some_and(|viewer| viewer.role == "owner"),
-                    None => false,
+                // owner's page, read-only).
+                let viewer = signed_in(viewer).await;
+                let read_only = viewer.as_ref().is_some_and(|viewer| viewer.view_as.is_some());
+                let is_owner = viewer.is_some_and(|viewer| viewer.role == "owner");
+                let can_switch = is_owner && !read_only;
+                let note = if read_only {
+                    Some(view! { <ReadOnlyNote /> }.into_any())
+                } else {
+                    (!is_owner).then(|| view! { <p class="muted">"Only the account's owner can change its plan."</p> }.into_any())
                 };
                 match plans.await {
                     Ok(plans) => view! {
-                        {(!is_owner).then(|| view! { <p class="muted">"Only the account's owner can change its plan."</p> })}
+                        {note}
                         <div class="grid">
-                            {plans.into_iter().map(|plan| view! { <PlanCard plan change is_owner /> }).collect_view()}
+                            {plans.into_iter().map(|plan| view! { <PlanCard plan change can_switch /> }).collect_view()}
                         </div>
                     }.into_any(),
                     Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
@@ -42,7 +47,7 @@ pub fn PlanPage() -> impl IntoView {
 }
 
 #[component]
-fn PlanCard(plan: PlanView, change: ServerAction<ChangePlan>, is_owner: bool) -> impl IntoView {
+fn PlanCard(plan: PlanView, change: ServerAction<ChangePlan>, can_switch: bool) -> impl IntoView {
     let PlanView { id, name, description, price, fixed_price, limits, current, self_service, contact_url } =
         plan;
     let heading = format!("plan-{id}");
@@ -52,7 +57,7 @@ fn PlanCard(plan: PlanView, change: ServerAction<ChangePlan>, is_owner: bool) ->
     let price_class = if fixed_price { "stat-value" } else { "plan-billing muted" };
     let switch = match (current, self_service) {
         (true, _) => None,
-        (false, true) if is_owner => Some(view! { <ChoosePlan id name change /> }.into_any()),
+        (false, true) if can_switch => Some(view! { <ChoosePlan id name change /> }.into_any()),
         (false, true) => None,
         (false, false) => Some(view! { <ArrangedPlan contact_url /> }.into_any()),
     };
@@ -77,7 +82,8 @@ fn ChoosePlan(id: String, name: String, change: ServerAction<ChangePlan>) -> imp
             <ActionForm action=change attr:class="form">
                 <input type="hidden" name="plan_id" value=id />
                 <p>{format!("Your limits change to {name}'s at your next request.")}</p>
-                <button type="submit" class="btn btn-primary">{confirm}</button>
+                <button type="submit" class="btn btn-primary" disabled=move || change.pending().get()
+                    aria-busy=move || change.pending().get().to_string()>{confirm}</button>
             </ActionForm>
         </details>
     }

@@ -1,5 +1,6 @@
 //! A secret shown once, in a modal dialog with a copy button: a new key's secret, an
-//! invitation's code. Closing the dialog forgets it.
+//! invitation's code. Only the dialog's done button closes it (Escape does not, so a stray key
+//! cannot lose the secret); closing forgets it.
 
 use leptos::html::Dialog;
 use leptos::prelude::*;
@@ -20,10 +21,11 @@ pub(crate) fn OneTimeSecretDialog(
     done_label: &'static str,
 ) -> impl IntoView {
     let dialog = NodeRef::<Dialog>::new();
-    let copied = RwSignal::new(false);
+    // Whether the last copy reached the clipboard; none yet for this secret.
+    let copied = RwSignal::new(None::<bool>);
     Effect::new(move |_| {
         if shown.with(Option::is_some) {
-            copied.set(false);
+            copied.set(None);
             if let Some(dialog) = dialog.get() {
                 let _ = dialog.show_modal();
             }
@@ -36,20 +38,31 @@ pub(crate) fn OneTimeSecretDialog(
         }
     };
     let copy = move |_| {
-        if let (Some(secret), Some(window)) = (shown.get_untracked(), web_sys::window()) {
-            let _ = window.navigator().clipboard().write_text(&secret.secret);
-            copied.set(true);
+        let (Some(secret), Some(window)) = (shown.get_untracked(), web_sys::window()) else { return };
+        // Browsers offer the clipboard to secure pages only (HTTPS, localhost).
+        if !window.is_secure_context() {
+            copied.set(Some(false));
+            return;
         }
+        let written =
+            wasm_bindgen_futures::JsFuture::from(window.navigator().clipboard().write_text(&secret.secret));
+        leptos::task::spawn_local(async move { copied.set(Some(written.await.is_ok())) });
     };
     view! {
-        <dialog class="dialog" node_ref=dialog aria-labelledby="secret-heading" on:close=move |_| shown.set(None)>
+        <dialog class="dialog" node_ref=dialog aria-labelledby="secret-heading"
+            on:cancel=|event: leptos::ev::Event| event.prevent_default() on:close=move |_| shown.set(None)>
             <div class="dialog-header"><h2 id="secret-heading">{title}</h2></div>
             <div class="dialog-body stack">
                 <p class="warning-text">{warning}</p>
                 <div class="secret-row">
                     <code class="secret" data-testid="new-secret">{move || shown.get().map(|s| s.secret).unwrap_or_default()}</code>
-                    <button type="button" class="btn" on:click=copy>{move || if copied.get() { "Copied" } else { "Copy" }}</button>
+                    <button type="button" class="btn" on:click=copy>"Copy"</button>
                 </div>
+                <p class="muted" role="status">{move || match copied.get() {
+                    Some(true) => "Copied",
+                    Some(false) => "Copy failed: select the text and copy it",
+                    None => "",
+                }}</p>
                 <p class="muted">{move || shown.get().map(|s| s.about).unwrap_or_default()}</p>
             </div>
             <div class="dialog-actions">

@@ -1,5 +1,5 @@
 //! The Team page: the account's owner and members, and the invitations waiting. The owner
-//! invites (the code is shown once, with a copy button), revokes invitations and removes
+//! invites (the code is shown once, with a copy button), and revokes invitations and removes
 //! members after confirming.
 //!
 //! Inviting needs JavaScript, for the same reason as creating a key: the code arrives in the
@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::secret_dialog::{OneTimeSecret, OneTimeSecretDialog};
-use super::{FormError, short_time};
+use super::{FormError, sentence_case, short_time};
 use crate::team::{
     InvitationView, InviteMember, MemberView, RemoveMember, RevokeInvitation, TeamView, load_team,
 };
@@ -125,16 +125,17 @@ fn MemberRow(member: MemberView, can_manage: bool, remove: ServerAction<RemoveMe
     view! {
         <tr>
             <th scope="row">{member.email.clone()}{you}</th>
-            <td>{if member.role == "owner" { "Owner" } else { "Member" }}</td>
+            <td>{sentence_case(&member.role)}</td>
             <td class="when">{short_time(&member.joined_at)}</td>
             <td>
                 {removable.then(|| view! {
                     <details>
-                        <summary class="btn btn-small btn-danger">"Remove…"</summary>
+                        <summary class="btn btn-small btn-danger">"Remove…"<span class="sr-only">{format!(" {}", member.email)}</span></summary>
                         <ActionForm action=remove attr:class="form">
                             <input type="hidden" name="user_id" value=member.id.clone() />
-                            <p class="field-hint">"They are signed out everywhere at once and can no longer log in. Keys they created stay with the account."</p>
-                            <button type="submit" class="btn btn-small btn-danger">{confirm}</button>
+                            <p class="field-hint">"They are logged out everywhere at once and can no longer log in. Keys they created stay with the account."</p>
+                            <button type="submit" class="btn btn-small btn-danger" disabled=move || remove.pending().get()
+                                aria-busy=move || remove.pending().get().to_string()>{confirm}</button>
                         </ActionForm>
                     </details>
                 })}
@@ -178,13 +179,7 @@ fn Invitations(
                                     <td>{invitation.invited_by.clone()}</td>
                                     <td class="when">{until}</td>
                                     <td>
-                                        {can_manage.then(|| view! {
-                                            <ActionForm action=revoke>
-                                                <input type="hidden" name="invitation_id" value=invitation.id.clone() />
-                                                <button type="submit" class="btn btn-small"
-                                                    aria-label=format!("Revoke the invitation of {}", invitation.email)>"Revoke"</button>
-                                            </ActionForm>
-                                        })}
+                                        {can_manage.then(|| view! { <RevokeInvitationForm invitation=invitation.clone() revoke /> })}
                                     </td>
                                 </tr>
                             }
@@ -195,4 +190,21 @@ fn Invitations(
         </section>
     }
     .into_any()
+}
+
+/// Revoking an invitation, after confirming: its code stops working.
+#[component]
+fn RevokeInvitationForm(invitation: InvitationView, revoke: ServerAction<RevokeInvitation>) -> impl IntoView {
+    let InvitationView { id, email, .. } = invitation;
+    view! {
+        <details>
+            <summary class="btn btn-small btn-danger">"Revoke…"<span class="sr-only">{format!(" the invitation of {email}")}</span></summary>
+            <ActionForm action=revoke attr:class="form">
+                <input type="hidden" name="invitation_id" value=id />
+                <p class="field-hint">"The code you sent stops working at once. You can invite them again later."</p>
+                <button type="submit" class="btn btn-small btn-danger" disabled=move || revoke.pending().get()
+                    aria-busy=move || revoke.pending().get().to_string()>{format!("Revoke the invitation of {email}")}</button>
+            </ActionForm>
+        </details>
+    }
 }

@@ -113,7 +113,7 @@ fn Filters(report: UsageReport) -> impl IntoView {
                 <option value="" selected=selected_bucket.is_none()>"All buckets"</option>
                 {report.buckets.into_iter().map(|name| {
                     let selected = selected_bucket.as_deref() == Some(name.as_str());
-                    let label = name.clone();
+                    let label = super::overview::bucket_label(&name);
                     view! { <option value=name selected=selected>{label}</option> }
                 }).collect_view()}
             </select>

@@ -28,9 +28,9 @@ use axum::{Router, middleware};
 use services::Services;
 use usage::{UsageQueries, UsageRecorder};
 
+pub use enforce::request_id;
 pub use idempotency::request_fingerprint;
 pub use key_cache::KeyCache;
-pub use enforce::request_id;
 pub use problems::{REQUEST_ID, problem};
 pub(crate) use responses::{add_limit_headers, from_rendered};
 

@@ -104,7 +104,7 @@ async fn signing_out_everywhere_else_keeps_only_this_browser() {
     assert_redirect(&ended, "/account?sessions=ended");
     assert!(session_cookie(&ended).is_some(), "this browser is signed in again under a new id");
     let page = app.get("/account?sessions=ended").await.text().await.unwrap();
-    assert!(page.contains("Every other browser signed in as you has been signed out."), "{page}");
+    assert!(page.contains("Every other browser logged in as you has been logged out."), "{page}");
     assert_status(&app.get("/keys").await, StatusCode::OK);
     for other in [laptop, phone] {
         assert_redirect(&other.get(app.url("/keys")).send().await.unwrap(), "/login?next=/keys");

@@ -13,6 +13,7 @@ mod idempotency;
 mod key_api;
 mod operators;
 mod overview;
+mod pages;
 mod plans;
 mod requests;
 mod server_functions;
