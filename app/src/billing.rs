@@ -84,12 +84,12 @@ pub fn parse_amount(text: &str) -> Result<Option<u64>, AppError> {
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(crate) mod ssr {
     use chrono::{DateTime, Utc};
     use numbers::{money, thousands};
     use policy::{Pricing, Tier};
     use services::Services;
-    use services::accounts::{Role, User};
+    use services::accounts::{Account, Role, User};
     use usage::UsageQueries;
     use usage::at_this_pace;
 
@@ -103,17 +103,9 @@ mod ssr {
         let policy = services.policy.get();
         let now = services.clock.now();
         let (start, end) = limiter::billing_month(now, account.billing_anchor_day);
-        let mut spent_cents = None;
-        let priced = match &policy.pricing {
-            Some(pricing) => {
-                let usage = UsageQueries::new(services.db.clone())
-                    .peak_and_extra(account_id, start, now, pricing.free_requests_per_minute)
-                    .await
-                    .map_err(internal)?;
-                spent_cents = pricing.monthly_cost_cents(usage.peak_rpm, usage.extra_requests);
-                Some(price_month(pricing, usage.peak_rpm, usage.extra_requests, (start, end, now)))
-            }
-            None => None,
+        let (priced, spent_cents) = match priced_month(services, &account).await? {
+            Some((priced, spent_cents)) => (Some(priced), spent_cents),
+            None => (None, None),
         };
         let currency = policy.pricing.as_ref().map_or("USD", |pricing| pricing.currency.as_str());
         let cap = account.spend_cap_cents;
@@ -130,6 +122,26 @@ mod ssr {
                 can_change: user.role == Role::Owner && policy.spend_cap.account_may_set,
             },
         })
+    }
+
+    /// The account's billing month priced from its usage so far (with its fees in cents, when
+    /// its tier has a price); `None` when the policy prices nothing.
+    pub(crate) async fn priced_month(
+        services: &Services,
+        account: &Account,
+    ) -> Result<Option<(PricedMonth, Option<u64>)>, AppError> {
+        let policy = services.policy.get();
+        let Some(pricing) = &policy.pricing else {
+            return Ok(None);
+        };
+        let now = services.clock.now();
+        let (start, end) = limiter::billing_month(now, account.billing_anchor_day);
+        let usage = UsageQueries::new(services.db.clone())
+            .peak_and_extra(&account.id, start, now, pricing.free_requests_per_minute)
+            .await
+            .map_err(internal)?;
+        let spent_cents = pricing.monthly_cost_cents(usage.peak_rpm, usage.extra_requests);
+        Ok(Some((price_month(pricing, usage.peak_rpm, usage.extra_requests, (start, end, now)), spent_cents)))
     }
 
     /// The month priced so far and projected to its end, with the sums in words.

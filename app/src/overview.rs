@@ -32,6 +32,17 @@ pub struct MonthView {
     pub quota: Option<u64>,
     /// When the quota runs out at the current rate ("Nov 27"), if before the month ends.
     pub runs_out_on: Option<String>,
+    /// The month's projected bill and pricing tier, when the policy prices usage.
+    pub bill: Option<BillView>,
+}
+
+/// Where the month's bill is heading, as the Billing page works it out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillView {
+    /// "11–30 requests a minute".
+    pub tier: String,
+    /// "$223.40", or "Custom pricing".
+    pub projected_total: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,7 +74,7 @@ pub(crate) mod ssr {
     use services::gauges::{self, Subject};
     use usage::{Granularity, UsageQueries, at_this_pace, pace_per_second};
 
-    use super::{GaugeView, MonthView, Overview};
+    use super::{BillView, GaugeView, MonthView, Overview};
     use crate::AppError;
     use crate::auth::ssr::internal;
 
@@ -138,6 +149,9 @@ pub(crate) mod ssr {
             .map_err(internal)?;
         let requests_to_date = counts.allowed();
         let quota_used = monthly.map(|(used, _)| used);
+        let bill = crate::billing::ssr::priced_month(services, account)
+            .await?
+            .map(|(priced, _)| BillView { tier: priced.tier, projected_total: priced.projected_total });
         Ok(MonthView {
             period: format!("{} – {}", start.format("%b %-d"), end.format("%b %-d")),
             requests_to_date,
@@ -145,6 +159,7 @@ pub(crate) mod ssr {
             projected: at_this_pace(quota_used.unwrap_or(requests_to_date), start, end, now),
             quota: monthly.map(|(_, limit)| limit),
             runs_out_on: monthly.and_then(|(used, limit)| runs_out(used, limit, start, end, now)),
+            bill,
         })
     }
 

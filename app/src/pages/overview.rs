@@ -99,6 +99,13 @@ pub(crate) fn Month(live: RwSignal<Overview>) -> impl IntoView {
                     }
                 }}</div>
             </div>
+            {move || month().bill.map(|bill| view! {
+                <div class="stat">
+                    <div class="stat-label">"Projected bill"</div>
+                    <div class="stat-value" data-testid="projected-bill">{bill.projected_total}</div>
+                    <div class="stat-label">{format!("in the {} tier · ", bill.tier)}<a href="/billing">"How it is worked out"</a></div>
+                </div>
+            })}
         </section>
     }
 }

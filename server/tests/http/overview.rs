@@ -83,6 +83,37 @@ async fn the_month_end_projection_counts_quota_units_not_exempt_calls() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_projects_the_months_bill_and_tier_as_billing_does() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
+    let secret = app.services.keys.create(&user, "CI", None).await.unwrap().secret.expose_secret().to_owned();
+    // 15 requests in one minute, past the free 10: Starter's burst takes 5 a second.
+    for _ in 0..3 {
+        for _ in 0..5 {
+            let response = browser().get(app.url("/v1/snapshots")).bearer_auth(&secret).send().await.unwrap();
+            assert_status(&response, StatusCode::OK);
+        }
+        app.clock.advance(chrono::Duration::seconds(1));
+    }
+    let billing = eventually(Duration::from_secs(5), || async {
+        let page = app.get("/billing").await.text().await.unwrap();
+        match stat_value(&page, "Peak requests a minute") {
+            Some(peak) if peak == "15" => Ok(page),
+            other => Err(format!("peak: {other:?}")),
+        }
+    })
+    .await;
+    let projected = stat_value(&billing, "Projected at month end").unwrap();
+    let tier = stat_value(&billing, "Tier (busiest minute)").unwrap();
+    assert!(projected.starts_with('$') && projected != "$0.00", "a priced tier: {projected}");
+
+    let overview = app.get("/").await.text().await.unwrap();
+    assert_eq!(stat_value(&overview, "Projected bill"), Some(projected));
+    assert!(overview.contains(&format!("in the {tier} tier")), "{tier}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_months_requests_say_how_many_were_refused() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
