@@ -14,7 +14,8 @@ pub struct UsageReport {
     pub keys: Vec<(String, String)>,
     /// The key the charts show; `None` when the account has no key yet.
     pub selected_key: Option<String>,
-    /// The category buckets a chart can be filtered by.
+    /// The buckets a chart can be filtered by: the routes' categories, and the buckets that
+    /// refuse requests (a plan's, the spend cap).
     pub buckets: Vec<String>,
     pub selected_bucket: Option<String>,
     pub charts: Vec<UsageChartData>,
@@ -156,10 +157,13 @@ pub mod ssr {
             .filter(|id| keys.iter().any(|key| &key.id == id))
             .or_else(|| table.first().map(|row| row.key_id.clone()))
             .or_else(|| keys.first().map(|key| key.id.clone()));
-        // The buckets usage is counted under: the routes' first category bucket.
+        // The buckets usage is counted under: the routes' category buckets, and for refused
+        // requests the bucket that refused them (a plan's, or the spend cap).
         let policy = services.policy.get();
-        let buckets: std::collections::BTreeSet<String> =
+        let mut buckets: std::collections::BTreeSet<String> =
             policy.routes.iter().filter_map(|route| route.buckets.first().cloned()).collect();
+        buckets
+            .extend([policy::MONTHLY, policy::BURST, policy::DAILY_CAP, usage::SPEND_CAP].map(str::to_owned));
         let buckets: Vec<String> = buckets.into_iter().collect();
         let selected_bucket = bucket.filter(|name| buckets.contains(name));
         let mut charts = Vec::new();

@@ -3,6 +3,10 @@
 
 use chrono::{DateTime, Utc};
 
+/// The bucket a request refused by its account's spend cap is counted under (the cap is not a
+/// limiter bucket).
+pub const SPEND_CAP: &str = "spend_cap";
+
 /// Whether the gateway admitted the request or refused it with a limit (429, spend cap, …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Outcome {
@@ -19,7 +23,9 @@ pub struct UsageEvent<'a> {
     pub account_id: &'a str,
     /// The API key that made the request; `None` for calls without one.
     pub key_id: Option<&'a str>,
-    /// The route's category bucket (`"reads"`, `"scans"`, …); `""` for a route without one.
+    /// Admitted: the route's category bucket (`"reads"`, `"scans"`, …; `""` for a route
+    /// without one). Limited: the bucket that refused it (`"reads"`, `"monthly"`, `"burst"`,
+    /// …, or [`SPEND_CAP`]), so a chart of a bucket shows its own refusals.
     pub bucket: &'a str,
     pub outcome: Outcome,
     /// What the request charged its buckets: the route's cost (1 unless the policy weighs the

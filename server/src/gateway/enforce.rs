@@ -99,7 +99,7 @@ async fn gate(gateway: Gateway, mut request: Request, next: Next, request_id: &s
         return run(&gateway, claim, request, next).await;
     }
     if let Some(refusal) = spend_cap_refusal(&gateway, &policy, key.as_deref(), request_id, now).await {
-        meter.limited();
+        meter.limited(usage::SPEND_CAP);
         release(&gateway, claim).await;
         return refusal;
     }
@@ -112,7 +112,7 @@ async fn gate(gateway: Gateway, mut request: Request, next: Next, request_id: &s
         }
     };
     if !decision.is_allowed() {
-        meter.limited();
+        meter.limited(policy::described_bucket(&decision.buckets).map_or("", |bucket| bucket.name));
         release(&gateway, claim).await;
         return responses::refusal(&render, &decision, request_id);
     }
@@ -165,19 +165,22 @@ impl Meter<'_> {
             self.gateway.key_uses.record(&key.key_id, key.via_previous, self.at);
         }
         let metered = self.route.is_none_or(|route| route.metered);
-        self.count(Outcome::Allowed, if metered { cost } else { 0 });
+        self.count(Outcome::Allowed, if metered { cost } else { 0 }, None);
     }
 
-    /// A refused request charged nothing, so it counts with no cost.
-    fn limited(&self) {
-        self.count(Outcome::Limited, 0);
+    /// A refused request charged nothing, so it counts with no cost, under the bucket that
+    /// refused it.
+    fn limited(&self, refused_by: &str) {
+        self.count(Outcome::Limited, 0, Some(refused_by));
     }
 
-    fn count(&self, outcome: Outcome, cost: u64) {
+    /// Counts under `bucket`, else under the route's category bucket.
+    fn count(&self, outcome: Outcome, cost: u64, bucket: Option<&str>) {
         let Some(key) = self.key else {
             return;
         };
-        let bucket = self.route.and_then(|route| route.buckets.first()).map_or("", String::as_str);
+        let category = self.route.and_then(|route| route.buckets.first()).map_or("", String::as_str);
+        let bucket = bucket.unwrap_or(category);
         self.gateway.usage.record(&UsageEvent {
             account_id: &key.account_id,
             key_id: Some(&key.key_id),

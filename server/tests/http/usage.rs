@@ -60,6 +60,34 @@ async fn rollups_equal_the_requests_sent_admitted_and_limited() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_charted_under_the_bucket_that_refused_them() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
+    let created = app.services.keys.create(&user, "CI", None).await.unwrap();
+    let key = secrecy::ExposeSecret::expose_secret(&created.secret).to_owned();
+    // Starter's burst admits 5 at once; the clock stands still, so 3 reads are refused by it.
+    for _ in 0..8 {
+        call(&app, "/v1/snapshots/s1", Some(&key)).await;
+    }
+    wait_for_requests(&app, user.account_id.as_deref().unwrap(), 8).await;
+
+    let charted = |bucket: &'static str| {
+        let fields = [("key_id", created.key.id.as_str()), ("bucket", bucket)];
+        let app = &app;
+        async move {
+            let report: Value = app.call(&app.browser, "load_usage", &fields).await.json().await.unwrap();
+            assert!(report["buckets"].as_array().unwrap().iter().any(|name| name == bucket), "{report}");
+            let days = report["charts"][2]["points"].as_array().unwrap().clone();
+            let sum = |field: &str| days.iter().map(|point| point[field].as_u64().unwrap()).sum::<u64>();
+            (sum("allowed"), sum("limited"))
+        }
+    };
+    assert_eq!(charted("reads").await, (5, 0), "admitted reads; none refused by the reads bucket");
+    assert_eq!(charted("burst").await, (0, 3), "the burst's refusals");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_graceful_shutdown_writes_the_counts_still_in_memory() {
     let mut app = spawn_app().await;
     let (user, _, key) = customer_with_key(&app).await;
