@@ -5,6 +5,7 @@ pub mod demo;
 pub mod gateway;
 pub mod key_api;
 pub mod operators;
+pub mod policy_file;
 pub mod restore;
 pub mod sessions;
 pub mod settings;

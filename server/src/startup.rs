@@ -64,6 +64,8 @@ impl Application {
         let db = Database::connect(&settings.database_url)
             .await
             .with_context(|| format!("opening the database at {}", redact_url(&settings.database_url)))?;
+        // Read before it is loaded: an edit in between is then seen as a change and loaded too.
+        let loaded_text = settings.policy.as_ref().and_then(|path| std::fs::read_to_string(path).ok());
         let mut policy = load_policy(settings)?;
         services::catalogue::Catalogue::apply_saved(&db, &mut policy)
             .await
@@ -71,6 +73,9 @@ impl Application {
         let key_cache = Arc::new(KeyCache::new(chrono::Duration::seconds(KEY_CACHE_SECONDS)));
         let limiter = limiter_store(settings, &policy, clock.clone()).await?;
         let policy = CurrentPolicy::new(policy);
+        if let Some(path) = &settings.policy {
+            crate::policy_file::watch(path.clone(), loaded_text, db.clone(), policy.clone());
+        }
         let changes: Arc<dyn ChangeFeed> = match &settings.redis_url {
             Some(url) => {
                 let catalogue = CatalogueSource { db: db.clone(), policy: policy.clone() };

@@ -15,6 +15,7 @@ mod operators;
 mod overview;
 mod pages;
 mod plans;
+mod policy_file;
 mod requests;
 mod server_functions;
 mod team;
