@@ -55,6 +55,7 @@ test("keys, live gauges and charts, rotation, revocation, billing and an upgrade
   // The test calls the API with it; the overview's gauge follows without a reload.
   await navigate(page, "Overview");
   await page.getByLabel("Show").selectOption({ label: "Key: Backend" });
+  await page.getByRole("button", { name: "Show", exact: true }).click();
   const reads = page.getByRole("region", { name: "Reads" });
   await expect(reads).toContainText("0 of 60 used");
   await expect(reads.locator("canvas")).toBeAttached();

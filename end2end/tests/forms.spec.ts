@@ -20,6 +20,7 @@ test("billing, usage and audit forms work with and without JavaScript", async ({
   await page.getByLabel("Monthly cap (USD)").fill("75.50");
   await page.getByRole("button", { name: "Save spend cap" }).click();
   await expect(page.getByText("$75.50 a month")).toBeVisible();
+  if (js) await expect(page.getByRole("status")).toHaveText("Spend cap saved.");
 
   await page.goto("/usage");
   await expect(page.getByRole("heading", { name: "No usage yet" })).toBeVisible();

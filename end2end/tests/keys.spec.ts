@@ -38,6 +38,8 @@ test("create a key, copy its secret once, call the API, rotate, revoke, rename",
   await expect(dialog.getByTestId("new-secret")).toHaveText(secret);
   await dialog.getByRole("button", { name: "I have stored it" }).click();
   await expect(dialog).toBeHidden();
+  // The form is emptied, so pressing "Create key" again does not make a second "CI deploy".
+  await expect(page.getByLabel("Name", { exact: true })).toHaveValue("");
 
   const row = page.getByRole("row", { name: /CI deploy/ });
   await expect(row.getByText("Active")).toBeVisible();

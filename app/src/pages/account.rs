@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use super::{FormError, sentence_case};
+use super::{FormError, FormSaved, sentence_case};
 use crate::account::{ChangePassword, RenameAccount, SignOutEverywhereElse};
 use crate::auth::Viewer;
 use crate::shell::CurrentViewer;
@@ -152,7 +152,7 @@ fn AccountName(name: String, is_owner: bool, read_only: bool) -> impl IntoView {
             {if is_owner && !read_only {
                 view! {
                     <FormError result=rename.value() />
-                    {move || rename.value().get().and_then(Result::ok).map(|()| view! { <div class="alert alert-success" role="status">"Saved."</div> })}
+                    <FormSaved result=rename.value() message="Saved." />
                     <ActionForm action=rename attr:class="form row">
                         <label class="sr-only" for="account-name">"Account name"</label>
                         <input id="account-name" name="name" value=name required maxlength="100" autocomplete="organization" />

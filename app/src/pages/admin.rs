@@ -10,7 +10,7 @@ use numbers::thousands;
 use super::keys::status_badge;
 use super::overview::{Gauge, Month};
 use super::usage::ChartCard;
-use super::{FormError, sentence_case, short_time};
+use super::{FormError, FormSaved, sentence_case, short_time};
 use crate::admin::{
     AccountListing, AdminAccount, AdminChangePlan, ResetBucket, SetAccountDisabled, SetOverride,
     admin_overview, load_account, search_accounts,
@@ -60,7 +60,7 @@ fn AccountTable(accounts: Vec<AccountListing>, caption: &'static str) -> impl In
             <tbody>{accounts.into_iter().map(|account| view! {
                 <tr>
                     <th scope="row"><a href=format!("/admin/accounts/{}", account.id)>{account.name}</a></th>
-                    <td>{account.owner_email.unwrap_or_default()}</td>
+                    <td>{account.owner_email.unwrap_or_else(|| "—".to_owned())}</td>
                     <td>{account.plan}</td>
                     <td>{if account.disabled { "Disabled" } else { "Active" }}</td>
                 </tr>
@@ -95,11 +95,14 @@ pub fn AdminAccountPage() -> impl IntoView {
     };
     let account = Resource::new(move || (account_id(), versions()), |(id, _)| load_account(id));
     view! {
-        <Title text="Account" />
+        <Title text="Account · Admin" />
         <p><a href="/admin">"← All accounts"</a></p>
         <FormError result=change_plan.value() />
+        <FormSaved result=change_plan.value() message="Plan changed." />
         <FormError result=set_override.value() />
+        <FormSaved result=set_override.value() message="Limit saved." />
         <FormError result=reset.value() />
+        <FormSaved result=reset.value() message="Counter reset." />
         <FormError result=disable.value() />
         <FormError result=view_as.value() />
         <Transition fallback=|| view! { <p class="muted">"Loading the account…"</p> }>
@@ -140,6 +143,7 @@ fn AccountBody(
     };
     let audit_link = format!("/admin/audit?account={id}");
     view! {
+        <Title text=format!("{} · Admin", account.name) />
         <div class="page-header">
             <h1>{account.name.clone()}</h1>
             {account.disabled.then(|| view! { <span class="badge badge-revoked">"Disabled"</span> })}
@@ -174,16 +178,26 @@ fn AccountBody(
             <Overrides account=account.clone() set_override reset />
             <section class="card" aria-labelledby="users-heading">
                 <h2 id="users-heading">"Users"</h2>
-                <ul>{account.users.iter().map(|(email, role)| view! { <li>{format!("{email} ({})", sentence_case(role))}</li> }).collect_view()}</ul>
+                {if account.users.is_empty() {
+                    view! { <p class="muted">"No users."</p> }.into_any()
+                } else {
+                    view! { <ul>{account.users.iter().map(|(email, role)| view! { <li>{format!("{email} ({})", sentence_case(role))}</li> }).collect_view()}</ul> }.into_any()
+                }}
             </section>
             <section class="card" aria-labelledby="keys-heading">
                 <h2 id="keys-heading">"Keys"</h2>
-                <div class="table-wrap"><table class="table">
-                    <thead><tr><th scope="col">"Name"</th><th scope="col">"Key"</th><th scope="col">"Status"</th><th scope="col">"Last used"</th></tr></thead>
-                    <tbody>{account.keys.iter().map(|key| view! {
-                        <tr><th scope="row">{key.name.clone()}</th><td class="mono">{format!("{}…", key.start)}</td><td>{status_badge(key)}</td><td>{key.last_used_at.as_deref().map_or("Never".to_owned(), short_time)}</td></tr>
-                    }).collect_view()}</tbody>
-                </table></div>
+                {if account.keys.is_empty() {
+                    view! { <p class="muted">"No keys yet."</p> }.into_any()
+                } else {
+                    view! {
+                        <div class="table-wrap"><table class="table">
+                            <thead><tr><th scope="col">"Name"</th><th scope="col">"Key"</th><th scope="col">"Status"</th><th scope="col">"Last used"</th></tr></thead>
+                            <tbody>{account.keys.iter().map(|key| view! {
+                                <tr><th scope="row">{key.name.clone()}</th><td class="mono">{format!("{}…", key.start)}</td><td>{status_badge(key)}</td><td>{key.last_used_at.as_deref().map_or("Never".to_owned(), short_time)}</td></tr>
+                            }).collect_view()}</tbody>
+                        </table></div>
+                    }.into_any()
+                }}
                 <p><a href=audit_link>"This account's audit log"</a></p>
             </section>
             {can_change.then(|| view! { <Disable account=account.clone() disable /> })}
@@ -302,6 +316,7 @@ fn Disable(account: AdminAccount, disable: ServerAction<SetAccountDisabled>) -> 
         <section class="card stack" aria-labelledby="disable-heading">
             <h2 id="disable-heading">{if disabling { "Disable the account" } else { "Enable the account" }}</h2>
             <p class="muted">{if disabling { "Its keys get 401 on every node within a second. Nothing is deleted." } else { "Its keys work again at the next request." }}</p>
+            <FormSaved result=disable.value() message=if disabling { "Account enabled." } else { "Account disabled." } />
             <ActionForm action=disable attr:class="form">
                 <input type="hidden" name="account_id" value=account.id.clone() />
                 <input type="hidden" name="disabled" value=disabling.to_string() />

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::audit_log::{AuditRow, list_audit};
+use crate::audit_log::{AUDIT_PAGE, AuditRow, list_audit};
 
 #[component]
 pub fn AuditPage() -> impl IntoView {
@@ -26,10 +26,19 @@ fn AuditLog(all_accounts: bool) -> impl IntoView {
         list_audit(all_accounts, account, actor, action, from, to)
     });
     let action = if all_accounts { "/admin/audit" } else { "/audit" };
+    // Operators reach one account's entries from its page, through the hidden `account` field.
+    let filtered = move || all_accounts && !field("account").trim().is_empty();
+    let intro = if all_accounts {
+        "Every change to every account, newest first."
+    } else {
+        "Every change to your account, and every time support viewed it, newest first."
+    };
     view! {
         <Title text="Audit log" />
         <div class="page-header"><h1>"Audit log"</h1></div>
-        <p class="muted">{if all_accounts { "Every change to every account, newest first." } else { "Every change to your account, and every time support viewed it, newest first." }}</p>
+        <Show when=move || !filtered()>
+            <p class="muted">{intro}</p>
+        </Show>
         <form method="get" action=action class="row" aria-label="Filter the audit log">
             {all_accounts.then(|| view! { <input type="hidden" name="account" value=field("account") /> })}
             <span class="inline-field"><label for="audit-actor">"Actor"</label>
@@ -45,12 +54,42 @@ fn AuditLog(all_accounts: bool) -> impl IntoView {
         <Transition fallback=|| view! { <p class="muted">"Loading the log…"</p> }>
             {move || Suspend::new(async move {
                 match entries.await {
-                    Ok(rows) if rows.is_empty() => view! { <div class="empty-state"><h2>"Nothing recorded"</h2><p>"No entries match. Changes to keys, plans and limits appear here."</p></div> }.into_any(),
-                    Ok(rows) => view! { <AuditTable rows all_accounts /> }.into_any(),
+                    Ok(rows) => {
+                        let account = filtered().then(|| {
+                            let id = field("account");
+                            let name = rows.iter().find_map(|row| row.account_name.clone()).unwrap_or(id);
+                            view! { <AccountFilter name /> }
+                        });
+                        let entries = if rows.is_empty() {
+                            view! { <div class="empty-state"><h2>"Nothing recorded"</h2><p>"No entries match. Changes to keys, plans and limits appear here."</p></div> }.into_any()
+                        } else {
+                            let cut = rows.len() >= AUDIT_PAGE as usize;
+                            view! {
+                                <AuditTable rows all_accounts />
+                                {cut.then(|| view! { <p class="muted">{format!("Showing the newest {AUDIT_PAGE} entries. Narrow the search to see older ones.")}</p> })}
+                            }.into_any()
+                        };
+                        view! { {account} {entries} }.into_any()
+                    }
                     Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
                 }
             })}
         </Transition>
+    }
+}
+
+/// Which account the log is narrowed to, and the way back to every account's entries (the
+/// other filters kept).
+#[component]
+fn AccountFilter(name: String) -> impl IntoView {
+    let query = use_query_map();
+    let all_accounts = move || {
+        let mut params = query.get();
+        params.remove("account");
+        format!("/admin/audit{}", params.to_query_string())
+    };
+    view! {
+        <p class="muted">"Filtered to " <strong>{name}</strong> " · " <a href=all_accounts>"Show all accounts"</a></p>
     }
 }
 

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use numbers::thousands;
 
-use super::{FormError, ReadOnlyNote, viewing_as};
+use super::{FormError, FormSaved, ReadOnlyNote, viewing_as};
 use crate::billing::{Billing, PricedMonth, SetSpendCap, SpendCapView, load_billing};
 use crate::shell::CurrentViewer;
 
@@ -38,7 +38,7 @@ fn BillingBody(billing: Billing, set_cap: ServerAction<SetSpendCap>, read_only: 
             <p class="muted">{format!("Billing month {period}. Figures update within a few seconds of your traffic.")}</p>
             {match priced {
                 Some(month) => view! { <PricedMonthView month /> }.into_any(),
-                None => view! { <div class="alert alert-info">"This deployment does not price usage."</div> }.into_any(),
+                None => view! { <div class="alert alert-info">"Usage is not priced here: there are no fees to show."</div> }.into_any(),
             }}
             <SpendCap cap=spend_cap set_cap read_only />
         </div>
@@ -76,6 +76,7 @@ fn SpendCap(cap: SpendCapView, set_cap: ServerAction<SetSpendCap>, read_only: bo
             })}
             <p class="muted">"Once this month's fees reach the cap, API calls get 429 with a body that says so, until the cap is raised or the month ends."</p>
             <FormError result=set_cap.value() />
+            <FormSaved result=set_cap.value() message="Spend cap saved." />
             {read_only.then(|| view! { <ReadOnlyNote /> })}
             {(can_change && !read_only).then(|| view! {
                 <ActionForm action=set_cap attr:class="form">

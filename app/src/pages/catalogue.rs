@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::FormError;
+use super::{FormError, FormSaved};
 use crate::admin::{CataloguePlan, EditPlan, list_catalogue};
 
 #[component]
@@ -16,7 +16,7 @@ pub fn CataloguePage() -> impl IntoView {
         <div class="page-header"><h1>"Plan catalogue"</h1></div>
         <p class="muted">"Changes apply to every account on the plan at its next request. Leave a number empty for none."</p>
         <FormError result=edit.value() />
-        {move || edit.value().get().and_then(Result::ok).map(|()| view! { <div class="alert alert-success" role="status">"Saved. The next request uses it."</div> })}
+        <FormSaved result=edit.value() message="Saved. The next request uses it." />
         <Transition fallback=|| view! { <p class="muted">"Loading the catalogue…"</p> }>
             {move || Suspend::new(async move {
                 match plans.await {
@@ -43,7 +43,7 @@ fn PlanEditor(plan: CataloguePlan, edit: ServerAction<EditPlan>) -> impl IntoVie
                 <input type="hidden" name="plan_id" value=plan.id.clone() />
                 <div class="field"><label for=field("name")>"Name"</label><input id=field("name") name="name" value=plan.name.clone() required disabled=!plan.can_change /></div>
                 <div class="field"><label for=field("description")>"Description"</label><input id=field("description") name="description" value=plan.description.clone() disabled=!plan.can_change /></div>
-                <div class="field"><label for=field("price")>"Price (cents a month)"</label><input id=field("price") name="price_cents" inputmode="numeric" aria-describedby=field("price-hint") value=number(plan.price_cents) disabled=!plan.can_change /><p class="field-hint" id=field("price-hint")>"Empty: the plan shows no price of its own and the bill follows the pricing tiers."</p></div>
+                <div class="field"><label for=field("price")>"Price (cents a month)"</label><input id=field("price") name="price_cents" inputmode="numeric" aria-describedby=field("price-hint") value=number(plan.price_cents) disabled=!plan.can_change /><p class="field-hint" id=field("price-hint")>"In cents, e.g. 4900 for $49.00. Empty: the plan shows no price of its own and the bill follows the pricing tiers."</p></div>
                 <div class="field"><label for=field("quota")>"Monthly quota"</label><input id=field("quota") name="monthly_quota" inputmode="numeric" value=number(plan.monthly_quota) disabled=!plan.can_change /></div>
                 <div class="field"><label for=field("burst")>"Burst (requests a second)"</label><input id=field("burst") name="burst_per_second" inputmode="numeric" value=number(plan.burst_per_second) disabled=!plan.can_change /></div>
                 <div class="field"><label><input type="checkbox" name="daily_cap" checked=plan.daily_cap disabled=!plan.can_change />" Daily safety cap"</label></div>

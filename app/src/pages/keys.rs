@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::secret_dialog::{OneTimeSecret, OneTimeSecretDialog};
-use super::{FormError, ReadOnlyNote, short_time, viewing_as};
+use super::{FormError, FormSaved, ReadOnlyNote, short_time, viewing_as};
 use crate::keys::{
     CreateKey, GRACE_PERIODS, KeyView, KeyWithSecret, RenameKey, RevokeKey, RotateKey, list_keys,
 };
@@ -71,6 +71,7 @@ pub fn KeysPage() -> impl IntoView {
                 })}
             </Transition>
             <FormError result=rename.value() />
+            <FormSaved result=rename.value() message="Key renamed." />
             <FormError result=rotate.value() />
             <FormError result=revoke.value() />
             <Transition fallback=|| view! { <p class="muted">"Loading keys…"</p> }>
@@ -95,11 +96,13 @@ pub fn KeysPage() -> impl IntoView {
 
 #[component]
 fn CreateKeyForm(create: ServerAction<CreateKey>, hydrated: RwSignal<bool>) -> impl IntoView {
+    let form = NodeRef::<leptos::html::Form>::new();
+    super::reset_after_success(form, create.value());
     view! {
         <section class="card stack" aria-labelledby="create-heading">
             <h2 id="create-heading">"Create a key"</h2>
             <FormError result=create.value() />
-            <ActionForm action=create attr:class="form">
+            <ActionForm action=create node_ref=form attr:class="form">
                 <div class="row">
                     <div class="field">
                         <label for="key-name">"Name"</label>
@@ -220,6 +223,9 @@ fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>, read_only
                             </div>
                             <button type="submit" class="btn btn-small" disabled=move || !hydrated.get() || rotate.pending().get()
                                 aria-busy=move || rotate.pending().get().to_string()>"Rotate secret"</button>
+                            <Show when=move || !hydrated.get()>
+                                <p class="field-hint">"Rotating needs JavaScript, so that the new secret is shown only to you, once."</p>
+                            </Show>
                         </ActionForm>
                     </details>
                     <details>

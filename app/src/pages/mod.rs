@@ -46,6 +46,40 @@ where
     }
 }
 
+/// Says a form's last submission succeeded, as a status screen readers announce politely.
+#[component]
+pub fn FormSaved<T>(
+    #[prop(into)] result: Signal<Option<Result<T, AppError>>>,
+    message: &'static str,
+) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+{
+    move || {
+        result.get().and_then(Result::ok).map(|_| {
+            view! { <div class="alert alert-success" role="status">{message}</div> }
+        })
+    }
+}
+
+/// Empties `form` once its last submission succeeded, so pressing its button again does not
+/// repeat the change (as without JavaScript, where the page reloads).
+pub(crate) fn reset_after_success<T>(
+    form: NodeRef<leptos::html::Form>,
+    result: impl Into<Signal<Option<Result<T, AppError>>>>,
+) where
+    T: Clone + Send + Sync + 'static,
+{
+    let result = result.into();
+    Effect::new(move |_| {
+        if result.with(|result| matches!(result, Some(Ok(_))))
+            && let Some(form) = form.get()
+        {
+            form.reset();
+        }
+    });
+}
+
 /// The signed-in user as the shell loaded them, for a page to await inside its `Suspend`.
 pub(crate) async fn signed_in(current: Option<CurrentViewer>) -> Option<Viewer> {
     match current {

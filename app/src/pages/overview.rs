@@ -5,6 +5,7 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 use numbers::thousands;
 
@@ -110,26 +111,22 @@ pub(crate) fn Month(live: RwSignal<Overview>) -> impl IntoView {
     }
 }
 
+/// A plain GET form: the view changes when "Show" is pressed, not at each option the arrow
+/// keys pass (the router's `Form` navigates in place once the page is live).
 #[component]
 fn KeySelector(keys: Vec<(String, String)>, selected_key: Option<String>) -> impl IntoView {
-    let navigate = leptos_router::hooks::use_navigate();
-    let on_change = move |event: leptos::ev::Event| {
-        let key = event_target_value(&event);
-        let path = if key.is_empty() { "/".to_owned() } else { format!("/?key={key}") };
-        navigate(&path, Default::default());
-    };
     view! {
-        <form method="get" action="/" class="row">
+        <Form action="/" attr:class="row">
             <label for="key-select">"Show"</label>
-            <select id="key-select" name="key" on:change=on_change>
+            <select id="key-select" name="key">
                 <option value="" selected=selected_key.is_none()>"The whole account"</option>
                 {keys.into_iter().map(|(id, name)| {
                     let is_selected = selected_key.as_deref() == Some(id.as_str());
                     view! { <option value=id selected=is_selected>{format!("Key: {name}")}</option> }
                 }).collect_view()}
             </select>
-            <noscript><button type="submit" class="btn btn-small">"Show"</button></noscript>
-        </form>
+            <button type="submit" class="btn btn-small">"Show"</button>
+        </Form>
     }
 }
 

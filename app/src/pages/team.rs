@@ -93,12 +93,14 @@ fn Team(
 fn InviteForm(invite: ServerAction<InviteMember>) -> impl IntoView {
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
+    let form = NodeRef::<leptos::html::Form>::new();
+    super::reset_after_success(form, invite.value());
     view! {
         <section class="card stack" aria-labelledby="invite-heading">
             <h2 id="invite-heading">"Invite a member"</h2>
             <p class="muted">"Members create and revoke keys and see usage and the audit log. The plan, spend cap, account name and team stay yours."</p>
             <FormError result=invite.value() />
-            <ActionForm action=invite attr:class="form row">
+            <ActionForm action=invite node_ref=form attr:class="form row">
                 <div class="field">
                     <label for="invite-email">"Their email"</label>
                     <input id="invite-email" name="email" type="email" required autocomplete="off" placeholder="name@example.com" />

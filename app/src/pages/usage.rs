@@ -1,10 +1,11 @@
 //! Usage: for one key, requests per minute (last hour), per hour (48 h) and per day (30 days),
 //! allowed and limited stacked, optionally for one bucket; the per-key table of this billing
-//! month; CSV downloads of both. Refreshed every two seconds while open. Without JavaScript the
-//! filters are a plain GET form and each chart is summed up in words.
+//! month; CSV downloads of both. Refreshed every two seconds while open. The filters are a plain
+//! GET form, applied with its button; without JavaScript each chart is summed up in words.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 use numbers::thousands;
 
@@ -74,33 +75,13 @@ fn export_query(report: &UsageReport) -> String {
     query
 }
 
+/// A plain GET form, applied with "Show" (see the Overview's key selector).
 #[component]
 fn Filters(report: UsageReport) -> impl IntoView {
-    let navigate = leptos_router::hooks::use_navigate();
-    let on_change = move |event: leptos::ev::Event| {
-        use leptos::wasm_bindgen::JsCast;
-        let Some(form) = event.target().and_then(|target| {
-            target
-                .dyn_into::<leptos::web_sys::HtmlElement>()
-                .ok()
-                .and_then(|element| element.closest("form").ok().flatten())
-        }) else {
-            return;
-        };
-        let form: leptos::web_sys::HtmlFormElement = form.unchecked_into();
-        let value = |name: &str| {
-            form.elements()
-                .named_item(name)
-                .and_then(|element| element.dyn_into::<leptos::web_sys::HtmlSelectElement>().ok())
-                .map(|select| select.value())
-                .unwrap_or_default()
-        };
-        navigate(&format!("/usage?key={}&bucket={}", value("key"), value("bucket")), Default::default());
-    };
     let selected_key = report.selected_key.clone();
     let selected_bucket = report.selected_bucket.clone();
     view! {
-        <form method="get" action="/usage" class="row" on:change=on_change>
+        <Form action="/usage" attr:class="row">
             <label for="usage-key">"Key"</label>
             <select id="usage-key" name="key">
                 {report.keys.into_iter().map(|(id, name)| {
@@ -117,8 +98,8 @@ fn Filters(report: UsageReport) -> impl IntoView {
                     view! { <option value=name selected=selected>{label}</option> }
                 }).collect_view()}
             </select>
-            <noscript><button type="submit" class="btn btn-small">"Show"</button></noscript>
-        </form>
+            <button type="submit" class="btn btn-small">"Show"</button>
+        </Form>
     }
 }
 
