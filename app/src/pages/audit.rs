@@ -116,7 +116,7 @@ fn AuditTable(rows: Vec<AuditRow>, all_accounts: bool) -> impl IntoView {
                     <td class="when">{row.at}</td>
                     {all_accounts.then(|| view! { <td>{account}</td> })}
                     <td>{row.actor}</td>
-                    <td class="mono">{row.action}</td>
+                    <td>{action_label(&row.action)}<div class="muted mono">{row.action}</div></td>
                     <Target id=row.target label=row.target_label />
                     <td>{row.before.unwrap_or_default()}</td>
                     <td>{row.after.unwrap_or_default()}</td>
@@ -134,5 +134,35 @@ fn Target(id: Option<String>, label: Option<String>) -> impl IntoView {
     match label {
         Some(label) => view! { <td title=id>{label}</td> }.into_any(),
         None => view! { <td class="mono id">{id.unwrap_or_default()}</td> }.into_any(),
+    }
+}
+
+/// What an audit action code means, in words; the code itself is shown beneath (the search
+/// filters by it).
+fn action_label(action: &str) -> &'static str {
+    match action {
+        "key.create" => "Key created",
+        "key.rename" => "Key renamed",
+        "key.rotate" => "Key rotated",
+        "key.revoke" => "Key revoked",
+        "plan.change" => "Plan changed",
+        "spend_cap.change" => "Spend cap changed",
+        "override.set" => "Limit override set",
+        "bucket.reset" => "Counter reset",
+        "catalogue.edit" => "Plan catalogue edited",
+        "account.rename" => "Account renamed",
+        "account.disable" => "Account disabled",
+        "account.enable" => "Account enabled",
+        "member.invite" => "Member invited",
+        "member.join" => "Member joined",
+        "member.remove" => "Member removed",
+        "member.leave" => "Member left",
+        "invitation.revoke" => "Invitation revoked",
+        "user.password_change" => "Password changed",
+        "user.sign_out_everywhere" => "Logged out everywhere else",
+        "view_as.start" => "Support view started",
+        "view_as.page" => "Support viewed a page",
+        "view_as.end" => "Support view ended",
+        _ => "Other change",
     }
 }

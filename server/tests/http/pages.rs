@@ -138,3 +138,14 @@ async fn billing_without_pricing_and_the_catalogue_say_plainly_what_they_show() 
     assert!(page(&app, "/admin/plans").await.contains("In cents, e.g. 4900 for $49.00."), "the price's unit");
     std::fs::remove_file(&path).ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_says_what_happened_in_words_beside_its_code() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let created = app.call(&app.browser, "create_key", &[("name", "CI"), ("expires_in_days", "")]).await;
+    assert!(created.status().is_success(), "{}", created.status());
+    let log = page(&app, "/audit").await;
+    let words = log.find("Key created").expect("the action in words");
+    assert!(log[words..].contains("key.create"), "the code beneath it");
+}
