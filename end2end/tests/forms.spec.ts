@@ -14,6 +14,8 @@ test("billing, usage and audit forms work with and without JavaScript", async ({
   await expect(page).toHaveURL("/");
 
   await page.goto("/billing");
+  // With JavaScript, act on the hydrated page: a click before hydration posts the plain form.
+  if (js) await expect(page.locator("body[data-hydrated]")).toBeAttached();
   await page.getByLabel("Monthly cap (USD)").fill("a lot");
   await page.getByRole("button", { name: "Save spend cap" }).click();
   await expect(page.getByRole("alert")).toContainText("Enter an amount like 50 or 49.99");
