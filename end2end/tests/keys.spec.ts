@@ -64,6 +64,10 @@ test("create a key, copy its secret once, call the API, rotate, revoke, rename",
 
   // Revoke, confirmed by typing the key's name.
   await row.getByText("Revoke…").click();
+  // A wrong name is refused, and the row it was typed in says so.
+  await row.getByLabel("Type CI deploy to confirm").fill("CI deplo");
+  await row.getByRole("button", { name: "Revoke key" }).click();
+  await expect(row.getByRole("alert")).toBeVisible();
   await row.getByLabel("Type CI deploy to confirm").fill("CI deploy");
   await row.getByRole("button", { name: "Revoke key" }).click();
   await expect(page.getByRole("row", { name: /CI deploy/ }).getByText("Revoked")).toBeVisible();

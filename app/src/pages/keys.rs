@@ -22,6 +22,22 @@ struct KeyActions {
     rename: ServerAction<RenameKey>,
     rotate: ServerAction<RotateKey>,
     revoke: ServerAction<RevokeKey>,
+    /// The key whose row submitted last, so that its errors show in that row. Set by the
+    /// row's buttons in the browser; without JavaScript (none set) errors show above the table.
+    acting_on: RwSignal<Option<String>>,
+}
+
+impl KeyActions {
+    /// The errors of the rows' actions, shown where `show` says (above the table, or in a row).
+    fn errors(self, show: impl Fn() -> bool + Send + Sync + Clone + 'static) -> impl IntoView {
+        let Self { rename, rotate, revoke, .. } = self;
+        let (rename_shown, rotate_shown) = (show.clone(), show.clone());
+        view! {
+            <Show when=rename_shown><FormError result=rename.value() /></Show>
+            <Show when=rotate_shown><FormError result=rotate.value() /></Show>
+            <Show when=show><FormError result=revoke.value() /></Show>
+        }
+    }
 }
 
 #[component]
@@ -31,8 +47,9 @@ pub fn KeysPage() -> impl IntoView {
         rename: ServerAction::<RenameKey>::new(),
         rotate: ServerAction::<RotateKey>::new(),
         revoke: ServerAction::<RevokeKey>::new(),
+        acting_on: RwSignal::new(None),
     };
-    let KeyActions { rename, rotate, revoke } = actions;
+    let KeyActions { rename, rotate, revoke, acting_on } = actions;
     let keys = Resource::new(
         move || {
             (create.version().get(), rename.version().get(), rotate.version().get(), revoke.version().get())
@@ -70,10 +87,8 @@ pub fn KeysPage() -> impl IntoView {
                     }
                 })}
             </Transition>
-            <FormError result=rename.value() />
+            {actions.errors(move || acting_on.with(Option::is_none))}
             <FormSaved result=rename.value() message="Key renamed." />
-            <FormError result=rotate.value() />
-            <FormError result=revoke.value() />
             <Transition fallback=|| view! { <p class="muted">"Loading keys…"</p> }>
                 {move || Suspend::new(async move {
                     let read_only = viewing_as(viewer).await;
@@ -175,7 +190,12 @@ fn KeyTable(
 
 #[component]
 fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>, read_only: bool) -> impl IntoView {
-    let KeyActions { rename, rotate, revoke } = actions;
+    let KeyActions { rename, rotate, revoke, acting_on } = actions;
+    // Copy, so each of the row's buttons can take it.
+    let this_row = StoredValue::new(key.id.clone());
+    let act = move |_: leptos::ev::MouseEvent| acting_on.set(Some(this_row.get_value()));
+    let row_id = key.id.clone();
+    let errors = actions.errors(move || acting_on.with(|on| on.as_deref() == Some(row_id.as_str())));
     let usable = matches!(key.status.as_str(), "active" | "rotating");
     let status = status_badge(&key);
     let id = key.id.clone();
@@ -197,6 +217,7 @@ fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>, read_only
             <td class="when">{key.expires_at.as_deref().map_or("Never".to_owned(), short_time)}</td>
             <td>{status}</td>
             {(!read_only).then(|| view! { <td>
+                {errors}
                 <details node_ref=renaming>
                     <summary class="btn btn-small">"Rename…"<span class="sr-only">{format!(" {name}")}</span></summary>
                     <ActionForm action=rename attr:class="form">
@@ -206,7 +227,7 @@ fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>, read_only
                             <input id=format!("rename-{}", rename_id) name="name" type="text" maxlength="64" required value=key.name.clone() />
                             <p class="field-hint">"The secret and the key's limits stay as they are."</p>
                         </div>
-                        <button type="submit" class="btn btn-small" disabled=move || rename.pending().get()
+                        <button type="submit" class="btn btn-small" on:click=act disabled=move || rename.pending().get()
                             aria-busy=move || rename.pending().get().to_string()>"Save name"</button>
                     </ActionForm>
                 </details>
@@ -221,7 +242,7 @@ fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>, read_only
                                     {GRACE_PERIODS.iter().map(|(value, label, _)| view! { <option value=*value selected=*value == "24h">{*label}</option> }).collect_view()}
                                 </select>
                             </div>
-                            <button type="submit" class="btn btn-small" disabled=move || !hydrated.get() || rotate.pending().get()
+                            <button type="submit" class="btn btn-small" on:click=act disabled=move || !hydrated.get() || rotate.pending().get()
                                 aria-busy=move || rotate.pending().get().to_string()>"Rotate secret"</button>
                             <Show when=move || !hydrated.get()>
                                 <p class="field-hint">"Rotating needs JavaScript, so that the new secret is shown only to you, once."</p>
@@ -237,7 +258,7 @@ fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>, read_only
                                 <input id=format!("confirm-{}", revoke_id) name="confirm_name" type="text" required autocomplete="off" />
                                 <p class="field-hint">"Requests with this key fail at once, everywhere. This cannot be undone."</p>
                             </div>
-                            <button type="submit" class="btn btn-small btn-danger" disabled=move || revoke.pending().get()
+                            <button type="submit" class="btn btn-small btn-danger" on:click=act disabled=move || revoke.pending().get()
                                 aria-busy=move || revoke.pending().get().to_string()>"Revoke key"</button>
                         </ActionForm>
                     </details>
