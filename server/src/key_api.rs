@@ -19,7 +19,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
-use limiter::{BucketState, Charge, Decision};
+use limiter::{BucketState, Decision};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use services::Services;
@@ -215,11 +215,7 @@ async fn respond(services: &Services, user: &User, answer: Result<impl IntoRespo
     let policy = services.policy.get();
     let request_id = crate::gateway::request_id();
     let render = policy.responder(policy.route("POST", "/v1/keys").map(|found| found.route));
-    let charges: Vec<Charge> = policy
-        .key_management_spec()
-        .map(|spec| Charge { spec, subject: user.id.clone(), cost: 1 })
-        .into_iter()
-        .collect();
+    let charges: Vec<_> = services.keys.key_mgmt_charge(user).into_iter().collect();
     // Read, not charged: the service has charged the change already, or refused it.
     let buckets = if charges.is_empty() {
         Vec::new()

@@ -333,13 +333,19 @@ impl Keys {
         repo::by_id(&self.db, account_id, key_id).await?.ok_or(KeyError::NotFound)
     }
 
+    /// What one key change charges: `actor`'s unit of the policy's key-management bucket
+    /// (`None` when the policy has none: key changes are free).
+    pub fn key_mgmt_charge(&self, actor: &User) -> Option<Charge> {
+        let spec = self.policy.get().key_management_spec()?;
+        Some(Charge { spec, subject: actor.id.clone(), cost: 1 })
+    }
+
     /// Charges the policy's key-management bucket for `actor` (none configured: free).
     async fn charge_key_mgmt(&self, actor: &User) -> Result<(), KeyError> {
-        let Some(spec) = self.policy.get().key_management_spec() else {
+        let Some(charge) = self.key_mgmt_charge(actor) else {
             return Ok(());
         };
-        let charge = [Charge { spec, subject: actor.id.clone(), cost: 1 }];
-        Ok(throttle::charge(&*self.limiter, &charge, "the key change").await?)
+        Ok(throttle::charge(&*self.limiter, &[charge], "the key change").await?)
     }
 }
 
