@@ -51,7 +51,7 @@ pub struct LimitRow {
 }
 
 #[cfg(feature = "ssr")]
-fn admin_error(error: services::accounts::admin::AdminError) -> AppError {
+pub(crate) fn admin_error(error: services::accounts::admin::AdminError) -> AppError {
     use services::accounts::admin::AdminError;
     match error {
         AdminError::Forbidden => AppError::Forbidden,
@@ -257,15 +257,7 @@ pub struct PlanForm {
 pub async fn edit_plan(plan_id: String, #[server(flatten)] form: PlanForm) -> Result<(), AppError> {
     use crate::auth::ssr::{require_operator, services};
     let operator = require_operator().await?;
-    let number = |text: &str, what: &str| -> Result<Option<u64>, AppError> {
-        let text = text.trim().replace([',', '_'], "");
-        if text.is_empty() {
-            return Ok(None);
-        }
-        text.parse()
-            .map(Some)
-            .map_err(|_| AppError::Invalid(format!("{what} is a whole number, or empty for none.")))
-    };
+    let number = crate::limits::ssr::whole_number;
     // A ticked checkbox posts "on"; an unticked one posts nothing. Scripts may say so plainly.
     let ticked = |field: &Option<String>| match field.as_deref().map(str::trim) {
         None | Some("false" | "off" | "0") => Ok(false),

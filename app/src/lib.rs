@@ -12,6 +12,7 @@ pub mod billing;
 pub mod charts;
 pub mod error;
 pub mod keys;
+pub mod limits;
 pub mod overview;
 mod pages;
 pub mod plans;
@@ -75,6 +76,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("admin") view=pages::AdminPage />
                     <Route path=path!("admin/audit") view=pages::AdminAuditPage />
                     <Route path=path!("admin/plans") view=pages::CataloguePage />
+                    <Route path=path!("admin/limits") view=pages::LimitsPage />
                     <Route path=path!("admin/accounts/:id") view=pages::AdminAccountPage />
                 </ParentRoute>
             </Routes>

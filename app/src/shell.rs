@@ -61,6 +61,7 @@ fn ViewerNav(viewer: Viewer) -> impl IntoView {
             <A href="/admin" exact=true>"Accounts"</A>
             <A href="/admin/audit">"Audit, all accounts"</A>
             <A href="/admin/plans">"Plan catalogue"</A>
+            <A href="/admin/limits">"Limits and pricing"</A>
         </Show>
         <div class="nav-footer">
             <A href="/account" attr:class="user-email" attr:title="Your account">{viewer.email.clone()}</A>

@@ -51,6 +51,10 @@ pub const REFUSED_FUNCTIONS: &[&str] = &[
     "start_view_as",
     "list_catalogue",
     "edit_plan",
+    "load_limits",
+    "edit_bucket_limit",
+    "edit_tier_fees",
+    "edit_free_requests",
     "admin_overview",
 ];
 

@@ -13,10 +13,10 @@ function createOperator(email: string, role: "admin" | "support") {
   });
 }
 
-async function logIn(browser: Browser, email: string): Promise<Page> {
+async function logIn(browser: Browser, email: string, scripts = true): Promise<Page> {
   const page = await (await browser.newContext()).newPage();
   await page.goto("/login");
-  await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  if (scripts) await expect(page.locator("body[data-hydrated]")).toBeAttached();
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Log in" }).click();
@@ -88,4 +88,42 @@ test("an admin's plan change shows live on the customer's page; support views re
   await customer.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit log", exact: true }).click();
   await expect(customer.locator('[data-action="view_as.start"]')).toContainText("ticket 1234: plan question");
   await customer.screenshot({ path: testInfo.outputPath("audit.png"), fullPage: true });
+});
+
+test("an admin changes a bucket's limit and a tier's fee on Limits and pricing", async ({ browser }, testInfo) => {
+  const adminEmail = `limits-admin-${Date.now()}-${testInfo.project.name}@keystile.example`;
+  createOperator(adminEmail, "admin");
+  const scripts = testInfo.project.use.javaScriptEnabled !== false;
+  const admin = await logIn(browser, adminEmail, scripts);
+  await admin.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Limits and pricing" }).click();
+  await expect(admin).toHaveURL("/admin/limits");
+  if (scripts) await expect(admin.locator("body[data-hydrated]")).toBeAttached();
+
+  // Exports: 30 an hour → 31 a day, then back (other tests share this server).
+  const exportsRow = admin.locator('tr[data-bucket="exports"]');
+  await expect(exportsRow).toContainText("30 per hour");
+  await admin.getByLabel("Limit of exports").fill("31");
+  await admin.getByLabel("Window of exports").selectOption("day");
+  await admin.getByRole("button", { name: "Save the limit of exports" }).click();
+  await expect(exportsRow).toContainText("31 per day");
+  await admin.screenshot({ path: testInfo.outputPath("limits.png"), fullPage: true });
+  await admin.getByLabel("Limit of exports").fill("30");
+  await admin.getByLabel("Window of exports").selectOption("hour");
+  await admin.getByRole("button", { name: "Save the limit of exports" }).click();
+  await expect(exportsRow).toContainText("30 per hour");
+
+  // A tier's fee per extra request: $0.20 → $0.21, then back.
+  const tierRow = admin.locator('tr[data-tier="101-150 rpm"]');
+  await expect(tierRow).toContainText("$0.20");
+  await admin.getByLabel("Fee per extra request of 101-150 rpm in cents").fill("21");
+  await admin.getByRole("button", { name: "Save the fees of 101-150 rpm" }).click();
+  await expect(tierRow).toContainText("$0.21");
+  await admin.getByLabel("Fee per extra request of 101-150 rpm in cents").fill("20");
+  await admin.getByRole("button", { name: "Save the fees of 101-150 rpm" }).click();
+  await expect(tierRow).toContainText("$0.20");
+
+  // Both changes are in the audit log, in words.
+  await admin.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit, all accounts", exact: true }).click();
+  await expect(admin.locator('[data-action="bucket.edit"]').first()).toContainText("Bucket limit changed");
+  await expect(admin.locator('[data-action="pricing.edit"]').first()).toContainText("Pricing changed");
 });

@@ -150,6 +150,8 @@ fn action_label(action: &str) -> &'static str {
         "override.set" => "Limit override set",
         "bucket.reset" => "Counter reset",
         "catalogue.edit" => "Plan catalogue edited",
+        "bucket.edit" => "Bucket limit changed",
+        "pricing.edit" => "Pricing changed",
         "account.rename" => "Account renamed",
         "account.disable" => "Account disabled",
         "account.enable" => "Account enabled",

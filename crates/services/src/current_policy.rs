@@ -24,4 +24,15 @@ impl CurrentPolicy {
         *self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(policy);
         Ok(())
     }
+
+    /// Changes the policy in force with `change`, if the result validates; otherwise nothing
+    /// changes. Two updates at once both take effect: each sees the other's result.
+    pub fn update(&self, change: impl FnOnce(&mut Policy)) -> Result<(), PolicyError> {
+        let mut current = self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut changed = (**current).clone();
+        change(&mut changed);
+        changed.validate()?;
+        *current = Arc::new(changed);
+        Ok(())
+    }
 }

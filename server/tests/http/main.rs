@@ -11,6 +11,7 @@ mod gateway;
 mod helpers;
 mod idempotency;
 mod key_api;
+mod limits;
 mod operators;
 mod overview;
 mod pages;

@@ -42,6 +42,11 @@ pub const ANY_ARGUMENTS: &[(&str, &str)] = &[
     ("user_id", "usr_x"),
     ("invitation_id", "inv_x"),
     ("code", "invite_x"),
+    ("count", "1"),
+    ("tier", "x"),
+    ("monthly_cents", "1"),
+    ("extra_request_cents", "1"),
+    ("free_requests_per_minute", "1"),
 ];
 
 /// The only functions a signed-out visitor may call.
