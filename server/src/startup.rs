@@ -71,8 +71,8 @@ impl Application {
             .await
             .context("reading the plan catalogue")?;
         let key_cache = Arc::new(KeyCache::new(chrono::Duration::seconds(KEY_CACHE_SECONDS)));
-        let limiter = limiter_store(settings, &policy, clock.clone()).await?;
         let policy = CurrentPolicy::new(policy);
+        let limiter = limiter_store(settings, &policy, clock.clone()).await?;
         if let Some(path) = &settings.policy {
             crate::policy_file::watch(path.clone(), loaded_text, db.clone(), policy.clone());
         }
@@ -233,10 +233,10 @@ pub fn load_policy(settings: &Settings) -> anyhow::Result<policy::Policy> {
 
 /// The limiter store: Redis when configured (many nodes share it), behind a failover that keeps
 /// traffic flowing on a local bound while Redis is down and refuses security buckets (logins,
-/// key management) instead; else in memory.
+/// key management, any bucket the policy in force marks `fail_closed`) instead; else in memory.
 async fn limiter_store(
     settings: &Settings,
-    policy: &policy::Policy,
+    policy: &CurrentPolicy,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Arc<dyn LimiterStore>> {
     let Some(url) = &settings.redis_url else {
@@ -245,11 +245,9 @@ async fn limiter_store(
     let redis = RedisStore::connect_lazy(RedisConfig::new(url.clone()))
         .await
         .with_context(|| format!("connecting to Redis at {}", redact_url(url)))?;
-    let security = [policy::LOGIN_ACCOUNT_IP, policy::LOGIN_IP, policy::LOGIN_ACCOUNT]
-        .into_iter()
-        .map(str::to_owned)
-        .chain(policy.buckets.iter().filter(|(_, bucket)| bucket.fail_closed).map(|(name, _)| name.clone()));
-    Ok(Arc::new(FailoverStore::new(Arc::new(redis), clock, security)))
+    let policy = policy.clone();
+    let fails_closed = move |bucket: &str| policy.get().fails_closed(bucket);
+    Ok(Arc::new(FailoverStore::new(Arc::new(redis), clock, fails_closed)))
 }
 
 /// At start and every ten minutes, deletes what has run out: session records (their cookies

@@ -10,13 +10,13 @@
 //!   the same specs. That is the **local bound**: each node enforces the policy's limits on its
 //!   own, so N nodes admit at most N × limit per window until Redis returns (and the local
 //!   counters start from zero);
-//! - requests that charge a security-critical bucket (named at construction: login throttles,
-//!   `key_mgmt`) **fail closed**: the call returns the error and the caller refuses the request.
+//! - requests that charge a security-critical bucket (login throttles, `key_mgmt`: whatever the
+//!   predicate given at construction says, asked at each outage, so it can follow a policy
+//!   that changes while the node runs) **fail closed**: the call returns the error and the caller refuses the request.
 //!
 //! Peeks follow the same rule; resets go to both stores. Denials and invalid buckets are never
 //! outages: they pass through unchanged.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -33,7 +33,7 @@ use crate::store::{LimiterStore, StoreError};
 pub struct FailoverStore {
     primary: Arc<dyn LimiterStore>,
     local: MemoryStore,
-    critical: HashSet<String>,
+    critical: Box<dyn Fn(&str) -> bool + Send + Sync>,
     clock: Arc<dyn Clock>,
     cool_down: Duration,
     /// Until when (µs since the epoch) the primary is not asked; `i64::MIN` when healthy.
@@ -41,16 +41,16 @@ pub struct FailoverStore {
 }
 
 impl FailoverStore {
-    /// `critical`: the names of the buckets that fail closed (logins, key management).
+    /// `critical`: whether the bucket of this name fails closed (logins, key management).
     pub fn new(
         primary: Arc<dyn LimiterStore>,
         clock: Arc<dyn Clock>,
-        critical: impl IntoIterator<Item = impl Into<String>>,
+        critical: impl Fn(&str) -> bool + Send + Sync + 'static,
     ) -> Self {
         Self {
             primary,
             local: MemoryStore::with_clock(clock.clone()),
-            critical: critical.into_iter().map(Into::into).collect(),
+            critical: Box::new(critical),
             clock,
             cool_down: Duration::from_secs(1),
             degraded_until: AtomicI64::new(i64::MIN),
@@ -69,7 +69,7 @@ impl FailoverStore {
     }
 
     fn is_critical(&self, charges: &[Charge]) -> bool {
-        charges.iter().any(|charge| self.critical.contains(&charge.spec.name))
+        charges.iter().any(|charge| (self.critical)(&charge.spec.name))
     }
 
     fn mark_degraded(&self) {
@@ -102,7 +102,6 @@ impl FailoverStore {
 impl std::fmt::Debug for FailoverStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FailoverStore")
-            .field("critical", &self.critical)
             .field("cool_down", &self.cool_down)
             .field("degraded", &self.is_degraded())
             .finish_non_exhaustive()

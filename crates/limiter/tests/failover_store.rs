@@ -16,7 +16,10 @@ use limiter::{
 async fn failover(clock: ManualClock) -> Fixture {
     let clock = Arc::new(clock);
     let primary = Arc::new(MemoryStore::with_clock(clock.clone()));
-    Fixture { store: Arc::new(FailoverStore::new(primary, clock, ["key_mgmt"])), cleanup: Box::new(()) }
+    Fixture {
+        store: Arc::new(FailoverStore::new(primary, clock, |name: &str| name == "key_mgmt")),
+        cleanup: Box::new(()),
+    }
 }
 
 conformance_suite!(failover);
@@ -64,7 +67,7 @@ fn setup() -> (ManualClock, Arc<Switchable>, FailoverStore) {
         down: AtomicBool::new(false),
         calls: AtomicUsize::new(0),
     });
-    let store = FailoverStore::new(primary.clone(), Arc::new(clock.clone()), ["key_mgmt"]);
+    let store = FailoverStore::new(primary.clone(), Arc::new(clock.clone()), |name: &str| name == "key_mgmt");
     (clock, primary, store)
 }
 
@@ -132,7 +135,7 @@ async fn a_real_unreachable_redis_falls_back_within_its_timeout() {
     let config = limiter::RedisConfig::new("redis://127.0.0.1:1/").with_timeout(Duration::from_millis(100));
     let redis = limiter::RedisStore::connect_lazy(config).await.expect("lazy store");
     let clock = Arc::new(limiter::SystemClock);
-    let store = FailoverStore::new(Arc::new(redis), clock, ["key_mgmt"]);
+    let store = FailoverStore::new(Arc::new(redis), clock, |name: &str| name == "key_mgmt");
     let reads = spec("reads", 60, Window::Minute, Scope::Key);
     let started = std::time::Instant::now();
     assert_eq!(conformance::admitted(&store, &one(&reads, "key_1"), 20).await, 20);

@@ -13,6 +13,7 @@ mod idempotency;
 mod key_api;
 mod limits;
 mod operators;
+mod outage;
 mod overview;
 mod pages;
 mod plans;
