@@ -200,6 +200,7 @@ fn router(
         .layer(middleware::from_fn_with_state(guard, end_expired_sessions))
         .layer(sessions)
         .layer(middleware::from_fn(web::refuse_cross_site))
+        .layer(middleware::from_fn(web::refuse_nul))
         .layer(middleware::from_fn_with_state(MAX_BODY_BYTES, web::limit_body))
         .layer(CompressionLayer::new());
 

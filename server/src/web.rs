@@ -165,6 +165,45 @@ pub async fn server_fn_error_status(request: Request, next: Next) -> Response {
     Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
+/// Refuses with 400 a dashboard request that carries a NUL character (`%00` in its address or
+/// form, `\u0000` in JSON) anywhere: no field of ours holds one, and PostgreSQL cannot even
+/// compare text with one, so it would otherwise end as a database error. Runs inside
+/// [`limit_body`], so a body read here is already bounded.
+pub async fn refuse_nul(request: Request, next: Next) -> Response {
+    if has_encoded_nul(request.uri().to_string().as_bytes()) {
+        return nul_refused();
+    }
+    if request.body().is_end_stream() {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = body.collect().await.map(|collected| collected.to_bytes()) else {
+        // The body was cut off (over the limit) or broken: `limit_body` answers for it.
+        return next.run(Request::from_parts(parts, Body::empty())).await;
+    };
+    if bytes.contains(&0) || has_encoded_nul(&bytes) {
+        return nul_refused();
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
+}
+
+/// `%00` (URL and form encoding) or `\u0000` (JSON), in either case.
+fn has_encoded_nul(bytes: &[u8]) -> bool {
+    let lower = bytes.to_ascii_lowercase();
+    lower.windows(3).any(|window| window == b"%00") || lower.windows(6).any(|window| window == b"\\u0000")
+}
+
+fn nul_refused() -> Response {
+    crate::gateway::problem(
+        StatusCode::BAD_REQUEST,
+        None,
+        "nul_character",
+        "NUL character",
+        "The request contains a NUL character (%00), which no field accepts.",
+        "",
+    )
+}
+
 /// Refuses a request body over `max` bytes with a problem+json 413: at once when its declared
 /// length is over, else once the stream has passed the limit, whatever the handler made of the
 /// cut-off body (a server function reads it as unreadable arguments, the proxy as a failed
@@ -221,6 +260,17 @@ mod tests {
             map.append(*name, value.parse().unwrap());
         }
         map
+    }
+
+    #[test]
+    fn nul_characters_are_found_however_they_are_encoded() {
+        for text in ["/admin?q=%00", "name=a%00b", "email=%00", r#"{"name":"a\u0000"}"#, r#"{"n":"\U0000"}"#]
+        {
+            assert!(has_encoded_nul(text.as_bytes()), "{text}");
+        }
+        for text in ["/admin?q=%2500", "name=100%25", "a%0", "u0000", r#"{"n":"\u0020"}"#] {
+            assert!(!has_encoded_nul(text.as_bytes()), "{text}");
+        }
     }
 
     #[test]

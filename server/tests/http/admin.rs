@@ -292,7 +292,7 @@ async fn an_admins_catalogue_edit_applies_at_the_next_request_and_outlives_a_res
     // Names and descriptions are shown to every customer: bounded and without control characters.
     let long = "x".repeat(301);
     for (field, value) in
-        [("name", "Star\0ter"), ("name", ""), ("description", long.as_str()), ("daily_cap", "maybe")]
+        [("name", "Star\u{7}ter"), ("name", ""), ("description", long.as_str()), ("daily_cap", "maybe")]
     {
         let mut fields = edit("20000").to_vec();
         fields.retain(|(name, _)| *name != field);

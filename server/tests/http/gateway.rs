@@ -329,3 +329,21 @@ async fn uploads_up_to_the_configured_limit_reach_the_upstream_and_larger_ones_g
         Err(error) => assert!(error.is_request(), "{error}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sample_api_names_a_refused_value_without_echoing_it_whole() {
+    let app = spawn_app().await;
+    let (_, _, key) = customer_with_key(&app).await;
+    let long_id = "s".repeat(10_000);
+    let response = browser()
+        .post(app.url("/v1/exports"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({ "snapshot_id": long_id, "format": "pdf" }))
+        .send()
+        .await
+        .unwrap();
+    assert_status(&response, StatusCode::UNPROCESSABLE_ENTITY);
+    let detail = response.json::<Value>().await.unwrap()["detail"].as_str().unwrap().to_owned();
+    assert!(detail.starts_with(&format!("There is no snapshot \"{}\"…", "s".repeat(64))), "{detail}");
+    assert!(detail.len() < 120, "{} characters", detail.len());
+}

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::catalog::{self, OPERATORS, Operator, SECTIONS, SNAPSHOTS, Snapshot};
-use super::{PathParams, SampleError};
+use super::{PathParams, SampleError, quoted};
 
 /// Rows of an operator search when the caller names no `limit`, and the most it may ask for.
 const DEFAULT_LIMIT: usize = 10;
@@ -52,7 +52,7 @@ pub async fn list_jurisdictions() -> Json<Value> {
 /// `GET /v1/jurisdictions/{code}/operators`.
 pub async fn list_jurisdiction_operators(PathParams(code): PathParams<String>) -> Answer {
     let jurisdiction = catalog::jurisdiction(&code)
-        .ok_or_else(|| SampleError::NotFound(format!("There is no jurisdiction {code:?}.")))?;
+        .ok_or_else(|| SampleError::NotFound(format!("There is no jurisdiction {}.", quoted(&code))))?;
     let rows: Vec<&Operator> = OPERATORS.iter().filter(|op| op.jurisdiction == jurisdiction.code).collect();
     Ok(Json(json!({ "jurisdiction": jurisdiction, "data": rows, "count": rows.len() })))
 }
@@ -98,7 +98,8 @@ pub async fn list_snapshots() -> impl axum::response::IntoResponse {
 }
 
 fn find_snapshot(id: &str) -> Result<&'static Snapshot, SampleError> {
-    catalog::snapshot(id).ok_or_else(|| SampleError::NotFound(format!("There is no snapshot {id:?}.")))
+    catalog::snapshot(id)
+        .ok_or_else(|| SampleError::NotFound(format!("There is no snapshot {}.", quoted(id))))
 }
 
 /// `GET /v1/snapshots/{id}`: the snapshot with its sections' keys.
@@ -119,7 +120,11 @@ pub async fn list_snapshot_sections(PathParams(id): PathParams<String>) -> Answe
 pub async fn get_snapshot_section(PathParams((id, key)): PathParams<(String, String)>) -> Answer {
     let snapshot = find_snapshot(&id)?;
     if !SECTIONS.iter().any(|(known, _)| *known == key) {
-        return Err(SampleError::NotFound(format!("Snapshot {id:?} has no section {key:?}.")));
+        return Err(SampleError::NotFound(format!(
+            "Snapshot {} has no section {}.",
+            quoted(&id),
+            quoted(&key)
+        )));
     }
     Ok(Json(section(snapshot, &key)))
 }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::store::Export;
-use super::{PathParams, SampleApi, SampleError, catalog, parse_json};
+use super::{PathParams, SampleApi, SampleError, catalog, parse_json, quoted};
 
 #[derive(Deserialize)]
 struct ExportRequest {
@@ -27,7 +27,7 @@ fn default_format() -> String {
 pub async fn create_export(State(api): State<SampleApi>, body: Bytes) -> Result<Response, SampleError> {
     let wanted: ExportRequest = parse_json(&body)?;
     let snapshot = catalog::snapshot(&wanted.snapshot_id).ok_or_else(|| {
-        SampleError::Unprocessable(format!("There is no snapshot {:?} to export.", wanted.snapshot_id))
+        SampleError::Unprocessable(format!("There is no snapshot {} to export.", quoted(&wanted.snapshot_id)))
     })?;
     let format = catalog::EXPORT_FORMATS
         .iter()
@@ -50,8 +50,10 @@ pub async fn get_export(
     State(api): State<SampleApi>,
     PathParams(id): PathParams<String>,
 ) -> Result<Json<Value>, SampleError> {
-    let export =
-        api.store.export(&id).ok_or_else(|| SampleError::NotFound(format!("There is no export {id:?}.")))?;
+    let export = api
+        .store
+        .export(&id)
+        .ok_or_else(|| SampleError::NotFound(format!("There is no export {}.", quoted(&id))))?;
     Ok(Json(describe(&export)))
 }
 

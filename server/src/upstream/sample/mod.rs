@@ -101,6 +101,16 @@ enum SampleError {
     WrongMethod,
 }
 
+/// What the caller sent, quoted for an error message and cut to 64 characters: an error names
+/// the value it refuses without echoing a whole body back.
+fn quoted(value: &str) -> String {
+    const SHOWN: usize = 64;
+    match value.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{:?}…", &value[..cut]),
+        None => format!("{value:?}"),
+    }
+}
+
 impl IntoResponse for SampleError {
     fn into_response(self) -> Response {
         let (status, code, title) = match &self {

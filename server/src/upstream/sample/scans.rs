@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::store::Scan;
-use super::{PathParams, SampleApi, SampleError, catalog, parse_json};
+use super::{PathParams, SampleApi, SampleError, catalog, parse_json, quoted};
 
 /// Progress events a stream sends before `complete`.
 pub const STEPS: u32 = 5;
@@ -75,8 +75,9 @@ fn known_items(
     items
         .iter()
         .map(|item| {
-            find(item)
-                .ok_or_else(|| SampleError::Unprocessable(format!("`{field}` has an unknown item {item:?}.")))
+            find(item).ok_or_else(|| {
+                SampleError::Unprocessable(format!("`{field}` has an unknown item {}.", quoted(item)))
+            })
         })
         .collect()
 }
@@ -91,7 +92,7 @@ pub async fn get_scan(
 }
 
 fn find_scan(api: &SampleApi, id: &str) -> Result<Scan, SampleError> {
-    api.store.scan(id).ok_or_else(|| SampleError::NotFound(format!("There is no scan {id:?}.")))
+    api.store.scan(id).ok_or_else(|| SampleError::NotFound(format!("There is no scan {}.", quoted(id))))
 }
 
 fn describe(scan: &Scan, interval: Duration) -> Value {
