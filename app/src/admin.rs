@@ -61,6 +61,16 @@ pub(crate) fn admin_error(error: services::accounts::admin::AdminError) -> AppEr
     }
 }
 
+/// A whole number as a person types it ("1,000", " 60 "); `None` when empty.
+#[cfg(feature = "ssr")]
+pub(crate) fn whole_number(text: &str, what: &str) -> Result<Option<u64>, AppError> {
+    let text = text.trim().replace([',', '_'], "");
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|_| AppError::Invalid(format!("{what} is a whole number.")))
+}
+
 #[server]
 pub async fn search_accounts(query: String) -> Result<Vec<AccountListing>, AppError> {
     use crate::auth::ssr::{require_operator, services};
@@ -257,7 +267,7 @@ pub struct PlanForm {
 pub async fn edit_plan(plan_id: String, #[server(flatten)] form: PlanForm) -> Result<(), AppError> {
     use crate::auth::ssr::{require_operator, services};
     let operator = require_operator().await?;
-    let number = crate::limits::ssr::whole_number;
+    let number = whole_number;
     // A ticked checkbox posts "on"; an unticked one posts nothing. Scripts may say so plainly.
     let ticked = |field: &Option<String>| match field.as_deref().map(str::trim) {
         None | Some("false" | "off" | "0") => Ok(false),

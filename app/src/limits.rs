@@ -6,6 +6,8 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::AppError;
+#[cfg(feature = "ssr")]
+use crate::admin::whole_number;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LimitsAndPricing {
@@ -101,7 +103,7 @@ pub async fn edit_bucket_limit(
     let found = current
         .bucket(&bucket)
         .ok_or_else(|| AppError::Invalid(format!("There is no bucket named {bucket}.")))?;
-    let count = ssr::whole_number(&count, "The limit")?
+    let count = whole_number(&count, "The limit")?
         .ok_or_else(|| AppError::Invalid("Give the limit as a whole number.".into()))?;
     let limit = match found.limit {
         policy::Limit::Fixed { window: current_window, .. } => {
@@ -112,7 +114,7 @@ pub async fn edit_bucket_limit(
             policy::Limit::Fixed { limit: count, window }
         }
         policy::Limit::Gcra { per, burst: current_burst, .. } => {
-            let burst = match ssr::whole_number(burst.as_deref().unwrap_or(""), "The burst")? {
+            let burst = match whole_number(burst.as_deref().unwrap_or(""), "The burst")? {
                 Some(burst) => {
                     u32::try_from(burst).map_err(|_| AppError::Invalid("The burst is too large.".into()))?
                 }
@@ -134,8 +136,8 @@ pub async fn edit_tier_fees(
     use crate::auth::ssr::{require_operator, services};
     let operator = require_operator().await?;
     let fees = services::catalogue::TierFees {
-        monthly_cents: ssr::whole_number(&monthly_cents, "The monthly fee")?,
-        extra_request_cents: ssr::whole_number(&extra_request_cents, "The fee per extra request")?,
+        monthly_cents: whole_number(&monthly_cents, "The monthly fee")?,
+        extra_request_cents: whole_number(&extra_request_cents, "The fee per extra request")?,
     };
     services()?.catalogue.edit_tier(&operator, &tier, fees).await.map_err(crate::admin::admin_error)
 }
@@ -145,7 +147,7 @@ pub async fn edit_tier_fees(
 pub async fn edit_free_requests(free_requests_per_minute: String) -> Result<(), AppError> {
     use crate::auth::ssr::{require_operator, services};
     let operator = require_operator().await?;
-    let free = ssr::whole_number(&free_requests_per_minute, "The free requests a minute")?
+    let free = whole_number(&free_requests_per_minute, "The free requests a minute")?
         .ok_or_else(|| AppError::Invalid("Give the free requests a minute as a whole number.".into()))?;
     services()?.catalogue.edit_free_requests(&operator, free).await.map_err(crate::admin::admin_error)
 }
@@ -156,15 +158,6 @@ pub(crate) mod ssr {
 
     use super::{BucketLimit, PricingView, RouteRow, TierRow};
     use crate::AppError;
-
-    /// A whole number as a person types it ("1,000", " 60 "); `None` when empty.
-    pub fn whole_number(text: &str, what: &str) -> Result<Option<u64>, AppError> {
-        let text = text.trim().replace([',', '_'], "");
-        if text.is_empty() {
-            return Ok(None);
-        }
-        text.parse().map(Some).map_err(|_| AppError::Invalid(format!("{what} is a whole number.")))
-    }
 
     pub fn fixed_window(name: &str) -> Result<FixedWindow, AppError> {
         match name {

@@ -170,7 +170,8 @@ pub async fn server_fn_error_status(request: Request, next: Next) -> Response {
 /// compare text with one, so it would otherwise end as a database error. Runs inside
 /// [`limit_body`], so a body read here is already bounded.
 pub async fn refuse_nul(request: Request, next: Next) -> Response {
-    if has_encoded_nul(request.uri().to_string().as_bytes()) {
+    let address = request.uri().path_and_query().map_or("", |address| address.as_str());
+    if has_encoded_nul(address.as_bytes()) {
         return nul_refused();
     }
     if request.body().is_end_stream() {
@@ -189,8 +190,8 @@ pub async fn refuse_nul(request: Request, next: Next) -> Response {
 
 /// `%00` (URL and form encoding) or `\u0000` (JSON), in either case.
 fn has_encoded_nul(bytes: &[u8]) -> bool {
-    let lower = bytes.to_ascii_lowercase();
-    lower.windows(3).any(|window| window == b"%00") || lower.windows(6).any(|window| window == b"\\u0000")
+    bytes.windows(3).any(|window| window == b"%00")
+        || bytes.windows(6).any(|window| window.eq_ignore_ascii_case(b"\\u0000"))
 }
 
 fn nul_refused() -> Response {
