@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Policy;
 use crate::limits::Limit;
-use crate::rejections::BodyStyle;
+use crate::rejections::{BodyStyle, check_placeholders};
 use crate::validation::{FieldPath, Violations, check_unique};
 
 /// One plan of the catalogue.
@@ -84,7 +84,8 @@ pub struct DailyCap {
     /// The body's `details.reason`, e.g. `prelaunch_daily_cap`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// The body's `details.suggestion`.
+    /// The body's `details.suggestion`, e.g. "Pre-launch keys are capped at {limit}
+    /// requests/{window}. …" (placeholders: `crate::rejections`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggestion: Option<String>,
 }
@@ -149,11 +150,14 @@ impl Policy {
     }
 
     pub(crate) fn check_daily_cap(&self, out: &mut Violations) {
-        if let Some(cap) = &self.daily_cap
-            && cap.limit == 0
-        {
-            let path = FieldPath::root().key("daily_cap").key("limit");
-            out.push(path, "must be at least 1");
+        let Some(cap) = &self.daily_cap else {
+            return;
+        };
+        let path = FieldPath::root().key("daily_cap");
+        if cap.limit == 0 {
+            out.push(path.key("limit"), "must be at least 1");
         }
+        check_placeholders(cap.message.as_deref(), path.key("message"), out);
+        check_placeholders(cap.suggestion.as_deref(), path.key("suggestion"), out);
     }
 }

@@ -10,7 +10,7 @@ use limiter::{BucketSpec, Scope};
 use serde::{Deserialize, Serialize};
 
 use crate::Policy;
-use crate::rejections::BodyStyle;
+use crate::rejections::{BodyStyle, check_placeholders};
 use crate::routes::Route;
 use crate::validation::{FieldPath, Violations};
 
@@ -30,7 +30,7 @@ pub struct PublicLimits {
     /// The 429 body when this limit denies; `[rejection] body` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<BodyStyle>,
-    /// The 429 body's `error` text, e.g. "Public rate limit reached (10/hour/IP)."
+    /// The 429 body's `error` text, e.g. "Public rate limit reached ({limit}/{window}/IP)."
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
@@ -65,6 +65,7 @@ impl Policy {
         let Some(public) = &self.public else {
             return;
         };
+        check_placeholders(public.message.as_deref(), FieldPath::root().key("public").key("message"), out);
         let path = FieldPath::root().key("public").key("bucket");
         self.check_bucket_ref(&public.bucket, path.clone(), out);
         if let Some(bucket) = self.buckets.get(&public.bucket)

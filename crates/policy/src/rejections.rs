@@ -5,11 +5,19 @@
 //! is `[rejection] body`; the daily cap and the public per-IP limit may each name their own,
 //! because seed 001 gives those two their own bodies. This module chooses; `crate::responses`
 //! renders the 429 ([`Policy::render_refusal`]).
+//!
+//! The words of a 429 (`title`, `message`, `suggestion`) may hold `{limit}` and `{window}`,
+//! filled from the refusing bucket at each refusal, so they follow the limit in force, an
+//! admin's edit included: "Public rate limit reached ({limit}/{window}/IP)." reads "(10/hour/IP)".
 
+use std::borrow::Cow;
+
+use limiter::BucketState;
 use serde::{Deserialize, Serialize};
 
 use crate::Policy;
 use crate::charges::DAILY_CAP;
+use crate::limits::window_label;
 use crate::validation::{FieldPath, Violations};
 
 /// The shape of a 429 body.
@@ -118,6 +126,27 @@ pub struct Refusal<'a> {
     pub retry_after: RetryAfter,
 }
 
+/// `text` with `{limit}` and `{window}` filled from the refusing bucket (see the module docs).
+pub(crate) fn fill_placeholders<'t>(text: &'t str, bucket: Option<&BucketState<'_>>) -> Cow<'t, str> {
+    match bucket {
+        Some(bucket) if text.contains('{') => Cow::Owned(
+            text.replace("{limit}", &bucket.limit.to_string())
+                .replace("{window}", &window_label(&bucket.window)),
+        ),
+        _ => Cow::Borrowed(text),
+    }
+}
+
+/// Refuses braces other than the two placeholders, so a typo such as `{limt}` is not sent.
+pub(crate) fn check_placeholders(text: Option<&str>, path: FieldPath, out: &mut Violations) {
+    let Some(text) = text else {
+        return;
+    };
+    if text.replace("{limit}", "").replace("{window}", "").contains(['{', '}']) {
+        out.push(path, "the only placeholders are `{limit}` and `{window}`");
+    }
+}
+
 fn check_url(url: &str, path: FieldPath, out: &mut Violations) {
     if !(url.starts_with("https://") || url.starts_with("http://")) {
         out.push(path, format!("`{url}` is not an http(s) URL"));
@@ -155,6 +184,7 @@ impl Policy {
     pub(crate) fn check_responses(&self, out: &mut Violations) {
         self.check_headers(out);
         let path = FieldPath::root().key("rejection");
+        check_placeholders(self.rejection.title.as_deref(), path.key("title"), out);
         if let Some(base) = &self.rejection.problem_type_base {
             check_url(base, path.key("problem_type_base"), out);
             if !base.ends_with('/') {

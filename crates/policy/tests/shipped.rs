@@ -88,7 +88,8 @@ fn assert_seed_001_plans(policy: &Policy) {
     assert_eq!(refusal.code, "rate_limited");
     assert_eq!(refusal.message, "Pre-launch rate limit exceeded");
     assert_eq!(refusal.reason, Some("prelaunch_daily_cap"));
-    let suggestion = "Pre-launch keys are capped at 10000 requests/day. Upgrade to a paid plan at https://igregulator.io/pricing for production use.";
+    // Filled from the refusing bucket when rendered: the golden tests compare the seed's words.
+    let suggestion = "Pre-launch keys are capped at {limit} requests/{window}. Upgrade to a paid plan at https://igregulator.io/pricing for production use.";
     assert_eq!(refusal.suggestion, Some(suggestion));
 }
 
@@ -117,7 +118,7 @@ fn the_default_reproduces_seed_001_plans_daily_cap_and_public_limits() {
     let refusal = policy.refusal("public:GET /v1/check");
     assert_eq!(refusal.style, BodyStyle::Seed001Json);
     assert_eq!(refusal.code, "rate_limited");
-    assert_eq!(refusal.message, "Public rate limit reached (10/hour/IP).");
+    assert_eq!(refusal.message, "Public rate limit reached ({limit}/{window}/IP).");
     assert_eq!(refusal.upgrade_url, Some("https://igregulator.io/pricing"));
 }
 

@@ -72,6 +72,12 @@ fn a_zero_limit_is_named() {
 }
 
 #[test]
+fn a_misspelt_placeholder_in_a_429_message_is_named() {
+    let (from, to) = ("({limit}/{window}/IP)", "({limt}/{window}/IP)");
+    refused(from, to, "public.message", "", "the only placeholders are `{limit}` and `{window}`");
+}
+
+#[test]
 fn a_zero_monthly_quota_is_named() {
     let (from, to) = ("monthly_quota = 100000", "monthly_quota = 0");
     refused(from, to, "plans[1].monthly_quota", "", "at least 1");

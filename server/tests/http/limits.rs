@@ -196,3 +196,23 @@ async fn a_gcra_buckets_rate_and_burst_change_and_its_period_stays() {
     assert_status(&call(&app, "edit_bucket_limit", &too_big).await, StatusCode::UNPROCESSABLE_ENTITY);
     let _ = std::fs::remove_file(&path);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_public_429_names_the_limit_an_admin_set() {
+    let app = spawn_app().await;
+    operator(&app, "admin@keystile.example", Role::Admin).await;
+    let public = [("bucket", "public"), ("count", "2"), ("window", "day")];
+    assert_status(&call(&app, "edit_bucket_limit", &public).await, StatusCode::OK);
+
+    let mut statuses = Vec::new();
+    let mut last = None;
+    for _ in 0..3 {
+        let response = crate::gateway::call(&app, "/v1/check?name=acme", None).await;
+        statuses.push(response.status().as_u16());
+        last = Some(response);
+    }
+    assert_eq!(statuses, [200, 200, 429]);
+    let body: Value = last.unwrap().json().await.unwrap();
+    assert_eq!(body["error"], "Public rate limit reached (2/day/IP).");
+    assert_eq!(body["details"]["limit"], 2);
+}

@@ -27,7 +27,7 @@ use serde::Serialize;
 use super::{SpendCapReached, is_daily_cap};
 use crate::Policy;
 use crate::limits::window_seconds;
-use crate::rejections::Refusal;
+use crate::rejections::{Refusal, fill_placeholders};
 
 pub(super) const PROBLEM_JSON: &str = "application/problem+json";
 pub(super) const JSON: &str = "application/json";
@@ -95,11 +95,11 @@ pub(super) fn problem(policy: &Policy, refused: &Refused<'_, '_, '_>) -> String 
     detail.push_str(&format!(" Retry after {}s.", refused.retry_after));
     if let Some(suggestion) = refusal.suggestion {
         detail.push(' ');
-        detail.push_str(suggestion);
+        detail.push_str(&fill_placeholders(suggestion, refused.bucket));
     }
     to_json(&Problem {
         kind: &refusal.problem_type,
-        title: refusal.message,
+        title: &fill_placeholders(refusal.message, refused.bucket),
         status: 429,
         code: refusal.code,
         detail: &detail,
@@ -112,6 +112,7 @@ pub(super) fn problem(policy: &Policy, refused: &Refused<'_, '_, '_>) -> String 
 pub(super) fn seed001(policy: &Policy, refused: &Refused<'_, '_, '_>) -> String {
     let refusal = refused.refusal;
     let upgrade_url = refusal.upgrade_url;
+    let suggestion = refusal.suggestion.map(|text| fill_placeholders(text, refused.bucket));
     let details = match refused.bucket {
         None => Details { upgrade_url, ..Details::default() },
         Some(bucket) if is_daily_cap(policy, bucket) => Details {
@@ -119,7 +120,7 @@ pub(super) fn seed001(policy: &Policy, refused: &Refused<'_, '_, '_>) -> String 
             current_usage: Some(bucket.used),
             limit: Some(bucket.limit),
             reset_at: Some(iso_millis(bucket.reset)),
-            suggestion: refusal.suggestion,
+            suggestion: suggestion.as_deref(),
             ..Details::default()
         },
         Some(bucket) if policy.is_public_bucket(bucket.name) => Details {
@@ -138,7 +139,8 @@ pub(super) fn seed001(policy: &Policy, refused: &Refused<'_, '_, '_>) -> String 
             upgrade_url,
         },
     };
-    to_json(&Seed001 { error: refusal.message, code: refusal.code, details })
+    let error = fill_placeholders(refusal.message, refused.bucket);
+    to_json(&Seed001 { error: &error, code: refusal.code, details })
 }
 
 /// The spend-cap problem: type `{problem_type_base}spend_cap_exceeded` (`about:blank` without

@@ -119,6 +119,27 @@ fn the_upgrade_url_is_sent_only_when_configured() {
 }
 
 #[test]
+fn the_words_of_a_429_follow_the_limit_in_force() {
+    // An admin raised the public limit to 25 a day and the daily cap to 500: the file's
+    // "({limit}/{window}/IP)" and "capped at {limit} requests/{window}" say so.
+    let policy = shipped("default");
+    let now = instant("2026-04-19T12:58:00Z");
+    let public =
+        vec![refusing(resetting(state("public:GET /v1/check", Window::Day, 25, 25, now), now, 120), now)];
+    let check = route(&policy, "GET", "/v1/check").cloned();
+    let refusal = policy.render_refusal(check.as_ref(), &decision(now, public), "req_1");
+    assert!(
+        refusal.body.starts_with(r#"{"error":"Public rate limit reached (25/day/IP).""#),
+        "{}",
+        refusal.body
+    );
+
+    let cap = vec![refusing(resetting(state("daily_cap", Window::Day, 500, 500, now), now, 120), now)];
+    let refusal = policy.render_refusal(None, &decision(now, cap), "req_1");
+    assert!(refusal.body.contains("Pre-launch keys are capped at 500 requests/day."), "{}", refusal.body);
+}
+
+#[test]
 fn the_default_policy_refuses_reads_with_problem_json_the_precise_reset_and_the_upgrade_link() {
     let policy = shipped("default");
     let now = instant("2026-04-20T09:30:22Z");
