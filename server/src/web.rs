@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use app::AppError;
 use axum::body::{Body, HttpBody};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use http_body_util::BodyExt;
@@ -241,14 +241,22 @@ pub async fn limit_body(State(max): State<usize>, request: Request, next: Next) 
 
 fn body_too_large(max: usize) -> Response {
     let detail = format!("The body is over {} KiB, the most this endpoint accepts.", max / 1024);
-    crate::gateway::problem(
+    closing_connection(crate::gateway::problem(
         StatusCode::PAYLOAD_TOO_LARGE,
         None,
         "body_too_large",
         "Body too large",
         &detail,
         "",
-    )
+    ))
+}
+
+/// Marks a refusal sent before its request body was read to the end: the connection closes
+/// after it, since a client that sent its next request on the same connection would find it
+/// broken mid-write.
+pub(crate) fn closing_connection(mut response: Response) -> Response {
+    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 #[cfg(test)]

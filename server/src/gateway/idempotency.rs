@@ -85,14 +85,14 @@ pub async fn prepare(gateway: &Gateway, request: Request) -> Prepared {
     };
     let (parts, body) = request.into_parts();
     let Ok(body) = to_bytes(body, MAX_BODY).await else {
-        return Prepared::Refused(problem(
+        return Prepared::Refused(crate::web::closing_connection(problem(
             StatusCode::PAYLOAD_TOO_LARGE,
             None,
             "body_too_large",
             "Body too large",
             "A request with an Idempotency-Key is kept for replay, so its body may be at most 1 MiB.",
             &request_id,
-        ));
+        )));
     };
     let fingerprint =
         request_fingerprint(&parts.method, parts.uri.path_and_query().map_or("", |pq| pq.as_str()), &body);

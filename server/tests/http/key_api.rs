@@ -157,6 +157,8 @@ async fn malformed_bodies_get_a_clear_4xx() {
     let oversized =
         app.keys_api(reqwest::Method::POST, "/v1/keys", Some(json!({"name": "x".repeat(100 * 1024)}))).await;
     assert_status(&oversized, StatusCode::PAYLOAD_TOO_LARGE);
+    // The rest of the body is unread: the connection closes, so the next request takes a new one.
+    assert_eq!(oversized.headers()["connection"], "close");
     let problem: Value = oversized.json().await.unwrap();
     assert_eq!(problem["code"], "body_too_large");
     for days in ["3651", "100000000", "4294967295"] {
