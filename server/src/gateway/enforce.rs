@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{Extensions, HeaderValue, Uri, header};
+use axum::http::{Extensions, HeaderMap, HeaderValue, Uri, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
@@ -40,19 +40,10 @@ async fn gate(gateway: Gateway, mut request: Request, next: Next, request_id: &s
     let policy = gateway.services.policy.get();
     let type_base = policy.rejection.problem_type_base.as_deref();
 
-    let key = match callers::presented_key(request.headers()) {
-        Presented::Nothing => None,
-        Presented::Malformed => return problems::invalid_key(type_base, request_id),
-        Presented::Key(secret) => match callers::resolve(&gateway.services, &gateway.cache, secret).await {
-            Ok(Ok(key)) => Some(key),
-            Ok(Err(_rejection)) => return problems::invalid_key(type_base, request_id),
-            Err(error) => {
-                tracing::error!(%error, request_id, "key verification failed");
-                return problems::unavailable(type_base, request_id);
-            }
-        },
+    let key = match verified_key(&gateway, request.headers(), type_base, request_id).await {
+        Ok(key) => key,
+        Err(refusal) => return refusal,
     };
-
     let path = request.uri().path().to_owned();
     let route = policy.route(request.method().as_str(), &path).map(|found| found.route);
     let plan = key.as_ref().and_then(|key| policy.plan_or_default(&key.plan_id));
@@ -63,15 +54,10 @@ async fn gate(gateway: Gateway, mut request: Request, next: Next, request_id: &s
         (Some(_), None) => return problems::unavailable(type_base, request_id),
         (None, _) => Caller::Anonymous,
     };
-    let Ok(specs) = policy.charges(route, &caller) else {
+    let Some(charges) = charges_for(&policy, route, &caller, key.as_deref(), &request) else {
         return problems::key_required(type_base, request_id);
     };
-    let ip = request.extensions().get::<ClientIp>().map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |c| c.0);
     let cost = route.map_or(1, |route| route.cost);
-    let charges: Vec<Charge> = specs
-        .into_iter()
-        .map(|spec| Charge { subject: subject(spec.scope, key.as_deref(), ip), spec, cost })
-        .collect();
 
     let now = gateway.services.clock.now();
     let meter = Meter { gateway: &gateway, key: key.as_deref(), route, at: now };
@@ -120,6 +106,43 @@ async fn gate(gateway: Gateway, mut request: Request, next: Next, request_id: &s
     let mut response = run(&gateway, claim, request, next).await;
     responses::add_limit_headers(&render, &decision.buckets, decision.now, &mut response);
     response
+}
+
+/// The caller's key, verified; `None` when it presents none; or the 401 (malformed, unknown,
+/// revoked, expired: one body) or 503 (the key store failed) to answer instead.
+async fn verified_key(
+    gateway: &Gateway,
+    headers: &HeaderMap,
+    type_base: Option<&str>,
+    request_id: &str,
+) -> Result<Option<Arc<ResolvedKey>>, Response> {
+    match callers::presented_key(headers) {
+        Presented::Nothing => Ok(None),
+        Presented::Malformed => Err(problems::invalid_key(type_base, request_id)),
+        Presented::Key(secret) => match callers::resolve(&gateway.services, &gateway.cache, secret).await {
+            Ok(Ok(key)) => Ok(Some(key)),
+            Ok(Err(_rejection)) => Err(problems::invalid_key(type_base, request_id)),
+            Err(error) => {
+                tracing::error!(%error, request_id, "key verification failed");
+                Err(problems::unavailable(type_base, request_id))
+            }
+        },
+    }
+}
+
+/// What the policy charges this caller on this route, each bucket on its subject (the key, its
+/// account or user, the client's IP); `None` when the route needs a key the caller lacks.
+fn charges_for(
+    policy: &Policy,
+    route: Option<&Route>,
+    caller: &Caller<'_>,
+    key: Option<&ResolvedKey>,
+    request: &Request,
+) -> Option<Vec<Charge>> {
+    let specs = policy.charges(route, caller).ok()?;
+    let ip = request.extensions().get::<ClientIp>().map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |c| c.0);
+    let cost = route.map_or(1, |route| route.cost);
+    Some(specs.into_iter().map(|spec| Charge { subject: subject(spec.scope, key, ip), spec, cost }).collect())
 }
 
 /// Runs an admitted request, under its idempotency key if it claimed one.
