@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use super::{FormError, FormSaved, sentence_case};
+use super::{FormError, FormSaved, SubmitButton, sentence_case};
 use crate::account::{ChangePassword, RenameAccount, SignOutEverywhereElse};
 use crate::auth::Viewer;
 use crate::shell::CurrentViewer;
@@ -98,9 +98,9 @@ fn PasswordForm() -> impl IntoView {
                         minlength="8" maxlength="128" required />
                 </div>
                 <div class="form-actions">
-                    <button type="submit" class="btn btn-primary" aria-busy=move || change.pending().get().to_string()>
+                    <SubmitButton pending=change.pending() class="btn btn-primary">
                         "Change password"
-                    </button>
+                    </SubmitButton>
                 </div>
             </ActionForm>
         </section>
@@ -116,9 +116,9 @@ fn SignOutEverywhereElseForm() -> impl IntoView {
             <p class="muted">"Logged in on a computer you no longer use? Log out every browser but this one."</p>
             <FormError result=sign_out.value() />
             <ActionForm action=sign_out>
-                <button type="submit" class="btn" aria-busy=move || sign_out.pending().get().to_string()>
+                <SubmitButton pending=sign_out.pending()>
                     "Log out everywhere else"
-                </button>
+                </SubmitButton>
             </ActionForm>
         </section>
     }

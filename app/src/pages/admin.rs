@@ -10,7 +10,7 @@ use numbers::thousands;
 use super::keys::status_badge;
 use super::overview::{Gauge, Month};
 use super::usage::ChartCard;
-use super::{FormError, FormSaved, sentence_case, short_time};
+use super::{FormError, FormSaved, SubmitButton, sentence_case, short_time};
 use crate::admin::{
     AccountListing, AdminAccount, AdminChangePlan, ResetBucket, SetAccountDisabled, SetOverride,
     admin_overview, load_account, search_accounts,
@@ -156,8 +156,7 @@ fn AccountBody(
                     <input type="hidden" name="account_id" value=id.clone() />
                     <label for="view-as-reason">"Reason"</label>
                     <input id="view-as-reason" name="reason" required placeholder="e.g. ticket #1234: quota question" />
-                    <button type="submit" class="btn" disabled=move || view_as.pending().get()
-                        aria-busy=move || view_as.pending().get().to_string()>"View as customer"</button>
+                    <SubmitButton pending=view_as.pending()>"View as customer"</SubmitButton>
                 </ActionForm>
             </section>
             <Month live />
@@ -222,8 +221,7 @@ fn PlanForm(
                     view! { <option value=plan selected=selected>{name}</option> }
                 }).collect_view()}
             </select>
-            <button type="submit" class="btn btn-primary" disabled=move || change_plan.pending().get()
-                aria-busy=move || change_plan.pending().get().to_string()>"Change plan"</button>
+            <SubmitButton pending=change_plan.pending() class="btn btn-primary">"Change plan"</SubmitButton>
         </ActionForm>
     }
 }
@@ -259,10 +257,9 @@ fn Overrides(
                                     <input type="hidden" name="account_id" value=row_id />
                                     <input type="hidden" name="bucket" value=row.bucket.clone() />
                                     <input name="limit" aria-label=label inputmode="numeric" value=value.map(|v| v.to_string()).unwrap_or_default() placeholder="the plan's" />
-                                    <button type="submit" class="btn btn-small" disabled=move || set_override.pending().get()
-                                        aria-busy=move || set_override.pending().get().to_string()>
+                                    <SubmitButton pending=set_override.pending() class="btn btn-small">
                                         "Save"<span class="sr-only">{format!(" the limit for {}", row.bucket)}</span>
-                                    </button>
+                                    </SubmitButton>
                                 </ActionForm>
                             </td> })}
                         </tr>
@@ -287,8 +284,7 @@ fn Overrides(
                             {account.keys.iter().filter(|key| key.status == "active" || key.status == "rotating").map(|key| view! { <option value=key.id.clone()>{key.name.clone()}</option> }).collect_view()}
                         </select>
                         <p class="field-hint">"The count starts again from zero at once, on every node: requests it refused until now are let through. This cannot be undone."</p>
-                        <button type="submit" class="btn btn-danger" disabled=move || reset.pending().get()
-                            aria-busy=move || reset.pending().get().to_string()>"Reset counter"</button>
+                        <SubmitButton pending=reset.pending() class="btn btn-danger">"Reset counter"</SubmitButton>
                     </ActionForm>
                 </details>
             })}
@@ -325,10 +321,9 @@ fn Disable(account: AdminAccount, disable: ServerAction<SetAccountDisabled>) -> 
                     <input id="disable-reason" name="reason" required />
                 </div>
                 {confirm}
-                <button type="submit" class=if disabling { "btn btn-danger" } else { "btn" } disabled=move || disable.pending().get()
-                    aria-busy=move || disable.pending().get().to_string()>
+                <SubmitButton pending=disable.pending() class=if disabling { "btn btn-danger" } else { "btn" }>
                     {if disabling { "Disable account" } else { "Enable account" }}
-                </button>
+                </SubmitButton>
             </ActionForm>
         </section>
     }

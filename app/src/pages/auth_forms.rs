@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use super::FormError;
+use super::{FormError, SubmitButton};
 use crate::auth::{LogIn, SignUp};
 use crate::team::JoinAccount;
 
@@ -31,9 +31,9 @@ pub fn LoginPage() -> impl IntoView {
                         <input id="password" name="password" type="password" autocomplete="current-password" required />
                     </div>
                     <div class="form-actions">
-                        <button type="submit" class="btn btn-primary" aria-busy=move || log_in.pending().get().to_string()>
+                        <SubmitButton pending=log_in.pending() class="btn btn-primary">
                             "Log in"
-                        </button>
+                        </SubmitButton>
                     </div>
                 </ActionForm>
                 <p class="auth-switch">"No account yet? " <a href="/signup">"Sign up"</a></p>
@@ -69,9 +69,9 @@ pub fn SignUpPage() -> impl IntoView {
                         <input id="account_name" name="account_name" type="text" autocomplete="organization" maxlength="100" />
                     </div>
                     <div class="form-actions">
-                        <button type="submit" class="btn btn-primary" aria-busy=move || sign_up.pending().get().to_string()>
+                        <SubmitButton pending=sign_up.pending() class="btn btn-primary">
                             "Create account"
-                        </button>
+                        </SubmitButton>
                     </div>
                 </ActionForm>
                 <p class="auth-switch">"Already have an account? " <a href="/login">"Log in"</a></p>
@@ -110,9 +110,9 @@ pub fn JoinPage() -> impl IntoView {
                         <p class="field-hint" id="password-hint">"At least 8 characters."</p>
                     </div>
                     <div class="form-actions">
-                        <button type="submit" class="btn btn-primary" aria-busy=move || join.pending().get().to_string()>
+                        <SubmitButton pending=join.pending() class="btn btn-primary">
                             "Join the team"
-                        </button>
+                        </SubmitButton>
                     </div>
                 </ActionForm>
                 <p class="auth-switch">"Already joined? " <a href="/login">"Log in"</a></p>

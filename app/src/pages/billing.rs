@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use numbers::thousands;
 
-use super::{FormError, FormSaved, ReadOnlyNote, viewing_as};
+use super::{FormError, FormSaved, ReadOnlyNote, SubmitButton, viewing_as};
 use crate::billing::{Billing, PricedMonth, SetSpendCap, SpendCapView, load_billing};
 use crate::shell::CurrentViewer;
 
@@ -86,8 +86,7 @@ fn SpendCap(cap: SpendCapView, set_cap: ServerAction<SetSpendCap>, read_only: bo
                         <p class="field-hint" id="spend-cap-hint">"Leave empty for no cap."</p>
                     </div>
                     <div class="form-actions">
-                        <button type="submit" class="btn btn-primary" disabled=move || set_cap.pending().get()
-                            aria-busy=move || set_cap.pending().get().to_string()>"Save spend cap"</button>
+                        <SubmitButton pending=set_cap.pending() class="btn btn-primary">"Save spend cap"</SubmitButton>
                     </div>
                 </ActionForm>
             })}

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::{FormError, FormSaved};
+use super::{FormError, FormSaved, SubmitButton};
 use crate::admin::{CataloguePlan, EditPlan, list_catalogue};
 
 #[component]
@@ -49,8 +49,7 @@ fn PlanEditor(plan: CataloguePlan, edit: ServerAction<EditPlan>) -> impl IntoVie
                 <div class="field"><label><input type="checkbox" name="daily_cap" checked=plan.daily_cap disabled=!plan.can_change />" Daily safety cap"</label></div>
                 <div class="field"><label><input type="checkbox" name="self_service" checked=plan.self_service disabled=!plan.can_change aria-describedby=field("self-service-hint") />" Customers can choose it on their Plan page"</label><p class="field-hint" id=field("self-service-hint")>"Off: only an admin moves an account to it (a plan arranged by contract)."</p></div>
                 {plan.can_change.then(|| view! {
-                    <button type="submit" class="btn btn-primary" disabled=move || edit.pending().get()
-                        aria-busy=move || edit.pending().get().to_string()>"Save plan"</button>
+                    <SubmitButton pending=edit.pending() class="btn btn-primary">"Save plan"</SubmitButton>
                 })}
             </ActionForm>
         </section>

@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::secret_dialog::{OneTimeSecret, OneTimeSecretDialog};
-use super::{FormError, FormSaved, ReadOnlyNote, short_time, viewing_as};
+use super::{FormError, FormSaved, ReadOnlyNote, SubmitButton, short_time, viewing_as};
 use crate::keys::{
     CreateKey, GRACE_PERIODS, KeyView, KeyWithSecret, RenameKey, RevokeKey, RotateKey, list_keys,
 };
@@ -135,10 +135,9 @@ fn CreateKeyForm(create: ServerAction<CreateKey>, hydrated: RwSignal<bool>) -> i
                     </div>
                 </div>
                 <div class="form-actions">
-                    <button type="submit" class="btn btn-primary" disabled=move || !hydrated.get() || create.pending().get()
-                        aria-busy=move || create.pending().get().to_string()>
+                    <SubmitButton pending=create.pending() class="btn btn-primary" needs_javascript=true>
                         "Create key"
-                    </button>
+                    </SubmitButton>
                 </div>
                 <Show when=move || !hydrated.get()>
                     <p class="field-hint">"Creating a key needs JavaScript, so that its secret is shown only to you, once."</p>
@@ -227,8 +226,7 @@ fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>, read_only
                             <input id=format!("rename-{}", rename_id) name="name" type="text" maxlength="64" required value=key.name.clone() />
                             <p class="field-hint">"The secret and the key's limits stay as they are."</p>
                         </div>
-                        <button type="submit" class="btn btn-small" on:click=act disabled=move || rename.pending().get()
-                            aria-busy=move || rename.pending().get().to_string()>"Save name"</button>
+                        <SubmitButton pending=rename.pending() class="btn btn-small" on:click=act>"Save name"</SubmitButton>
                     </ActionForm>
                 </details>
                 {usable.then(|| view! {
@@ -242,8 +240,7 @@ fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>, read_only
                                     {GRACE_PERIODS.iter().map(|(value, label, _)| view! { <option value=*value selected=*value == "24h">{*label}</option> }).collect_view()}
                                 </select>
                             </div>
-                            <button type="submit" class="btn btn-small" on:click=act disabled=move || !hydrated.get() || rotate.pending().get()
-                                aria-busy=move || rotate.pending().get().to_string()>"Rotate secret"</button>
+                            <SubmitButton pending=rotate.pending() class="btn btn-small" needs_javascript=true on:click=act>"Rotate secret"</SubmitButton>
                             <Show when=move || !hydrated.get()>
                                 <p class="field-hint">"Rotating needs JavaScript, so that the new secret is shown only to you, once."</p>
                             </Show>
@@ -258,8 +255,7 @@ fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>, read_only
                                 <input id=format!("confirm-{}", revoke_id) name="confirm_name" type="text" required autocomplete="off" />
                                 <p class="field-hint">"Requests with this key fail at once, everywhere. This cannot be undone."</p>
                             </div>
-                            <button type="submit" class="btn btn-small btn-danger" on:click=act disabled=move || revoke.pending().get()
-                                aria-busy=move || revoke.pending().get().to_string()>"Revoke key"</button>
+                            <SubmitButton pending=revoke.pending() class="btn btn-small btn-danger" on:click=act>"Revoke key"</SubmitButton>
                         </ActionForm>
                     </details>
                 })}

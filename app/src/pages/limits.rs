@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use numbers::{money, thousands};
 
-use super::{FormError, FormSaved};
+use super::{FormError, FormSaved, SubmitButton};
 use crate::limits::{
     BucketLimit, EditBucketLimit, EditFreeRequests, EditTierFees, LimitsAndPricing, PricingView, RouteRow,
     WINDOWS, load_limits,
@@ -22,7 +22,7 @@ pub fn LimitsPage() -> impl IntoView {
     view! {
         <Title text="Limits and pricing" />
         <div class="page-header"><h1>"Limits and pricing"</h1></div>
-        <p class="muted">"A change applies at the next request on every node, and stays over the policy file until it is changed here again. Everything else (routes, scopes, messages) comes from the policy file."</p>
+        <p class="muted">"A change applies at the next request on every node, and stays over the policy file until it is changed here again. Everything else (routes, scopes, the words of a 429) comes from the policy file; words written with {limit} and {window} follow these limits."</p>
         <Transition fallback=|| view! { <p class="muted">"Loading the limits…"</p> }>
             {move || Suspend::new(async move {
                 match limits.await {
@@ -124,10 +124,9 @@ fn BucketForm(bucket: BucketLimit, edit: ServerAction<EditBucketLimit>) -> impl 
             <label class="sr-only" for=id("count")>{format!("Limit of {}", bucket.name)}</label>
             <input id=id("count") name="count" inputmode="numeric" size="8" required value=bucket.count.to_string() />
             {shape}
-            <button type="submit" class="btn btn-small" disabled=move || edit.pending().get()
-                aria-busy=move || edit.pending().get().to_string()>
+            <SubmitButton pending=edit.pending() class="btn btn-small">
                 "Save"<span class="sr-only">{format!(" the limit of {}", bucket.name)}</span>
-            </button>
+            </SubmitButton>
         </ActionForm>
     }
 }
@@ -155,8 +154,7 @@ fn Pricing(
                     <ActionForm action=edit_free attr:class="row">
                         <label for="free-requests">"Free requests a minute"</label>
                         <input id="free-requests" name="free_requests_per_minute" inputmode="numeric" size="6" required value=free_requests_per_minute.to_string() />
-                        <button type="submit" class="btn btn-small" disabled=move || edit_free.pending().get()
-                            aria-busy=move || edit_free.pending().get().to_string()>"Save"<span class="sr-only">" the free requests a minute"</span></button>
+                        <SubmitButton pending=edit_free.pending() class="btn btn-small">"Save"<span class="sr-only">" the free requests a minute"</span></SubmitButton>
                     </ActionForm>
                 }.into_any()
             } else {
@@ -186,10 +184,9 @@ fn Pricing(
                                     <input id=format!("{id}-monthly") name="monthly_cents" inputmode="numeric" size="7" value=number(tier.monthly_cents) aria-label=format!("Monthly fee of {} in cents", tier.name) />
                                     <label for=format!("{id}-extra")>"extra"</label>
                                     <input id=format!("{id}-extra") name="extra_request_cents" inputmode="numeric" size="4" value=number(tier.extra_request_cents) aria-label=format!("Fee per extra request of {} in cents", tier.name) />
-                                    <button type="submit" class="btn btn-small" disabled=move || edit_tier.pending().get()
-                                        aria-busy=move || edit_tier.pending().get().to_string()>
+                                    <SubmitButton pending=edit_tier.pending() class="btn btn-small">
                                         "Save"<span class="sr-only">{format!(" the fees of {}", tier.name)}</span>
-                                    </button>
+                                    </SubmitButton>
                                 </ActionForm>
                             </td> })}
                         </tr>

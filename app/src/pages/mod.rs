@@ -48,6 +48,33 @@ where
     }
 }
 
+/// A form's submit button, disabled and marked busy while the form's server action is on its
+/// way, so a second press does not send the change twice. Attributes and handlers written on
+/// it (`on:click`) go to the button.
+#[component]
+pub fn SubmitButton(
+    /// The form's `ServerAction::pending()`.
+    #[prop(into)]
+    pending: Signal<bool>,
+    /// e.g. `btn btn-primary`.
+    #[prop(default = "btn")]
+    class: &'static str,
+    /// Disabled until the page has hydrated: forms whose result only a script can show (a
+    /// secret shown once).
+    #[prop(optional)]
+    needs_javascript: bool,
+    children: Children,
+) -> impl IntoView {
+    let live = RwSignal::new(!needs_javascript);
+    Effect::new(move |_| live.set(true));
+    view! {
+        <button type="submit" class=class disabled=move || pending.get() || !live.get()
+            aria-busy=move || pending.get().to_string()>
+            {children()}
+        </button>
+    }
+}
+
 /// Says a form's last submission succeeded, as a status screen readers announce politely.
 #[component]
 pub fn FormSaved<T>(

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::{FormError, ReadOnlyNote, signed_in};
+use super::{FormError, ReadOnlyNote, SubmitButton, signed_in};
 use crate::plans::{ChangePlan, PlanView, list_plans};
 use crate::shell::CurrentViewer;
 
@@ -82,8 +82,7 @@ fn ChoosePlan(id: String, name: String, change: ServerAction<ChangePlan>) -> imp
             <ActionForm action=change attr:class="form">
                 <input type="hidden" name="plan_id" value=id />
                 <p>{format!("Your limits change to {name}'s at your next request.")}</p>
-                <button type="submit" class="btn btn-primary" disabled=move || change.pending().get()
-                    aria-busy=move || change.pending().get().to_string()>{confirm}</button>
+                <SubmitButton pending=change.pending() class="btn btn-primary">{confirm}</SubmitButton>
             </ActionForm>
         </details>
     }

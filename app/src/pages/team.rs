@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::secret_dialog::{OneTimeSecret, OneTimeSecretDialog};
-use super::{FormError, sentence_case, short_time};
+use super::{FormError, SubmitButton, sentence_case, short_time};
 use crate::team::{
     InvitationView, InviteMember, MemberView, RemoveMember, RevokeInvitation, TeamView, load_team,
 };
@@ -106,10 +106,9 @@ fn InviteForm(invite: ServerAction<InviteMember>) -> impl IntoView {
                     <input id="invite-email" name="email" type="email" required autocomplete="off" placeholder="name@example.com" />
                 </div>
                 <div class="form-actions">
-                    <button type="submit" class="btn btn-primary" disabled=move || !hydrated.get() || invite.pending().get()
-                        aria-busy=move || invite.pending().get().to_string()>
+                    <SubmitButton pending=invite.pending() class="btn btn-primary" needs_javascript=true>
                         "Invite"
-                    </button>
+                    </SubmitButton>
                 </div>
             </ActionForm>
             <Show when=move || !hydrated.get()>
@@ -136,8 +135,7 @@ fn MemberRow(member: MemberView, can_manage: bool, remove: ServerAction<RemoveMe
                         <ActionForm action=remove attr:class="form">
                             <input type="hidden" name="user_id" value=member.id.clone() />
                             <p class="field-hint">"They are logged out everywhere at once and can no longer log in. Keys they created stay with the account."</p>
-                            <button type="submit" class="btn btn-small btn-danger" disabled=move || remove.pending().get()
-                                aria-busy=move || remove.pending().get().to_string()>{confirm}</button>
+                            <SubmitButton pending=remove.pending() class="btn btn-small btn-danger">{confirm}</SubmitButton>
                         </ActionForm>
                     </details>
                 })}
@@ -204,8 +202,7 @@ fn RevokeInvitationForm(invitation: InvitationView, revoke: ServerAction<RevokeI
             <ActionForm action=revoke attr:class="form">
                 <input type="hidden" name="invitation_id" value=id />
                 <p class="field-hint">"The code you sent stops working at once. You can invite them again later."</p>
-                <button type="submit" class="btn btn-small btn-danger" disabled=move || revoke.pending().get()
-                    aria-busy=move || revoke.pending().get().to_string()>{format!("Revoke the invitation of {email}")}</button>
+                <SubmitButton pending=revoke.pending() class="btn btn-small btn-danger">{format!("Revoke the invitation of {email}")}</SubmitButton>
             </ActionForm>
         </details>
     }
