@@ -54,10 +54,10 @@ async fn gate(gateway: Gateway, mut request: Request, next: Next, request_id: &s
         (Some(_), None) => return problems::unavailable(type_base, request_id),
         (None, _) => Caller::Anonymous,
     };
-    let Some(charges) = charges_for(&policy, route, &caller, key.as_deref(), &request) else {
+    let cost = route.map_or(1, |route| route.cost);
+    let Some(charges) = charges_for(&policy, route, &caller, key.as_deref(), &request, cost) else {
         return problems::key_required(type_base, request_id);
     };
-    let cost = route.map_or(1, |route| route.cost);
 
     let now = gateway.services.clock.now();
     let meter = Meter { gateway: &gateway, key: key.as_deref(), route, at: now };
@@ -130,7 +130,7 @@ async fn verified_key(
     }
 }
 
-/// What the policy charges this caller on this route, each bucket on its subject (the key, its
+/// What the policy charges this caller on this route, `cost` units per bucket, each on its subject (the key, its
 /// account or user, the client's IP); `None` when the route needs a key the caller lacks.
 fn charges_for(
     policy: &Policy,
@@ -138,10 +138,10 @@ fn charges_for(
     caller: &Caller<'_>,
     key: Option<&ResolvedKey>,
     request: &Request,
+    cost: u64,
 ) -> Option<Vec<Charge>> {
     let specs = policy.charges(route, caller).ok()?;
     let ip = request.extensions().get::<ClientIp>().map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |c| c.0);
-    let cost = route.map_or(1, |route| route.cost);
     Some(specs.into_iter().map(|spec| Charge { subject: subject(spec.scope, key, ip), spec, cost }).collect())
 }
 
