@@ -10,7 +10,7 @@ use numbers::thousands;
 use super::keys::status_badge;
 use super::overview::{Gauge, Month};
 use super::usage::ChartCard;
-use super::{FormError, FormSaved, SubmitButton, sentence_case, short_time};
+use super::{DataTable, FormError, FormSaved, SubmitButton, sentence_case, short_time};
 use crate::admin::{
     AccountListing, AdminAccount, AdminChangePlan, ResetBucket, SetAccountDisabled, SetOverride,
     admin_overview, load_account, search_accounts,
@@ -54,8 +54,7 @@ pub fn AdminPage() -> impl IntoView {
 #[component]
 fn AccountTable(accounts: Vec<AccountListing>, caption: &'static str) -> impl IntoView {
     view! {
-        <div class="table-wrap"><table class="table">
-            <caption class="sr-only">{caption}</caption>
+        <DataTable label=caption>
             <thead><tr><th scope="col">"Account"</th><th scope="col">"Owner"</th><th scope="col">"Plan"</th><th scope="col">"Status"</th></tr></thead>
             <tbody>{accounts.into_iter().map(|account| view! {
                 <tr>
@@ -65,7 +64,7 @@ fn AccountTable(accounts: Vec<AccountListing>, caption: &'static str) -> impl In
                     <td>{if account.disabled { "Disabled" } else { "Active" }}</td>
                 </tr>
             }).collect_view()}</tbody>
-        </table></div>
+        </DataTable>
     }
 }
 
@@ -188,13 +187,14 @@ fn AccountBody(
                 {if account.keys.is_empty() {
                     view! { <p class="muted">"No keys yet."</p> }.into_any()
                 } else {
+                    let key_rows = account.keys.iter().map(|key| view! {
+                        <tr><th scope="row">{key.name.clone()}</th><td class="mono">{format!("{}…", key.start)}</td><td>{status_badge(key)}</td><td>{key.last_used_at.as_deref().map_or("Never".to_owned(), short_time)}</td></tr>
+                    }).collect_view();
                     view! {
-                        <div class="table-wrap"><table class="table">
+                        <DataTable label="The account's API keys">
                             <thead><tr><th scope="col">"Name"</th><th scope="col">"Key"</th><th scope="col">"Status"</th><th scope="col">"Last used"</th></tr></thead>
-                            <tbody>{account.keys.iter().map(|key| view! {
-                                <tr><th scope="row">{key.name.clone()}</th><td class="mono">{format!("{}…", key.start)}</td><td>{status_badge(key)}</td><td>{key.last_used_at.as_deref().map_or("Never".to_owned(), short_time)}</td></tr>
-                            }).collect_view()}</tbody>
-                        </table></div>
+                            <tbody>{key_rows}</tbody>
+                        </DataTable>
                     }.into_any()
                 }}
                 <p><a href=audit_link>"This account's audit log"</a></p>
@@ -232,40 +232,41 @@ fn Overrides(
     set_override: ServerAction<SetOverride>,
     reset: ServerAction<ResetBucket>,
 ) -> impl IntoView {
-    let id = account.id.clone();
     let reset_id = account.id.clone();
+    let can_change = account.can_change;
+    let limit_rows = account.limits.iter().cloned().map(|row| {
+        let label = format!("Limit for {}", row.bucket);
+        let row_id = account.id.clone();
+        let value = row.override_limit;
+        view! {
+            <tr>
+                <th scope="row">{row.bucket.clone()}</th>
+                <td>{if row.per_key { "key" } else { "account" }}</td>
+                <td>{row.plan_limit}</td>
+                <td>{value.map_or_else(|| "—".to_owned(), thousands)}</td>
+                {can_change.then(|| view! { <td>
+                    <ActionForm action=set_override attr:class="row">
+                        <input type="hidden" name="account_id" value=row_id />
+                        <input type="hidden" name="bucket" value=row.bucket.clone() />
+                        <input name="limit" aria-label=label inputmode="numeric" value=value.map(|v| v.to_string()).unwrap_or_default() placeholder="the plan's" />
+                        <SubmitButton pending=set_override.pending() class="btn btn-small">
+                            "Save"<span class="sr-only">{format!(" the limit for {}", row.bucket)}</span>
+                        </SubmitButton>
+                    </ActionForm>
+                </td> })}
+            </tr>
+        }
+    }).collect_view();
     view! {
         <section class="card stack" aria-labelledby="overrides-heading">
             <h2 id="overrides-heading">"Limits"</h2>
-            <div class="table-wrap"><table class="table">
+            <DataTable label="The account's limits">
                 <thead><tr>
                     <th scope="col">"Bucket"</th><th scope="col">"Counted per"</th><th scope="col">"Plan's limit"</th><th scope="col">"Override"</th>
-                    {account.can_change.then(|| view! { <th scope="col">"Set"</th> })}
+                    {can_change.then(|| view! { <th scope="col">"Set"</th> })}
                 </tr></thead>
-                <tbody>{account.limits.iter().cloned().map(|row| {
-                    let label = format!("Limit for {}", row.bucket);
-                    let row_id = id.clone();
-                    let value = row.override_limit;
-                    view! {
-                        <tr>
-                            <th scope="row">{row.bucket.clone()}</th>
-                            <td>{if row.per_key { "key" } else { "account" }}</td>
-                            <td>{row.plan_limit}</td>
-                            <td>{value.map_or_else(|| "—".to_owned(), thousands)}</td>
-                            {account.can_change.then(|| view! { <td>
-                                <ActionForm action=set_override attr:class="row">
-                                    <input type="hidden" name="account_id" value=row_id />
-                                    <input type="hidden" name="bucket" value=row.bucket.clone() />
-                                    <input name="limit" aria-label=label inputmode="numeric" value=value.map(|v| v.to_string()).unwrap_or_default() placeholder="the plan's" />
-                                    <SubmitButton pending=set_override.pending() class="btn btn-small">
-                                        "Save"<span class="sr-only">{format!(" the limit for {}", row.bucket)}</span>
-                                    </SubmitButton>
-                                </ActionForm>
-                            </td> })}
-                        </tr>
-                    }
-                }).collect_view()}</tbody>
-            </table></div>
+                <tbody>{limit_rows}</tbody>
+            </DataTable>
             {account.can_change.then(|| view! {
                 <details>
                     <summary class="btn btn-danger">"Reset a counter…"</summary>

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
+use super::DataTable;
 use crate::audit_log::{AUDIT_PAGE, AuditRow, list_audit};
 
 #[component]
@@ -96,8 +97,7 @@ fn AccountFilter(name: String) -> impl IntoView {
 #[component]
 fn AuditTable(rows: Vec<AuditRow>, all_accounts: bool) -> impl IntoView {
     view! {
-        <div class="table-wrap"><table class="table">
-            <caption class="sr-only">"Audit entries"</caption>
+        <DataTable label="Audit entries">
             <thead><tr>
                 <th scope="col">"When"</th>
                 {all_accounts.then(|| view! { <th scope="col">"Account"</th> })}
@@ -124,7 +124,7 @@ fn AuditTable(rows: Vec<AuditRow>, all_accounts: bool) -> impl IntoView {
                 </tr>
                 }
             }).collect_view()}</tbody>
-        </table></div>
+        </DataTable>
     }
 }
 

@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::secret_dialog::{OneTimeSecret, OneTimeSecretDialog};
-use super::{FormError, FormSaved, ReadOnlyNote, SubmitButton, short_time, viewing_as};
+use super::{DataTable, FormError, FormSaved, ReadOnlyNote, SubmitButton, short_time, viewing_as};
 use crate::keys::{
     CreateKey, GRACE_PERIODS, KeyView, KeyWithSecret, RenameKey, RevokeKey, RotateKey, list_keys,
 };
@@ -165,9 +165,7 @@ fn KeyTable(
     read_only: bool,
 ) -> impl IntoView {
     view! {
-        <div class="table-wrap">
-            <table class="table">
-                <caption class="sr-only">"API keys of this account"</caption>
+        <DataTable label="API keys of this account">
                 <thead>
                     <tr>
                         <th scope="col">"Name"</th>
@@ -182,8 +180,7 @@ fn KeyTable(
                 <tbody>
                     {keys.into_iter().map(|key| view! { <KeyRow key actions hydrated read_only /> }).collect_view()}
                 </tbody>
-            </table>
-        </div>
+        </DataTable>
     }
 }
 

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use numbers::{money, thousands};
 
-use super::{FormError, FormSaved, SubmitButton};
+use super::{DataTable, FormError, FormSaved, SubmitButton};
 use crate::limits::{
     BucketLimit, EditBucketLimit, EditFreeRequests, EditTierFees, LimitsAndPricing, PricingView, RouteRow,
     WINDOWS, load_limits,
@@ -68,13 +68,13 @@ fn BucketTable(
         return view! { <p class="empty-state">"The policy names no buckets of its own; plans' buckets are in the plan catalogue."</p> }.into_any();
     }
     view! {
-        <div class="table-wrap"><table class="table">
+        <DataTable label="Buckets">
             <thead><tr>
                 <th scope="col">"Bucket"</th><th scope="col">"Counted per"</th><th scope="col">"Limit"</th>
                 {can_change.then(|| view! { <th scope="col">"Change"</th> })}
             </tr></thead>
             <tbody>{buckets.into_iter().map(|bucket| view! { <BucketRow bucket can_change edit /> }).collect_view()}</tbody>
-        </table></div>
+        </DataTable>
     }
     .into_any()
 }
@@ -162,7 +162,7 @@ fn Pricing(
             }}
             <FormError result=edit_tier.value() />
             <FormSaved result=edit_tier.value() message="Saved. Bills are worked out with the new fees from now on." />
-            <div class="table-wrap"><table class="table">
+            <DataTable label="Pricing tiers">
                 <thead><tr>
                     <th scope="col">"Tier"</th><th scope="col">"Busiest minute"</th><th scope="col">"Monthly fee"</th><th scope="col">"Per extra request"</th>
                     {can_change.then(|| view! { <th scope="col">"Change"</th> })}
@@ -192,7 +192,7 @@ fn Pricing(
                         </tr>
                     }
                 }).collect_view()}</tbody>
-            </table></div>
+            </DataTable>
         </section>
     }
 }
@@ -200,11 +200,11 @@ fn Pricing(
 #[component]
 fn RouteTable(routes: Vec<RouteRow>) -> impl IntoView {
     view! {
-        <div class="table-wrap"><table class="table">
+        <DataTable label="Routes and the buckets they charge">
             <thead><tr><th scope="col">"Method"</th><th scope="col">"Path"</th><th scope="col">"Charges"</th></tr></thead>
             <tbody>{routes.into_iter().map(|route| view! {
                 <tr><td class="mono">{route.method}</td><th scope="row" class="mono">{route.path}</th><td>{route.charges}</td></tr>
             }).collect_view()}</tbody>
-        </table></div>
+        </DataTable>
     }
 }

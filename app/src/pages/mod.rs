@@ -75,6 +75,22 @@ pub fn SubmitButton(
     }
 }
 
+/// A data table in a frame that scrolls sideways when the table is wider than the page. The
+/// frame is a named region that takes keyboard focus, so columns past the edge can be reached
+/// with the arrow keys, not only with a pointer. `label` names the frame and captions the
+/// table for screen readers.
+#[component]
+pub fn DataTable(#[prop(into)] label: Signal<String>, children: Children) -> impl IntoView {
+    view! {
+        <div class="table-wrap" role="region" tabindex="0" aria-label=label>
+            <table class="table">
+                <caption class="sr-only">{label}</caption>
+                {children()}
+            </table>
+        </div>
+    }
+}
+
 /// Says a form's last submission succeeded, as a status screen readers announce politely.
 #[component]
 pub fn FormSaved<T>(

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::secret_dialog::{OneTimeSecret, OneTimeSecretDialog};
-use super::{FormError, SubmitButton, sentence_case, short_time};
+use super::{DataTable, FormError, SubmitButton, sentence_case, short_time};
 use crate::team::{
     InvitationView, InviteMember, MemberView, RemoveMember, RevokeInvitation, TeamView, load_team,
 };
@@ -76,14 +76,12 @@ fn Team(
         }}
         <section class="stack" aria-labelledby="members-heading">
             <h2 id="members-heading">"People"</h2>
-            <div class="table-wrap">
-                <table class="table">
+            <DataTable label="People in this account">
                     <thead><tr><th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"Joined"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
                     <tbody>
                         {members.into_iter().map(|member| view! { <MemberRow member can_manage remove /> }).collect_view()}
                     </tbody>
-                </table>
-            </div>
+            </DataTable>
         </section>
         <Invitations invitations can_manage revoke />
     }
@@ -163,8 +161,7 @@ fn Invitations(
     view! {
         <section class="stack" aria-labelledby="invitations-heading">
             <h2 id="invitations-heading">"Invitations"</h2>
-            <div class="table-wrap">
-                <table class="table">
+            <DataTable label="Invitations waiting">
                     <thead><tr><th scope="col">"Email"</th><th scope="col">"Invited by"</th><th scope="col">"Code works until"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
                     <tbody>
                         {invitations.into_iter().map(|invitation| {
@@ -185,8 +182,7 @@ fn Invitations(
                             }
                         }).collect_view()}
                     </tbody>
-                </table>
-            </div>
+            </DataTable>
         </section>
     }
     .into_any()

@@ -9,6 +9,7 @@ use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 use numbers::thousands;
 
+use super::DataTable;
 use crate::charts::{EChart, usage_chart};
 use crate::usage::{UsageChartData, UsageReport, load_usage};
 
@@ -136,9 +137,7 @@ fn KeyTable(live: RwSignal<UsageReport>) -> impl IntoView {
     view! {
         <section class="card">
             <h2>"By key, this billing month"</h2>
-            <div class="table-wrap">
-                <table class="table">
-                    <caption class="sr-only">{period}</caption>
+            <DataTable label=Signal::derive(period)>
                     <thead><tr><th scope="col">"Key"</th><th scope="col">"Requests"</th><th scope="col">"Limited"</th><th scope="col">"Quota units"</th></tr></thead>
                     <tbody>
                         {move || {
@@ -156,8 +155,7 @@ fn KeyTable(live: RwSignal<UsageReport>) -> impl IntoView {
                             }).collect_view().into_any()
                         }}
                     </tbody>
-                </table>
-            </div>
+            </DataTable>
             <p class="muted">{move || format!("Period: {}. The same figures as GET /v1/usage?group_by=key.", period())}</p>
         </section>
     }
