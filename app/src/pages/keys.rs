@@ -166,20 +166,20 @@ fn KeyTable(
 ) -> impl IntoView {
     view! {
         <DataTable label="API keys of this account">
-                <thead>
-                    <tr>
-                        <th scope="col">"Name"</th>
-                        <th scope="col">"Key"</th>
-                        <th scope="col">"Created"</th>
-                        <th scope="col">"Last used"</th>
-                        <th scope="col">"Expires"</th>
-                        <th scope="col">"Status"</th>
-                        {(!read_only).then(|| view! { <th scope="col">"Actions"</th> })}
-                    </tr>
-                </thead>
-                <tbody>
-                    {keys.into_iter().map(|key| view! { <KeyRow key actions hydrated read_only /> }).collect_view()}
-                </tbody>
+            <thead>
+                <tr>
+                    <th scope="col">"Name"</th>
+                    <th scope="col">"Key"</th>
+                    <th scope="col">"Created"</th>
+                    <th scope="col">"Last used"</th>
+                    <th scope="col">"Expires"</th>
+                    <th scope="col">"Status"</th>
+                    {(!read_only).then(|| view! { <th scope="col">"Actions"</th> })}
+                </tr>
+            </thead>
+            <tbody>
+                {keys.into_iter().map(|key| view! { <KeyRow key actions hydrated read_only /> }).collect_view()}
+            </tbody>
         </DataTable>
     }
 }

@@ -77,10 +77,10 @@ fn Team(
         <section class="stack" aria-labelledby="members-heading">
             <h2 id="members-heading">"People"</h2>
             <DataTable label="People in this account">
-                    <thead><tr><th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"Joined"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
-                    <tbody>
-                        {members.into_iter().map(|member| view! { <MemberRow member can_manage remove /> }).collect_view()}
-                    </tbody>
+                <thead><tr><th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"Joined"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
+                <tbody>
+                    {members.into_iter().map(|member| view! { <MemberRow member can_manage remove /> }).collect_view()}
+                </tbody>
             </DataTable>
         </section>
         <Invitations invitations can_manage revoke />
@@ -162,26 +162,26 @@ fn Invitations(
         <section class="stack" aria-labelledby="invitations-heading">
             <h2 id="invitations-heading">"Invitations"</h2>
             <DataTable label="Invitations waiting">
-                    <thead><tr><th scope="col">"Email"</th><th scope="col">"Invited by"</th><th scope="col">"Code works until"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
-                    <tbody>
-                        {invitations.into_iter().map(|invitation| {
-                            let until = if invitation.expired {
-                                view! { <span class="badge badge-expired">"Expired"</span> }.into_any()
-                            } else {
-                                short_time(&invitation.expires_at).into_any()
-                            };
-                            view! {
-                                <tr>
-                                    <th scope="row">{invitation.email.clone()}</th>
-                                    <td>{invitation.invited_by.clone()}</td>
-                                    <td class="when">{until}</td>
-                                    <td>
-                                        {can_manage.then(|| view! { <RevokeInvitationForm invitation=invitation.clone() revoke /> })}
-                                    </td>
-                                </tr>
-                            }
-                        }).collect_view()}
-                    </tbody>
+                <thead><tr><th scope="col">"Email"</th><th scope="col">"Invited by"</th><th scope="col">"Code works until"</th><th scope="col"><span class="sr-only">"Actions"</span></th></tr></thead>
+                <tbody>
+                    {invitations.into_iter().map(|invitation| {
+                        let until = if invitation.expired {
+                            view! { <span class="badge badge-expired">"Expired"</span> }.into_any()
+                        } else {
+                            short_time(&invitation.expires_at).into_any()
+                        };
+                        view! {
+                            <tr>
+                                <th scope="row">{invitation.email.clone()}</th>
+                                <td>{invitation.invited_by.clone()}</td>
+                                <td class="when">{until}</td>
+                                <td>
+                                    {can_manage.then(|| view! { <RevokeInvitationForm invitation=invitation.clone() revoke /> })}
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
             </DataTable>
         </section>
     }

@@ -138,23 +138,23 @@ fn KeyTable(live: RwSignal<UsageReport>) -> impl IntoView {
         <section class="card">
             <h2>"By key, this billing month"</h2>
             <DataTable label=Signal::derive(period)>
-                    <thead><tr><th scope="col">"Key"</th><th scope="col">"Requests"</th><th scope="col">"Limited"</th><th scope="col">"Quota units"</th></tr></thead>
-                    <tbody>
-                        {move || {
-                            let rows = rows();
-                            if rows.is_empty() {
-                                return view! { <tr><td colspan="4" class="muted">"No requests this month yet."</td></tr> }.into_any();
-                            }
-                            rows.into_iter().map(|row| view! {
-                                <tr data-key=row.key_id.clone()>
-                                    <td>{row.name}</td>
-                                    <td>{thousands(row.requests)}</td>
-                                    <td>{thousands(row.limited)}</td>
-                                    <td>{thousands(row.cost)}</td>
-                                </tr>
-                            }).collect_view().into_any()
-                        }}
-                    </tbody>
+                <thead><tr><th scope="col">"Key"</th><th scope="col">"Requests"</th><th scope="col">"Limited"</th><th scope="col">"Quota units"</th></tr></thead>
+                <tbody>
+                    {move || {
+                        let rows = rows();
+                        if rows.is_empty() {
+                            return view! { <tr><td colspan="4" class="muted">"No requests this month yet."</td></tr> }.into_any();
+                        }
+                        rows.into_iter().map(|row| view! {
+                            <tr data-key=row.key_id.clone()>
+                                <td>{row.name}</td>
+                                <td>{thousands(row.requests)}</td>
+                                <td>{thousands(row.limited)}</td>
+                                <td>{thousands(row.cost)}</td>
+                            </tr>
+                        }).collect_view().into_any()
+                    }}
+                </tbody>
             </DataTable>
             <p class="muted">{move || format!("Period: {}. The same figures as GET /v1/usage?group_by=key.", period())}</p>
         </section>
