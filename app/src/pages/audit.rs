@@ -113,7 +113,7 @@ fn AuditTable(rows: Vec<AuditRow>, all_accounts: bool) -> impl IntoView {
                 });
                 view! {
                 <tr data-action=action>
-                    <td class="when">{row.at}</td>
+                    <td class="when">{date_over_hour(&row.at)}</td>
                     {all_accounts.then(|| view! { <td>{account}</td> })}
                     <td>{row.actor}</td>
                     <td>{action_label(&row.action)}<div class="muted mono">{row.action}</div></td>
@@ -126,6 +126,13 @@ fn AuditTable(rows: Vec<AuditRow>, all_accounts: bool) -> impl IntoView {
             }).collect_view()}</tbody>
         </DataTable>
     }
+}
+
+/// "2026-12-05 19:14:14 UTC" as its date over its hour, so the column stays narrow enough for
+/// the whole table to fit a desktop window.
+fn date_over_hour(at: &str) -> impl IntoView + use<> {
+    let (date, hour) = at.split_once(' ').unwrap_or((at, ""));
+    view! { {date.to_owned()}<br />{hour.to_owned()} }
 }
 
 /// A target by its current name where it has one, its id kept as a tooltip; otherwise the id.
