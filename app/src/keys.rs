@@ -22,7 +22,15 @@ pub struct KeyView {
     /// While rotating: when the old secret stops working, and when it was last used.
     pub rotating_until: Option<String>,
     pub old_secret_last_used_at: Option<String>,
+    /// GET and HEAD requests only.
+    pub read_only: bool,
+    /// The address ranges requests may come from; empty: anywhere.
+    pub allowed_ips: Vec<String>,
 }
+
+/// The forms' access choices: (form value, label).
+pub const ACCESS_CHOICES: [(&str, &str); 2] =
+    [("full", "Full access"), ("read", "Read only: GET and HEAD requests")];
 
 /// A key with its secret: the one time the secret leaves the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,14 +57,37 @@ pub async fn list_keys() -> Result<Vec<KeyView>, AppError> {
     Ok(keys.iter().map(|key| ssr::view(key, now)).collect())
 }
 
+/// Creates a key; `access` and `allowed_ips` may restrict it (left out: it may do anything,
+/// from anywhere).
 #[server]
-pub async fn create_key(name: String, expires_in_days: Option<u32>) -> Result<KeyWithSecret, AppError> {
+pub async fn create_key(
+    name: String,
+    expires_in_days: Option<u32>,
+    access: Option<String>,
+    allowed_ips: Option<String>,
+) -> Result<KeyWithSecret, AppError> {
     let user = crate::auth::ssr::require_user().await?;
     let services = crate::auth::ssr::services()?;
     let now = services.clock.now();
     let expires_at = services::keys::expiry_after_days(now, expires_in_days).map_err(ssr::key_error)?;
-    let created = services.keys.create(&user, &name, expires_at).await.map_err(ssr::key_error)?;
+    let restrictions = ssr::restrictions(access.as_deref(), allowed_ips.as_deref())?;
+    let created =
+        services.keys.create(&user, &name, expires_at, restrictions).await.map_err(ssr::key_error)?;
     Ok(ssr::with_secret(created, now))
+}
+
+/// Changes what a key may do; every node applies it at the key's next request.
+#[server]
+pub async fn restrict_key(
+    key_id: String,
+    access: String,
+    allowed_ips: Option<String>,
+) -> Result<(), AppError> {
+    let user = crate::auth::ssr::require_user().await?;
+    let services = crate::auth::ssr::services()?;
+    let restrictions = ssr::restrictions(Some(&access), allowed_ips.as_deref())?;
+    services.keys.restrict(&user, &key_id, restrictions).await.map_err(ssr::key_error)?;
+    Ok(())
 }
 
 #[server]
@@ -104,7 +135,7 @@ pub async fn revoke_key(key_id: String, confirm_name: String) -> Result<(), AppE
 pub(crate) mod ssr {
     use chrono::{DateTime, SecondsFormat, Utc};
     use secrecy::ExposeSecret;
-    use services::keys::{ApiKey, KeyError, KeyStatus};
+    use services::keys::{ApiKey, KeyError, KeyStatus, Restrictions};
 
     use super::{KeyView, KeyWithSecret};
     use crate::AppError;
@@ -131,7 +162,20 @@ pub(crate) mod ssr {
             status: status.to_owned(),
             rotating_until,
             old_secret_last_used_at: key.previous.as_ref().and_then(|p| p.last_used_at).map(time),
+            read_only: key.restrictions.read_only,
+            allowed_ips: key.restrictions.allowed_ips.iter().map(ToString::to_string).collect(),
         }
+    }
+
+    /// The restrictions the forms ask for: `access` one of [`super::ACCESS_CHOICES`] (left out:
+    /// full), `allowed_ips` one range per line.
+    pub fn restrictions(access: Option<&str>, allowed_ips: Option<&str>) -> Result<Restrictions, AppError> {
+        let read_only = match access.unwrap_or("full") {
+            "full" => false,
+            "read" => true,
+            _ => return Err(AppError::Invalid("Choose full access or read only.".into())),
+        };
+        Restrictions::parse(read_only, allowed_ips.unwrap_or("")).map_err(AppError::Invalid)
     }
 
     pub fn with_secret(created: services::keys::KeyWithSecret, now: DateTime<Utc>) -> KeyWithSecret {

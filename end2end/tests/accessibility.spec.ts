@@ -84,9 +84,10 @@ test("a customer's pages meet WCAG 2.1 AA, with their forms and one-time dialogs
   await expectAccessible(page, "/keys with the new secret's dialog");
   await secretDialog.getByRole("button", { name: "I have stored it" }).click();
   const row = page.getByRole("row", { name: /Billing worker/ });
+  await row.getByText("Restrict…").click();
   await row.getByText("Rotate…").click();
   await row.getByText("Revoke…").click();
-  await expectAccessible(page, "/keys with a key's rotate and revoke forms open");
+  await expectAccessible(page, "/keys with a key's restrict, rotate and revoke forms open");
 
   await visit(page, "/team");
   await page.getByLabel("Their email").fill(`teammate-${stamp}@example.com`);

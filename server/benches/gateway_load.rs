@@ -152,7 +152,7 @@ async fn key_with_reads_limit(
             .execute(services.db.pool())
             .await?;
     }
-    Ok(services.keys.create(&user, name, None).await?.secret.expose_secret().to_owned())
+    Ok(services.keys.create(&user, name, None, Default::default()).await?.secret.expose_secret().to_owned())
 }
 
 /// `connections` loops each sending requests one after another for `slice`.

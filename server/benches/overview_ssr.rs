@@ -99,7 +99,7 @@ async fn create_keys(services: &Services, clock: &ManualClock) -> anyhow::Result
         if n % 10 == 0 {
             clock.advance(chrono::Duration::minutes(1));
         }
-        ids.push(services.keys.create(&user, &format!("key {n:03}"), None).await?.key.id);
+        ids.push(services.keys.create(&user, &format!("key {n:03}"), None, Default::default()).await?.key.id);
     }
     Ok(ids)
 }

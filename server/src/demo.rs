@@ -62,7 +62,7 @@ async fn fresh_secret(services: &Services, user: &User, name: &str) -> anyhow::R
     let usable = existing.iter().find(|key| key.name == name && key.revoked_at.is_none());
     let with_secret = match usable {
         Some(key) => services.keys.rotate(user, &key.id, chrono::Duration::zero()).await?,
-        None => services.keys.create(user, name, None).await?,
+        None => services.keys.create(user, name, None, Default::default()).await?,
     };
     Ok(with_secret.secret)
 }

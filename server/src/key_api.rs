@@ -2,9 +2,12 @@
 //! key), charged to the user's `key_mgmt` bucket like the dashboard's own key actions.
 //!
 //! - `GET /v1/keys` — the account's keys
-//! - `POST /v1/keys` `{"name": "...", "expires_in_days": 30}` — 201 with the secret, once
+//! - `POST /v1/keys` `{"name": "...", "expires_in_days": 30, "read_only": true,
+//!   "allowed_ips": ["203.0.113.0/24"]}` — 201 with the secret, once (only `name` is required)
 //! - `POST /v1/keys/{id}/rotate` `{"grace_seconds": 86400}` — the new secret, once
 //! - `PATCH /v1/keys/{id}` `{"name": "..."}` — rename
+//! - `PUT /v1/keys/{id}/restrictions` `{"read_only": false, "allowed_ips": []}` — what the key
+//!   may do from now on, on every node at its next request
 //! - `DELETE /v1/keys/{id}` — revoke
 //!
 //! Errors are problem+json: 401 without a session, 400/415/422 for bad JSON or an unreadable key
@@ -24,7 +27,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use services::Services;
 use services::accounts::User;
-use services::keys::{ApiKey, KeyError, KeyStatus, KeyWithSecret};
+use services::keys::{ApiKey, KeyError, KeyStatus, KeyWithSecret, Restrictions};
 use services::sessions::{AUTH_KEY, SessionAuth, VIEW_AS_KEY, ViewAs};
 use tower_sessions::Session;
 
@@ -41,6 +44,10 @@ struct KeyJson {
     last_used_at: Option<String>,
     /// While a rotation's grace lasts: when the old secret stops working.
     old_secret_expires_at: Option<String>,
+    /// GET, HEAD and OPTIONS only.
+    read_only: bool,
+    /// The address ranges requests may come from; empty: anywhere.
+    allowed_ips: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -56,6 +63,24 @@ pub struct CreateRequest {
     name: String,
     #[serde(default)]
     expires_in_days: Option<u32>,
+    #[serde(default)]
+    read_only: bool,
+    #[serde(default)]
+    allowed_ips: Vec<String>,
+}
+
+/// A key's restrictions as JSON; both fields may be left out (no restriction).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestrictionsRequest {
+    #[serde(default)]
+    read_only: bool,
+    #[serde(default)]
+    allowed_ips: Vec<String>,
+}
+
+fn restrictions(read_only: bool, allowed_ips: &[String]) -> Result<Restrictions, KeyError> {
+    Restrictions::parse(read_only, &allowed_ips.join(",")).map_err(KeyError::InvalidRestrictions)
 }
 
 #[derive(Deserialize)]
@@ -159,8 +184,12 @@ pub async fn create(
     ApiJson(request): ApiJson<CreateRequest>,
 ) -> Response {
     let now = services.clock.now();
-    let created = match services::keys::expiry_after_days(now, request.expires_in_days) {
-        Ok(expires_at) => services.keys.create(&user, &request.name, expires_at).await,
+    let valid = services::keys::expiry_after_days(now, request.expires_in_days)
+        .and_then(|expires_at| Ok((expires_at, restrictions(request.read_only, &request.allowed_ips)?)));
+    let created = match valid {
+        Ok((expires_at, restrictions)) => {
+            services.keys.create(&user, &request.name, expires_at, restrictions).await
+        }
         Err(invalid) => Err(invalid),
     };
     let answer = created.map(|created| (StatusCode::CREATED, Json(created_json(created, now))));
@@ -187,6 +216,20 @@ pub async fn rename(
 ) -> Response {
     let renamed = services.keys.rename(&user, &key_id, &request.name).await;
     let answer = renamed.map(|key| Json(key_json(&key, services.clock.now())));
+    respond(&services, &user, answer).await
+}
+
+pub async fn restrict(
+    State(services): State<Services>,
+    SignedIn(user): SignedIn,
+    KeyIdPath(key_id): KeyIdPath,
+    ApiJson(request): ApiJson<RestrictionsRequest>,
+) -> Response {
+    let restricted = match restrictions(request.read_only, &request.allowed_ips) {
+        Ok(restrictions) => services.keys.restrict(&user, &key_id, restrictions).await,
+        Err(invalid) => Err(invalid),
+    };
+    let answer = restricted.map(|key| Json(key_json(&key, services.clock.now())));
     respond(&services, &user, answer).await
 }
 
@@ -253,9 +296,10 @@ fn error(error: KeyError, type_base: Option<&str>, request_id: &str) -> Response
     let detail = error.to_string();
     let (status, code) = match &error {
         KeyError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
-        KeyError::InvalidName | KeyError::InvalidExpiry | KeyError::NotActive => {
-            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request")
-        }
+        KeyError::InvalidName
+        | KeyError::InvalidExpiry
+        | KeyError::InvalidRestrictions(_)
+        | KeyError::NotActive => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
         KeyError::NoAccount => (StatusCode::FORBIDDEN, "forbidden"),
         KeyError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limit_exceeded"),
         KeyError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
@@ -292,6 +336,8 @@ fn key_json(key: &ApiKey, now: DateTime<Utc>) -> KeyJson {
         expires_at: key.expires_at.map(time),
         last_used_at: key.last_used_at.map(time),
         old_secret_expires_at,
+        read_only: key.restrictions.read_only,
+        allowed_ips: key.restrictions.allowed_ips.iter().map(ToString::to_string).collect(),
     }
 }
 

@@ -150,6 +150,7 @@ fn action_label(action: &str) -> &'static str {
     match action {
         "key.create" => "Key created",
         "key.rename" => "Key renamed",
+        "key.restrict" => "Key restrictions changed",
         "key.rotate" => "Key rotated",
         "key.revoke" => "Key revoked",
         "plan.change" => "Plan changed",

@@ -1,9 +1,10 @@
 //! The Keys page: every key of the account, create (the secret shown once, with a copy
-//! button), rename, rotate with a grace period, revoke after typing the key's name.
+//! button), rename, restrict (read only, allowed addresses), rotate with a grace period, revoke
+//! after typing the key's name.
 //!
 //! Creating and rotating need JavaScript: the secret arrives in the call's response and lives
 //! only in this page's memory, so a plain form post (which redirects) could never show it.
-//! Renaming and revoking work without JavaScript. Staff viewing as the customer see no forms.
+//! Renaming, restricting and revoking work without JavaScript. Staff viewing as the customer see no forms.
 
 use leptos::html::Details;
 use leptos::prelude::*;
@@ -12,7 +13,8 @@ use leptos_meta::Title;
 use super::secret_dialog::{OneTimeSecret, OneTimeSecretDialog};
 use super::{DataTable, FormError, FormSaved, ReadOnlyNote, SubmitButton, short_time, viewing_as};
 use crate::keys::{
-    CreateKey, GRACE_PERIODS, KeyView, KeyWithSecret, RenameKey, RevokeKey, RotateKey, list_keys,
+    ACCESS_CHOICES, CreateKey, GRACE_PERIODS, KeyView, KeyWithSecret, RenameKey, RestrictKey, RevokeKey,
+    RotateKey, list_keys,
 };
 use crate::shell::CurrentViewer;
 
@@ -20,6 +22,7 @@ use crate::shell::CurrentViewer;
 #[derive(Clone, Copy)]
 struct KeyActions {
     rename: ServerAction<RenameKey>,
+    restrict: ServerAction<RestrictKey>,
     rotate: ServerAction<RotateKey>,
     revoke: ServerAction<RevokeKey>,
     /// The key whose row submitted last, so that its errors show in that row. Set by the
@@ -30,10 +33,11 @@ struct KeyActions {
 impl KeyActions {
     /// The errors of the rows' actions, shown where `show` says (above the table, or in a row).
     fn errors(self, show: impl Fn() -> bool + Send + Sync + Clone + 'static) -> impl IntoView {
-        let Self { rename, rotate, revoke, .. } = self;
-        let (rename_shown, rotate_shown) = (show.clone(), show.clone());
+        let Self { rename, restrict, rotate, revoke, .. } = self;
+        let (rename_shown, restrict_shown, rotate_shown) = (show.clone(), show.clone(), show.clone());
         view! {
             <Show when=rename_shown><FormError result=rename.value() /></Show>
+            <Show when=restrict_shown><FormError result=restrict.value() /></Show>
             <Show when=rotate_shown><FormError result=rotate.value() /></Show>
             <Show when=show><FormError result=revoke.value() /></Show>
         }
@@ -45,14 +49,21 @@ pub fn KeysPage() -> impl IntoView {
     let create = ServerAction::<CreateKey>::new();
     let actions = KeyActions {
         rename: ServerAction::<RenameKey>::new(),
+        restrict: ServerAction::<RestrictKey>::new(),
         rotate: ServerAction::<RotateKey>::new(),
         revoke: ServerAction::<RevokeKey>::new(),
         acting_on: RwSignal::new(None),
     };
-    let KeyActions { rename, rotate, revoke, acting_on } = actions;
+    let KeyActions { rename, restrict, rotate, revoke, acting_on } = actions;
     let keys = Resource::new(
         move || {
-            (create.version().get(), rename.version().get(), rotate.version().get(), revoke.version().get())
+            (
+                create.version().get(),
+                rename.version().get(),
+                restrict.version().get(),
+                rotate.version().get(),
+                revoke.version().get(),
+            )
         },
         |_| list_keys(),
     );
@@ -89,6 +100,7 @@ pub fn KeysPage() -> impl IntoView {
             </Transition>
             {actions.errors(move || acting_on.with(Option::is_none))}
             <FormSaved result=rename.value() message="Key renamed." />
+            <FormSaved result=restrict.value() message="Restrictions saved: they apply from the key's next request." />
             <Transition fallback=|| view! { <p class="muted">"Loading keys…"</p> }>
                 {move || Suspend::new(async move {
                     let read_only = viewing_as(viewer).await;
@@ -134,6 +146,7 @@ fn CreateKeyForm(create: ServerAction<CreateKey>, hydrated: RwSignal<bool>) -> i
                         </select>
                     </div>
                 </div>
+                <RestrictionFields id="new-key" read_only=false allowed_ips=String::new() />
                 <div class="form-actions">
                     <SubmitButton pending=create.pending() class="btn btn-primary" needs_javascript=true>
                         "Create key"
@@ -145,6 +158,43 @@ fn CreateKeyForm(create: ServerAction<CreateKey>, hydrated: RwSignal<bool>) -> i
             </ActionForm>
         </section>
     }
+}
+
+/// The access choice and the address list, as the create and restrict forms both ask them.
+#[component]
+fn RestrictionFields(#[prop(into)] id: String, read_only: bool, allowed_ips: String) -> impl IntoView {
+    let (access_id, ips_id, hint_id) =
+        (format!("{id}-access"), format!("{id}-ips"), format!("{id}-ips-hint"));
+    view! {
+        <div class="row">
+            <div class="field">
+                <label for=access_id.clone()>"Access"</label>
+                <select id=access_id name="access">
+                    {ACCESS_CHOICES.iter().map(|(value, label)| view! {
+                        <option value=*value selected=(*value == "read") == read_only>{*label}</option>
+                    }).collect_view()}
+                </select>
+            </div>
+            <div class="field">
+                <label for=ips_id.clone()>"Allowed IP addresses"</label>
+                <textarea id=ips_id name="allowed_ips" rows="2" spellcheck="false" aria-describedby=hint_id.clone()
+                    placeholder="Any address">{allowed_ips}</textarea>
+                <p class="field-hint" id=hint_id>"One address or range per line, like 203.0.113.0/24. Empty: any address."</p>
+            </div>
+        </div>
+    }
+}
+
+/// What a key is restricted to, under its name; nothing for an unrestricted key.
+fn restriction_summary(key: &KeyView) -> Option<impl IntoView + use<>> {
+    let mut parts = Vec::new();
+    if key.read_only {
+        parts.push("Read only".to_owned());
+    }
+    if !key.allowed_ips.is_empty() {
+        parts.push(format!("From {}", key.allowed_ips.join(", ")));
+    }
+    (!parts.is_empty()).then(|| view! { <div class="muted restrictions">{parts.join(" · ")}</div> })
 }
 
 #[component]
@@ -186,7 +236,7 @@ fn KeyTable(
 
 #[component]
 fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>, read_only: bool) -> impl IntoView {
-    let KeyActions { rename, rotate, revoke, acting_on } = actions;
+    let KeyActions { rename, restrict, rotate, revoke, acting_on } = actions;
     // Copy, so each of the row's buttons can take it.
     let this_row = StoredValue::new(key.id.clone());
     let act = move |_: leptos::ev::MouseEvent| acting_on.set(Some(this_row.get_value()));
@@ -198,12 +248,16 @@ fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>, read_only
     let revoke_id = key.id.clone();
     let name = key.name.clone();
     let rename_id = key.id.clone();
-    let (renaming, rotating) = (NodeRef::<Details>::new(), NodeRef::<Details>::new());
+    let restrict_id = key.id.clone();
+    let (renaming, restricting, rotating) =
+        (NodeRef::<Details>::new(), NodeRef::<Details>::new(), NodeRef::<Details>::new());
     close_after_success(renaming, move || matches!(rename.value().get(), Some(Ok(_))));
+    close_after_success(restricting, move || matches!(restrict.value().get(), Some(Ok(_))));
+    let summary = restriction_summary(&key);
     close_after_success(rotating, move || matches!(rotate.value().get(), Some(Ok(_))));
     view! {
         <tr>
-            <th scope="row">{key.name.clone()}</th>
+            <th scope="row">{key.name.clone()}{summary}</th>
             <td class="mono">{format!("{}…", key.start)}</td>
             <td>
                 <span class="when">{short_time(&key.created_at)}</span>
@@ -224,6 +278,15 @@ fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>, read_only
                             <p class="field-hint">"The secret and the key's limits stay as they are."</p>
                         </div>
                         <SubmitButton pending=rename.pending() class="btn btn-small" on:click=act>"Save name"</SubmitButton>
+                    </ActionForm>
+                </details>
+                <details node_ref=restricting>
+                    <summary class="btn btn-small">"Restrict…"<span class="sr-only">{format!(" {name}")}</span></summary>
+                    <ActionForm action=restrict attr:class="form">
+                        <input type="hidden" name="key_id" value=restrict_id.clone() />
+                        <RestrictionFields id=format!("restrict-{restrict_id}") read_only=key.read_only allowed_ips=key.allowed_ips.join("\n") />
+                        <p class="field-hint">"A request outside these gets 403 and is not charged. Every node applies a change at the key's next request."</p>
+                        <SubmitButton pending=restrict.pending() class="btn btn-small" on:click=act>"Save restrictions"</SubmitButton>
                     </ActionForm>
                 </details>
                 {usable.then(|| view! {

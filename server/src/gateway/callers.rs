@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::http::{HeaderMap, header};
 use chrono::{DateTime, Utc};
 use services::Services;
-use services::keys::Rejection;
+use services::keys::{Rejection, Restrictions};
 
 use super::key_cache::KeyCache;
 
@@ -23,6 +23,7 @@ pub struct ResolvedKey {
     /// The secret stops working at this instant; the cache never serves it beyond.
     pub valid_until: Option<DateTime<Utc>>,
     pub via_previous: bool,
+    pub restrictions: Restrictions,
 }
 
 /// What the request carries.
@@ -93,6 +94,7 @@ pub async fn resolve(
         spend_cap_cents: account.spend_cap_cents,
         valid_until: verified.valid_until,
         via_previous: verified.via_previous,
+        restrictions: verified.restrictions,
     });
     cache.insert(digest, key.clone(), now);
     Ok(Ok(key))

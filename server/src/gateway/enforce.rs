@@ -44,6 +44,9 @@ async fn gate(gateway: Gateway, mut request: Request, next: Next, request_id: &s
         Ok(key) => key,
         Err(refusal) => return refusal,
     };
+    if let Some(refused) = key.as_deref().and_then(|key| outside_restrictions(key, &request)) {
+        return problems::key_restricted(&refused, type_base, request_id);
+    }
     let path = request.uri().path().to_owned();
     let route = policy.route(request.method().as_str(), &path).map(|found| found.route);
     let plan = key.as_ref().and_then(|key| policy.plan_or_default(&key.plan_id));
@@ -130,6 +133,26 @@ async fn verified_key(
     }
 }
 
+/// Why the request falls outside its key's restrictions, if it does. Checked before any bucket
+/// is charged: a refused request costs the account nothing.
+fn outside_restrictions(key: &ResolvedKey, request: &Request) -> Option<String> {
+    let method = request.method().as_str();
+    if !key.restrictions.allows_method(method) {
+        return Some(format!("This key is read-only: it may send GET and HEAD requests, not {method}."));
+    }
+    let ip = client_ip(request);
+    if !key.restrictions.allows_ip(ip) {
+        return Some(format!(
+            "This key does not accept requests from {ip}. Its owner can allow it in the dashboard."
+        ));
+    }
+    None
+}
+
+fn client_ip(request: &Request) -> IpAddr {
+    request.extensions().get::<ClientIp>().map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |c| c.0)
+}
+
 /// What the policy charges this caller on this route, `cost` units per bucket, each on its subject (the key, its
 /// account or user, the client's IP); `None` when the route needs a key the caller lacks.
 fn charges_for(
@@ -141,7 +164,7 @@ fn charges_for(
     cost: u64,
 ) -> Option<Vec<Charge>> {
     let specs = policy.charges(route, caller).ok()?;
-    let ip = request.extensions().get::<ClientIp>().map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |c| c.0);
+    let ip = client_ip(request);
     Some(specs.into_iter().map(|spec| Charge { subject: subject(spec.scope, key, ip), spec, cost }).collect())
 }
 

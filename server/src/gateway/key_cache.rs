@@ -81,6 +81,7 @@ mod tests {
             spend_cap_cents: None,
             valid_until,
             via_previous: false,
+            restrictions: Default::default(),
         })
     }
 

@@ -1,4 +1,4 @@
-//! RFC 9457 problem+json answers the gateway gives itself (401, 400, 503), in the same shape as
+//! RFC 9457 problem+json answers the gateway gives itself (401, 400, 403, 503), in the same shape as
 //! its 429s: `type`, `title`, `status`, `code`, `detail`, `request_id`. Answers given outside
 //! the gateway (the session-authenticated key API) have no request id and leave the field out.
 
@@ -70,6 +70,12 @@ pub fn key_required(type_base: Option<&str>, request_id: &str) -> Response {
     );
     response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     response
+}
+
+/// A valid key used outside its restrictions. Unlike the 401, this names what was refused:
+/// the caller holds a real key and needs to know which restriction to lift or respect.
+pub fn key_restricted(detail: &str, type_base: Option<&str>, request_id: &str) -> Response {
+    problem(StatusCode::FORBIDDEN, type_base, "api_key_restricted", "API key restricted", detail, request_id)
 }
 
 pub fn unavailable(type_base: Option<&str>, request_id: &str) -> Response {

@@ -21,7 +21,7 @@ pub async fn operator(app: &TestApp, email: &str, role: Role) -> User {
 /// A customer with a key: (owner, key id, secret).
 pub async fn customer(app: &TestApp, email: &str) -> (User, String, String) {
     let owner = app.services.accounts.sign_up(email, PASSWORD.into(), "Acme Corp").await.unwrap();
-    let key = app.services.keys.create(&owner, "Production", None).await.unwrap();
+    let key = app.services.keys.create(&owner, "Production", None, Default::default()).await.unwrap();
     (owner, key.key.id, key.secret.expose_secret().to_owned())
 }
 

@@ -39,9 +39,9 @@ async fn usage_billing_and_the_csv_need_a_login() {
 async fn the_usage_page_and_its_csv_show_what_the_gateway_counted_for_this_account_only() {
     let app = spawn_app().await;
     let mallory = app.services.accounts.sign_up("mallory@example.com", PASSWORD.into(), "").await.unwrap();
-    let theirs = app.services.keys.create(&mallory, "theirs", None).await.unwrap();
+    let theirs = app.services.keys.create(&mallory, "theirs", None, Default::default()).await.unwrap();
     let ada = signed_up(&app, "ada@example.com").await;
-    let mine = app.services.keys.create(&ada, "mine, for CI", None).await.unwrap();
+    let mine = app.services.keys.create(&ada, "mine, for CI", None, Default::default()).await.unwrap();
     for secret in [mine.secret.expose_secret(), mine.secret.expose_secret(), theirs.secret.expose_secret()] {
         browser().get(app.url("/v1/snapshots/s1")).bearer_auth(secret).send().await.unwrap();
     }

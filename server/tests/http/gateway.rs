@@ -13,7 +13,7 @@ pub async fn customer_with_key(app: &TestApp) -> (User, String, String) {
     let email = format!("dev-{}@example.com", services::ids::random_base62(8).to_lowercase());
     let user =
         app.services.accounts.sign_up(&email, secrecy::SecretString::from(PASSWORD), "").await.unwrap();
-    let created = app.services.keys.create(&user, "test key", None).await.unwrap();
+    let created = app.services.keys.create(&user, "test key", None, Default::default()).await.unwrap();
     (user, created.key.id, created.secret.expose_secret().to_owned())
 }
 
@@ -49,7 +49,12 @@ async fn malformed_unknown_revoked_and_expired_keys_get_one_identical_401() {
     let expiring = app
         .services
         .keys
-        .create(&user, "short-lived", Some(limiter::Clock::now(&app.clock) + chrono::Duration::minutes(1)))
+        .create(
+            &user,
+            "short-lived",
+            Some(limiter::Clock::now(&app.clock) + chrono::Duration::minutes(1)),
+            Default::default(),
+        )
         .await
         .unwrap();
     app.clock.advance(chrono::Duration::minutes(2));

@@ -184,6 +184,13 @@ impl TestApp {
         client.post(self.url(&format!("/api/{function}"))).headers(headers).form(fields).send().await.unwrap()
     }
 
+    /// A new unrestricted key of `user`'s account: its secret.
+    pub async fn new_key(&self, user: &services::accounts::User, name: &str) -> String {
+        use secrecy::ExposeSecret;
+        let created = self.services.keys.create(user, name, None, Default::default()).await.unwrap();
+        created.secret.expose_secret().to_owned()
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.browser.get(self.url(path)).send().await.unwrap()
     }

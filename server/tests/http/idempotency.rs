@@ -1,7 +1,6 @@
 //! `Idempotency-Key` on POST through the gateway.
 
 use reqwest::StatusCode;
-use secrecy::ExposeSecret;
 
 use crate::helpers::*;
 
@@ -12,7 +11,7 @@ async fn key_for_new_customer(app: &TestApp) -> String {
         .sign_up("idem@example.com", secrecy::SecretString::from(PASSWORD), "")
         .await
         .unwrap();
-    app.services.keys.create(&user, "idem", None).await.unwrap().secret.expose_secret().to_owned()
+    app.new_key(&user, "idem").await
 }
 
 async fn post_scan(app: &TestApp, key: &str, idempotency_key: &str, body: &str) -> reqwest::Response {

@@ -6,7 +6,12 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 impl TestApp {
-    async fn keys_api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Response {
+    pub(crate) async fn keys_api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
         let mut request = self
             .browser
             .request(method, self.url(path))

@@ -19,6 +19,7 @@ mod pages;
 mod plans;
 mod policy_file;
 mod requests;
+mod restrictions;
 mod server_functions;
 mod team;
 mod tenants;

@@ -25,7 +25,7 @@ async fn the_overview_shows_the_accounts_buckets_with_what_the_gateway_counted()
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
     let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
-    let created = app.services.keys.create(&user, "CI", None).await.unwrap();
+    let created = app.services.keys.create(&user, "CI", None, Default::default()).await.unwrap();
     for _ in 0..3 {
         browser()
             .get(app.url("/v1/snapshots/s1"))
@@ -56,7 +56,7 @@ async fn the_month_end_projection_counts_quota_units_not_exempt_calls() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
     let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
-    let secret = app.services.keys.create(&user, "CI", None).await.unwrap().secret.expose_secret().to_owned();
+    let secret = app.new_key(&user, "CI").await;
     // Three calls the quota counts, two it does not (the limits endpoint is exempt).
     for path in ["/v1/snapshots", "/v1/snapshots", "/v1/snapshots", "/v1/limits", "/v1/limits"] {
         assert_status(
@@ -87,7 +87,7 @@ async fn the_overview_projects_the_months_bill_and_tier_as_billing_does() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
     let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
-    let secret = app.services.keys.create(&user, "CI", None).await.unwrap().secret.expose_secret().to_owned();
+    let secret = app.new_key(&user, "CI").await;
     // 15 requests in one minute, past the free 10: Starter's burst takes 5 a second.
     for _ in 0..3 {
         for _ in 0..5 {
@@ -118,7 +118,7 @@ async fn the_months_requests_say_how_many_were_refused() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
     let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
-    let secret = app.services.keys.create(&user, "CI", None).await.unwrap().secret.expose_secret().to_owned();
+    let secret = app.new_key(&user, "CI").await;
     // Starter's burst admits 5 at once; the test clock stands still, so the rest get 429.
     let mut refused = 0;
     for _ in 0..8 {
@@ -147,7 +147,7 @@ async fn another_accounts_key_shows_nothing_of_it() {
         .sign_up("mallory@example.com", secrecy::SecretString::from(PASSWORD), "")
         .await
         .unwrap();
-    let theirs = app.services.keys.create(&mallory, "theirs", None).await.unwrap();
+    let theirs = app.services.keys.create(&mallory, "theirs", None, Default::default()).await.unwrap();
     app.sign_up("ada@example.com").await;
     let page = app.get(&format!("/?key={}", theirs.key.id)).await.text().await.unwrap();
     assert!(gauge_text(&page, "reads").is_none(), "another account's key buckets were shown");

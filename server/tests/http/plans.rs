@@ -1,7 +1,6 @@
 //! The Plan page and switching plans.
 
 use reqwest::StatusCode;
-use secrecy::ExposeSecret;
 use serde_json::Value;
 
 use crate::helpers::*;
@@ -41,7 +40,7 @@ async fn a_new_plans_limits_apply_at_the_next_request_and_the_change_is_audited(
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
     let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
-    let key = app.services.keys.create(&user, "CI", None).await.unwrap().secret.expose_secret().to_owned();
+    let key = app.new_key(&user, "CI").await;
     assert_eq!(monthly_limit(&app, &key).await, 10_000);
     app.clock.advance(chrono::Duration::seconds(1));
 

@@ -47,6 +47,8 @@ pub const ANY_ARGUMENTS: &[(&str, &str)] = &[
     ("monthly_cents", "1"),
     ("extra_request_cents", "1"),
     ("free_requests_per_minute", "1"),
+    ("access", "full"),
+    ("allowed_ips", "203.0.113.0/24"),
 ];
 
 /// The only functions a signed-out visitor may call.

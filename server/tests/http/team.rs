@@ -65,7 +65,7 @@ async fn an_invited_member_joins_with_the_code_and_shares_the_account() {
     let app = spawn_app().await;
     app.sign_up(OWNER).await;
     let owner = app.services.accounts.user_by_email(OWNER).await.unwrap().unwrap();
-    let key = app.services.keys.create(&owner, "Production", None).await.unwrap();
+    let key = app.services.keys.create(&owner, "Production", None, Default::default()).await.unwrap();
 
     let code = invite(&app, "Bob@Example.com").await.unwrap();
     assert!(code.starts_with("invite_") && code.len() == "invite_".len() + 32, "{code}");

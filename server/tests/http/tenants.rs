@@ -11,7 +11,7 @@ use crate::helpers::*;
 async fn another_accounts_ids_are_refused_and_nothing_changes() {
     let app = spawn_app().await;
     let ada = app.services.accounts.sign_up("ada@example.com", PASSWORD.into(), "").await.unwrap();
-    let key = app.services.keys.create(&ada, "Production", None).await.unwrap();
+    let key = app.services.keys.create(&ada, "Production", None, Default::default()).await.unwrap();
     let before = app.services.keys.list(ada.account_id.as_deref().unwrap()).await.unwrap();
     app.sign_up("mallory@example.com").await;
 

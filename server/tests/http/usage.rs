@@ -64,7 +64,7 @@ async fn refusals_are_charted_under_the_bucket_that_refused_them() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
     let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
-    let created = app.services.keys.create(&user, "CI", None).await.unwrap();
+    let created = app.services.keys.create(&user, "CI", None, Default::default()).await.unwrap();
     let key = secrecy::ExposeSecret::expose_secret(&created.secret).to_owned();
     // Starter's burst admits 5 at once; the clock stands still, so 3 reads are refused by it.
     for _ in 0..8 {
@@ -104,7 +104,7 @@ async fn a_graceful_shutdown_writes_the_counts_still_in_memory() {
 async fn usage_by_key_reports_each_key_of_the_callers_account_only() {
     let app = spawn_app().await;
     let (owner, first_id, first) = customer_with_key(&app).await;
-    let second = app.services.keys.create(&owner, "second key", None).await.unwrap();
+    let second = app.services.keys.create(&owner, "second key", None, Default::default()).await.unwrap();
     let second_secret = secrecy::ExposeSecret::expose_secret(&second.secret).to_owned();
     let (other, _, other_key) = customer_with_key(&app).await;
     read_n_times(&app, &first, 3).await;

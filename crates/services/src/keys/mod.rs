@@ -6,6 +6,7 @@
 //! simply not found), and writes an audit entry in the same transaction.
 
 mod repo;
+mod restrictions;
 mod secret;
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 use limiter::{Charge, Clock, LimiterStore};
 use secrecy::SecretString;
 
+pub use restrictions::{IpRange, MAX_ALLOWED_RANGES, Restrictions};
 pub use secret::{KeyFormat, SecretFormatError, digest};
 
 use crate::CurrentPolicy;
@@ -53,6 +55,7 @@ pub struct ApiKey {
     pub revoked_at: Option<DateTime<Utc>>,
     /// The email of whoever created it, while they are a user of the account.
     pub created_by: Option<String>,
+    pub restrictions: Restrictions,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +110,7 @@ pub struct VerifiedKey {
     pub valid_until: Option<DateTime<Utc>>,
     /// The caller used the secret replaced by a rotation.
     pub via_previous: bool,
+    pub restrictions: Restrictions,
 }
 
 /// Why a secret was refused. The gateway answers all of them with one identical 401.
@@ -130,6 +134,8 @@ pub enum KeyError {
     InvalidName,
     #[error("Choose an expiry in the future and at most {MAX_EXPIRY_DAYS} days away.")]
     InvalidExpiry,
+    #[error("{0}")]
+    InvalidRestrictions(String),
     #[error("This key is revoked or expired; create a new one instead.")]
     NotActive,
     #[error("Only members of a customer account manage its keys.")]
@@ -192,6 +198,7 @@ impl Keys {
         actor: &User,
         name: &str,
         expires_at: Option<DateTime<Utc>>,
+        restrictions: Restrictions,
     ) -> Result<KeyWithSecret, KeyError> {
         let account_id = actor.account_id.clone().ok_or(KeyError::NoAccount)?;
         let name = valid_name(name)?;
@@ -213,6 +220,7 @@ impl Keys {
             previous: None,
             revoked_at: None,
             created_by: Some(actor.email.clone()),
+            restrictions,
         };
         let mut tx = self.db.pool().begin().await?;
         repo::insert(&mut tx, &key, &generated.hash, &actor.id).await?;
@@ -299,6 +307,33 @@ impl Keys {
         Ok(renamed)
     }
 
+    /// Changes what a key may do (revoked and expired keys too, as renaming does). Every node
+    /// drops the key from its cache, so the next request meets the new restrictions.
+    pub async fn restrict(
+        &self,
+        actor: &User,
+        key_id: &str,
+        restrictions: Restrictions,
+    ) -> Result<ApiKey, KeyError> {
+        let key = self.owned_key(actor, key_id).await?;
+        if key.restrictions == restrictions {
+            return Ok(key);
+        }
+        self.charge_key_mgmt(actor).await?;
+        let now = self.clock.now();
+        let mut tx = self.db.pool().begin().await?;
+        repo::restrict(&mut tx, &key.id, &restrictions).await?;
+        let restricted = ApiKey { restrictions, ..key.clone() };
+        audit::record(
+            &mut tx,
+            change(actor, &key, "key.restrict", Some(describe(&key)), Some(describe(&restricted)), now),
+        )
+        .await?;
+        tx.commit().await?;
+        self.changes.publish(Change::Key { key_id: key.id.clone() });
+        Ok(restricted)
+    }
+
     /// Checks a presented secret: its form first (no look-up for junk), then the database.
     pub async fn verify(&self, candidate: &str) -> Result<Result<VerifiedKey, Rejection>, KeyError> {
         match self.format.parse(candidate) {
@@ -369,6 +404,9 @@ fn describe(key: &ApiKey) -> String {
     }
     if key.revoked_at.is_some() {
         text.push_str(" revoked");
+    }
+    if key.restrictions != Restrictions::default() {
+        text.push_str(&format!(" ({})", key.restrictions.describe()));
     }
     text
 }

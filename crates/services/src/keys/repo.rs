@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{AnyConnection, FromRow};
 
 use super::secret::GeneratedSecret;
-use super::{ApiKey, KeyUse, PreviousSecret, Rejection, VerifiedKey};
+use super::{ApiKey, KeyUse, PreviousSecret, Rejection, Restrictions, VerifiedKey};
 use crate::db::{Database, from_millis};
 
 #[derive(FromRow)]
@@ -22,13 +22,19 @@ pub(super) struct KeyRow {
     expires_at: Option<i64>,
     last_used_at: Option<i64>,
     revoked_at: Option<i64>,
+    access: String,
+    allowed_ips: Option<String>,
     /// Selected by the queries for pages only ([`LISTED_COLUMNS`]).
     #[sqlx(default)]
     created_by_email: Option<String>,
 }
 
 const COLUMNS: &str = "id, account_id, name, start, secret_hash, previous_start, previous_secret_hash, \
-    previous_expires_at, previous_last_used_at, created_at, expires_at, last_used_at, revoked_at";
+    previous_expires_at, previous_last_used_at, created_at, expires_at, last_used_at, revoked_at, \
+    access, allowed_ips";
+
+/// `access` of a read-only key; any other value (`full`) restricts nothing.
+const READ_ONLY: &str = "read";
 
 /// [`COLUMNS`] and the creator's email, while they are a user.
 fn listed_columns() -> String {
@@ -36,7 +42,18 @@ fn listed_columns() -> String {
 }
 
 impl KeyRow {
+    /// The stored restrictions. Rows are written from parsed values only, so an unreadable
+    /// address list means the database was edited by hand: logged, and the gateway then
+    /// refuses the key (see [`Self::verify`]) rather than let it in from anywhere.
+    fn restrictions(&self) -> Result<Restrictions, String> {
+        let listed = self.allowed_ips.as_deref().unwrap_or("");
+        Restrictions::parse(self.access == READ_ONLY, listed).inspect_err(|error| {
+            tracing::error!(key_id = %self.id, %error, "the key's stored allowed_ips are unreadable");
+        })
+    }
+
     fn into_key(self) -> ApiKey {
+        let restrictions = self.restrictions().unwrap_or_default();
         let previous = match (self.previous_start, self.previous_expires_at) {
             (Some(start), Some(expires_at)) => Some(PreviousSecret {
                 start,
@@ -56,6 +73,7 @@ impl KeyRow {
             previous,
             revoked_at: self.revoked_at.map(from_millis),
             created_by: self.created_by_email,
+            restrictions,
         }
     }
 
@@ -76,7 +94,14 @@ impl KeyRow {
             return Err(Rejection::Unknown);
         }
         let valid_until = [self.expires_at, grace_end].into_iter().flatten().min().map(from_millis);
-        Ok(VerifiedKey { key_id: self.id, account_id: self.account_id, valid_until, via_previous })
+        let restrictions = self.restrictions().map_err(|_| Rejection::Revoked)?;
+        Ok(VerifiedKey {
+            key_id: self.id,
+            account_id: self.account_id,
+            valid_until,
+            via_previous,
+            restrictions,
+        })
     }
 }
 
@@ -87,8 +112,9 @@ pub(super) async fn insert(
     created_by: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO api_keys (id, account_id, name, start, secret_hash, created_by, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO api_keys (id, account_id, name, start, secret_hash, created_by, created_at, expires_at, \
+           access, allowed_ips) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&key.id)
     .bind(&key.account_id)
@@ -98,6 +124,8 @@ pub(super) async fn insert(
     .bind(created_by)
     .bind(key.created_at.timestamp_millis())
     .bind(key.expires_at.map(|at| at.timestamp_millis()))
+    .bind(access(&key.restrictions))
+    .bind(key.restrictions.allowed_ips_text())
     .execute(conn)
     .await?;
     Ok(())
@@ -193,6 +221,24 @@ pub(super) async fn revoke(
 pub(super) async fn rename(conn: &mut AnyConnection, key_id: &str, name: &str) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE api_keys SET name = $1 WHERE id = $2").bind(name).bind(key_id).execute(conn).await?;
     Ok(())
+}
+
+pub(super) async fn restrict(
+    conn: &mut AnyConnection,
+    key_id: &str,
+    restrictions: &Restrictions,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE api_keys SET access = $1, allowed_ips = $2 WHERE id = $3")
+        .bind(access(restrictions))
+        .bind(restrictions.allowed_ips_text())
+        .bind(key_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+fn access(restrictions: &Restrictions) -> &'static str {
+    if restrictions.read_only { READ_ONLY } else { "full" }
 }
 
 /// Moves `last_used_at` (or the previous secret's) forward, never back: batches from several

@@ -4,7 +4,7 @@
 use chrono::Duration;
 use secrecy::ExposeSecret;
 use services::accounts::User;
-use services::keys::{KeyError, KeyStatus, KeyUse, Rejection};
+use services::keys::{KeyError, KeyStatus, KeyUse, Rejection, Restrictions};
 use sqlx::Row;
 
 use crate::common::*;
@@ -14,9 +14,34 @@ async fn customer(services: &Services, email: &str) -> User {
 }
 
 on_both_backends! {
+    async fn restrictions_are_stored_verified_and_changed(services: Services, clock: ManualClock) {
+        let ada = customer(&services, "ada@example.com").await;
+        let reading = Restrictions::parse(true, "203.0.113.0/24").unwrap();
+        let created = services.keys.create(&ada, "Reports", None, reading.clone()).await.unwrap();
+        let secret = created.secret.expose_secret().to_owned();
+        assert_eq!(services.keys.verify(&secret).await.unwrap().unwrap().restrictions, reading);
+        let listed = services.keys.list(ada.account_id.as_deref().unwrap()).await.unwrap();
+        assert_eq!(listed[0].restrictions, reading);
+
+        // A rotation keeps them, for the new secret and the old one in its grace period.
+        let rotated = services.keys.rotate(&ada, &created.key.id, Duration::hours(1)).await.unwrap();
+        for secret in [&secret, &rotated.secret.expose_secret().to_owned()] {
+            assert_eq!(services.keys.verify(secret).await.unwrap().unwrap().restrictions, reading);
+        }
+
+        let lifted = services.keys.restrict(&ada, &created.key.id, Restrictions::default()).await.unwrap();
+        assert_eq!(lifted.restrictions, Restrictions::default());
+        assert_eq!(services.keys.verify(&secret).await.unwrap().unwrap().restrictions, Restrictions::default());
+
+        // Someone edits the row by hand into something unreadable: the key is refused, not
+        // let in from anywhere.
+        sqlx::query("UPDATE api_keys SET allowed_ips = 'the office'").execute(services.db.pool()).await.unwrap();
+        assert_eq!(services.keys.verify(&secret).await.unwrap(), Err(Rejection::Revoked));
+    }
+
     async fn a_new_key_verifies_and_only_its_digest_is_stored(services: Services, clock: ManualClock) {
         let ada = customer(&services, "ada@example.com").await;
-        let created = services.keys.create(&ada, "CI deploy", None).await.unwrap();
+        let created = services.keys.create(&ada, "CI deploy", None, Default::default()).await.unwrap();
         let plaintext = created.secret.expose_secret().to_owned();
 
         let verified = services.keys.verify(&plaintext).await.unwrap().unwrap();
@@ -34,7 +59,7 @@ on_both_backends! {
 
     async fn the_key_list_shows_the_visible_start_and_status(services: Services, clock: ManualClock) {
         let ada = customer(&services, "ada@example.com").await;
-        let created = services.keys.create(&ada, "CI deploy", None).await.unwrap();
+        let created = services.keys.create(&ada, "CI deploy", None, Default::default()).await.unwrap();
         let keys = services.keys.list(ada.account_id.as_deref().unwrap()).await.unwrap();
         assert_eq!(keys.len(), 1);
         assert_eq!(keys[0].name, "CI deploy");
@@ -44,7 +69,7 @@ on_both_backends! {
 
     async fn a_rotated_key_keeps_its_old_secret_until_the_grace_period_ends(services: Services, clock: ManualClock) {
         let ada = customer(&services, "ada@example.com").await;
-        let old = services.keys.create(&ada, "CI", None).await.unwrap();
+        let old = services.keys.create(&ada, "CI", None, Default::default()).await.unwrap();
         let new = services.keys.rotate(&ada, &old.key.id, Duration::hours(1)).await.unwrap();
         assert_eq!(new.key.id, old.key.id, "same key id: charts and limits continue");
         assert_ne!(new.secret.expose_secret(), old.secret.expose_secret());
@@ -63,14 +88,14 @@ on_both_backends! {
 
     async fn rotating_with_no_grace_stops_the_old_secret_at_once(services: Services, clock: ManualClock) {
         let ada = customer(&services, "ada@example.com").await;
-        let old = services.keys.create(&ada, "CI", None).await.unwrap();
+        let old = services.keys.create(&ada, "CI", None, Default::default()).await.unwrap();
         services.keys.rotate(&ada, &old.key.id, Duration::zero()).await.unwrap();
         assert_eq!(services.keys.verify(old.secret.expose_secret()).await.unwrap(), Err(Rejection::Unknown));
     }
 
     async fn a_revoked_key_is_refused_and_cannot_be_rotated(services: Services, clock: ManualClock) {
         let ada = customer(&services, "ada@example.com").await;
-        let created = services.keys.create(&ada, "CI", None).await.unwrap();
+        let created = services.keys.create(&ada, "CI", None, Default::default()).await.unwrap();
         let revoked = services.keys.revoke(&ada, &created.key.id).await.unwrap();
         assert_eq!(revoked.status(clock.now()), KeyStatus::Revoked);
         assert_eq!(services.keys.verify(created.secret.expose_secret()).await.unwrap(), Err(Rejection::Revoked));
@@ -80,11 +105,11 @@ on_both_backends! {
 
     async fn a_key_past_its_expiry_is_refused(services: Services, clock: ManualClock) {
         let ada = customer(&services, "ada@example.com").await;
-        let created = services.keys.create(&ada, "temp", Some(clock.now() + Duration::hours(1))).await.unwrap();
+        let created = services.keys.create(&ada, "temp", Some(clock.now() + Duration::hours(1)), Default::default()).await.unwrap();
         assert!(services.keys.verify(created.secret.expose_secret()).await.unwrap().is_ok());
         clock.advance(Duration::hours(2));
         assert_eq!(services.keys.verify(created.secret.expose_secret()).await.unwrap(), Err(Rejection::Expired));
-        let past = services.keys.create(&ada, "past", Some(clock.now() - Duration::seconds(1))).await;
+        let past = services.keys.create(&ada, "past", Some(clock.now() - Duration::seconds(1)), Default::default()).await;
         assert!(matches!(past, Err(KeyError::InvalidExpiry)));
     }
 
@@ -97,7 +122,7 @@ on_both_backends! {
     async fn another_accounts_key_cannot_be_touched(services: Services, clock: ManualClock) {
         let ada = customer(&services, "ada@example.com").await;
         let mallory = customer(&services, "mallory@example.com").await;
-        let created = services.keys.create(&ada, "CI", None).await.unwrap();
+        let created = services.keys.create(&ada, "CI", None, Default::default()).await.unwrap();
         let rotate = services.keys.rotate(&mallory, &created.key.id, Duration::zero()).await;
         assert!(matches!(rotate, Err(KeyError::NotFound)), "{rotate:?}");
         let revoke = services.keys.revoke(&mallory, &created.key.id).await;
@@ -109,18 +134,18 @@ on_both_backends! {
     async fn key_changes_are_limited_to_ten_a_minute_per_user(services: Services, clock: ManualClock) {
         let ada = customer(&services, "ada@example.com").await;
         for n in 0..10 {
-            services.keys.create(&ada, &format!("key {n}"), None).await.unwrap();
+            services.keys.create(&ada, &format!("key {n}"), None, Default::default()).await.unwrap();
         }
-        let eleventh = services.keys.create(&ada, "one too many", None).await;
+        let eleventh = services.keys.create(&ada, "one too many", None, Default::default()).await;
         assert!(matches!(eleventh, Err(KeyError::Throttled { .. })), "{eleventh:?}");
         assert_eq!(services.keys.list(ada.account_id.as_deref().unwrap()).await.unwrap().len(), 10);
         clock.advance(Duration::seconds(61));
-        services.keys.create(&ada, "next minute", None).await.unwrap();
+        services.keys.create(&ada, "next minute", None, Default::default()).await.unwrap();
     }
 
     async fn every_key_change_is_audited_without_the_secret(services: Services, clock: ManualClock) {
         let ada = customer(&services, "ada@example.com").await;
-        let created = services.keys.create(&ada, "CI", None).await.unwrap();
+        let created = services.keys.create(&ada, "CI", None, Default::default()).await.unwrap();
         clock.advance(Duration::seconds(1));
         let rotated = services.keys.rotate(&ada, &created.key.id, Duration::hours(24)).await.unwrap();
         clock.advance(Duration::seconds(1));
@@ -139,7 +164,7 @@ on_both_backends! {
 
     async fn last_use_only_moves_forward(services: Services, clock: ManualClock) {
         let ada = customer(&services, "ada@example.com").await;
-        let created = services.keys.create(&ada, "CI", None).await.unwrap();
+        let created = services.keys.create(&ada, "CI", None, Default::default()).await.unwrap();
         let later = clock.now() + Duration::minutes(5);
         let use_at = |at| KeyUse { key_id: created.key.id.clone(), via_previous: false, at };
         services.keys.record_use(&[use_at(later), use_at(clock.now())]).await.unwrap();
