@@ -26,7 +26,12 @@ pub struct KeyView {
     pub read_only: bool,
     /// The address ranges requests may come from; empty: anywhere.
     pub allowed_ips: Vec<String>,
+    /// Usable now, but expiring within [`EXPIRES_SOON_DAYS`]: time to replace it (a rotation keeps the expiry).
+    pub expires_soon: bool,
 }
+
+/// A usable key expiring within this many days is flagged on the Keys page.
+pub const EXPIRES_SOON_DAYS: i64 = 7;
 
 /// The forms' access choices: (form value, label).
 pub const ACCESS_CHOICES: [(&str, &str); 2] =
@@ -164,6 +169,10 @@ pub(crate) mod ssr {
             old_secret_last_used_at: key.previous.as_ref().and_then(|p| p.last_used_at).map(time),
             read_only: key.restrictions.read_only,
             allowed_ips: key.restrictions.allowed_ips.iter().map(ToString::to_string).collect(),
+            expires_soon: matches!(status, "active" | "rotating")
+                && key
+                    .expires_at
+                    .is_some_and(|at| at - now <= chrono::Duration::days(super::EXPIRES_SOON_DAYS)),
         }
     }
 

@@ -158,12 +158,14 @@ pub mod ssr {
             .or_else(|| table.first().map(|row| row.key_id.clone()))
             .or_else(|| keys.first().map(|key| key.id.clone()));
         // The buckets usage is counted under: the routes' category buckets, and for refused
-        // requests the bucket that refused them (a plan's, or the spend cap).
+        // requests the bucket that refused them (a plan's, the spend cap, the key's restrictions).
         let policy = services.policy.get();
         let mut buckets: std::collections::BTreeSet<String> =
             policy.routes.iter().filter_map(|route| route.buckets.first().cloned()).collect();
-        buckets
-            .extend([policy::MONTHLY, policy::BURST, policy::DAILY_CAP, usage::SPEND_CAP].map(str::to_owned));
+        buckets.extend(
+            [policy::MONTHLY, policy::BURST, policy::DAILY_CAP, usage::SPEND_CAP, usage::RESTRICTED]
+                .map(str::to_owned),
+        );
         let buckets: Vec<String> = buckets.into_iter().collect();
         let selected_bucket = bucket.filter(|name| buckets.contains(name));
         let mut charts = Vec::new();

@@ -39,6 +39,7 @@ pub const REFUSED_FUNCTIONS: &[&str] = &[
     "create_key",
     "rotate_key",
     "rename_key",
+    "restrict_key",
     "revoke_key",
     "change_plan",
     "set_spend_cap",

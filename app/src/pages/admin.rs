@@ -7,7 +7,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 use numbers::thousands;
 
-use super::keys::status_badge;
+use super::keys::{restriction_summary, status_badge};
 use super::overview::{Gauge, Month};
 use super::usage::ChartCard;
 use super::{DataTable, FormError, FormSaved, SubmitButton, sentence_case, short_time};
@@ -188,7 +188,7 @@ fn AccountBody(
                     view! { <p class="muted">"No keys yet."</p> }.into_any()
                 } else {
                     let key_rows = account.keys.iter().map(|key| view! {
-                        <tr><th scope="row">{key.name.clone()}</th><td class="mono">{format!("{}…", key.start)}</td><td>{status_badge(key)}</td><td>{key.last_used_at.as_deref().map_or("Never".to_owned(), short_time)}</td></tr>
+                        <tr><th scope="row">{key.name.clone()}{restriction_summary(key)}</th><td class="mono">{format!("{}…", key.start)}</td><td>{status_badge(key)}</td><td>{key.last_used_at.as_deref().map_or("Never".to_owned(), short_time)}</td></tr>
                     }).collect_view();
                     view! {
                         <DataTable label="The account's API keys">

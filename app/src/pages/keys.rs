@@ -186,7 +186,7 @@ fn RestrictionFields(#[prop(into)] id: String, read_only: bool, allowed_ips: Str
 }
 
 /// What a key is restricted to, under its name; nothing for an unrestricted key.
-fn restriction_summary(key: &KeyView) -> Option<impl IntoView + use<>> {
+pub(crate) fn restriction_summary(key: &KeyView) -> Option<impl IntoView + use<>> {
     let mut parts = Vec::new();
     if key.read_only {
         parts.push("Read only".to_owned());
@@ -264,7 +264,10 @@ fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>, read_only
                 {key.created_by.clone().map(|email| view! { <div class="muted">{format!("by {email}")}</div> })}
             </td>
             <td class="when">{key.last_used_at.as_deref().map_or("Never".to_owned(), short_time)}</td>
-            <td class="when">{key.expires_at.as_deref().map_or("Never".to_owned(), short_time)}</td>
+            <td>
+                <span class="when">{key.expires_at.as_deref().map_or("Never".to_owned(), short_time)}</span>
+                {key.expires_soon.then(|| view! { <div><span class="badge badge-expiring">"Expires soon"</span></div> })}
+            </td>
             <td>{status}</td>
             {(!read_only).then(|| view! { <td>
                 {errors}

@@ -184,6 +184,7 @@ pub(crate) fn bucket_label(name: &str) -> String {
     match name {
         "monthly" => "Monthly quota".into(),
         "key_mgmt" => "Key changes".into(),
+        "restricted" => "Key restrictions".into(),
         other => super::sentence_case(&other.replace('_', " ")),
     }
 }

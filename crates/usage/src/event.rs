@@ -7,6 +7,10 @@ use chrono::{DateTime, Utc};
 /// limiter bucket).
 pub const SPEND_CAP: &str = "spend_cap";
 
+/// The bucket a request refused by its key's restrictions (read only, allowed addresses) is
+/// counted under, so that a key used where it should not be shows in the usage charts.
+pub const RESTRICTED: &str = "restricted";
+
 /// Whether the gateway admitted the request or refused it with a limit (429, spend cap, …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Outcome {
@@ -25,7 +29,7 @@ pub struct UsageEvent<'a> {
     pub key_id: Option<&'a str>,
     /// Admitted: the route's category bucket (`"reads"`, `"scans"`, …; `""` for a route
     /// without one). Limited: the bucket that refused it (`"reads"`, `"monthly"`, `"burst"`,
-    /// …, or [`SPEND_CAP`]), so a chart of a bucket shows its own refusals.
+    /// …, [`SPEND_CAP`] or [`RESTRICTED`]), so a chart of a bucket shows its own refusals.
     pub bucket: &'a str,
     pub outcome: Outcome,
     /// What the request charged its buckets: the route's cost (1 unless the policy weighs the

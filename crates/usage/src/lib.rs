@@ -44,7 +44,7 @@ mod retention;
 mod rollups;
 
 pub use error::UsageError;
-pub use event::{Outcome, SPEND_CAP, UsageEvent};
+pub use event::{Outcome, RESTRICTED, SPEND_CAP, UsageEvent};
 pub use flush::{DEFAULT_FLUSH_INTERVAL, FlushHandle, FlushReport, FlushStatus, Flusher};
 pub use periods::{ChartSpan, Granularity, at_this_pace, pace_per_second};
 pub use queries::{

@@ -44,9 +44,6 @@ async fn gate(gateway: Gateway, mut request: Request, next: Next, request_id: &s
         Ok(key) => key,
         Err(refusal) => return refusal,
     };
-    if let Some(refused) = key.as_deref().and_then(|key| outside_restrictions(key, &request)) {
-        return problems::key_restricted(&refused, type_base, request_id);
-    }
     let path = request.uri().path().to_owned();
     let route = policy.route(request.method().as_str(), &path).map(|found| found.route);
     let plan = key.as_ref().and_then(|key| policy.plan_or_default(&key.plan_id));
@@ -64,6 +61,10 @@ async fn gate(gateway: Gateway, mut request: Request, next: Next, request_id: &s
 
     let now = gateway.services.clock.now();
     let meter = Meter { gateway: &gateway, key: key.as_deref(), route, at: now };
+    if let Some(refused) = key.as_deref().and_then(|key| outside_restrictions(key, &request)) {
+        meter.limited(usage::RESTRICTED);
+        return problems::key_restricted(&refused, type_base, request_id);
+    }
     prepare_upstream_request(&mut request, key.clone(), route);
     let render = policy.responder(route).for_caller(&caller);
     let (request, claim) = match idempotency::prepare(&gateway, request).await {
@@ -134,7 +135,7 @@ async fn verified_key(
 }
 
 /// Why the request falls outside its key's restrictions, if it does. Checked before any bucket
-/// is charged: a refused request costs the account nothing.
+/// is charged: a refused request costs nothing, and counts as refused under `restricted`.
 fn outside_restrictions(key: &ResolvedKey, request: &Request) -> Option<String> {
     let method = request.method().as_str();
     if !key.restrictions.allows_method(method) {

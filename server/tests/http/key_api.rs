@@ -250,3 +250,28 @@ async fn a_cross_site_key_change_is_refused() {
         .unwrap();
     assert_status(&response, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_expiring_within_a_week_are_flagged_on_the_keys_page() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
+    let now = limiter::Clock::now(&app.clock);
+    for (name, expires_in) in [
+        ("Soon", chrono::Duration::days(3)),
+        ("Later", chrono::Duration::days(30)),
+        ("Gone", chrono::Duration::minutes(1)),
+    ] {
+        app.services.keys.create(&user, name, Some(now + expires_in), Default::default()).await.unwrap();
+    }
+    // "Gone" has expired: it says so, and is not flagged as about to.
+    app.clock.advance(chrono::Duration::minutes(2));
+    let page = app.get("/keys").await.text().await.unwrap();
+    let row = |name: &str| {
+        let start = page.find(&format!(r#"<th scope="row">{name}"#)).unwrap();
+        page[start..start + page[start..].find("</tr>").unwrap()].to_owned()
+    };
+    assert!(row("Soon").contains("Expires soon"), "{}", row("Soon"));
+    assert!(!row("Later").contains("Expires soon"), "{}", row("Later"));
+    assert!(row("Gone").contains("Expired") && !row("Gone").contains("Expires soon"), "{}", row("Gone"));
+}

@@ -70,6 +70,12 @@ async fn a_read_only_key_reads_but_starts_nothing_until_it_is_given_full_access(
     // The key was verified and cached a moment ago: the change must reach the cache at once.
     let scan = request(&app, Method::POST, "/v1/scans", &secret, here).await;
     assert!(scan.status().is_success(), "{}", scan.status());
+
+    // The refusal is in the account's usage, as refused, costing nothing: five keyed requests
+    // (a read, two looks at the limits, two scans), one refused, the read and the scan charged.
+    let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
+    let counts = crate::usage::wait_for_requests(&app, user.account_id.as_deref().unwrap(), 5).await;
+    assert_eq!(counts, usage::Counts { requests: 5, limited: 1, cost: 2 });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,7 +13,7 @@ use crate::gateway::{call, customer_with_key};
 use crate::helpers::*;
 
 /// The account's usage this month as the rollups hold it.
-async fn recorded(db: &Database, account_id: &str, now: DateTime<Utc>) -> Counts {
+pub(crate) async fn recorded(db: &Database, account_id: &str, now: DateTime<Utc>) -> Counts {
     let queries = UsageQueries::new(db.clone());
     queries
         .account_totals(account_id, now - chrono::Duration::days(1), now + chrono::Duration::days(1))
@@ -22,7 +22,7 @@ async fn recorded(db: &Database, account_id: &str, now: DateTime<Utc>) -> Counts
 }
 
 /// Waits (at most 5 s; the gateway flushes every second) until the rollups hold `requests`.
-async fn wait_for_requests(app: &TestApp, account_id: &str, requests: u64) -> Counts {
+pub(crate) async fn wait_for_requests(app: &TestApp, account_id: &str, requests: u64) -> Counts {
     eventually(Duration::from_secs(5), || async {
         let counts = recorded(&app.services.db, account_id, limiter::Clock::now(&app.clock)).await;
         if counts.requests >= requests {
