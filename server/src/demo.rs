@@ -1,4 +1,5 @@
-//! The embedded demo: a customer account on the Pro plan with two keys and an invitation
+//! The embedded demo: a customer account on the Pro plan with two keys (one pinned to this
+//! machine's addresses) and an invitation
 //! waiting, and traffic from those keys through the gateway at a rate that swells and ebbs, now
 //! and then crossing a limit, so the dashboard has live data from the first minute. On by
 //! default with the embedded settings (`demo = true`), off in production (`KEYSTILE_DEMO=false`).
@@ -13,11 +14,14 @@ use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use services::Services;
 use services::accounts::{SignUpError, User};
+use services::keys::Restrictions;
 
 pub const DEMO_EMAIL: &str = "demo@keystile.dev";
 pub const DEMO_PASSWORD: &str = "keystile-demo";
 pub const DEMO_TEAMMATE: &str = "teammate@keystile.dev";
-const DEMO_KEYS: [&str; 2] = ["Production server", "Nightly batch"];
+/// The demo's keys, with the addresses each may call from: the production key is pinned to
+/// this machine (where the demo traffic comes from), as a server's key should be.
+const DEMO_KEYS: [(&str, &str); 2] = [("Production server", "127.0.0.1, ::1"), ("Nightly batch", "")];
 const DEMO_PLAN: &str = "pro";
 
 /// Creates the demo customer and its keys if missing, prints how to log in, and starts the
@@ -25,8 +29,9 @@ const DEMO_PLAN: &str = "pro";
 pub async fn start(services: &Services, gateway: SocketAddr) -> anyhow::Result<()> {
     let user = demo_user(services).await?;
     let mut secrets = Vec::new();
-    for name in DEMO_KEYS {
-        secrets.push(fresh_secret(services, &user, name).await?);
+    for (name, allowed_ips) in DEMO_KEYS {
+        let restrictions = Restrictions::parse(false, allowed_ips).map_err(anyhow::Error::msg)?;
+        secrets.push(fresh_secret(services, &user, name, restrictions).await?);
     }
     println!("Demo account: {DEMO_EMAIL} / {DEMO_PASSWORD}");
     tokio::spawn(traffic(format!("http://{gateway}"), secrets));
@@ -55,14 +60,20 @@ async fn demo_user(services: &Services) -> anyhow::Result<User> {
     }
 }
 
-/// The key named `name`, created if missing, rotated with no grace if it exists.
-async fn fresh_secret(services: &Services, user: &User, name: &str) -> anyhow::Result<SecretString> {
+/// The key named `name`, created with `restrictions` if missing, rotated with no grace if it
+/// exists (its restrictions as the demo's user left them).
+async fn fresh_secret(
+    services: &Services,
+    user: &User,
+    name: &str,
+    restrictions: Restrictions,
+) -> anyhow::Result<SecretString> {
     let account_id = user.account_id.as_deref().context("the demo user has no account")?;
     let existing = services.keys.list(account_id).await?;
     let usable = existing.iter().find(|key| key.name == name && key.revoked_at.is_none());
     let with_secret = match usable {
         Some(key) => services.keys.rotate(user, &key.id, chrono::Duration::zero()).await?,
-        None => services.keys.create(user, name, None, Default::default()).await?,
+        None => services.keys.create(user, name, None, restrictions).await?,
     };
     Ok(with_secret.secret)
 }

@@ -44,6 +44,8 @@ async fn a_restart_keeps_the_demo_account_its_two_keys_and_one_invitation() {
     let keys = app.services.keys.list(account_id).await.unwrap();
     let usable = keys.iter().filter(|key| key.revoked_at.is_none()).count();
     assert_eq!(usable, 2, "{keys:?}");
+    let production = keys.iter().find(|key| key.name == "Production server").unwrap();
+    assert_eq!(production.restrictions.allowed_ips_text().as_deref(), Some("127.0.0.1, ::1"));
     let account = app.services.accounts.account(account_id).await.unwrap().unwrap();
     assert_eq!(account.plan_id, "pro");
     let (users, invitations) = app.services.accounts.team(account_id).await.unwrap();
