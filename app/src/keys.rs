@@ -16,12 +16,15 @@ pub struct KeyView {
     /// Who created it, while they are on the account's team.
     pub created_by: Option<String>,
     pub last_used_at: Option<String>,
+    /// The client address of that last use.
+    pub last_used_from: Option<String>,
     pub expires_at: Option<String>,
     /// `active`, `rotating`, `revoked` or `expired`.
     pub status: String,
     /// While rotating: when the old secret stops working, and when it was last used.
     pub rotating_until: Option<String>,
     pub old_secret_last_used_at: Option<String>,
+    pub old_secret_last_used_from: Option<String>,
     /// GET and HEAD requests only.
     pub read_only: bool,
     /// The address ranges requests may come from; empty: anywhere.
@@ -163,10 +166,12 @@ pub(crate) mod ssr {
             created_at: time(key.created_at),
             created_by: key.created_by.clone(),
             last_used_at: key.last_used_at.map(time),
+            last_used_from: key.last_used_from.clone(),
             expires_at: key.expires_at.map(time),
             status: status.to_owned(),
             rotating_until,
             old_secret_last_used_at: key.previous.as_ref().and_then(|p| p.last_used_at).map(time),
+            old_secret_last_used_from: key.previous.as_ref().and_then(|p| p.last_used_from.clone()),
             read_only: key.restrictions.read_only,
             allowed_ips: key.restrictions.allowed_ips.iter().map(ToString::to_string).collect(),
             expires_soon: matches!(status, "active" | "rotating")

@@ -42,6 +42,8 @@ struct KeyJson {
     created_at: String,
     expires_at: Option<String>,
     last_used_at: Option<String>,
+    /// The client address of that last use.
+    last_used_from: Option<String>,
     /// While a rotation's grace lasts: when the old secret stops working.
     old_secret_expires_at: Option<String>,
     /// GET, HEAD and OPTIONS only.
@@ -335,6 +337,7 @@ fn key_json(key: &ApiKey, now: DateTime<Utc>) -> KeyJson {
         created_at: time(key.created_at),
         expires_at: key.expires_at.map(time),
         last_used_at: key.last_used_at.map(time),
+        last_used_from: key.last_used_from.clone(),
         old_secret_expires_at,
         read_only: key.restrictions.read_only,
         allowed_ips: key.restrictions.allowed_ips.iter().map(ToString::to_string).collect(),

@@ -4,7 +4,8 @@
 //!
 //! Creating and rotating need JavaScript: the secret arrives in the call's response and lives
 //! only in this page's memory, so a plain form post (which redirects) could never show it.
-//! Renaming, restricting and revoking work without JavaScript. Staff viewing as the customer see no forms.
+//! Renaming, restricting and revoking work without JavaScript. Staff viewing as the customer
+//! see no forms.
 
 use leptos::html::Details;
 use leptos::prelude::*;
@@ -179,7 +180,7 @@ fn RestrictionFields(#[prop(into)] id: String, read_only: bool, allowed_ips: Str
                 <label for=ips_id.clone()>"Allowed IP addresses"</label>
                 <textarea id=ips_id name="allowed_ips" rows="2" spellcheck="false" aria-describedby=hint_id.clone()
                     placeholder="Any address">{allowed_ips}</textarea>
-                <p class="field-hint" id=hint_id>"One address or range per line, like 203.0.113.0/24. Empty: any address."</p>
+                <p class="field-hint" id=hint_id>"One address or range per line, like 203.0.113.0/24. Empty: any. Requests from elsewhere get 403."</p>
             </div>
         </div>
     }
@@ -263,7 +264,10 @@ fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>, read_only
                 <span class="when">{short_time(&key.created_at)}</span>
                 {key.created_by.clone().map(|email| view! { <div class="muted">{format!("by {email}")}</div> })}
             </td>
-            <td class="when">{key.last_used_at.as_deref().map_or("Never".to_owned(), short_time)}</td>
+            <td>
+                <span class="when">{key.last_used_at.as_deref().map_or("Never".to_owned(), short_time)}</span>
+                {key.last_used_from.clone().map(|address| view! { <div class="muted mono">{format!("from {address}")}</div> })}
+            </td>
             <td>
                 <span class="when">{key.expires_at.as_deref().map_or("Never".to_owned(), short_time)}</span>
                 {key.expires_soon.then(|| view! { <div><span class="badge badge-expiring">"Expires soon"</span></div> })}
@@ -288,7 +292,6 @@ fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>, read_only
                     <ActionForm action=restrict attr:class="form">
                         <input type="hidden" name="key_id" value=restrict_id.clone() />
                         <RestrictionFields id=format!("restrict-{restrict_id}") read_only=key.read_only allowed_ips=key.allowed_ips.join("\n") />
-                        <p class="field-hint">"A request outside these gets 403 and is not charged. Every node applies a change at the key's next request."</p>
                         <SubmitButton pending=restrict.pending() class="btn btn-small" on:click=act>"Save restrictions"</SubmitButton>
                     </ActionForm>
                 </details>
@@ -343,7 +346,12 @@ pub(crate) fn status_badge(key: &KeyView) -> AnyView {
     match key.status.as_str() {
         "rotating" => {
             let until = key.rotating_until.as_deref().map_or(String::new(), short_time);
-            let old_use = key.old_secret_last_used_at.as_deref().map_or("never".to_owned(), short_time);
+            let old_use =
+                match (key.old_secret_last_used_at.as_deref(), key.old_secret_last_used_from.as_deref()) {
+                    (Some(at), Some(address)) => format!("{} from {address}", short_time(at)),
+                    (Some(at), None) => short_time(at),
+                    (None, _) => "never".to_owned(),
+                };
             view! {
                 <span class="badge badge-rotating">"Rotating"</span>
                 <div class="muted">{format!("Old secret works until {until}; last used {old_use}")}</div>

@@ -60,7 +60,7 @@ async fn gate(gateway: Gateway, mut request: Request, next: Next, request_id: &s
     };
 
     let now = gateway.services.clock.now();
-    let meter = Meter { gateway: &gateway, key: key.as_deref(), route, at: now };
+    let meter = Meter { gateway: &gateway, key: key.as_deref(), route, at: now, from: client_ip(&request) };
     if let Some(refused) = key.as_deref().and_then(|key| outside_restrictions(key, &request)) {
         meter.limited(usage::RESTRICTED);
         return problems::key_restricted(&refused, type_base, request_id);
@@ -201,6 +201,8 @@ struct Meter<'a> {
     key: Option<&'a ResolvedKey>,
     route: Option<&'a Route>,
     at: DateTime<Utc>,
+    /// The client's address, recorded with the key's last use.
+    from: IpAddr,
 }
 
 impl Meter<'_> {
@@ -209,7 +211,7 @@ impl Meter<'_> {
     /// charged, which a restart restores them from (`crate::restore`).
     fn admitted(&self, cost: u64) {
         if let Some(key) = self.key {
-            self.gateway.key_uses.record(&key.key_id, key.via_previous, self.at);
+            self.gateway.key_uses.record(&key.key_id, key.via_previous, self.at, self.from);
         }
         let metered = self.route.is_none_or(|route| route.metered);
         self.count(Outcome::Allowed, if metered { cost } else { 0 }, None);

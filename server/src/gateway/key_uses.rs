@@ -1,14 +1,18 @@
-//! Last-used times, gathered in memory per key and written in one batch a second, never per
-//! request. A graceful shutdown writes what is left.
+//! Last uses (time and client address), gathered in memory per key and written in one batch a
+//! second, never per request. A graceful shutdown writes what is left.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use services::keys::{KeyUse, Keys};
 
+/// One secret's latest use: when, and from which address.
+type Use = Option<(DateTime<Utc>, IpAddr)>;
+
 /// Per key id: the latest use of its current secret and of its previous one (in grace).
-type Latest = HashMap<String, [Option<DateTime<Utc>>; 2]>;
+type Latest = HashMap<String, [Use; 2]>;
 
 #[derive(Default)]
 pub struct KeyUses {
@@ -17,27 +21,27 @@ pub struct KeyUses {
 
 impl KeyUses {
     /// Allocates only for a key not seen since the last flush.
-    pub fn record(&self, key_id: &str, via_previous: bool, at: DateTime<Utc>) {
+    pub fn record(&self, key_id: &str, via_previous: bool, at: DateTime<Utc>, from: IpAddr) {
         let mut latest = self.latest.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let seen = match latest.get_mut(key_id) {
-            Some(times) => &mut times[usize::from(via_previous)],
+            Some(uses) => &mut uses[usize::from(via_previous)],
             None => &mut latest.entry(key_id.to_owned()).or_default()[usize::from(via_previous)],
         };
-        if seen.is_none_or(|seen| seen < at) {
-            *seen = Some(at);
+        if seen.is_none_or(|(seen, _)| seen < at) {
+            *seen = Some((at, from));
         }
     }
 
-    /// Writes the gathered times; on failure they are kept for the next flush.
+    /// Writes the gathered uses; on failure they are kept for the next flush.
     pub async fn flush(&self, keys: &Keys) {
         let batch: Vec<KeyUse> = {
             let mut latest = self.latest.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             latest
                 .drain()
-                .flat_map(|(key_id, times)| {
+                .flat_map(|(key_id, uses)| {
                     [false, true].into_iter().filter_map(move |via_previous| {
-                        let at = times[usize::from(via_previous)]?;
-                        Some(KeyUse { key_id: key_id.clone(), via_previous, at })
+                        let (at, from) = uses[usize::from(via_previous)]?;
+                        Some(KeyUse { key_id: key_id.clone(), via_previous, at, from })
                     })
                 })
                 .collect()
@@ -45,7 +49,7 @@ impl KeyUses {
         if let Err(error) = keys.record_use(&batch).await {
             tracing::warn!(%error, "could not record key use; keeping it for the next flush");
             for key_use in batch {
-                self.record(&key_use.key_id, key_use.via_previous, key_use.at);
+                self.record(&key_use.key_id, key_use.via_previous, key_use.at, key_use.from);
             }
         }
     }

@@ -174,3 +174,41 @@ async fn unreadable_restrictions_are_refused_and_change_nothing() {
     let unknown_field = app.keys_api(Method::PUT, &path, Some(json!({ "read_only": true, "ips": [] }))).await;
     assert_status(&unknown_field, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keys_page_shows_where_each_secret_was_last_used() {
+    let app = spawn_behind_proxy().await;
+    app.sign_up("ada@example.com").await;
+    let (key_id, old_secret) = create_key(&app, json!({})).await;
+    assert_status(
+        &request(&app, Method::GET, "/v1/snapshots", &old_secret, "198.51.100.7").await,
+        StatusCode::OK,
+    );
+    let listed = eventually(std::time::Duration::from_secs(5), || async {
+        let listed: Value = app.keys_api(Method::GET, "/v1/keys", None).await.json().await.unwrap();
+        match listed[0]["last_used_from"].as_str() {
+            Some("198.51.100.7") => Ok(listed),
+            _ => Err(format!("no last use recorded yet: {listed}")),
+        }
+    })
+    .await;
+    assert!(listed[0]["last_used_at"].is_string());
+
+    // Rotated with a grace period: the page tells which machine still sends the old secret.
+    let rotate = format!("/v1/keys/{key_id}/rotate");
+    app.keys_api(Method::POST, &rotate, Some(json!({ "grace_seconds": 3600 }))).await;
+    app.clock.advance(chrono::Duration::seconds(1));
+    assert_status(
+        &request(&app, Method::GET, "/v1/snapshots", &old_secret, "203.0.113.9").await,
+        StatusCode::OK,
+    );
+    eventually(std::time::Duration::from_secs(5), || async {
+        let page = app.get("/keys").await.text().await.unwrap();
+        if page.contains("from 203.0.113.9") && page.contains("from 198.51.100.7") {
+            Ok(())
+        } else {
+            Err("the old secret's last use is not on the page yet".to_owned())
+        }
+    })
+    .await;
+}

@@ -50,6 +50,8 @@ pub struct ApiKey {
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
+    /// The client address of that last use.
+    pub last_used_from: Option<String>,
     /// The secret replaced by the last rotation, while its grace period lasts.
     pub previous: Option<PreviousSecret>,
     pub revoked_at: Option<DateTime<Utc>>,
@@ -63,6 +65,8 @@ pub struct PreviousSecret {
     pub start: String,
     pub expires_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
+    /// Who still sends it: the client address of its last use.
+    pub last_used_from: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,6 +221,7 @@ impl Keys {
             created_at: now,
             expires_at,
             last_used_at: None,
+            last_used_from: None,
             previous: None,
             revoked_at: None,
             created_by: Some(actor.email.clone()),
@@ -252,7 +257,8 @@ impl Keys {
             previous: (grace_end > now).then(|| PreviousSecret {
                 start: key.start.clone(),
                 expires_at: grace_end,
-                last_used_at: None,
+                last_used_at: key.last_used_at,
+                last_used_from: key.last_used_from.clone(),
             }),
             ..key.clone()
         };
@@ -384,12 +390,13 @@ impl Keys {
     }
 }
 
-/// The last time a secret was used, as the gateway saw it.
+/// The last time a secret was used, and from where, as the gateway saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyUse {
     pub key_id: String,
     pub via_previous: bool,
     pub at: DateTime<Utc>,
+    pub from: std::net::IpAddr,
 }
 
 fn valid_name(name: &str) -> Result<String, KeyError> {

@@ -18,9 +18,11 @@ pub(super) struct KeyRow {
     previous_secret_hash: Option<String>,
     previous_expires_at: Option<i64>,
     previous_last_used_at: Option<i64>,
+    previous_last_used_from: Option<String>,
     created_at: i64,
     expires_at: Option<i64>,
     last_used_at: Option<i64>,
+    last_used_from: Option<String>,
     revoked_at: Option<i64>,
     access: String,
     allowed_ips: Option<String>,
@@ -30,8 +32,8 @@ pub(super) struct KeyRow {
 }
 
 const COLUMNS: &str = "id, account_id, name, start, secret_hash, previous_start, previous_secret_hash, \
-    previous_expires_at, previous_last_used_at, created_at, expires_at, last_used_at, revoked_at, \
-    access, allowed_ips";
+    previous_expires_at, previous_last_used_at, previous_last_used_from, created_at, expires_at, last_used_at, \
+    last_used_from, revoked_at, access, allowed_ips";
 
 /// `access` of a read-only key; any other value (`full`) restricts nothing.
 const READ_ONLY: &str = "read";
@@ -59,6 +61,7 @@ impl KeyRow {
                 start,
                 expires_at: from_millis(expires_at),
                 last_used_at: self.previous_last_used_at.map(from_millis),
+                last_used_from: self.previous_last_used_from,
             }),
             _ => None,
         };
@@ -70,6 +73,7 @@ impl KeyRow {
             created_at: from_millis(self.created_at),
             expires_at: self.expires_at.map(from_millis),
             last_used_at: self.last_used_at.map(from_millis),
+            last_used_from: self.last_used_from,
             previous,
             revoked_at: self.revoked_at.map(from_millis),
             created_by: self.created_by_email,
@@ -191,6 +195,7 @@ pub(super) async fn rotate(
            previous_secret_hash = CASE WHEN $1 = 1 THEN secret_hash ELSE NULL END, \
            previous_expires_at = CASE WHEN $1 = 1 THEN $2 ELSE NULL END, \
            previous_last_used_at = CASE WHEN $1 = 1 THEN last_used_at ELSE NULL END, \
+           previous_last_used_from = CASE WHEN $1 = 1 THEN last_used_from ELSE NULL END, \
            start = $3, secret_hash = $4, rotated_at = $5 \
          WHERE id = $6",
     )
@@ -241,15 +246,23 @@ fn access(restrictions: &Restrictions) -> &'static str {
     if restrictions.read_only { READ_ONLY } else { "full" }
 }
 
-/// Moves `last_used_at` (or the previous secret's) forward, never back: batches from several
-/// nodes may arrive out of order.
+/// Moves `last_used_at` (or the previous secret's) forward, never back, with the address of
+/// that use: batches from several nodes may arrive out of order. (Every `SET` expression
+/// reads the row as it was before the update, so both columns test the old time.)
 pub(super) async fn record_use(conn: &mut AnyConnection, key_use: &KeyUse) -> Result<(), sqlx::Error> {
-    let column = if key_use.via_previous { "previous_last_used_at" } else { "last_used_at" };
+    let (at, from) = if key_use.via_previous {
+        ("previous_last_used_at", "previous_last_used_from")
+    } else {
+        ("last_used_at", "last_used_from")
+    };
+    let newer = format!("{at} IS NULL OR {at} < $1");
     sqlx::query(&format!(
-        "UPDATE api_keys SET {column} = CASE WHEN {column} IS NULL OR {column} < $1 THEN $1 ELSE {column} END \
-         WHERE id = $2"
+        "UPDATE api_keys SET {at} = CASE WHEN {newer} THEN $1 ELSE {at} END, \
+           {from} = CASE WHEN {newer} THEN $2 ELSE {from} END \
+         WHERE id = $3"
     ))
     .bind(key_use.at.timestamp_millis())
+    .bind(key_use.from.to_canonical().to_string())
     .bind(&key_use.key_id)
     .execute(conn)
     .await?;

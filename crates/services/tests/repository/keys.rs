@@ -162,13 +162,29 @@ on_both_backends! {
         }
     }
 
-    async fn last_use_only_moves_forward(services: Services, clock: ManualClock) {
+    async fn last_use_only_moves_forward_with_its_address(services: Services, clock: ManualClock) {
         let ada = customer(&services, "ada@example.com").await;
         let created = services.keys.create(&ada, "CI", None, Default::default()).await.unwrap();
         let later = clock.now() + Duration::minutes(5);
-        let use_at = |at| KeyUse { key_id: created.key.id.clone(), via_previous: false, at };
-        services.keys.record_use(&[use_at(later), use_at(clock.now())]).await.unwrap();
+        let use_at = |at, from: &str, via_previous| KeyUse {
+            key_id: created.key.id.clone(),
+            via_previous,
+            at,
+            from: from.parse().unwrap(),
+        };
+        services.keys.record_use(&[use_at(later, "198.51.100.7", false), use_at(clock.now(), "203.0.113.9", false)])
+            .await
+            .unwrap();
         let keys = services.keys.list(&created.key.account_id).await.unwrap();
-        assert_eq!(keys[0].last_used_at, Some(later));
+        assert_eq!((keys[0].last_used_at, keys[0].last_used_from.as_deref()), (Some(later), Some("198.51.100.7")));
+
+        // After a rotation the old secret's uses are told apart, with where they come from.
+        services.keys.rotate(&ada, &created.key.id, Duration::hours(1)).await.unwrap();
+        let old_use = use_at(later + Duration::minutes(1), "::ffff:192.0.2.4", true);
+        services.keys.record_use(&[old_use]).await.unwrap();
+        let keys = services.keys.list(&created.key.account_id).await.unwrap();
+        let previous = keys[0].previous.clone().unwrap();
+        assert_eq!(previous.last_used_from.as_deref(), Some("192.0.2.4"), "an IPv4 client is shown as one");
+        assert_eq!(keys[0].last_used_from.as_deref(), Some("198.51.100.7"));
     }
 }
