@@ -103,11 +103,14 @@ test("a customer's pages meet WCAG 2.1 AA, with their forms and one-time dialogs
     await expectAccessible(page, path);
   }
 
-  // On a phone the tables are wider than the screen: their frames must scroll by keyboard too.
+  // On a phone the tables are wider than the screen: their frames must scroll by keyboard too,
+  // and only they scroll sideways, never the page (WCAG 1.4.10, reflow).
   await page.setViewportSize({ width: 390, height: 844 });
   for (const path of ["/", "/keys", "/usage", "/team", "/audit"]) {
     await visit(page, path);
     await expectAccessible(page, `${path} on a phone`);
+    const pageWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+    expect.soft(pageWidth, `${path} on a phone scrolls sideways as a whole`).toBeLessThanOrEqual(390);
   }
 });
 
