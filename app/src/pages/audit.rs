@@ -40,12 +40,12 @@ fn AuditLog(all_accounts: bool) -> impl IntoView {
         <Show when=move || !filtered()>
             <p class="muted">{intro}</p>
         </Show>
-        <form method="get" action=action class="row" aria-label="Filter the audit log">
+        <form method="get" action=action class="row audit-filter" aria-label="Filter the audit log">
             {all_accounts.then(|| view! { <input type="hidden" name="account" value=field("account") /> })}
             <span class="inline-field"><label for="audit-actor">"Actor"</label>
             <input id="audit-actor" name="actor" value=field("actor") placeholder="email" /></span>
             <span class="inline-field"><label for="audit-action">"Action"</label>
-            <input id="audit-action" name="action" value=field("action") placeholder="e.g. key. or plan.change" /></span>
+            <input id="audit-action" name="action" value=field("action") placeholder="e.g. key." /></span>
             <span class="inline-field"><label for="audit-from">"From"</label>
             <input id="audit-from" name="from" type="date" value=field("from") /></span>
             <span class="inline-field"><label for="audit-to">"To"</label>

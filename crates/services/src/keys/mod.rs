@@ -262,7 +262,11 @@ impl Keys {
             }),
             ..key.clone()
         };
-        let after = format!("{}; old secret works until {}", describe(&rotated), grace_end.to_rfc3339());
+        let after = if grace_end > now {
+            format!("{}; old secret works until {}", describe(&rotated), in_words(grace_end))
+        } else {
+            format!("{}; old secret stopped at once", describe(&rotated))
+        };
         audit::record(&mut tx, change(actor, &key, "key.rotate", Some(describe(&key)), Some(after), now))
             .await?;
         tx.commit().await?;
@@ -407,7 +411,7 @@ fn valid_name(name: &str) -> Result<String, KeyError> {
 fn describe(key: &ApiKey) -> String {
     let mut text = format!("name={:?} start={}", key.name, key.start);
     if let Some(at) = key.expires_at {
-        text.push_str(&format!(" expires={}", at.to_rfc3339()));
+        text.push_str(&format!(" expires {}", in_words(at)));
     }
     if key.revoked_at.is_some() {
         text.push_str(" revoked");
@@ -416,6 +420,11 @@ fn describe(key: &ApiKey) -> String {
         text.push_str(&format!(" ({})", key.restrictions.describe()));
     }
     text
+}
+
+/// An instant as the audit log shows it: to the second, in UTC.
+fn in_words(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
 fn change<'a>(
