@@ -12,6 +12,8 @@ pub struct Overview {
     /// (id, name) of the account's usable keys, for the selector.
     pub keys: Vec<(String, String)>,
     pub selected_key: Option<String>,
+    /// (name, expiry) of usable keys expiring within [`crate::keys::EXPIRES_SOON_DAYS`].
+    pub expiring_keys: Vec<(String, String)>,
     pub gauges: Vec<GaugeView>,
     pub month: MonthView,
 }
@@ -88,15 +90,21 @@ pub(crate) mod ssr {
     ) -> Result<Overview, AppError> {
         let overrides = services.accounts.overrides(&account.id).await.map_err(internal)?;
         let now = services.clock.now();
-        let keys: Vec<(String, String)> = services
+        let usable: Vec<_> = services
             .keys
             .list(&account.id)
             .await
             .map_err(internal)?
             .into_iter()
             .filter(|key| key.revoked_at.is_none() && key.expires_at.is_none_or(|at| at > now))
-            .map(|key| (key.id, key.name))
             .collect();
+        let soon = now + chrono::Duration::days(crate::keys::EXPIRES_SOON_DAYS);
+        let expiring_keys = usable
+            .iter()
+            .filter_map(|key| Some((key.name.clone(), key.expires_at.filter(|at| *at <= soon)?)))
+            .map(|(name, at)| (name, at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
+            .collect();
+        let keys: Vec<(String, String)> = usable.into_iter().map(|key| (key.id, key.name)).collect();
         let selected_key = key_id.filter(|id| keys.iter().any(|(key, _)| key == id));
         let subject = Subject {
             account_id: &account.id,
@@ -118,6 +126,7 @@ pub(crate) mod ssr {
             plan_name,
             keys,
             selected_key,
+            expiring_keys,
             gauges: gauges
                 .into_iter()
                 .map(|g| GaugeView {

@@ -9,6 +9,7 @@ use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 use numbers::thousands;
 
+use super::short_time;
 use crate::charts::{EChart, gauge_chart};
 use crate::overview::{GaugeView, Overview, load_overview};
 
@@ -38,10 +39,16 @@ fn OverviewBody(overview: Overview) -> impl IntoView {
     let live = RwSignal::new(overview.clone());
     let key = overview.selected_key.clone();
     super::refresh_every(live, REFRESH, move || load_overview(key.clone()));
-    let Overview { plan_name, keys, selected_key, gauges, .. } = overview;
+    let Overview { plan_name, keys, selected_key, expiring_keys, gauges, .. } = overview;
     let has_keys = !keys.is_empty();
     view! {
         <div class="stack">
+            {expiring_keys.into_iter().map(|(name, at)| view! {
+                <div class="alert alert-warning" role="status">
+                    {format!("Key “{name}” expires {}. Create its replacement and move your calls to it before then. ", short_time(&at))}
+                    <a href="/keys">"Go to Keys"</a>
+                </div>
+            }).collect_view()}
             <div class="row">
                 <span class="badge badge-plan">{format!("{plan_name} plan")}</span>
                 <KeySelector keys selected_key />

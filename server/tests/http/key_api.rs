@@ -252,7 +252,7 @@ async fn a_cross_site_key_change_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn keys_expiring_within_a_week_are_flagged_on_the_keys_page() {
+async fn keys_expiring_within_a_week_are_flagged_on_the_keys_page_and_the_overview() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
     let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
@@ -274,4 +274,8 @@ async fn keys_expiring_within_a_week_are_flagged_on_the_keys_page() {
     assert!(row("Soon").contains("Expires soon"), "{}", row("Soon"));
     assert!(!row("Later").contains("Expires soon"), "{}", row("Later"));
     assert!(row("Gone").contains("Expired") && !row("Gone").contains("Expires soon"), "{}", row("Gone"));
+
+    let overview = app.get("/").await.text().await.unwrap();
+    assert!(overview.contains("Key “Soon” expires"), "the Overview warns of the key about to expire");
+    assert!(!overview.contains("Key “Later” expires") && !overview.contains("Key “Gone” expires"));
 }
