@@ -55,13 +55,16 @@ async fn gate(gateway: Gateway, mut request: Request, next: Next, request_id: &s
         (None, _) => Caller::Anonymous,
     };
     let cost = route.map_or(1, |route| route.cost);
-    let Some(charges) = charges_for(&policy, route, &caller, key.as_deref(), &request, cost) else {
+    let ip = client_ip(&request);
+    let Some(charges) = charges_for(&policy, route, &caller, key.as_deref(), ip, cost) else {
         return problems::key_required(type_base, request_id);
     };
 
     let now = gateway.services.clock.now();
-    let meter = Meter { gateway: &gateway, key: key.as_deref(), route, at: now, from: client_ip(&request) };
-    if let Some(refused) = key.as_deref().and_then(|key| outside_restrictions(key, &request)) {
+    let meter = Meter { gateway: &gateway, key: key.as_deref(), route, at: now, from: ip };
+    if let Some(refused) =
+        key.as_deref().and_then(|key| outside_restrictions(key, request.method().as_str(), ip))
+    {
         meter.limited(usage::RESTRICTED);
         return problems::key_restricted(&refused, type_base, request_id);
     }
@@ -136,12 +139,10 @@ async fn verified_key(
 
 /// Why the request falls outside its key's restrictions, if it does. Checked before any bucket
 /// is charged: a refused request costs nothing, and counts as refused under `restricted`.
-fn outside_restrictions(key: &ResolvedKey, request: &Request) -> Option<String> {
-    let method = request.method().as_str();
+fn outside_restrictions(key: &ResolvedKey, method: &str, ip: IpAddr) -> Option<String> {
     if !key.restrictions.allows_method(method) {
         return Some(format!("This key is read-only: it may send GET and HEAD requests, not {method}."));
     }
-    let ip = client_ip(request);
     if !key.restrictions.allows_ip(ip) {
         return Some(format!(
             "This key does not accept requests from {ip}. Its owner can allow it in the dashboard."
@@ -155,17 +156,16 @@ fn client_ip(request: &Request) -> IpAddr {
 }
 
 /// What the policy charges this caller on this route, `cost` units per bucket, each on its subject (the key, its
-/// account or user, the client's IP); `None` when the route needs a key the caller lacks.
+/// account or user, the client's address `ip`); `None` when the route needs a key the caller lacks.
 fn charges_for(
     policy: &Policy,
     route: Option<&Route>,
     caller: &Caller<'_>,
     key: Option<&ResolvedKey>,
-    request: &Request,
+    ip: IpAddr,
     cost: u64,
 ) -> Option<Vec<Charge>> {
     let specs = policy.charges(route, caller).ok()?;
-    let ip = client_ip(request);
     Some(specs.into_iter().map(|spec| Charge { subject: subject(spec.scope, key, ip), spec, cost }).collect())
 }
 

@@ -5,6 +5,7 @@
 //! limiter store is down), is scoped to the actor's own account (another account's key id is
 //! simply not found), and writes an audit entry in the same transaction.
 
+mod model;
 mod repo;
 mod restrictions;
 mod secret;
@@ -15,6 +16,11 @@ use chrono::{DateTime, Duration, Utc};
 use limiter::{Charge, Clock, LimiterStore};
 use secrecy::SecretString;
 
+use model::valid_name;
+pub use model::{
+    ApiKey, KeyError, KeyStatus, KeyUse, KeyWithSecret, MAX_EXPIRY_DAYS, PreviousSecret, Rejection,
+    VerifiedKey, expiry_after_days,
+};
 pub use restrictions::{IpRange, MAX_ALLOWED_RANGES, Restrictions};
 pub use secret::{KeyFormat, SecretFormatError, digest};
 
@@ -24,148 +30,7 @@ use crate::audit;
 use crate::changes::{Change, ChangeFeed};
 use crate::db::Database;
 use crate::ids::new_id;
-use crate::throttle::{self, Refused};
-
-const MAX_NAME_CHARS: usize = 64;
-
-/// The furthest a key's expiry may be: ten years.
-pub const MAX_EXPIRY_DAYS: u32 = 3650;
-
-/// The expiry of a key created now to last `days` (`None` or 0: never expires).
-pub fn expiry_after_days(now: DateTime<Utc>, days: Option<u32>) -> Result<Option<DateTime<Utc>>, KeyError> {
-    match days.filter(|days| *days > 0) {
-        None => Ok(None),
-        Some(days) if days <= MAX_EXPIRY_DAYS => Ok(Some(now + chrono::Duration::days(days.into()))),
-        Some(_) => Err(KeyError::InvalidExpiry),
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiKey {
-    pub id: String,
-    pub account_id: String,
-    pub name: String,
-    /// Prefix and first characters of the current secret, e.g. `ks_3kTmdQ`.
-    pub start: String,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub last_used_at: Option<DateTime<Utc>>,
-    /// The client address of that last use.
-    pub last_used_from: Option<String>,
-    /// The secret replaced by the last rotation, while its grace period lasts.
-    pub previous: Option<PreviousSecret>,
-    pub revoked_at: Option<DateTime<Utc>>,
-    /// The email of whoever created it, while they are a user of the account.
-    pub created_by: Option<String>,
-    pub restrictions: Restrictions,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PreviousSecret {
-    pub start: String,
-    pub expires_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
-    /// Who still sends it: the client address of its last use.
-    pub last_used_from: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyStatus {
-    Active,
-    /// Rotated: the previous secret still works until this instant.
-    Rotating {
-        until: DateTime<Utc>,
-    },
-    Revoked,
-    Expired,
-}
-
-impl ApiKey {
-    pub fn status(&self, now: DateTime<Utc>) -> KeyStatus {
-        if self.revoked_at.is_some() {
-            KeyStatus::Revoked
-        } else if self.expires_at.is_some_and(|at| at <= now) {
-            KeyStatus::Expired
-        } else {
-            match &self.previous {
-                Some(previous) if previous.expires_at > now => {
-                    KeyStatus::Rotating { until: previous.expires_at }
-                }
-                _ => KeyStatus::Active,
-            }
-        }
-    }
-}
-
-/// A key with its plaintext secret, returned by create and rotate only.
-#[derive(Debug)]
-pub struct KeyWithSecret {
-    pub key: ApiKey,
-    pub secret: SecretString,
-}
-
-/// What the gateway learns from a valid secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifiedKey {
-    pub key_id: String,
-    pub account_id: String,
-    /// The secret stops working at this instant (key expiry, or the end of a rotation's grace
-    /// for a previous secret); caches must not outlive it.
-    pub valid_until: Option<DateTime<Utc>>,
-    /// The caller used the secret replaced by a rotation.
-    pub via_previous: bool,
-    pub restrictions: Restrictions,
-}
-
-/// Why a secret was refused. The gateway answers all of them with one identical 401.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum Rejection {
-    #[error("malformed key")]
-    Malformed,
-    #[error("unknown key")]
-    Unknown,
-    #[error("revoked key")]
-    Revoked,
-    #[error("expired key")]
-    Expired,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum KeyError {
-    #[error("No such key.")]
-    NotFound,
-    #[error("Give the key a name of 1 to {MAX_NAME_CHARS} characters.")]
-    InvalidName,
-    #[error("Choose an expiry in the future and at most {MAX_EXPIRY_DAYS} days away.")]
-    InvalidExpiry,
-    #[error("{0}")]
-    InvalidRestrictions(String),
-    #[error("This key is revoked or expired; create a new one instead.")]
-    NotActive,
-    #[error("Only members of a customer account manage its keys.")]
-    NoAccount,
-    #[error("Too many key changes.")]
-    Throttled { retry_after: std::time::Duration },
-    #[error("Key management is unavailable for a moment. Try again shortly.")]
-    Unavailable,
-    #[error("internal error: {0}")]
-    Internal(String),
-}
-
-impl From<Refused> for KeyError {
-    fn from(refused: Refused) -> Self {
-        match refused {
-            Refused::Throttled { retry_after } => KeyError::Throttled { retry_after },
-            Refused::Unavailable => KeyError::Unavailable,
-        }
-    }
-}
-
-impl From<sqlx::Error> for KeyError {
-    fn from(error: sqlx::Error) -> Self {
-        KeyError::Internal(error.to_string())
-    }
-}
+use crate::throttle;
 
 #[derive(Clone)]
 pub struct Keys {
@@ -392,19 +257,6 @@ impl Keys {
         };
         Ok(throttle::charge(&*self.limiter, &[charge], "the key change").await?)
     }
-}
-
-/// The last time a secret was used, and from where, as the gateway saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyUse {
-    pub key_id: String,
-    pub via_previous: bool,
-    pub at: DateTime<Utc>,
-    pub from: std::net::IpAddr,
-}
-
-fn valid_name(name: &str) -> Result<String, KeyError> {
-    crate::text::display_text(name, 1, MAX_NAME_CHARS).map(str::to_owned).ok_or(KeyError::InvalidName)
 }
 
 /// A key as the audit log shows it: never its secret.
