@@ -33,7 +33,7 @@ use crate::sessions::{SessionGuard, SqlSessionStore, end_expired_sessions};
 use crate::settings::{Settings, redact_url};
 use crate::upstream::{ForwardedProto, ProxyOptions, Upstream, UpstreamConfig};
 use crate::web::{self, TrustedProxies};
-use crate::{key_api, restore, usage_export, view_as};
+use crate::{form_success, key_api, restore, usage_export, view_as};
 
 /// How long a node trusts a verified key without asking the database again; changes announced
 /// through the change feed drop entries sooner.
@@ -196,6 +196,7 @@ fn router(
         // Outermost last: each request passes these from the bottom up.
         .layer(middleware::from_fn(web::refuse_overlong_paths))
         .layer(middleware::from_fn(web::server_fn_error_status))
+        .layer(middleware::from_fn(form_success::mark_success))
         .layer(middleware::from_fn(web::require_sign_in_for_pages))
         .layer(middleware::from_fn_with_state(view_as_services, view_as::guard))
         .layer(middleware::from_fn_with_state(guard, end_expired_sessions))

@@ -152,7 +152,7 @@ fn AccountName(name: String, is_owner: bool, read_only: bool) -> impl IntoView {
             {if is_owner && !read_only {
                 view! {
                     <FormError result=rename.value() />
-                    <FormSaved result=rename.value() message="Saved." />
+                    <FormSaved action=rename message="Saved." />
                     <ActionForm action=rename attr:class="form row">
                         <label class="sr-only" for="account-name">"Account name"</label>
                         <input id="account-name" name="name" value=name required maxlength="100" autocomplete="organization" />

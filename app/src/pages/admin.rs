@@ -97,11 +97,11 @@ pub fn AdminAccountPage() -> impl IntoView {
         <Title text="Account · Admin" />
         <p><a href="/admin">"← All accounts"</a></p>
         <FormError result=change_plan.value() />
-        <FormSaved result=change_plan.value() message="Plan changed." />
+        <FormSaved action=change_plan message="Plan changed." />
         <FormError result=set_override.value() />
-        <FormSaved result=set_override.value() message="Limit saved." />
+        <FormSaved action=set_override message="Limit saved." />
         <FormError result=reset.value() />
-        <FormSaved result=reset.value() message="Counter reset." />
+        <FormSaved action=reset message="Counter reset." />
         <FormError result=disable.value() />
         <FormError result=view_as.value() />
         <Transition fallback=|| view! { <p class="muted">"Loading the account…"</p> }>
@@ -313,7 +313,7 @@ fn Disable(account: AdminAccount, disable: ServerAction<SetAccountDisabled>) -> 
         <section class="card stack" aria-labelledby="disable-heading">
             <h2 id="disable-heading">{if disabling { "Disable the account" } else { "Enable the account" }}</h2>
             <p class="muted">{if disabling { "Its keys get 401 on every node within a second. Nothing is deleted." } else { "Its keys work again at the next request." }}</p>
-            <FormSaved result=disable.value() message=if disabling { "Account enabled." } else { "Account disabled." } />
+            <FormSaved action=disable message=if disabling { "Account enabled." } else { "Account disabled." } />
             <ActionForm action=disable attr:class="form">
                 <input type="hidden" name="account_id" value=account.id.clone() />
                 <input type="hidden" name="disabled" value=disabling.to_string() />

@@ -76,7 +76,7 @@ fn SpendCap(cap: SpendCapView, set_cap: ServerAction<SetSpendCap>, read_only: bo
             })}
             <p class="muted">"Once this month's fees reach the cap, API calls get 429 with a body that says so, until the cap is raised or the month ends."</p>
             <FormError result=set_cap.value() />
-            <FormSaved result=set_cap.value() message="Spend cap saved." />
+            <FormSaved action=set_cap message="Spend cap saved." />
             {read_only.then(|| view! { <ReadOnlyNote /> })}
             {(can_change && !read_only).then(|| view! {
                 <ActionForm action=set_cap attr:class="form">

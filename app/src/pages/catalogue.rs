@@ -16,7 +16,7 @@ pub fn CataloguePage() -> impl IntoView {
         <div class="page-header"><h1>"Plan catalogue"</h1></div>
         <p class="muted">"Changes apply to every account on the plan at its next request. Leave a number empty for none."</p>
         <FormError result=edit.value() />
-        <FormSaved result=edit.value() message="Saved. The next request uses it." />
+        <FormSaved action=edit message="Saved. The next request uses it." />
         <Transition fallback=|| view! { <p class="muted">"Loading the catalogue…"</p> }>
             {move || Suspend::new(async move {
                 match plans.await {

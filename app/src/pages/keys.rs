@@ -100,8 +100,8 @@ pub fn KeysPage() -> impl IntoView {
                 })}
             </Transition>
             {actions.errors(move || acting_on.with(Option::is_none))}
-            <FormSaved result=rename.value() message="Key renamed." />
-            <FormSaved result=restrict.value() message="Restrictions saved: they apply from the key's next request." />
+            <FormSaved action=rename message="Key renamed." />
+            <FormSaved action=restrict message="Restrictions saved: they apply from the key's next request." />
             <Transition fallback=|| view! { <p class="muted">"Loading keys…"</p> }>
                 {move || Suspend::new(async move {
                     let read_only = viewing_as(viewer).await;

@@ -46,7 +46,7 @@ fn Limits(
         <section class="card stack" aria-labelledby="buckets-heading">
             <h2 id="buckets-heading">"Buckets"</h2>
             <FormError result=edit_bucket.value() />
-            <FormSaved result=edit_bucket.value() message="Saved. The next request uses the new limit." />
+            <FormSaved action=edit_bucket message="Saved. The next request uses the new limit." />
             <BucketTable buckets can_change edit=edit_bucket />
         </section>
         {pricing.map(|pricing| view! { <Pricing pricing can_change edit_tier edit_free /> })}
@@ -148,7 +148,7 @@ fn Pricing(
             <h2 id="pricing-heading">"Pricing"</h2>
             <p class="muted">"An account's tier is set by its busiest minute of the month; requests above the free ones in a minute are extra and cost the tier's fee each. Fees in cents of "{currency.clone()}"; both empty means custom pricing."</p>
             <FormError result=edit_free.value() />
-            <FormSaved result=edit_free.value() message="Saved. Bills are worked out with it from now on." />
+            <FormSaved action=edit_free message="Saved. Bills are worked out with it from now on." />
             {if can_change {
                 view! {
                     <ActionForm action=edit_free attr:class="row">
@@ -161,7 +161,7 @@ fn Pricing(
                 view! { <p>"Free requests a minute: "{thousands(free_requests_per_minute)}</p> }.into_any()
             }}
             <FormError result=edit_tier.value() />
-            <FormSaved result=edit_tier.value() message="Saved. Bills are worked out with the new fees from now on." />
+            <FormSaved action=edit_tier message="Saved. Bills are worked out with the new fees from now on." />
             <DataTable label="Pricing tiers">
                 <thead><tr>
                     <th scope="col">"Tier"</th><th scope="col">"Busiest minute"</th><th scope="col">"Monthly fee"</th><th scope="col">"Per extra request"</th>

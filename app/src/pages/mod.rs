@@ -30,6 +30,8 @@ pub use team::TeamPage;
 pub use usage::UsagePage;
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
+use leptos_router::hooks::use_query_map;
 
 use crate::AppError;
 use crate::auth::Viewer;
@@ -91,19 +93,23 @@ pub fn DataTable(#[prop(into)] label: Signal<String>, children: Children) -> imp
     }
 }
 
-/// Says a form's last submission succeeded, as a status screen readers announce politely.
+/// Says a form's last submission succeeded, as a status screen readers announce politely: the
+/// action's result with JavaScript, or, after a form sent without it, the server's mark in the
+/// address (`__ok`, see the server's `form_success`).
 #[component]
-pub fn FormSaved<T>(
-    #[prop(into)] result: Signal<Option<Result<T, AppError>>>,
-    message: &'static str,
-) -> impl IntoView
+pub fn FormSaved<S>(action: ServerAction<S>, message: &'static str) -> impl IntoView
 where
-    T: Clone + Send + Sync + 'static,
+    S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
 {
+    let query = use_query_map();
+    let marked_in_address = move || query.with(|query| query.get_str("__ok") == Some(S::PATH));
     move || {
-        result.get().and_then(Result::ok).map(|_| {
-            view! { <div class="alert alert-success" role="status">{message}</div> }
-        })
+        let saved = match action.value().get() {
+            Some(result) => result.is_ok(),
+            None => marked_in_address(),
+        };
+        saved.then(|| view! { <div class="alert alert-success" role="status">{message}</div> })
     }
 }
 

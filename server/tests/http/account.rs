@@ -147,6 +147,34 @@ async fn the_owner_renames_the_account_and_a_blank_name_changes_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_sent_without_javascript_says_it_worked_on_the_page_it_returns_to() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let page = app.get("/account").await.text().await.unwrap();
+    assert!(!page.contains("alert-success"), "nothing is said before anything is done");
+
+    let renamed = app.submit_form("rename_account", "/account", &[("name", "Analytical Engines")]).await;
+    assert_eq!(location(&renamed), app.url("/account?__ok=%2Fapi%2Frename_account"));
+    assert_eq!(success_shown(&app.browser, &renamed).await, "Saved.");
+
+    // Sent again from the marked page and refused: the error replaces the earlier success.
+    let marked_page = location(&renamed).trim_start_matches(&app.address).to_owned();
+    let blank = app.submit_form("rename_account", &marked_page, &[("name", " ")]).await;
+    assert!(!location(&blank).contains("__ok="), "{}", location(&blank));
+    let page = app.browser.get(location(&blank)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(r#"role="alert""#) && !page.contains("alert-success"), "only the error is shown");
+
+    // A success marks only its own form: the key page's rename form says nothing of the account.
+    let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
+    let key_id = app.services.keys.create(&user, "CI", None, Default::default()).await.unwrap().key.id;
+    let renamed_key =
+        app.submit_form("rename_key", "/keys", &[("key_id", key_id.as_str()), ("name", "Deploys")]).await;
+    assert_eq!(success_shown(&app.browser, &renamed_key).await, "Key renamed.");
+    let page = app.browser.get(location(&renamed_key)).send().await.unwrap().text().await.unwrap();
+    assert_eq!(page.matches("alert-success").count(), 1, "the restrict form stays silent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_from_before_records_named_their_user_are_named_at_start() {
     let mut first = spawn_app().await;
     first.sign_up("ada@example.com").await;

@@ -206,6 +206,16 @@ pub async fn error_shown(client: &Client, response: &Response) -> String {
     page[text_start..].split('<').next().unwrap().to_owned()
 }
 
+/// The message a page shows in its status line after a plain form's post succeeded and sent the
+/// browser back to it, as `client` (a browser without JavaScript) sees it.
+pub async fn success_shown(client: &Client, response: &Response) -> String {
+    assert!(location(response).contains("__ok="), "marked as a success: {}", location(response));
+    let page = client.get(location(response)).send().await.unwrap().text().await.unwrap();
+    let status = page.find(r#"class="alert alert-success""#).expect("the page says it worked");
+    let text_start = status + page[status..].find('>').unwrap() + 1;
+    page[text_start..].split('<').next().unwrap().to_owned()
+}
+
 pub fn location(response: &Response) -> &str {
     response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("")
 }
