@@ -48,6 +48,10 @@ pub struct KeyWithSecret {
 }
 
 /// Grace periods offered when rotating: (form value, label, seconds).
+/// The expiries a key can be given when it is created or rotated: (days, label).
+pub const EXPIRY_CHOICES: [(&str, &str); 4] =
+    [("7", "In 7 days"), ("30", "In 30 days"), ("90", "In 90 days"), ("365", "In a year")];
+
 pub const GRACE_PERIODS: [(&str, &str, i64); 4] = [
     ("now", "End it now", 0),
     ("1h", "1 hour", 3600),
@@ -98,8 +102,14 @@ pub async fn restrict_key(
     Ok(())
 }
 
+/// A new secret for the key; `expires_in_days` absent keeps its expiry, 0 removes it, N renews
+/// it for N days.
 #[server]
-pub async fn rotate_key(key_id: String, grace: String) -> Result<KeyWithSecret, AppError> {
+pub async fn rotate_key(
+    key_id: String,
+    grace: String,
+    expires_in_days: Option<u32>,
+) -> Result<KeyWithSecret, AppError> {
     let user = crate::auth::ssr::require_user().await?;
     let services = crate::auth::ssr::services()?;
     let seconds = GRACE_PERIODS
@@ -107,9 +117,11 @@ pub async fn rotate_key(key_id: String, grace: String) -> Result<KeyWithSecret, 
         .find(|(value, _, _)| *value == grace)
         .map(|(_, _, seconds)| *seconds)
         .ok_or_else(|| AppError::Invalid("Choose how long the old secret keeps working.".into()))?;
+    let new_expiry = services::keys::NewExpiry::after_days(services.clock.now(), expires_in_days)
+        .map_err(ssr::key_error)?;
     let rotated = services
         .keys
-        .rotate(&user, &key_id, chrono::Duration::seconds(seconds))
+        .rotate(&user, &key_id, chrono::Duration::seconds(seconds), new_expiry)
         .await
         .map_err(ssr::key_error)?;
     Ok(ssr::with_secret(rotated, services.clock.now()))

@@ -50,9 +50,12 @@ test("create a key, copy its secret once, call the API, rotate, revoke, rename",
 
   expect(await statusWith(request, secret)).toBe(200);
 
-  // Rotate with no grace: the old secret stops at once, the new one works.
+  // Rotate with no grace: the old secret stops at once, the new one works. The key, which
+  // never expired, now expires in 90 days.
   await row.getByText("Rotate…").click();
   await row.getByLabel("The old secret keeps working for").selectOption("now");
+  await expect(row.getByLabel("The key expires")).toHaveValue("");
+  await row.getByLabel("The key expires").selectOption({ label: "In 90 days" });
   await row.getByRole("button", { name: "Rotate secret" }).click();
   await expect(dialog).toBeVisible();
   const rotated = (await dialog.getByTestId("new-secret").textContent())!.trim();
@@ -61,6 +64,8 @@ test("create a key, copy its secret once, call the API, rotate, revoke, rename",
   expect(rotated).not.toBe(secret);
   expect(await statusWith(request, secret)).toBe(401);
   expect(await statusWith(request, rotated)).toBe(200);
+  const in90Days = new Date(Date.now() + 90 * 86_400_000).toISOString().slice(0, 10);
+  await expect(row.locator(".when").filter({ hasText: in90Days })).toBeVisible();
 
   // Revoke, confirmed by typing the key's name.
   await row.getByText("Revoke…").click();

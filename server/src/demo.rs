@@ -14,7 +14,7 @@ use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use services::Services;
 use services::accounts::{SignUpError, User};
-use services::keys::Restrictions;
+use services::keys::{NewExpiry, Restrictions};
 
 pub const DEMO_EMAIL: &str = "demo@keystile.dev";
 pub const DEMO_PASSWORD: &str = "keystile-demo";
@@ -72,7 +72,7 @@ async fn fresh_secret(
     let existing = services.keys.list(account_id).await?;
     let usable = existing.iter().find(|key| key.name == name && key.revoked_at.is_none());
     let with_secret = match usable {
-        Some(key) => services.keys.rotate(user, &key.id, chrono::Duration::zero()).await?,
+        Some(key) => services.keys.rotate(user, &key.id, chrono::Duration::zero(), NewExpiry::Keep).await?,
         None => services.keys.create(user, name, None, restrictions).await?,
     };
     Ok(with_secret.secret)

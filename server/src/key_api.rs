@@ -2,9 +2,11 @@
 //! key), charged to the user's `key_mgmt` bucket like the dashboard's own key actions.
 //!
 //! - `GET /v1/keys` — the account's keys
+//! - `GET /v1/keys/{id}` — one of them
 //! - `POST /v1/keys` `{"name": "...", "expires_in_days": 30, "read_only": true,
 //!   "allowed_ips": ["203.0.113.0/24"]}` — 201 with the secret, once (only `name` is required)
-//! - `POST /v1/keys/{id}/rotate` `{"grace_seconds": 86400}` — the new secret, once
+//! - `POST /v1/keys/{id}/rotate` `{"grace_seconds": 86400, "expires_in_days": 90}` — the new
+//!   secret, once; the key keeps its expiry unless `expires_in_days` is given (0: never)
 //! - `PATCH /v1/keys/{id}` `{"name": "..."}` — rename
 //! - `PUT /v1/keys/{id}/restrictions` `{"read_only": false, "allowed_ips": []}` — what the key
 //!   may do from now on, on every node at its next request
@@ -27,7 +29,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use services::Services;
 use services::accounts::User;
-use services::keys::{ApiKey, KeyError, KeyStatus, KeyWithSecret, Restrictions};
+use services::keys::{ApiKey, KeyError, KeyStatus, KeyWithSecret, NewExpiry, Restrictions};
 use services::sessions::{AUTH_KEY, SessionAuth, VIEW_AS_KEY, ViewAs};
 use tower_sessions::Session;
 
@@ -90,6 +92,8 @@ fn restrictions(read_only: bool, allowed_ips: &[String]) -> Result<Restrictions,
 pub struct RotateRequest {
     #[serde(default)]
     grace_seconds: u32,
+    /// Absent: the key keeps its expiry; 0: it never expires; N: it expires in N days.
+    expires_in_days: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -180,6 +184,16 @@ pub async fn list(State(services): State<Services>, SignedIn(user): SignedIn) ->
     respond(&services, &user, answer).await
 }
 
+pub async fn show(
+    State(services): State<Services>,
+    SignedIn(user): SignedIn,
+    KeyIdPath(key_id): KeyIdPath,
+) -> Response {
+    let found = services.keys.get(&user, &key_id).await;
+    let answer = found.map(|key| Json(key_json(&key, services.clock.now())));
+    respond(&services, &user, answer).await
+}
+
 pub async fn create(
     State(services): State<Services>,
     SignedIn(user): SignedIn,
@@ -205,7 +219,10 @@ pub async fn rotate(
     ApiJson(request): ApiJson<RotateRequest>,
 ) -> Response {
     let grace = chrono::Duration::seconds(request.grace_seconds.into());
-    let rotated = services.keys.rotate(&user, &key_id, grace).await;
+    let rotated = match NewExpiry::after_days(services.clock.now(), request.expires_in_days) {
+        Ok(new_expiry) => services.keys.rotate(&user, &key_id, grace, new_expiry).await,
+        Err(invalid) => Err(invalid),
+    };
     let answer = rotated.map(|rotated| Json(created_json(rotated, services.clock.now())));
     respond(&services, &user, answer).await
 }

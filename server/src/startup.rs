@@ -182,7 +182,7 @@ fn router(
     // sessions, their timeouts, the sign-in redirect and cross-site refusal.
     let dashboard = Router::new()
         .route("/v1/keys", get(key_api::list).post(key_api::create))
-        .route("/v1/keys/{id}", axum::routing::delete(key_api::revoke).patch(key_api::rename))
+        .route("/v1/keys/{id}", get(key_api::show).delete(key_api::revoke).patch(key_api::rename))
         .route("/v1/keys/{id}/restrictions", axum::routing::put(key_api::restrict))
         .route("/v1/keys/{id}/rotate", axum::routing::post(key_api::rotate))
         .route("/usage/export.csv", get(usage_export::export_usage))

@@ -14,8 +14,8 @@ use leptos_meta::Title;
 use super::secret_dialog::{OneTimeSecret, OneTimeSecretDialog};
 use super::{DataTable, FormError, FormSaved, ReadOnlyNote, SubmitButton, short_time, viewing_as};
 use crate::keys::{
-    ACCESS_CHOICES, CreateKey, GRACE_PERIODS, KeyView, KeyWithSecret, RenameKey, RestrictKey, RevokeKey,
-    RotateKey, list_keys,
+    ACCESS_CHOICES, CreateKey, EXPIRY_CHOICES, GRACE_PERIODS, KeyView, KeyWithSecret, RenameKey, RestrictKey,
+    RevokeKey, RotateKey, list_keys,
 };
 use crate::shell::CurrentViewer;
 
@@ -140,10 +140,7 @@ fn CreateKeyForm(create: ServerAction<CreateKey>, hydrated: RwSignal<bool>) -> i
                         <label for="key-expiry">"Expires"</label>
                         <select id="key-expiry" name="expires_in_days">
                             <option value="">"Never"</option>
-                            <option value="7">"In 7 days"</option>
-                            <option value="30">"In 30 days"</option>
-                            <option value="90">"In 90 days"</option>
-                            <option value="365">"In a year"</option>
+                            <ExpiryOptions />
                         </select>
                     </div>
                 </div>
@@ -235,6 +232,12 @@ fn KeyTable(
     }
 }
 
+/// The choices of [`EXPIRY_CHOICES`], for a form's expiry select.
+#[component]
+fn ExpiryOptions() -> impl IntoView {
+    EXPIRY_CHOICES.iter().map(|(days, label)| view! { <option value=*days>{*label}</option> }).collect_view()
+}
+
 #[component]
 fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>, read_only: bool) -> impl IntoView {
     let KeyActions { rename, restrict, rotate, revoke, acting_on } = actions;
@@ -255,6 +258,7 @@ fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>, read_only
     close_after_success(renaming, move || matches!(rename.value().get(), Some(Ok(_))));
     close_after_success(restricting, move || matches!(restrict.value().get(), Some(Ok(_))));
     let summary = restriction_summary(&key);
+    let has_expiry = key.expires_at.is_some();
     close_after_success(rotating, move || matches!(rotate.value().get(), Some(Ok(_))));
     view! {
         <tr>
@@ -304,6 +308,15 @@ fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>, read_only
                                 <label for=format!("grace-{}", id)>"The old secret keeps working for"</label>
                                 <select id=format!("grace-{}", id) name="grace">
                                     {GRACE_PERIODS.iter().map(|(value, label, _)| view! { <option value=*value selected=*value == "24h">{*label}</option> }).collect_view()}
+                                </select>
+                            </div>
+                            <div class="field">
+                                <label for=format!("renew-{}", id)>"The key expires"</label>
+                                <select id=format!("renew-{}", id) name="expires_in_days">
+                                    // The row's Expires column says what is kept.
+                                    <option value="" selected>"Unchanged"</option>
+                                    {has_expiry.then(|| view! { <option value="0">"Never"</option> })}
+                                    <ExpiryOptions />
                                 </select>
                             </div>
                             <SubmitButton pending=rotate.pending() class="btn btn-small" needs_javascript=true on:click=act>"Rotate secret"</SubmitButton>

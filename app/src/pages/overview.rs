@@ -45,7 +45,7 @@ fn OverviewBody(overview: Overview) -> impl IntoView {
         <div class="stack">
             {expiring_keys.into_iter().map(|(name, at)| view! {
                 <div class="alert alert-warning" role="status">
-                    {format!("Key “{name}” expires {}. Create its replacement and move your calls to it before then. ", short_time(&at))}
+                    {format!("Key “{name}” expires {}. Before then, rotate it with a new expiry (its secret changes, its charts and limits stay) or replace it. ", short_time(&at))}
                     <a href="/keys">"Go to Keys"</a>
                 </div>
             }).collect_view()}

@@ -58,9 +58,17 @@ async fn a_key_created_through_the_api_works_until_revoked() {
 
     let limits = browser().get(app.url("/v1/limits")).bearer_auth(&secret).send().await.unwrap();
     assert_status(&limits, StatusCode::OK);
+    let one = app.keys_api(reqwest::Method::GET, &format!("/v1/keys/{key_id}"), None).await;
+    assert_status(&one, StatusCode::OK);
+    assert!(one.headers().contains_key("ratelimit-remaining"), "{:?}", one.headers());
+    let one: Value = one.json().await.unwrap();
+    assert_eq!(one, listed[0], "one key reads as it does in the list");
 
     let revoked = app.keys_api(reqwest::Method::DELETE, &format!("/v1/keys/{key_id}"), None).await;
     assert_status(&revoked, StatusCode::OK);
+    let one: Value =
+        app.keys_api(reqwest::Method::GET, &format!("/v1/keys/{key_id}"), None).await.json().await.unwrap();
+    assert_eq!(one["status"], "revoked");
     let limits = browser().get(app.url("/v1/limits")).bearer_auth(&secret).send().await.unwrap();
     assert_status(&limits, StatusCode::UNAUTHORIZED);
 }
@@ -90,6 +98,58 @@ async fn rotating_through_the_api_keeps_the_old_secret_for_the_grace_period() {
     app.clock.advance(chrono::Duration::minutes(61));
     assert_eq!(works(old).await, StatusCode::UNAUTHORIZED, "the grace period is over");
     assert_eq!(works(new).await, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expiring_key_is_renewed_by_rotating_it_and_keeps_its_id() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let body = json!({"name": "CI", "expires_in_days": 3});
+    let created: Value =
+        app.keys_api(reqwest::Method::POST, "/v1/keys", Some(body)).await.json().await.unwrap();
+    let key_id = created["key"]["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/keys/{key_id}/rotate");
+    let page = app.get("/keys").await.text().await.unwrap();
+    assert!(
+        page.contains("The key expires") && page.contains(">Unchanged<"),
+        "the rotate form offers it: {}",
+        &page[page.find("The key expires").unwrap_or(0)..][..600.min(page.len())]
+    );
+
+    // Renewal past the ten-year bound is refused, and nothing is rotated.
+    let refused = app.keys_api(reqwest::Method::POST, &path, Some(json!({"expires_in_days": 3651}))).await;
+    assert_status(&refused, StatusCode::UNPROCESSABLE_ENTITY);
+    let listed: Value = app.keys_api(reqwest::Method::GET, "/v1/keys", None).await.json().await.unwrap();
+    assert_eq!(listed[0]["start"], created["key"]["start"], "the secret is unchanged");
+
+    let renewed = app.keys_api(reqwest::Method::POST, &path, Some(json!({"expires_in_days": 90}))).await;
+    assert_status(&renewed, StatusCode::OK);
+    let renewed: Value = renewed.json().await.unwrap();
+    let in_90_days =
+        (limiter::Clock::now(&app.clock) + chrono::Duration::days(90)).format("%Y-%m-%d").to_string();
+    assert!(renewed["key"]["expires_at"].as_str().unwrap().starts_with(&in_90_days), "{renewed}");
+    app.clock.advance(chrono::Duration::days(4));
+    let secret = renewed["secret"].as_str().unwrap();
+    let limits = browser().get(app.url("/v1/limits")).bearer_auth(secret).send().await.unwrap();
+    assert_status(&limits, StatusCode::OK);
+
+    // From the Keys page's form (logged in again: four days outlast a session), the expiry
+    // removed, the old secret stopped at once.
+    app.log_in("ada@example.com", PASSWORD, "/").await;
+    let fields = [("key_id", key_id.as_str()), ("grace", "now"), ("expires_in_days", "0")];
+    assert_status(&app.call(&app.browser, "rotate_key", &fields).await, StatusCode::OK);
+    let one: Value =
+        app.keys_api(reqwest::Method::GET, &format!("/v1/keys/{key_id}"), None).await.json().await.unwrap();
+    assert_eq!((one["id"].as_str(), &one["expires_at"]), (Some(key_id.as_str()), &Value::Null));
+    let limits = browser().get(app.url("/v1/limits")).bearer_auth(secret).send().await.unwrap();
+    assert_status(&limits, StatusCode::UNAUTHORIZED);
+
+    let (after,): (Option<String>,) =
+        sqlx::query_as("SELECT after_value FROM audit_log WHERE action = 'key.rotate' ORDER BY at LIMIT 1")
+            .fetch_one(app.services.db.pool())
+            .await
+            .unwrap();
+    assert!(after.unwrap().contains(&format!("expires {in_90_days}")), "the renewal is audited");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,6 +253,9 @@ async fn another_accounts_key_is_not_found_and_untouched() {
     let key_id = created["key"]["id"].as_str().unwrap().to_owned();
     app.log_out().await;
     app.sign_up("mallory@example.com").await;
+    let read = app.keys_api(reqwest::Method::GET, &format!("/v1/keys/{key_id}"), None).await;
+    assert_status(&read, StatusCode::NOT_FOUND);
+    assert_eq!(read.headers()["content-type"], "application/problem+json");
     let revoke = app.keys_api(reqwest::Method::DELETE, &format!("/v1/keys/{key_id}"), None).await;
     assert_status(&revoke, StatusCode::NOT_FOUND);
     let rename = app

@@ -18,8 +18,8 @@ use secrecy::SecretString;
 
 use model::valid_name;
 pub use model::{
-    ApiKey, KeyError, KeyStatus, KeyUse, KeyWithSecret, MAX_EXPIRY_DAYS, PreviousSecret, Rejection,
-    VerifiedKey, expiry_after_days,
+    ApiKey, KeyError, KeyStatus, KeyUse, KeyWithSecret, MAX_EXPIRY_DAYS, NewExpiry, PreviousSecret,
+    Rejection, VerifiedKey, expiry_after_days,
 };
 pub use restrictions::{IpRange, MAX_ALLOWED_RANGES, Restrictions};
 pub use secret::{KeyFormat, SecretFormatError, digest};
@@ -72,10 +72,7 @@ impl Keys {
         let account_id = actor.account_id.clone().ok_or(KeyError::NoAccount)?;
         let name = valid_name(name)?;
         let now = self.clock.now();
-        let furthest = now + chrono::Duration::days(MAX_EXPIRY_DAYS.into());
-        if expires_at.is_some_and(|at| at <= now || at > furthest) {
-            return Err(KeyError::InvalidExpiry);
-        }
+        let expires_at = checked_expiry(expires_at, now)?;
         self.charge_key_mgmt(actor).await?;
         let generated = self.format.generate();
         let key = ApiKey {
@@ -100,25 +97,31 @@ impl Keys {
     }
 
     /// A new secret under the same key id (charts and limits continue). The old secret keeps
-    /// working for `grace` (zero: it stops now).
+    /// working for `grace` (zero: it stops now); the key's expiry is kept or replaced.
     pub async fn rotate(
         &self,
         actor: &User,
         key_id: &str,
         grace: Duration,
+        new_expiry: NewExpiry,
     ) -> Result<KeyWithSecret, KeyError> {
-        let key = self.owned_key(actor, key_id).await?;
+        let key = self.get(actor, key_id).await?;
         let now = self.clock.now();
         if matches!(key.status(now), KeyStatus::Revoked | KeyStatus::Expired) {
             return Err(KeyError::NotActive);
         }
+        let expires_at = match new_expiry {
+            NewExpiry::Keep => key.expires_at,
+            NewExpiry::Replace(expires_at) => checked_expiry(expires_at, now)?,
+        };
         self.charge_key_mgmt(actor).await?;
         let generated = self.format.generate();
         let grace_end = now + grace.max(Duration::zero());
         let mut tx = self.db.pool().begin().await?;
-        repo::rotate(&mut tx, &key.id, &generated, grace_end, now).await?;
+        repo::rotate(&mut tx, &key.id, &generated, grace_end, expires_at, now).await?;
         let rotated = ApiKey {
             start: generated.start.clone(),
+            expires_at,
             previous: (grace_end > now).then(|| PreviousSecret {
                 start: key.start.clone(),
                 expires_at: grace_end,
@@ -141,7 +144,7 @@ impl Keys {
     }
 
     pub async fn revoke(&self, actor: &User, key_id: &str) -> Result<ApiKey, KeyError> {
-        let key = self.owned_key(actor, key_id).await?;
+        let key = self.get(actor, key_id).await?;
         if key.revoked_at.is_some() {
             return Ok(key);
         }
@@ -163,7 +166,7 @@ impl Keys {
     /// Gives a key a new name (revoked and expired keys too: the name is how the usage charts
     /// and the audit log show it). Its secret and limits are untouched.
     pub async fn rename(&self, actor: &User, key_id: &str, name: &str) -> Result<ApiKey, KeyError> {
-        let key = self.owned_key(actor, key_id).await?;
+        let key = self.get(actor, key_id).await?;
         let name = valid_name(name)?;
         if key.name == name {
             return Ok(key);
@@ -190,7 +193,7 @@ impl Keys {
         key_id: &str,
         restrictions: Restrictions,
     ) -> Result<ApiKey, KeyError> {
-        let key = self.owned_key(actor, key_id).await?;
+        let key = self.get(actor, key_id).await?;
         if key.restrictions == restrictions {
             return Ok(key);
         }
@@ -238,7 +241,8 @@ impl Keys {
         Ok(())
     }
 
-    async fn owned_key(&self, actor: &User, key_id: &str) -> Result<ApiKey, KeyError> {
+    /// One of `actor`'s account's keys; `NotFound` for any other id, another account's included.
+    pub async fn get(&self, actor: &User, key_id: &str) -> Result<ApiKey, KeyError> {
         let account_id = actor.account_id.as_deref().ok_or(KeyError::NoAccount)?;
         repo::by_id(&self.db, account_id, key_id).await?.ok_or(KeyError::NotFound)
     }
@@ -260,6 +264,18 @@ impl Keys {
 }
 
 /// A key as the audit log shows it: never its secret.
+/// An expiry a key may be given at `now`: in the future, and at most [`MAX_EXPIRY_DAYS`] away.
+fn checked_expiry(
+    expires_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, KeyError> {
+    let furthest = now + Duration::days(MAX_EXPIRY_DAYS.into());
+    match expires_at {
+        Some(at) if at <= now || at > furthest => Err(KeyError::InvalidExpiry),
+        valid => Ok(valid),
+    }
+}
+
 fn describe(key: &ApiKey) -> String {
     let mut text = format!("name={:?} start={}", key.name, key.start);
     if let Some(at) = key.expires_at {

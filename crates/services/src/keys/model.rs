@@ -21,6 +21,26 @@ pub fn expiry_after_days(now: DateTime<Utc>, days: Option<u32>) -> Result<Option
     }
 }
 
+/// What rotating a key does to its expiry: keep it, or replace it (`None`: never expires), so
+/// that a key about to expire can be renewed under the same id, charts and limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NewExpiry {
+    #[default]
+    Keep,
+    Replace(Option<DateTime<Utc>>),
+}
+
+impl NewExpiry {
+    /// From a rotation's `expires_in_days`: absent keeps the expiry, 0 removes it, and `days`
+    /// sets it that many days from `now`.
+    pub fn after_days(now: DateTime<Utc>, days: Option<u32>) -> Result<Self, KeyError> {
+        match days {
+            None => Ok(NewExpiry::Keep),
+            Some(days) => expiry_after_days(now, Some(days)).map(NewExpiry::Replace),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKey {
     pub id: String,

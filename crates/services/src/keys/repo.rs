@@ -186,6 +186,7 @@ pub(super) async fn rotate(
     key_id: &str,
     generated: &GeneratedSecret,
     grace_end: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     let keep_previous = grace_end > now;
@@ -196,14 +197,15 @@ pub(super) async fn rotate(
            previous_expires_at = CASE WHEN $1 = 1 THEN $2 ELSE NULL END, \
            previous_last_used_at = CASE WHEN $1 = 1 THEN last_used_at ELSE NULL END, \
            previous_last_used_from = CASE WHEN $1 = 1 THEN last_used_from ELSE NULL END, \
-           start = $3, secret_hash = $4, rotated_at = $5 \
-         WHERE id = $6",
+           start = $3, secret_hash = $4, rotated_at = $5, expires_at = $6 \
+         WHERE id = $7",
     )
     .bind(i64::from(keep_previous))
     .bind(grace_end.timestamp_millis())
     .bind(&generated.start)
     .bind(&generated.hash)
     .bind(now.timestamp_millis())
+    .bind(expires_at.map(|at| at.timestamp_millis()))
     .bind(key_id)
     .execute(conn)
     .await?;

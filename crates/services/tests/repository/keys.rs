@@ -4,7 +4,7 @@
 use chrono::Duration;
 use secrecy::ExposeSecret;
 use services::accounts::User;
-use services::keys::{KeyError, KeyStatus, KeyUse, Rejection, Restrictions};
+use services::keys::{KeyError, KeyStatus, KeyUse, NewExpiry, Rejection, Restrictions};
 use sqlx::Row;
 
 use crate::common::*;
@@ -24,7 +24,7 @@ on_both_backends! {
         assert_eq!(listed[0].restrictions, reading);
 
         // A rotation keeps them, for the new secret and the old one in its grace period.
-        let rotated = services.keys.rotate(&ada, &created.key.id, Duration::hours(1)).await.unwrap();
+        let rotated = services.keys.rotate(&ada, &created.key.id, Duration::hours(1), NewExpiry::Keep).await.unwrap();
         for secret in [&secret, &rotated.secret.expose_secret().to_owned()] {
             assert_eq!(services.keys.verify(secret).await.unwrap().unwrap().restrictions, reading);
         }
@@ -70,7 +70,7 @@ on_both_backends! {
     async fn a_rotated_key_keeps_its_old_secret_until_the_grace_period_ends(services: Services, clock: ManualClock) {
         let ada = customer(&services, "ada@example.com").await;
         let old = services.keys.create(&ada, "CI", None, Default::default()).await.unwrap();
-        let new = services.keys.rotate(&ada, &old.key.id, Duration::hours(1)).await.unwrap();
+        let new = services.keys.rotate(&ada, &old.key.id, Duration::hours(1), NewExpiry::Keep).await.unwrap();
         assert_eq!(new.key.id, old.key.id, "same key id: charts and limits continue");
         assert_ne!(new.secret.expose_secret(), old.secret.expose_secret());
 
@@ -89,7 +89,7 @@ on_both_backends! {
     async fn rotating_with_no_grace_stops_the_old_secret_at_once(services: Services, clock: ManualClock) {
         let ada = customer(&services, "ada@example.com").await;
         let old = services.keys.create(&ada, "CI", None, Default::default()).await.unwrap();
-        services.keys.rotate(&ada, &old.key.id, Duration::zero()).await.unwrap();
+        services.keys.rotate(&ada, &old.key.id, Duration::zero(), NewExpiry::Keep).await.unwrap();
         assert_eq!(services.keys.verify(old.secret.expose_secret()).await.unwrap(), Err(Rejection::Unknown));
     }
 
@@ -99,8 +99,42 @@ on_both_backends! {
         let revoked = services.keys.revoke(&ada, &created.key.id).await.unwrap();
         assert_eq!(revoked.status(clock.now()), KeyStatus::Revoked);
         assert_eq!(services.keys.verify(created.secret.expose_secret()).await.unwrap(), Err(Rejection::Revoked));
-        let rotate = services.keys.rotate(&ada, &created.key.id, Duration::hours(1)).await;
+        let rotate = services.keys.rotate(&ada, &created.key.id, Duration::hours(1), NewExpiry::Keep).await;
         assert!(matches!(rotate, Err(KeyError::NotActive)), "{rotate:?}");
+    }
+
+    async fn rotating_keeps_renews_or_removes_the_expiry(services: Services, clock: ManualClock) {
+        let ada = customer(&services, "ada@example.com").await;
+        let millis = |at: Option<chrono::DateTime<chrono::Utc>>| at.map(|at| at.timestamp_millis());
+        let stored = || async {
+            let listed = services.keys.list(ada.account_id.as_deref().unwrap()).await.unwrap();
+            millis(listed[0].expires_at)
+        };
+        let soon = clock.now() + Duration::days(2);
+        let created = services.keys.create(&ada, "CI", Some(soon), Default::default()).await.unwrap();
+        let kept = services.keys.rotate(&ada, &created.key.id, Duration::zero(), NewExpiry::Keep).await.unwrap();
+        assert_eq!(millis(kept.key.expires_at), millis(Some(soon)));
+        assert_eq!(stored().await, millis(Some(soon)));
+
+        // Renewed for 90 days: past the old expiry, the new secret still works.
+        let later = clock.now() + Duration::days(90);
+        let renewal = NewExpiry::Replace(Some(later));
+        let renewed = services.keys.rotate(&ada, &created.key.id, Duration::hours(1), renewal).await.unwrap();
+        assert_eq!(stored().await, millis(Some(later)));
+        clock.advance(Duration::days(3));
+        let verified = services.keys.verify(renewed.secret.expose_secret()).await.unwrap().unwrap();
+        assert_eq!(verified.key_id, created.key.id);
+
+        let never = services.keys.rotate(&ada, &created.key.id, Duration::zero(), NewExpiry::Replace(None)).await.unwrap();
+        assert_eq!((never.key.expires_at, stored().await), (None, None));
+
+        // An expiry in the past or beyond ten years is refused before anything changes.
+        for refused in [clock.now() - Duration::seconds(1), clock.now() + Duration::days(3651)] {
+            let rotate = services.keys.rotate(&ada, &created.key.id, Duration::zero(), NewExpiry::Replace(Some(refused))).await;
+            assert!(matches!(rotate, Err(KeyError::InvalidExpiry)), "{rotate:?}");
+        }
+        assert!(services.keys.verify(never.secret.expose_secret()).await.unwrap().is_ok(), "still the last secret");
+        assert_eq!(stored().await, None);
     }
 
     async fn a_key_past_its_expiry_is_refused(services: Services, clock: ManualClock) {
@@ -123,7 +157,7 @@ on_both_backends! {
         let ada = customer(&services, "ada@example.com").await;
         let mallory = customer(&services, "mallory@example.com").await;
         let created = services.keys.create(&ada, "CI", None, Default::default()).await.unwrap();
-        let rotate = services.keys.rotate(&mallory, &created.key.id, Duration::zero()).await;
+        let rotate = services.keys.rotate(&mallory, &created.key.id, Duration::zero(), NewExpiry::Keep).await;
         assert!(matches!(rotate, Err(KeyError::NotFound)), "{rotate:?}");
         let revoke = services.keys.revoke(&mallory, &created.key.id).await;
         assert!(matches!(revoke, Err(KeyError::NotFound)), "{revoke:?}");
@@ -147,7 +181,7 @@ on_both_backends! {
         let ada = customer(&services, "ada@example.com").await;
         let created = services.keys.create(&ada, "CI", None, Default::default()).await.unwrap();
         clock.advance(Duration::seconds(1));
-        let rotated = services.keys.rotate(&ada, &created.key.id, Duration::hours(24)).await.unwrap();
+        let rotated = services.keys.rotate(&ada, &created.key.id, Duration::hours(24), NewExpiry::Keep).await.unwrap();
         clock.advance(Duration::seconds(1));
         services.keys.revoke(&ada, &created.key.id).await.unwrap();
         let log = services::audit::for_account(&services.db, &created.key.account_id, 10).await.unwrap();
@@ -179,7 +213,7 @@ on_both_backends! {
         assert_eq!((keys[0].last_used_at, keys[0].last_used_from.as_deref()), (Some(later), Some("198.51.100.7")));
 
         // After a rotation the old secret's uses are told apart, with where they come from.
-        services.keys.rotate(&ada, &created.key.id, Duration::hours(1)).await.unwrap();
+        services.keys.rotate(&ada, &created.key.id, Duration::hours(1), NewExpiry::Keep).await.unwrap();
         let old_use = use_at(later + Duration::minutes(1), "::ffff:192.0.2.4", true);
         services.keys.record_use(&[old_use]).await.unwrap();
         let keys = services.keys.list(&created.key.account_id).await.unwrap();
