@@ -136,6 +136,15 @@ pub async fn rename_key(key_id: String, name: String) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Disables a key (requests with it get 401 until it is enabled again) or enables it.
+#[server]
+pub async fn set_key_disabled(key_id: String, disabled: bool) -> Result<(), AppError> {
+    let user = crate::auth::ssr::require_user().await?;
+    let services = crate::auth::ssr::services()?;
+    services.keys.set_disabled(&user, &key_id, disabled).await.map_err(ssr::key_error)?;
+    Ok(())
+}
+
 /// Revokes a key; `confirm_name` must repeat the key's name, checked here as well as in the page.
 #[server]
 pub async fn revoke_key(key_id: String, confirm_name: String) -> Result<(), AppError> {
@@ -170,6 +179,7 @@ pub(crate) mod ssr {
             KeyStatus::Rotating { until } => ("rotating", Some(time(until))),
             KeyStatus::Revoked => ("revoked", None),
             KeyStatus::Expired => ("expired", None),
+            KeyStatus::Disabled => ("disabled", None),
         };
         KeyView {
             id: key.id.clone(),

@@ -40,6 +40,7 @@ pub const REFUSED_FUNCTIONS: &[&str] = &[
     "rotate_key",
     "rename_key",
     "restrict_key",
+    "set_key_disabled",
     "revoke_key",
     "change_plan",
     "set_spend_cap",

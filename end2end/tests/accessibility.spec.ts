@@ -86,8 +86,12 @@ test("a customer's pages meet WCAG 2.1 AA, with their forms and one-time dialogs
   const row = page.getByRole("row", { name: /Billing worker/ });
   await row.getByText("Restrict…").click();
   await row.getByText("Rotate…").click();
+  await row.getByText("Disable…").click();
   await row.getByText("Revoke…").click();
-  await expectAccessible(page, "/keys with a key's restrict, rotate and revoke forms open");
+  await expectAccessible(page, "/keys with a key's restrict, rotate, disable and revoke forms open");
+  await row.getByRole("button", { name: "Disable key" }).click();
+  await expect(row.getByRole("button", { name: "Enable key Billing worker" })).toBeVisible();
+  await expectAccessible(page, "/keys with a disabled key");
 
   await visit(page, "/team");
   await page.getByLabel("Their email").fill(`teammate-${stamp}@example.com`);

@@ -7,7 +7,7 @@ async function statusWith(request: APIRequestContext, secret: string): Promise<n
   return response.status();
 }
 
-test("create a key, copy its secret once, call the API, rotate, revoke, rename", async ({ page, request, context }, testInfo) => {
+test("create a key, copy its secret once, call the API, rotate, disable and enable, revoke, rename", async ({ page, request, context }, testInfo) => {
   test.skip(testInfo.project.use.javaScriptEnabled === false, "secrets are shown only with JavaScript");
   await context.grantPermissions(["clipboard-read", "clipboard-write"]);
   const email = `keys-${Date.now()}@example.com`;
@@ -66,6 +66,15 @@ test("create a key, copy its secret once, call the API, rotate, revoke, rename",
   expect(await statusWith(request, rotated)).toBe(200);
   const in90Days = new Date(Date.now() + 90 * 86_400_000).toISOString().slice(0, 10);
   await expect(row.locator(".when").filter({ hasText: in90Days })).toBeVisible();
+
+  // Disable: requests get 401 until the key is enabled again, with the same secret.
+  await row.getByText("Disable…").click();
+  await row.getByRole("button", { name: "Disable key" }).click();
+  await expect(row.getByText("Disabled", { exact: true })).toBeVisible();
+  expect(await statusWith(request, rotated)).toBe(401);
+  await row.getByRole("button", { name: "Enable key" }).click();
+  await expect(row.getByText("Active", { exact: true })).toBeVisible();
+  expect(await statusWith(request, rotated)).toBe(200);
 
   // Revoke, confirmed by typing the key's name.
   await row.getByText("Revoke…").click();

@@ -10,7 +10,9 @@
 //! - `PATCH /v1/keys/{id}` `{"name": "..."}` — rename
 //! - `PUT /v1/keys/{id}/restrictions` `{"read_only": false, "allowed_ips": []}` — what the key
 //!   may do from now on, on every node at its next request
-//! - `DELETE /v1/keys/{id}` — revoke
+//! - `POST /v1/keys/{id}/disable`, `POST /v1/keys/{id}/enable` — requests with the key get 401
+//!   until it is enabled again; secrets, charts and limits stay
+//! - `DELETE /v1/keys/{id}` — revoke, for good
 //!
 //! Errors are problem+json: 401 without a session, 400/415/422 for bad JSON or an unreadable key
 //! id, 404 for a key of another account, 429 with `Retry-After` when `key_mgmt` is spent.
@@ -252,6 +254,25 @@ pub async fn restrict(
     respond(&services, &user, answer).await
 }
 
+pub async fn disable(state: State<Services>, user: SignedIn, key_id: KeyIdPath) -> Response {
+    set_disabled(state, user, key_id, true).await
+}
+
+pub async fn enable(state: State<Services>, user: SignedIn, key_id: KeyIdPath) -> Response {
+    set_disabled(state, user, key_id, false).await
+}
+
+async fn set_disabled(
+    State(services): State<Services>,
+    SignedIn(user): SignedIn,
+    KeyIdPath(key_id): KeyIdPath,
+    disabled: bool,
+) -> Response {
+    let changed = services.keys.set_disabled(&user, &key_id, disabled).await;
+    let answer = changed.map(|key| Json(key_json(&key, services.clock.now())));
+    respond(&services, &user, answer).await
+}
+
 pub async fn revoke(
     State(services): State<Services>,
     SignedIn(user): SignedIn,
@@ -345,6 +366,7 @@ fn key_json(key: &ApiKey, now: DateTime<Utc>) -> KeyJson {
         KeyStatus::Rotating { until } => ("rotating", Some(time(until))),
         KeyStatus::Revoked => ("revoked", None),
         KeyStatus::Expired => ("expired", None),
+        KeyStatus::Disabled => ("disabled", None),
     };
     KeyJson {
         id: key.id.clone(),

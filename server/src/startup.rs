@@ -185,6 +185,8 @@ fn router(
         .route("/v1/keys/{id}", get(key_api::show).delete(key_api::revoke).patch(key_api::rename))
         .route("/v1/keys/{id}/restrictions", axum::routing::put(key_api::restrict))
         .route("/v1/keys/{id}/rotate", axum::routing::post(key_api::rotate))
+        .route("/v1/keys/{id}/disable", axum::routing::post(key_api::disable))
+        .route("/v1/keys/{id}/enable", axum::routing::post(key_api::enable))
         .route("/usage/export.csv", get(usage_export::export_usage))
         // leptos_routes_with_context also mounts every server function under /api/.
         .leptos_routes_with_context(&state, page_routes(), context.clone(), {

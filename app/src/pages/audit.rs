@@ -153,6 +153,8 @@ fn action_label(action: &str) -> &'static str {
         "key.restrict" => "Key restrictions changed",
         "key.rotate" => "Key rotated",
         "key.revoke" => "Key revoked",
+        "key.disable" => "Key disabled",
+        "key.enable" => "Key enabled",
         "plan.change" => "Plan changed",
         "spend_cap.change" => "Spend cap changed",
         "override.set" => "Limit override set",

@@ -15,7 +15,7 @@ use super::secret_dialog::{OneTimeSecret, OneTimeSecretDialog};
 use super::{DataTable, FormError, FormSaved, ReadOnlyNote, SubmitButton, short_time, viewing_as};
 use crate::keys::{
     ACCESS_CHOICES, CreateKey, EXPIRY_CHOICES, GRACE_PERIODS, KeyView, KeyWithSecret, RenameKey, RestrictKey,
-    RevokeKey, RotateKey, list_keys,
+    RevokeKey, RotateKey, SetKeyDisabled, list_keys,
 };
 use crate::shell::CurrentViewer;
 
@@ -25,6 +25,7 @@ struct KeyActions {
     rename: ServerAction<RenameKey>,
     restrict: ServerAction<RestrictKey>,
     rotate: ServerAction<RotateKey>,
+    switch: ServerAction<SetKeyDisabled>,
     revoke: ServerAction<RevokeKey>,
     /// The key whose row submitted last, so that its errors show in that row. Set by the
     /// row's buttons in the browser; without JavaScript (none set) errors show above the table.
@@ -34,12 +35,14 @@ struct KeyActions {
 impl KeyActions {
     /// The errors of the rows' actions, shown where `show` says (above the table, or in a row).
     fn errors(self, show: impl Fn() -> bool + Send + Sync + Clone + 'static) -> impl IntoView {
-        let Self { rename, restrict, rotate, revoke, .. } = self;
-        let (rename_shown, restrict_shown, rotate_shown) = (show.clone(), show.clone(), show.clone());
+        let Self { rename, restrict, rotate, switch, revoke, .. } = self;
+        let (rename_shown, restrict_shown, rotate_shown, switch_shown) =
+            (show.clone(), show.clone(), show.clone(), show.clone());
         view! {
             <Show when=rename_shown><FormError result=rename.value() /></Show>
             <Show when=restrict_shown><FormError result=restrict.value() /></Show>
             <Show when=rotate_shown><FormError result=rotate.value() /></Show>
+            <Show when=switch_shown><FormError result=switch.value() /></Show>
             <Show when=show><FormError result=revoke.value() /></Show>
         }
     }
@@ -52,10 +55,11 @@ pub fn KeysPage() -> impl IntoView {
         rename: ServerAction::<RenameKey>::new(),
         restrict: ServerAction::<RestrictKey>::new(),
         rotate: ServerAction::<RotateKey>::new(),
+        switch: ServerAction::<SetKeyDisabled>::new(),
         revoke: ServerAction::<RevokeKey>::new(),
         acting_on: RwSignal::new(None),
     };
-    let KeyActions { rename, restrict, rotate, revoke, acting_on } = actions;
+    let KeyActions { rename, restrict, rotate, switch, revoke, acting_on } = actions;
     let keys = Resource::new(
         move || {
             (
@@ -63,6 +67,7 @@ pub fn KeysPage() -> impl IntoView {
                 rename.version().get(),
                 restrict.version().get(),
                 rotate.version().get(),
+                switch.version().get(),
                 revoke.version().get(),
             )
         },
@@ -102,6 +107,7 @@ pub fn KeysPage() -> impl IntoView {
             {actions.errors(move || acting_on.with(Option::is_none))}
             <FormSaved action=rename message="Key renamed." />
             <FormSaved action=restrict message="Restrictions saved: they apply from the key's next request." />
+            <FormSaved action=switch message="Saved. The key's next request meets the change." />
             <Transition fallback=|| view! { <p class="muted">"Loading keys…"</p> }>
                 {move || Suspend::new(async move {
                     let read_only = viewing_as(viewer).await;
@@ -240,19 +246,21 @@ fn ExpiryOptions() -> impl IntoView {
 
 #[component]
 fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>, read_only: bool) -> impl IntoView {
-    let KeyActions { rename, restrict, rotate, revoke, acting_on } = actions;
+    let KeyActions { rename, restrict, rotate, switch, revoke, acting_on } = actions;
     // Copy, so each of the row's buttons can take it.
     let this_row = StoredValue::new(key.id.clone());
     let act = move |_: leptos::ev::MouseEvent| acting_on.set(Some(this_row.get_value()));
     let row_id = key.id.clone();
     let errors = actions.errors(move || acting_on.with(|on| on.as_deref() == Some(row_id.as_str())));
     let usable = matches!(key.status.as_str(), "active" | "rotating");
+    let disabled = key.status == "disabled";
     let status = status_badge(&key);
     let id = key.id.clone();
     let revoke_id = key.id.clone();
     let name = key.name.clone();
     let rename_id = key.id.clone();
     let restrict_id = key.id.clone();
+    let switch_id = key.id.clone();
     let (renaming, restricting, rotating) =
         (NodeRef::<Details>::new(), NodeRef::<Details>::new(), NodeRef::<Details>::new());
     close_after_success(renaming, move || matches!(rename.value().get(), Some(Ok(_))));
@@ -325,6 +333,9 @@ fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>, read_only
                             </Show>
                         </ActionForm>
                     </details>
+                })}
+                {(usable || disabled).then(|| view! {
+                    <SwitchForm key_id=switch_id.clone() name=name.clone() disabled action=switch acting_on />
                     <details>
                         <summary class="btn btn-small btn-danger">"Revoke…"<span class="sr-only">{format!(" {name}")}</span></summary>
                         <ActionForm action=revoke attr:class="form">
@@ -341,6 +352,46 @@ fn KeyRow(key: KeyView, actions: KeyActions, hydrated: RwSignal<bool>, read_only
             </td> })}
         </tr>
     }
+}
+
+/// A usable key's "Disable…" (requests with it get 401 until it is enabled, nothing else
+/// changes), or a disabled key's "Enable key".
+#[component]
+fn SwitchForm(
+    key_id: String,
+    name: String,
+    disabled: bool,
+    action: ServerAction<SetKeyDisabled>,
+    acting_on: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let this_row = StoredValue::new(key_id.clone());
+    let act = move |_: leptos::ev::MouseEvent| acting_on.set(Some(this_row.get_value()));
+    if disabled {
+        return view! {
+            <ActionForm action attr:class="form">
+                <input type="hidden" name="key_id" value=key_id />
+                <input type="hidden" name="disabled" value="false" />
+                <SubmitButton pending=action.pending() class="btn btn-small" on:click=act>
+                    "Enable key"<span class="sr-only">{format!(" {name}")}</span>
+                </SubmitButton>
+            </ActionForm>
+        }
+        .into_any();
+    }
+    let disabling = NodeRef::<Details>::new();
+    close_after_success(disabling, move || matches!(action.value().get(), Some(Ok(_))));
+    view! {
+        <details node_ref=disabling>
+            <summary class="btn btn-small">"Disable…"<span class="sr-only">{format!(" {name}")}</span></summary>
+            <ActionForm action attr:class="form">
+                <input type="hidden" name="key_id" value=key_id />
+                <input type="hidden" name="disabled" value="true" />
+                <p class="field-hint">"Requests with this key get 401 until you enable it again. Its secrets, charts and limits stay."</p>
+                <SubmitButton pending=action.pending() class="btn btn-small" on:click=act>"Disable key"</SubmitButton>
+            </ActionForm>
+        </details>
+    }
+    .into_any()
 }
 
 /// Folds a row's disclosure once its action succeeded: the page keeps the row's elements when
@@ -373,6 +424,11 @@ pub(crate) fn status_badge(key: &KeyView) -> AnyView {
         }
         "revoked" => view! { <span class="badge badge-revoked">"Revoked"</span> }.into_any(),
         "expired" => view! { <span class="badge badge-expired">"Expired"</span> }.into_any(),
+        "disabled" => view! {
+            <span class="badge badge-disabled">"Disabled"</span>
+            <div class="muted">"Requests with it get 401 until it is enabled."</div>
+        }
+        .into_any(),
         _ => view! { <span class="badge badge-active">"Active"</span> }.into_any(),
     }
 }

@@ -42,7 +42,7 @@ async fn a_private_route_without_a_key_gets_401() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn malformed_unknown_revoked_and_expired_keys_get_one_identical_401() {
+async fn malformed_unknown_revoked_expired_and_disabled_keys_get_one_identical_401() {
     let app = spawn_app().await;
     let (user, key_id, revoked) = customer_with_key(&app).await;
     app.services.keys.revoke(&user, &key_id).await.unwrap();
@@ -57,11 +57,15 @@ async fn malformed_unknown_revoked_and_expired_keys_get_one_identical_401() {
         )
         .await
         .unwrap();
+    let disabled = app.services.keys.create(&user, "paused", None, Default::default()).await.unwrap();
+    app.services.keys.set_disabled(&user, &disabled.key.id, true).await.unwrap();
     app.clock.advance(chrono::Duration::minutes(2));
     let unknown = app.services.keys.format().generate().secret;
 
     let mut bodies = Vec::new();
-    for key in ["not-a-key", &unknown, &revoked, expiring.secret.expose_secret()] {
+    for key in
+        ["not-a-key", &unknown, &revoked, expiring.secret.expose_secret(), disabled.secret.expose_secret()]
+    {
         let response = call(&app, "/v1/snapshots/s1", Some(key)).await;
         assert_status(&response, StatusCode::UNAUTHORIZED);
         bodies.push(problem_without_request_id(response).await);

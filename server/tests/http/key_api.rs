@@ -153,6 +153,45 @@ async fn an_expiring_key_is_renewed_by_rotating_it_and_keeps_its_id() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_key_gets_401_until_it_is_enabled_with_the_same_secret() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let created = app.create_key("CI").await;
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let key_id = created["key"]["id"].as_str().unwrap().to_owned();
+    let limits =
+        || async { browser().get(app.url("/v1/limits")).bearer_auth(&secret).send().await.unwrap().status() };
+    assert_eq!(limits().await, StatusCode::OK, "the gateway has the key in its cache now");
+
+    let disabled = app.keys_api(reqwest::Method::POST, &format!("/v1/keys/{key_id}/disable"), None).await;
+    assert_status(&disabled, StatusCode::OK);
+    assert_eq!(disabled.json::<Value>().await.unwrap()["status"], "disabled");
+    assert_eq!(limits().await, StatusCode::UNAUTHORIZED, "the cached key is dropped at once");
+    let page = app.get("/keys").await.text().await.unwrap();
+    assert!(page.contains("badge-disabled") && page.contains("Enable key"), "the row says so");
+    assert!(!page.contains("Rotate…"), "a disabled key is not rotated");
+
+    // The Keys page's form, without JavaScript, enables it again: the same secret works.
+    let fields = [("key_id", key_id.as_str()), ("disabled", "false")];
+    let enabled = app.submit_form("set_key_disabled", "/keys", &fields).await;
+    assert_eq!(
+        success_shown(&app.browser, &enabled).await,
+        "Saved. The key's next request meets the change."
+    );
+    assert_eq!(limits().await, StatusCode::OK);
+    let one: Value =
+        app.keys_api(reqwest::Method::GET, &format!("/v1/keys/{key_id}"), None).await.json().await.unwrap();
+    assert_eq!(one["status"], "active");
+
+    let audit = app.get("/audit").await.text().await.unwrap();
+    assert!(audit.contains("Key disabled") && audit.contains("Key enabled"), "both are audited");
+    let revoked = app.keys_api(reqwest::Method::DELETE, &format!("/v1/keys/{key_id}"), None).await;
+    assert_status(&revoked, StatusCode::OK);
+    let enable = app.keys_api(reqwest::Method::POST, &format!("/v1/keys/{key_id}/enable"), None).await;
+    assert_status(&enable, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn renaming_keeps_the_secret_working_and_is_audited() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;

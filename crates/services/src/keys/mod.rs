@@ -86,6 +86,7 @@ impl Keys {
             last_used_from: None,
             previous: None,
             revoked_at: None,
+            disabled_at: None,
             created_by: Some(actor.email.clone()),
             restrictions,
         };
@@ -183,6 +184,34 @@ impl Keys {
         .await?;
         tx.commit().await?;
         Ok(renamed)
+    }
+
+    /// Turns a key off (`disabled`) or on again. Unlike revoking, this can be undone: secrets,
+    /// charts and limits stay. Every node drops the key from its cache, so its next request
+    /// meets the change. Revoked and expired keys cannot be changed this way.
+    pub async fn set_disabled(&self, actor: &User, key_id: &str, disabled: bool) -> Result<ApiKey, KeyError> {
+        let key = self.get(actor, key_id).await?;
+        let now = self.clock.now();
+        if matches!(key.status(now), KeyStatus::Revoked | KeyStatus::Expired) {
+            return Err(KeyError::NotActive);
+        }
+        if key.disabled_at.is_some() == disabled {
+            return Ok(key);
+        }
+        self.charge_key_mgmt(actor).await?;
+        let disabled_at = disabled.then_some(now);
+        let mut tx = self.db.pool().begin().await?;
+        repo::set_disabled(&mut tx, &key.id, disabled_at).await?;
+        let changed = ApiKey { disabled_at, ..key.clone() };
+        let action = if disabled { "key.disable" } else { "key.enable" };
+        audit::record(
+            &mut tx,
+            change(actor, &key, action, Some(describe(&key)), Some(describe(&changed)), now),
+        )
+        .await?;
+        tx.commit().await?;
+        self.changes.publish(Change::Key { key_id: key.id.clone() });
+        Ok(changed)
     }
 
     /// Changes what a key may do (revoked and expired keys too, as renaming does). Every node
@@ -283,6 +312,9 @@ fn describe(key: &ApiKey) -> String {
     }
     if key.revoked_at.is_some() {
         text.push_str(" revoked");
+    }
+    if key.disabled_at.is_some() {
+        text.push_str(" disabled");
     }
     if key.restrictions != Restrictions::default() {
         text.push_str(&format!(" ({})", key.restrictions.describe()));

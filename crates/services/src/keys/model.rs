@@ -56,6 +56,8 @@ pub struct ApiKey {
     /// The secret replaced by the last rotation, while its grace period lasts.
     pub previous: Option<PreviousSecret>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Since when its owner has had it disabled; `None` while enabled.
+    pub disabled_at: Option<DateTime<Utc>>,
     /// The email of whoever created it, while they are a user of the account.
     pub created_by: Option<String>,
     pub restrictions: Restrictions,
@@ -79,14 +81,19 @@ pub enum KeyStatus {
     },
     Revoked,
     Expired,
+    /// Turned off by its owner until they enable it again; refused like a revoked key.
+    Disabled,
 }
 
 impl ApiKey {
+    /// Revoked and expired are final, so they outrank disabled.
     pub fn status(&self, now: DateTime<Utc>) -> KeyStatus {
         if self.revoked_at.is_some() {
             KeyStatus::Revoked
         } else if self.expires_at.is_some_and(|at| at <= now) {
             KeyStatus::Expired
+        } else if self.disabled_at.is_some() {
+            KeyStatus::Disabled
         } else {
             match &self.previous {
                 Some(previous) if previous.expires_at > now => {
@@ -129,6 +136,8 @@ pub enum Rejection {
     Revoked,
     #[error("expired key")]
     Expired,
+    #[error("disabled key")]
+    Disabled,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -24,6 +24,7 @@ pub(super) struct KeyRow {
     last_used_at: Option<i64>,
     last_used_from: Option<String>,
     revoked_at: Option<i64>,
+    disabled_at: Option<i64>,
     access: String,
     allowed_ips: Option<String>,
     /// Selected by the queries for pages only ([`LISTED_COLUMNS`]).
@@ -33,7 +34,7 @@ pub(super) struct KeyRow {
 
 const COLUMNS: &str = "id, account_id, name, start, secret_hash, previous_start, previous_secret_hash, \
     previous_expires_at, previous_last_used_at, previous_last_used_from, created_at, expires_at, last_used_at, \
-    last_used_from, revoked_at, access, allowed_ips";
+    last_used_from, revoked_at, disabled_at, access, allowed_ips";
 
 /// `access` of a read-only key; any other value (`full`) restricts nothing.
 const READ_ONLY: &str = "read";
@@ -76,6 +77,7 @@ impl KeyRow {
             last_used_from: self.last_used_from,
             previous,
             revoked_at: self.revoked_at.map(from_millis),
+            disabled_at: self.disabled_at.map(from_millis),
             created_by: self.created_by_email,
             restrictions,
         }
@@ -89,6 +91,9 @@ impl KeyRow {
         }
         if self.expires_at.is_some_and(|at| at <= now_ms) {
             return Err(Rejection::Expired);
+        }
+        if self.disabled_at.is_some() {
+            return Err(Rejection::Disabled);
         }
         // by_secret_hash clears the previous secret when the current one matched.
         let via_previous = self.previous_secret_hash.is_some();
@@ -227,6 +232,20 @@ pub(super) async fn revoke(
 
 pub(super) async fn rename(conn: &mut AnyConnection, key_id: &str, name: &str) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE api_keys SET name = $1 WHERE id = $2").bind(name).bind(key_id).execute(conn).await?;
+    Ok(())
+}
+
+/// Disables the key from `at`, or enables it again (`None`).
+pub(super) async fn set_disabled(
+    conn: &mut AnyConnection,
+    key_id: &str,
+    at: Option<DateTime<Utc>>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE api_keys SET disabled_at = $1 WHERE id = $2")
+        .bind(at.map(|at| at.timestamp_millis()))
+        .bind(key_id)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

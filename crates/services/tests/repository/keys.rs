@@ -137,6 +137,37 @@ on_both_backends! {
         assert_eq!(stored().await, None);
     }
 
+    async fn a_disabled_key_is_refused_until_enabled_and_a_revoked_one_stays_revoked(services: Services, clock: ManualClock) {
+        let ada = customer(&services, "ada@example.com").await;
+        let created = services.keys.create(&ada, "CI", None, Default::default()).await.unwrap();
+        let secret = created.secret.expose_secret().to_owned();
+
+        let disabled = services.keys.set_disabled(&ada, &created.key.id, true).await.unwrap();
+        assert_eq!(disabled.status(clock.now()), KeyStatus::Disabled);
+        assert_eq!(services.keys.verify(&secret).await.unwrap(), Err(Rejection::Disabled));
+        let listed = services.keys.list(ada.account_id.as_deref().unwrap()).await.unwrap();
+        assert_eq!(listed[0].status(clock.now()), KeyStatus::Disabled, "stored, not only returned");
+        // Disabling twice changes nothing and is not audited twice.
+        services.keys.set_disabled(&ada, &created.key.id, true).await.unwrap();
+
+        let enabled = services.keys.set_disabled(&ada, &created.key.id, false).await.unwrap();
+        assert_eq!(enabled.status(clock.now()), KeyStatus::Active);
+        assert_eq!(services.keys.verify(&secret).await.unwrap().unwrap().key_id, created.key.id);
+
+        let log = services::audit::for_account(&services.db, ada.account_id.as_deref().unwrap(), 10).await.unwrap();
+        let actions: Vec<&str> = log.iter().map(|entry| entry.action.as_str()).collect();
+        assert_eq!(actions.iter().filter(|action| **action == "key.disable").count(), 1, "{actions:?}");
+        assert_eq!(actions.iter().filter(|action| **action == "key.enable").count(), 1, "{actions:?}");
+
+        // Revoking is for good: a revoked key cannot be enabled, nor disabled.
+        services.keys.revoke(&ada, &created.key.id).await.unwrap();
+        for disabled in [false, true] {
+            let change = services.keys.set_disabled(&ada, &created.key.id, disabled).await;
+            assert!(matches!(change, Err(KeyError::NotActive)), "{change:?}");
+        }
+        assert_eq!(services.keys.verify(&secret).await.unwrap(), Err(Rejection::Revoked));
+    }
+
     async fn a_key_past_its_expiry_is_refused(services: Services, clock: ManualClock) {
         let ada = customer(&services, "ada@example.com").await;
         let created = services.keys.create(&ada, "temp", Some(clock.now() + Duration::hours(1)), Default::default()).await.unwrap();
