@@ -9,7 +9,8 @@ use crate::AppError;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Overview {
     pub plan_name: String,
-    /// (id, name) of the account's usable keys, for the selector.
+    /// (id, label) of the account's keys that are not revoked or expired, for the selector; a
+    /// disabled key says so.
     pub keys: Vec<(String, String)>,
     pub selected_key: Option<String>,
     /// (name, expiry) of usable keys expiring within [`crate::keys::EXPIRES_SOON_DAYS`].
@@ -104,7 +105,13 @@ pub(crate) mod ssr {
             .filter_map(|key| Some((key.name.clone(), key.expires_at.filter(|at| *at <= soon)?)))
             .map(|(name, at)| (name, at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
             .collect();
-        let keys: Vec<(String, String)> = usable.into_iter().map(|key| (key.id, key.name)).collect();
+        let keys: Vec<(String, String)> = usable
+            .into_iter()
+            .map(|key| match key.disabled_at {
+                Some(_) => (key.id, format!("{} (disabled)", key.name)),
+                None => (key.id, key.name),
+            })
+            .collect();
         let selected_key = key_id.filter(|id| keys.iter().any(|(key, _)| key == id));
         let subject = Subject {
             account_id: &account.id,

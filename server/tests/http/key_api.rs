@@ -153,14 +153,18 @@ async fn an_expiring_key_is_renewed_by_rotating_it_and_keeps_its_id() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_disabled_key_gets_401_until_it_is_enabled_with_the_same_secret() {
+async fn a_disabled_key_gets_401_until_it_is_enabled_and_can_be_rotated_meanwhile() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
     let created = app.create_key("CI").await;
     let secret = created["secret"].as_str().unwrap().to_owned();
     let key_id = created["key"]["id"].as_str().unwrap().to_owned();
-    let limits =
-        || async { browser().get(app.url("/v1/limits")).bearer_auth(&secret).send().await.unwrap().status() };
+    let address = app.url("/v1/limits");
+    let status_with = |secret: String| {
+        let address = address.clone();
+        async move { browser().get(address).bearer_auth(secret).send().await.unwrap().status() }
+    };
+    let limits = || status_with(secret.clone());
     assert_eq!(limits().await, StatusCode::OK, "the gateway has the key in its cache now");
 
     let disabled = app.keys_api(reqwest::Method::POST, &format!("/v1/keys/{key_id}/disable"), None).await;
@@ -169,9 +173,16 @@ async fn a_disabled_key_gets_401_until_it_is_enabled_with_the_same_secret() {
     assert_eq!(limits().await, StatusCode::UNAUTHORIZED, "the cached key is dropped at once");
     let page = app.get("/keys").await.text().await.unwrap();
     assert!(page.contains("badge-disabled") && page.contains("Enable key"), "the row says so");
-    assert!(!page.contains("Rotate…"), "a disabled key is not rotated");
+    assert!(page.contains("Rotate…"), "a disabled key can be rotated, say after a leak");
+    let overview = app.get("/").await.text().await.unwrap();
+    assert!(overview.contains("Key: CI (disabled)"), "the Overview's key selector says so");
+    // Rotated while disabled, with a day's grace: neither secret works until it is enabled.
+    let rotate = format!("/v1/keys/{key_id}/rotate");
+    let rotated = app.keys_api(reqwest::Method::POST, &rotate, Some(json!({"grace_seconds": 86400}))).await;
+    let rotated = rotated.json::<Value>().await.unwrap()["secret"].as_str().unwrap().to_owned();
+    assert_eq!(status_with(rotated.clone()).await, StatusCode::UNAUTHORIZED);
 
-    // The Keys page's form, without JavaScript, enables it again: the same secret works.
+    // The Keys page's form, without JavaScript, enables it again: both secrets work.
     let fields = [("key_id", key_id.as_str()), ("disabled", "false")];
     let enabled = app.submit_form("set_key_disabled", "/keys", &fields).await;
     assert_eq!(
@@ -179,9 +190,10 @@ async fn a_disabled_key_gets_401_until_it_is_enabled_with_the_same_secret() {
         "Saved. The key's next request meets the change."
     );
     assert_eq!(limits().await, StatusCode::OK);
+    assert_eq!(status_with(rotated).await, StatusCode::OK);
     let one: Value =
         app.keys_api(reqwest::Method::GET, &format!("/v1/keys/{key_id}"), None).await.json().await.unwrap();
-    assert_eq!(one["status"], "active");
+    assert_eq!(one["status"], "rotating");
 
     let audit = app.get("/audit").await.text().await.unwrap();
     assert!(audit.contains("Key disabled") && audit.contains("Key enabled"), "both are audited");
