@@ -211,6 +211,26 @@ pub async fn set_account_disabled(
     Ok(())
 }
 
+/// An admin disables one of the account's keys, or enables it again, with a reason for the
+/// account's audit log.
+#[server]
+pub async fn admin_set_key_disabled(
+    account_id: String,
+    key_id: String,
+    disabled: bool,
+    reason: String,
+) -> Result<(), AppError> {
+    use crate::auth::ssr::{require_operator, services};
+    let operator = require_operator().await?;
+    let services = services()?;
+    services
+        .keys
+        .set_disabled_as_admin(&operator, &account_id, &key_id, disabled, &reason)
+        .await
+        .map_err(crate::keys::ssr::key_error)?;
+    Ok(())
+}
+
 /// A plan as the catalogue editor shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CataloguePlan {

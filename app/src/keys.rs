@@ -224,7 +224,7 @@ pub(crate) mod ssr {
                 AppError::Throttled { retry_after_secs: retry_after.as_secs().max(1) }
             }
             KeyError::Unavailable => AppError::Unavailable(error.to_string()),
-            KeyError::NoAccount => AppError::Forbidden,
+            KeyError::NoAccount | KeyError::Forbidden => AppError::Forbidden,
             KeyError::Internal(cause) => crate::auth::ssr::internal(cause),
             expected => AppError::Invalid(expected.to_string()),
         }

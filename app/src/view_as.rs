@@ -50,6 +50,7 @@ pub const REFUSED_FUNCTIONS: &[&str] = &[
     "set_override",
     "reset_bucket",
     "set_account_disabled",
+    "admin_set_key_disabled",
     "start_view_as",
     "list_catalogue",
     "edit_plan",

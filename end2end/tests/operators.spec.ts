@@ -2,7 +2,8 @@ import { expect, test, type Browser, type Page } from "@playwright/test";
 import { execFileSync } from "node:child_process";
 
 // The operator roles: an admin changes a customer's plan and the customer's open overview
-// follows; support views the account as the customer, sees the banner, and no forms to change it.
+// follows; an admin disables one key of a customer; support views the account as the customer,
+// sees the banner, and no forms to change it.
 
 const password = "correct horse battery";
 
@@ -126,4 +127,46 @@ test("an admin changes a bucket's limit and a tier's fee on Limits and pricing",
   await admin.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit, all accounts", exact: true }).click();
   await expect(admin.locator('[data-action="bucket.edit"]').first()).toContainText("Bucket limit changed");
   await expect(admin.locator('[data-action="pricing.edit"]').first()).toContainText("Pricing changed");
+});
+
+test("an admin disables one misbehaving key with a reason; the customer sees it and the key gets 401", async ({ browser, request }, testInfo) => {
+  const js = testInfo.project.use.javaScriptEnabled !== false;
+  const stamp = Date.now();
+  const customerEmail = `owner-keys-${stamp}-${testInfo.project.name}@initech.example`;
+  const adminEmail = `admin-keys-${stamp}-${testInfo.project.name}@keystile.example`;
+  createOperator(adminEmail, "admin");
+
+  // The customer signs up and creates a key through the session API.
+  const customer = await (await browser.newContext({ javaScriptEnabled: js })).newPage();
+  await customer.goto("/signup");
+  await customer.getByLabel("Email").fill(customerEmail);
+  await customer.getByLabel("Password").fill(password);
+  await customer.getByLabel(/Company or project name/).fill("Initech");
+  await customer.getByRole("button", { name: "Create account" }).click();
+  await expect(customer).toHaveURL("/");
+  const origin = new URL(customer.url()).origin;
+  const created = await customer.request.post("/v1/keys", {
+    headers: { Origin: origin, "Sec-Fetch-Site": "same-origin" },
+    data: { name: "Crawler" },
+  });
+  expect(created.status()).toBe(201);
+  const secret = (await created.json()).secret as string;
+  const limits = async () => (await request.get("/v1/limits", { headers: { Authorization: `Bearer ${secret}` } })).status();
+  expect(await limits()).toBe(200);
+
+  const admin = await logIn(browser, adminEmail, js);
+  await openAccount(admin, customerEmail);
+  const row = admin.getByRole("row", { name: /Crawler/ });
+  await row.getByText("Disable…").click();
+  await row.getByLabel("Reason").fill("scraping at 300 requests a second");
+  await row.getByRole("button", { name: "Disable key" }).click();
+  await expect(admin.getByRole("row", { name: /Crawler/ }).getByText("Disabled", { exact: true })).toBeVisible();
+  await expect(admin.getByRole("status").filter({ hasText: "Saved." })).toBeVisible();
+  expect(await limits()).toBe(401);
+
+  // The customer's Keys page says so, and their audit log says who and why.
+  await customer.goto("/keys");
+  await expect(customer.getByRole("row", { name: /Crawler/ }).getByText("Disabled", { exact: true })).toBeVisible();
+  await customer.goto("/audit");
+  await expect(customer.locator('[data-action="key.disable"]')).toContainText("scraping at 300 requests a second");
 });

@@ -12,9 +12,10 @@ use super::overview::{Gauge, Month};
 use super::usage::ChartCard;
 use super::{DataTable, FormError, FormSaved, SubmitButton, sentence_case, short_time};
 use crate::admin::{
-    AccountListing, AdminAccount, AdminChangePlan, ResetBucket, SetAccountDisabled, SetOverride,
-    admin_overview, load_account, search_accounts,
+    AccountListing, AdminAccount, AdminChangePlan, AdminSetKeyDisabled, ResetBucket, SetAccountDisabled,
+    SetOverride, admin_overview, load_account, search_accounts,
 };
+use crate::keys::KeyView;
 use crate::view_as::StartViewAs;
 
 #[component]
@@ -76,6 +77,7 @@ pub fn AdminAccountPage() -> impl IntoView {
     let set_override = ServerAction::<SetOverride>::new();
     let reset = ServerAction::<ResetBucket>::new();
     let disable = ServerAction::<SetAccountDisabled>::new();
+    let switch_key = ServerAction::<AdminSetKeyDisabled>::new();
     let view_as = ServerAction::<StartViewAs>::new();
     // A full page load into the view: the session id changed and every part of the page
     // (the banner, the navigation) must read it afresh.
@@ -90,6 +92,7 @@ pub fn AdminAccountPage() -> impl IntoView {
             set_override.version().get(),
             reset.version().get(),
             disable.version().get(),
+            switch_key.version().get(),
         )
     };
     let account = Resource::new(move || (account_id(), versions()), |(id, _)| load_account(id));
@@ -103,11 +106,13 @@ pub fn AdminAccountPage() -> impl IntoView {
         <FormError result=reset.value() />
         <FormSaved action=reset message="Counter reset." />
         <FormError result=disable.value() />
+        <FormError result=switch_key.value() />
+        <FormSaved action=switch_key message="Saved. The key's next request meets the change." />
         <FormError result=view_as.value() />
         <Transition fallback=|| view! { <p class="muted">"Loading the account…"</p> }>
             {move || Suspend::new(async move {
                 match account.await {
-                    Ok(account) => view! { <AccountBody account change_plan set_override reset disable view_as /> }.into_any(),
+                    Ok(account) => view! { <AccountBody account change_plan set_override reset disable switch_key view_as /> }.into_any(),
                     Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
                 }
             })}
@@ -122,6 +127,7 @@ fn AccountBody(
     set_override: ServerAction<SetOverride>,
     reset: ServerAction<ResetBucket>,
     disable: ServerAction<SetAccountDisabled>,
+    switch_key: ServerAction<AdminSetKeyDisabled>,
     view_as: ServerAction<StartViewAs>,
 ) -> impl IntoView {
     let live = RwSignal::new(account.overview.clone());
@@ -188,11 +194,20 @@ fn AccountBody(
                     view! { <p class="muted">"No keys yet."</p> }.into_any()
                 } else {
                     let key_rows = account.keys.iter().map(|key| view! {
-                        <tr><th scope="row">{key.name.clone()}{restriction_summary(key)}</th><td class="mono">{format!("{}…", key.start)}</td><td>{status_badge(key)}</td><td>{key.last_used_at.as_deref().map_or("Never".to_owned(), short_time)}</td></tr>
+                        <tr>
+                            <th scope="row">{key.name.clone()}{restriction_summary(key)}</th>
+                            <td class="mono">{format!("{}…", key.start)}</td>
+                            <td>{status_badge(key)}</td>
+                            <td>{key.last_used_at.as_deref().map_or("Never".to_owned(), short_time)}</td>
+                            {can_change.then(|| view! { <td><KeySwitch account_id=account.id.clone() key=key.clone() switch_key /></td> })}
+                        </tr>
                     }).collect_view();
                     view! {
                         <DataTable label="The account's API keys">
-                            <thead><tr><th scope="col">"Name"</th><th scope="col">"Key"</th><th scope="col">"Status"</th><th scope="col">"Last used"</th></tr></thead>
+                            <thead><tr>
+                                <th scope="col">"Name"</th><th scope="col">"Key"</th><th scope="col">"Status"</th><th scope="col">"Last used"</th>
+                                {can_change.then(|| view! { <th scope="col">"Actions"</th> })}
+                            </tr></thead>
                             <tbody>{key_rows}</tbody>
                         </DataTable>
                     }.into_any()
@@ -291,6 +306,40 @@ fn Overrides(
             })}
         </section>
     }
+}
+
+/// An admin's "Disable…" or "Enable…" for one of the account's keys, with the reason the audit
+/// log keeps; nothing for a revoked or expired key.
+#[component]
+fn KeySwitch(
+    account_id: String,
+    key: KeyView,
+    switch_key: ServerAction<AdminSetKeyDisabled>,
+) -> impl IntoView {
+    let disabling = key.status != "disabled";
+    let changeable = matches!(key.status.as_str(), "active" | "rotating" | "disabled");
+    let reason_id = format!("key-reason-{}", key.id);
+    changeable.then(|| {
+        view! {
+            <details>
+                <summary class="btn btn-small">
+                    {if disabling { "Disable…" } else { "Enable…" }}<span class="sr-only">{format!(" {}", key.name)}</span>
+                </summary>
+                <ActionForm action=switch_key attr:class="form">
+                    <input type="hidden" name="account_id" value=account_id />
+                    <input type="hidden" name="key_id" value=key.id.clone() />
+                    <input type="hidden" name="disabled" value=disabling.to_string() />
+                    <div class="field">
+                        <label for=reason_id.clone()>"Reason"</label>
+                        <input id=reason_id name="reason" required />
+                    </div>
+                    <SubmitButton pending=switch_key.pending() class="btn btn-small">
+                        {if disabling { "Disable key" } else { "Enable key" }}
+                    </SubmitButton>
+                </ActionForm>
+            </details>
+        }
+    })
 }
 
 #[component]

@@ -49,16 +49,16 @@ fn shared_redis(settings: &mut server::settings::Settings) {
     settings.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
 }
 
-async fn reads(app: &TestApp, secret: &str) -> StatusCode {
+pub async fn reads(app: &TestApp, secret: &str) -> StatusCode {
     browser().get(app.url("/v1/snapshots/s1")).bearer_auth(secret).send().await.unwrap().status()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customers_and_support_staff_get_403_from_admin_changes() {
     let app = spawn_app().await;
-    let (owner, _, _) = customer(&app, "owner@acme.example").await;
+    let (owner, key_id, secret) = customer(&app, "owner@acme.example").await;
     let account_id = owner.account_id.clone().unwrap();
-    let changes: [(&str, Vec<(&str, &str)>); 4] = [
+    let changes: [(&str, Vec<(&str, &str)>); 5] = [
         ("admin_change_plan", vec![("account_id", &account_id), ("plan_id", "pro")]),
         ("set_override", vec![("account_id", &account_id), ("bucket", "reads"), ("limit", "5")]),
         ("reset_bucket", vec![("account_id", &account_id), ("bucket", "monthly")]),
@@ -70,6 +70,10 @@ async fn customers_and_support_staff_get_403_from_admin_changes() {
                 ("reason", "x"),
                 ("confirm_name", "Acme Corp"),
             ],
+        ),
+        (
+            "admin_set_key_disabled",
+            vec![("account_id", &account_id), ("key_id", &key_id), ("disabled", "true"), ("reason", "x")],
         ),
     ];
 
@@ -95,6 +99,7 @@ async fn customers_and_support_staff_get_403_from_admin_changes() {
     assert_eq!(gauges["plan_name"], "Starter", "support can read the account's gauges");
     let account = app.services.accounts.account(&account_id).await.unwrap().unwrap();
     assert_eq!((account.plan_id.as_str(), account.disabled_at), ("starter", None), "nothing changed");
+    assert_ne!(reads(&app, &secret).await, StatusCode::UNAUTHORIZED, "the key still works");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,7 @@
 
 mod account;
 mod admin;
+mod admin_keys;
 mod auth;
 mod billing;
 mod demo;

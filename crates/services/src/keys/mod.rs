@@ -25,7 +25,7 @@ pub use restrictions::{IpRange, MAX_ALLOWED_RANGES, Restrictions};
 pub use secret::{KeyFormat, SecretFormatError, digest};
 
 use crate::CurrentPolicy;
-use crate::accounts::User;
+use crate::accounts::{Role, User};
 use crate::audit;
 use crate::changes::{Change, ChangeFeed};
 use crate::db::Database;
@@ -191,6 +191,38 @@ impl Keys {
     /// meets the change. Revoked and expired keys cannot be changed this way.
     pub async fn set_disabled(&self, actor: &User, key_id: &str, disabled: bool) -> Result<ApiKey, KeyError> {
         let key = self.get(actor, key_id).await?;
+        self.switch(actor, key, disabled, None).await
+    }
+
+    /// An admin disables or enables one of a customer's keys (say, one that misbehaves, where
+    /// disabling the whole account would be too much). The reason goes to the account's audit
+    /// log beside the admin's name. Support staff, who only read, are refused.
+    pub async fn set_disabled_as_admin(
+        &self,
+        admin: &User,
+        account_id: &str,
+        key_id: &str,
+        disabled: bool,
+        reason: &str,
+    ) -> Result<ApiKey, KeyError> {
+        if admin.role != Role::Admin {
+            return Err(KeyError::Forbidden);
+        }
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(KeyError::ReasonRequired);
+        }
+        let key = repo::by_id(&self.db, account_id, key_id).await?.ok_or(KeyError::NotFound)?;
+        self.switch(admin, key, disabled, Some(reason)).await
+    }
+
+    async fn switch(
+        &self,
+        actor: &User,
+        key: ApiKey,
+        disabled: bool,
+        reason: Option<&str>,
+    ) -> Result<ApiKey, KeyError> {
         let now = self.clock.now();
         if matches!(key.status(now), KeyStatus::Revoked | KeyStatus::Expired) {
             return Err(KeyError::NotActive);
@@ -204,11 +236,9 @@ impl Keys {
         repo::set_disabled(&mut tx, &key.id, disabled_at).await?;
         let changed = ApiKey { disabled_at, ..key.clone() };
         let action = if disabled { "key.disable" } else { "key.enable" };
-        audit::record(
-            &mut tx,
-            change(actor, &key, action, Some(describe(&key)), Some(describe(&changed)), now),
-        )
-        .await?;
+        let mut entry = change(actor, &key, action, Some(describe(&key)), Some(describe(&changed)), now);
+        entry.reason = reason;
+        audit::record(&mut tx, entry).await?;
         tx.commit().await?;
         self.changes.publish(Change::Key { key_id: key.id.clone() });
         Ok(changed)

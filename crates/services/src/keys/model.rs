@@ -154,6 +154,10 @@ pub enum KeyError {
     NotActive,
     #[error("Only members of a customer account manage its keys.")]
     NoAccount,
+    #[error("This needs an operator role you do not have.")]
+    Forbidden,
+    #[error("Say why, for the audit log.")]
+    ReasonRequired,
     #[error("Too many key changes.")]
     Throttled { retry_after: std::time::Duration },
     #[error("Key management is unavailable for a moment. Try again shortly.")]
