@@ -100,8 +100,10 @@ pub(crate) mod ssr {
             .filter(|key| key.revoked_at.is_none() && key.expires_at.is_none_or(|at| at > now))
             .collect();
         let soon = now + chrono::Duration::days(crate::keys::EXPIRES_SOON_DAYS);
+        // As the Keys page flags them: keys in use, so not a disabled one.
         let expiring_keys = usable
             .iter()
+            .filter(|key| key.disabled_at.is_none())
             .filter_map(|key| Some((key.name.clone(), key.expires_at.filter(|at| *at <= soon)?)))
             .map(|(name, at)| (name, at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
             .collect();

@@ -375,8 +375,12 @@ async fn keys_expiring_within_a_week_are_flagged_on_the_keys_page_and_the_overvi
         ("Soon", chrono::Duration::days(3)),
         ("Later", chrono::Duration::days(30)),
         ("Gone", chrono::Duration::minutes(1)),
+        ("Paused", chrono::Duration::days(2)),
     ] {
-        app.services.keys.create(&user, name, Some(now + expires_in), Default::default()).await.unwrap();
+        let created = app.services.keys.create(&user, name, Some(now + expires_in), Default::default()).await;
+        if name == "Paused" {
+            app.services.keys.set_disabled(&user, &created.unwrap().key.id, true).await.unwrap();
+        }
     }
     // "Gone" has expired: it says so, and is not flagged as about to.
     app.clock.advance(chrono::Duration::minutes(2));
@@ -388,8 +392,10 @@ async fn keys_expiring_within_a_week_are_flagged_on_the_keys_page_and_the_overvi
     assert!(row("Soon").contains("Expires soon"), "{}", row("Soon"));
     assert!(!row("Later").contains("Expires soon"), "{}", row("Later"));
     assert!(row("Gone").contains("Expired") && !row("Gone").contains("Expires soon"), "{}", row("Gone"));
+    assert!(!row("Paused").contains("Expires soon"), "a disabled key is not in use: {}", row("Paused"));
 
     let overview = app.get("/").await.text().await.unwrap();
     assert!(overview.contains("Key “Soon” expires"), "the Overview warns of the key about to expire");
     assert!(!overview.contains("Key “Later” expires") && !overview.contains("Key “Gone” expires"));
+    assert!(!overview.contains("Key “Paused” expires"), "nor of a disabled one, as on the Keys page");
 }
