@@ -12,6 +12,7 @@ mod gateway;
 mod helpers;
 mod idempotency;
 mod key_api;
+mod key_lifecycle;
 mod limits;
 mod operators;
 mod outage;
