@@ -19,7 +19,7 @@ pub struct KeyView {
     /// The client address of that last use.
     pub last_used_from: Option<String>,
     pub expires_at: Option<String>,
-    /// `active`, `rotating`, `revoked` or `expired`.
+    /// `active`, `rotating`, `disabled`, `revoked` or `expired`.
     pub status: String,
     /// While rotating: when the old secret stops working, and when it was last used.
     pub rotating_until: Option<String>,
@@ -29,8 +29,16 @@ pub struct KeyView {
     pub read_only: bool,
     /// The address ranges requests may come from; empty: anywhere.
     pub allowed_ips: Vec<String>,
-    /// Usable now, but expiring within [`EXPIRES_SOON_DAYS`]: time to replace it (a rotation keeps the expiry).
+    /// Usable now, but expiring within [`EXPIRES_SOON_DAYS`]: time to rotate it with a new
+    /// expiry, or replace it.
     pub expires_soon: bool,
+}
+
+impl KeyView {
+    /// Not revoked or expired: it can still be rotated, disabled or enabled, and revoked.
+    pub fn can_change(&self) -> bool {
+        !matches!(self.status.as_str(), "revoked" | "expired")
+    }
 }
 
 /// A usable key expiring within this many days is flagged on the Keys page.

@@ -317,7 +317,7 @@ fn KeySwitch(
     switch_key: ServerAction<AdminSetKeyDisabled>,
 ) -> impl IntoView {
     let disabling = key.status != "disabled";
-    let changeable = matches!(key.status.as_str(), "active" | "rotating" | "disabled");
+    let changeable = key.can_change();
     let reason_id = format!("key-reason-{}", key.id);
     changeable.then(|| {
         view! {

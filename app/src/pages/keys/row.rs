@@ -70,7 +70,7 @@ pub(super) fn KeyRow(
     let errors = actions.errors(move || acting_on.with(|on| on.as_deref() == Some(row_id.as_str())));
     // Revoked and expired keys are final; a disabled one can still be rotated (say, after a
     // leak, before it is enabled again) and revoked.
-    let changeable = matches!(key.status.as_str(), "active" | "rotating" | "disabled");
+    let changeable = key.can_change();
     let disabled = key.status == "disabled";
     let status = status_badge(&key);
     let id = key.id.clone();

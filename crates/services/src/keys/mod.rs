@@ -108,7 +108,7 @@ impl Keys {
     ) -> Result<KeyWithSecret, KeyError> {
         let key = self.get(actor, key_id).await?;
         let now = self.clock.now();
-        if matches!(key.status(now), KeyStatus::Revoked | KeyStatus::Expired) {
+        if key.status(now).is_final() {
             return Err(KeyError::NotActive);
         }
         let expires_at = match new_expiry {
@@ -224,7 +224,7 @@ impl Keys {
         reason: Option<&str>,
     ) -> Result<ApiKey, KeyError> {
         let now = self.clock.now();
-        if matches!(key.status(now), KeyStatus::Revoked | KeyStatus::Expired) {
+        if key.status(now).is_final() {
             return Err(KeyError::NotActive);
         }
         if key.disabled_at.is_some() == disabled {

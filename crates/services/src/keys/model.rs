@@ -85,6 +85,13 @@ pub enum KeyStatus {
     Disabled,
 }
 
+impl KeyStatus {
+    /// Revoked and expired keys stay so: they can be renamed and restricted, no more.
+    pub fn is_final(&self) -> bool {
+        matches!(self, KeyStatus::Revoked | KeyStatus::Expired)
+    }
+}
+
 impl ApiKey {
     /// Revoked and expired are final, so they outrank disabled.
     pub fn status(&self, now: DateTime<Utc>) -> KeyStatus {
