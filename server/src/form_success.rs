@@ -15,16 +15,21 @@ use url::Url;
 
 /// The query parameter naming the server function that just succeeded.
 const SUCCESS_PARAM: &str = "__ok";
-/// server_fn's own parameters for a failed call.
-const ERROR_PARAMS: [&str; 2] = ["__path", "__err"];
+/// server_fn's parameter carrying a failed call's error, with `__path`, its function.
+const ERROR_PARAM: &str = "__err";
+/// Every parameter a call puts in the address; the rest belongs to the page.
+const CALL_PARAMS: [&str; 3] = [SUCCESS_PARAM, "__path", ERROR_PARAM];
 
 /// Marks a server function's redirect back to its form's page with [`SUCCESS_PARAM`] if it
 /// succeeded, and drops an earlier call's mark either way.
 pub async fn mark_success(request: Request, next: Next) -> Response {
+    if !request.uri().path().starts_with("/api/") {
+        return next.run(request).await;
+    }
     let server_fn = request.uri().path().to_owned();
     let referer = request.headers().get(header::REFERER).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let mut response = next.run(request).await;
-    if !server_fn.starts_with("/api/") || !response.status().is_redirection() {
+    if !response.status().is_redirection() {
         return response;
     }
     let location = response.headers().get(header::LOCATION).and_then(|v| v.to_str().ok());
@@ -42,33 +47,30 @@ pub async fn mark_success(request: Request, next: Next) -> Response {
 /// is `referer`'s page again; `None` for a redirect anywhere else.
 fn back_with_mark(referer: &str, location: &str, server_fn: &str) -> Option<String> {
     let (referer, mut location) = (Url::parse(referer).ok()?, Url::parse(location).ok()?);
-    let own_pairs = |url: &Url| -> Vec<(String, String)> {
-        url.query_pairs()
-            .filter(|(key, _)| key != SUCCESS_PARAM && !ERROR_PARAMS.contains(&key.as_ref()))
-            .map(|(key, value)| (key.into_owned(), value.into_owned()))
-            .collect()
-    };
     let same_page = referer.origin() == location.origin()
         && referer.path() == location.path()
-        && own_pairs(&referer) == own_pairs(&location);
+        && pairs_without(&referer, &CALL_PARAMS) == pairs_without(&location, &CALL_PARAMS);
     if !same_page {
         return None;
     }
-    let failed = location.query_pairs().any(|(key, _)| key == "__err");
-    let kept: Vec<(String, String)> = location
-        .query_pairs()
-        .filter(|(key, _)| key != SUCCESS_PARAM)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+    let failed = location.query_pairs().any(|(key, _)| key == ERROR_PARAM);
+    let mut pairs = pairs_without(&location, &[SUCCESS_PARAM]);
+    if !failed {
+        pairs.push((SUCCESS_PARAM.to_owned(), server_fn.to_owned()));
+    }
     location.set_query(None);
-    if !kept.is_empty() || !failed {
-        let mut query = location.query_pairs_mut();
-        query.extend_pairs(&kept);
-        if !failed {
-            query.append_pair(SUCCESS_PARAM, server_fn);
-        }
+    if !pairs.is_empty() {
+        location.query_pairs_mut().extend_pairs(&pairs);
     }
     Some(location.to_string())
+}
+
+/// `url`'s query pairs but those named in `dropped`, in order.
+fn pairs_without(url: &Url, dropped: &[&str]) -> Vec<(String, String)> {
+    url.query_pairs()
+        .filter(|(key, _)| !dropped.contains(&key.as_ref()))
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
+        .collect()
 }
 
 #[cfg(test)]
