@@ -6,8 +6,7 @@ use leptos::prelude::*;
 use crate::AppError;
 
 /// Changes the signed-in user's own password. Every other browser signed in as them is signed
-/// out; this one stays signed in under a new session id and lands on the Account page, which
-/// says the change was made.
+/// out; this one stays signed in under a new session id.
 #[server]
 pub async fn change_password(
     current_password: String,
@@ -35,12 +34,11 @@ pub async fn change_password(
         },
     )?;
     start_session(&services, user.id).await?;
-    leptos_axum::redirect("/account?password=changed");
     Ok(())
 }
 
 /// Signs out every other browser signed in as the user; this one stays signed in under a new
-/// session id and lands on the Account page, which says so.
+/// session id.
 #[server]
 pub async fn sign_out_everywhere_else() -> Result<(), AppError> {
     use crate::auth::ssr::{internal, real_user, services, start_session};
@@ -48,7 +46,6 @@ pub async fn sign_out_everywhere_else() -> Result<(), AppError> {
     let user = real_user().await?.ok_or(AppError::Unauthenticated)?;
     services.accounts.sign_out_everywhere(&user).await.map_err(internal)?;
     start_session(&services, user.id).await?;
-    leptos_axum::redirect("/account?sessions=ended");
     Ok(())
 }
 

@@ -4,7 +4,6 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
 
 use super::{FormError, FormSaved, SubmitButton, sentence_case};
 use crate::account::{ChangePassword, RenameAccount, SignOutEverywhereElse};
@@ -33,24 +32,11 @@ pub fn AccountPage() -> impl IntoView {
 
 #[component]
 fn AccountBody(viewer: Viewer) -> impl IntoView {
-    let query = use_query_map();
-    let changed = move || query.read().get("password").as_deref() == Some("changed");
-    let signed_out = move || query.read().get("sessions").as_deref() == Some("ended");
     let read_only = viewer.view_as.is_some();
     let is_owner = viewer.role == "owner";
     let is_member = viewer.role == "member";
     view! {
         <div class="stack">
-            <Show when=changed>
-                <div class="alert alert-success" role="status">
-                    "Your password was changed. Every other browser logged in as you has been logged out."
-                </div>
-            </Show>
-            <Show when=signed_out>
-                <div class="alert alert-success" role="status">
-                    "Every other browser logged in as you has been logged out."
-                </div>
-            </Show>
             <p>"Logged in as " <strong>{viewer.email}</strong> {format!(" ({})", sentence_case(&viewer.role))}</p>
             {viewer.account_name.map(|name| view! { <AccountName name is_owner read_only /> })}
             {if read_only {
@@ -81,6 +67,7 @@ fn PasswordForm() -> impl IntoView {
             <h2 id="password-heading">"Change password"</h2>
             <p class="muted">"Every other browser logged in as you will be logged out; this one stays logged in."</p>
             <FormError result=change.value() />
+            <FormSaved action=change message="Your password was changed. Every other browser logged in as you has been logged out." />
             <ActionForm action=change node_ref=form attr:class="form">
                 <div class="field">
                     <label for="current-password">"Current password"</label>
@@ -115,6 +102,7 @@ fn SignOutEverywhereElseForm() -> impl IntoView {
             <h2 id="sessions-heading">"Other browsers"</h2>
             <p class="muted">"Logged in on a computer you no longer use? Log out every browser but this one."</p>
             <FormError result=sign_out.value() />
+            <FormSaved action=sign_out message="Every other browser logged in as you has been logged out." />
             <ActionForm action=sign_out>
                 <SubmitButton pending=sign_out.pending()>
                     "Log out everywhere else"
