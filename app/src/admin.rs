@@ -25,6 +25,8 @@ pub struct AdminAccount {
     pub name: String,
     pub plan_id: String,
     pub disabled: bool,
+    /// When, by whom and why it was disabled, from the audit log, while it is.
+    pub disabled_note: Option<String>,
     /// Whether the viewer may change things (admins) or only look (support).
     pub can_change: bool,
     /// (email, role)
@@ -59,6 +61,21 @@ pub(crate) fn admin_error(error: services::accounts::admin::AdminError) -> AppEr
         AdminError::Invalid(message) => AppError::Invalid(message),
         AdminError::Internal(cause) => crate::auth::ssr::internal(cause),
     }
+}
+
+/// "Disabled 2026-12-06 14:03 UTC by ops@example.com: <reason>", from the account's latest
+/// `account.disable` entry in the audit log.
+#[cfg(feature = "ssr")]
+async fn disabled_note(services: &services::Services, account_id: &str) -> Result<Option<String>, AppError> {
+    use services::audit::{self, AuditFilter};
+    let filter =
+        AuditFilter { account_id: Some(account_id), action: Some("account.disable"), ..Default::default() };
+    let latest = audit::search(&services.db, &filter, 1).await.map_err(crate::auth::ssr::internal)?;
+    Ok(latest.into_iter().next().map(|entry| {
+        let when = entry.at.format("%Y-%m-%d %H:%M UTC");
+        let reason = entry.reason.map(|reason| format!(": {reason}")).unwrap_or_default();
+        format!("Disabled {when} by {}{reason}", entry.actor_email)
+    }))
 }
 
 /// A whole number as a person types it ("1,000", " 60 "); `None` when empty.
@@ -115,11 +132,16 @@ pub async fn load_account(account_id: String) -> Result<AdminAccount, AppError> 
             bucket,
         })
         .collect();
+    let disabled_note = match account.disabled_at {
+        Some(_) => disabled_note(&services, &account.id).await?,
+        None => None,
+    };
     Ok(AdminAccount {
         id: account.id.clone(),
         name: account.name.clone(),
         plan_id: account.plan_id.clone(),
         disabled: account.disabled_at.is_some(),
+        disabled_note,
         can_change: operator.role == services::accounts::Role::Admin,
         users: users.into_iter().map(|user| (user.email, user.role.as_str().to_owned())).collect(),
         keys: keys.iter().map(|key| crate::keys::ssr::view(key, now)).collect(),

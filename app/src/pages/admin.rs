@@ -154,6 +154,7 @@ fn AccountBody(
             {account.disabled.then(|| view! { <span class="badge badge-revoked">"Disabled"</span> })}
         </div>
         <div class="stack">
+            {account.disabled_note.clone().map(|note| view! { <div class="alert alert-warning">{note}</div> })}
             <section class="card stack" aria-labelledby="view-as-heading">
                 <h2 id="view-as-heading">"View as the customer"</h2>
                 <p class="muted">"See the dashboard exactly as the owner does, read-only. The start, each page and the end go in the account's audit log."</p>

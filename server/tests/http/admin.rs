@@ -218,6 +218,15 @@ async fn an_admins_changes_apply_at_the_next_request_and_are_audited() {
     let owners_keys_page =
         || async { owner_browser.get(app.url("/keys")).send().await.unwrap().text().await.unwrap() };
     assert!(owners_keys_page().await.contains("This account is disabled."));
+    // Admins and support see when, by whom and why.
+    let admin_page =
+        || async { app.get(&format!("/admin/accounts/{account_id}")).await.text().await.unwrap() };
+    let page = admin_page().await;
+    let note = page.find("Disabled 20").map(|start| &page[start..]).and_then(|note| note.split('<').next());
+    assert!(
+        note.is_some_and(|note| note.ends_with(" UTC by admin@keystile.example: fraud")),
+        "the reason on the admin page: {note:?}"
+    );
     let enable = call(
         &app,
         "set_account_disabled",
@@ -227,6 +236,7 @@ async fn an_admins_changes_apply_at_the_next_request_and_are_audited() {
     assert_status(&enable, StatusCode::OK);
     assert_ne!(reads(&app, &secret).await, StatusCode::UNAUTHORIZED);
     assert!(!owners_keys_page().await.contains("This account is disabled."));
+    assert!(!admin_page().await.contains(": fraud"), "no note once enabled");
 
     let log = services::audit::for_account(&app.services.db, &account_id, 20).await.unwrap();
     let mut actions: Vec<&str> = log.iter().map(|entry| entry.action.as_str()).collect();
