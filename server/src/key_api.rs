@@ -14,16 +14,18 @@
 //!   until it is enabled again; secrets, charts and limits stay
 //! - `DELETE /v1/keys/{id}` — revoke, for good
 //!
-//! Errors are problem+json: 401 without a session, 400/415/422 for bad JSON or an unreadable key
-//! id, 404 for a key of another account, 429 with `Retry-After` when `key_mgmt` is spent.
+//! Errors are problem+json, each with a request id: 401 without a session, 400/415/422 for bad
+//! JSON or an unreadable key id, 404 for a key of another account, 429 with `Retry-After` when
+//! `key_mgmt` is spent. A body may be left out where every field is optional (rotate).
 
 use std::time::SystemTime;
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
 use limiter::{BucketState, Decision};
@@ -118,14 +120,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
         let services = Services::from_ref(state);
         let unauthenticated = || {
-            problem(
-                StatusCode::UNAUTHORIZED,
-                None,
-                "not_signed_in",
-                "Not signed in",
-                "Log in to the dashboard first.",
-                "",
-            )
+            refused(&services, StatusCode::UNAUTHORIZED, "not_signed_in", "Log in to the dashboard first.")
         };
         let session = Session::from_request_parts(parts, state).await.map_err(|_| unauthenticated())?;
         // The session guard already ended expired sessions.
@@ -142,22 +137,47 @@ where
         match user {
             Ok(Some(user)) => Ok(SignedIn(user)),
             Ok(None) => Err(unauthenticated()),
-            Err(cause) => Err(error(KeyError::Internal(cause.to_string()), None, "")),
+            Err(cause) => {
+                let request_id = crate::gateway::request_id();
+                let type_base = services.policy.get().rejection.problem_type_base.clone();
+                let failed = error(KeyError::Internal(cause.to_string()), type_base.as_deref(), &request_id);
+                Err(with_request_id(failed, &request_id))
+            }
         }
     }
 }
 
-/// A JSON body; unreadable JSON is refused with a problem+json 400/415/422.
+/// A JSON body; unreadable JSON is refused with a problem+json 400/415/422. No body at all
+/// (and no content type) reads as `{}`, so `POST /v1/keys/{id}/rotate` alone takes the defaults.
 pub struct ApiJson<T>(T);
 
-impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+    Services: FromRef<S>,
+{
     type Rejection = Response;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
-        match Json::<T>::from_request(request, state).await {
-            Ok(Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(bad_json(rejection)),
+        let services = Services::from_ref(state);
+        let bad_json = |rejection: JsonRejection| {
+            refused(&services, rejection.status(), "invalid_request", &rejection.body_text())
+        };
+        if request.headers().contains_key(header::CONTENT_TYPE) {
+            return Json::<T>::from_request(request, state)
+                .await
+                .map(|Json(value)| ApiJson(value))
+                .map_err(bad_json);
         }
+        let body = Bytes::from_request(request, state).await.map_err(|rejection| {
+            refused(&services, rejection.status(), "invalid_request", &rejection.body_text())
+        })?;
+        if !body.is_empty() {
+            let detail = "Send the body as JSON, with `Content-Type: application/json`.";
+            return Err(refused(&services, StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request", detail));
+        }
+        Json::<T>::from_bytes(b"{}").map(|Json(value)| ApiJson(value)).map_err(bad_json)
     }
 }
 
@@ -165,13 +185,22 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<
 /// problem+json 400, like a bad body.
 pub struct KeyIdPath(String);
 
-impl<S: Send + Sync> FromRequestParts<S> for KeyIdPath {
+impl<S> FromRequestParts<S> for KeyIdPath
+where
+    S: Send + Sync,
+    Services: FromRef<S>,
+{
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
         match Path::<String>::from_request_parts(parts, state).await {
             Ok(Path(key_id)) => Ok(KeyIdPath(key_id)),
-            Err(rejection) => Err(invalid_request(rejection.status(), &rejection.body_text())),
+            Err(rejection) => Err(refused(
+                &Services::from_ref(state),
+                rejection.status(),
+                "invalid_request",
+                &rejection.body_text(),
+            )),
         }
     }
 }
@@ -283,12 +312,40 @@ pub async fn revoke(
     respond(&services, &user, answer).await
 }
 
-fn bad_json(rejection: JsonRejection) -> Response {
-    invalid_request(rejection.status(), &rejection.body_text())
+/// A request refused before it reached the service (no session, unreadable body or key id),
+/// with its own request id.
+fn refused(services: &Services, status: StatusCode, code: &str, detail: &str) -> Response {
+    let request_id = crate::gateway::request_id();
+    let type_base = services.policy.get().rejection.problem_type_base.clone();
+    with_request_id(api_problem(status, type_base.as_deref(), code, detail, &request_id), &request_id)
 }
 
-fn invalid_request(status: StatusCode, detail: &str) -> Response {
-    problem(status, None, "invalid_request", "Invalid request", detail, "")
+/// A problem+json answer of the key API: the policy's problem type base and one title per code,
+/// so a client sees one shape whatever refused it.
+fn api_problem(
+    status: StatusCode,
+    type_base: Option<&str>,
+    code: &str,
+    detail: &str,
+    request_id: &str,
+) -> Response {
+    let title = match code {
+        "not_signed_in" => "Not signed in",
+        "not_found" => "Key not found",
+        "invalid_request" => "Invalid request",
+        "forbidden" => "Forbidden",
+        "rate_limit_exceeded" => "Too many key changes",
+        "temporarily_unavailable" => "Temporarily unavailable",
+        _ => "Internal error",
+    };
+    problem(status, type_base, code, title, detail, request_id)
+}
+
+fn with_request_id(mut response: Response, request_id: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        response.headers_mut().insert(crate::gateway::REQUEST_ID, value);
+    }
+    response
 }
 
 /// The answer, with the user's `key_mgmt` bucket in the policy's rate-limit headers (seed 002:
@@ -306,7 +363,7 @@ async fn respond(services: &Services, user: &User, answer: Result<impl IntoRespo
         services.limiter.peek(&charges).await.unwrap_or_default()
     };
     let now = SystemTime::from(services.clock.now());
-    let mut response = match answer {
+    let response = match answer {
         Ok(answer) => {
             let mut response = answer.into_response();
             crate::gateway::add_limit_headers(&render, &buckets, now, &mut response);
@@ -326,10 +383,7 @@ async fn respond(services: &Services, user: &User, answer: Result<impl IntoRespo
             response
         }
     };
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(crate::gateway::REQUEST_ID, value);
-    }
-    response
+    with_request_id(response, &request_id)
 }
 
 fn error(error: KeyError, type_base: Option<&str>, request_id: &str) -> Response {
@@ -354,7 +408,7 @@ fn error(error: KeyError, type_base: Option<&str>, request_id: &str) -> Response
     } else {
         &detail
     };
-    problem(status, type_base, code, "Key management", detail, request_id)
+    api_problem(status, type_base, code, detail, request_id)
 }
 
 fn time(at: DateTime<Utc>) -> String {

@@ -1,6 +1,6 @@
 //! RFC 9457 problem+json answers the gateway gives itself (401, 400, 403, 503), in the same shape as
-//! its 429s: `type`, `title`, `status`, `code`, `detail`, `request_id`. Answers given outside
-//! the gateway (the session-authenticated key API) have no request id and leave the field out.
+//! its 429s: `type`, `title`, `status`, `code`, `detail`, `request_id`. An answer without a
+//! request id leaves the field out.
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

@@ -136,10 +136,22 @@ async fn malformed_bodies_get_a_clear_4xx() {
         .await
         .unwrap();
     assert_status(&not_json, StatusCode::BAD_REQUEST);
+    // Refused before the service or by it, a problem has one shape: the policy's type, one
+    // title per code, a request id in the body and the header.
+    let header_id = not_json.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let problem: Value = not_json.json().await.unwrap();
+    assert_eq!(problem["type"], "https://api.regsn.app/problems/invalid_request");
+    assert_eq!(problem["title"], "Invalid request");
+    assert_eq!(problem["request_id"], header_id.as_str());
     let unknown_field = app.keys_api(reqwest::Method::POST, "/v1/keys", Some(json!({"nme": "CI"}))).await;
     assert_status(&unknown_field, StatusCode::UNPROCESSABLE_ENTITY);
     let empty_name = app.keys_api(reqwest::Method::POST, "/v1/keys", Some(json!({"name": "  "}))).await;
     assert_status(&empty_name, StatusCode::UNPROCESSABLE_ENTITY);
+    let refused_by_service: Value = empty_name.json().await.unwrap();
+    assert_eq!(
+        (&refused_by_service["type"], &refused_by_service["title"]),
+        (&problem["type"], &problem["title"])
+    );
     let oversized =
         app.keys_api(reqwest::Method::POST, "/v1/keys", Some(json!({"name": "x".repeat(100 * 1024)}))).await;
     assert_status(&oversized, StatusCode::PAYLOAD_TOO_LARGE);

@@ -35,6 +35,33 @@ async fn rotating_through_the_api_keeps_the_old_secret_for_the_grace_period() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotating_with_no_body_takes_the_defaults_and_the_old_secret_stops_at_once() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let created = app.create_key("CI").await;
+    let old = created["secret"].as_str().unwrap().to_owned();
+    let path = format!("/v1/keys/{}/rotate", created["key"]["id"].as_str().unwrap());
+    let rotated = app.keys_api(reqwest::Method::POST, &path, None).await;
+    assert_status(&rotated, StatusCode::OK);
+    let rotated: Value = rotated.json().await.unwrap();
+    assert_eq!(rotated["key"]["status"], "active", "no grace period");
+    assert_eq!(limits_with(&app, &old).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(limits_with(&app, rotated["secret"].as_str().unwrap()).await, StatusCode::OK);
+
+    // A body that is not JSON is still refused, and rotates nothing.
+    let text = app
+        .browser
+        .post(app.url(&path))
+        .header("origin", &app.address)
+        .body("grace_seconds=60")
+        .send()
+        .await
+        .unwrap();
+    assert_status(&text, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(limits_with(&app, rotated["secret"].as_str().unwrap()).await, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expiring_key_is_renewed_by_rotating_it_and_keeps_its_id() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
