@@ -141,14 +141,22 @@ pub(crate) mod ssr {
             .await
             .map_err(internal)?;
         let spent_cents = pricing.monthly_cost_cents(usage.peak_rpm, usage.extra_requests);
-        Ok(Some((price_month(pricing, usage.peak_rpm, usage.extra_requests, (start, end, now)), spent_cents)))
+        // Seed 000: above 150 a minute "Enterprise Plan Required", which a Pro account is not on.
+        let missing_plan = pricing
+            .tier_for(usage.peak_rpm)
+            .and_then(|tier| tier.requires_plan.as_deref())
+            .filter(|plan| *plan != account.plan_id)
+            .map(|plan| policy.plan(plan).map_or_else(|| plan.to_owned(), |plan| plan.name.clone()));
+        let usage = (usage.peak_rpm, usage.extra_requests);
+        Ok(Some((price_month(pricing, usage, missing_plan.as_deref(), (start, end, now)), spent_cents)))
     }
 
-    /// The month priced so far and projected to its end, with the sums in words.
+    /// The month priced so far and projected to its end, with the sums in words. `missing_plan`
+    /// names the plan the month's tier requires when the account is not on it.
     pub fn price_month(
         pricing: &Pricing,
-        peak_rpm: u64,
-        extra: u64,
+        (peak_rpm, extra): (u64, u64),
+        missing_plan: Option<&str>,
         (start, end, now): (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>),
     ) -> PricedMonth {
         let currency = pricing.currency.as_str();
@@ -195,9 +203,12 @@ pub(crate) mod ssr {
                 (total(extra), total(projected_extra))
             }
             _ => {
-                explanation.push(
-                    "This tier is priced by contract; your account manager has the figures.".to_owned(),
-                );
+                explanation.push(match missing_plan {
+                    Some(plan) => format!(
+                        "This tier needs the {plan} plan, priced by contract: contact us to move your account to it, or keep your busiest minute within the tier below."
+                    ),
+                    None => "This tier is priced by contract; your account manager has the figures.".to_owned(),
+                });
                 ("Custom pricing".to_owned(), "Custom pricing".to_owned())
             }
         };
@@ -232,7 +243,7 @@ pub(crate) mod ssr {
             let end = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
             let now = Utc.with_ymd_and_hms(2026, 11, 11, 0, 0, 0).unwrap();
             // Peak 23/min: the $100 tier with $0.10 per extra request (seed 000).
-            let month = price_month(&pricing, 23, 100, (start, end, now));
+            let month = price_month(&pricing, (23, 100), None, (start, end, now));
             assert_eq!(month.tier, "11–30 requests a minute");
             assert_eq!(month.month_to_date, "$110.00");
             assert_eq!(month.projected_extra, 300);
@@ -243,6 +254,23 @@ pub(crate) mod ssr {
                     .iter()
                     .any(|line| line.contains("$100.00 monthly fee + $10.00 overage = $110.00"))
             );
+        }
+
+        #[test]
+        fn a_month_in_a_tier_for_another_plan_says_which_plan_it_needs() {
+            let pricing = policy::Policy::default_policy().unwrap().pricing.unwrap();
+            let start = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+            let (end, now) = (start + chrono::Duration::days(30), start + chrono::Duration::days(10));
+            let on_pro = price_month(&pricing, (168, 5_000), Some("Enterprise"), (start, end, now));
+            assert_eq!(
+                (on_pro.tier.as_str(), on_pro.projected_total.as_str()),
+                ("151+ requests a minute", "Custom pricing")
+            );
+            assert!(
+                on_pro.explanation.iter().any(|line| line.starts_with("This tier needs the Enterprise plan"))
+            );
+            let on_enterprise = price_month(&pricing, (168, 5_000), None, (start, end, now));
+            assert!(on_enterprise.explanation.iter().any(|line| line.contains("your account manager")));
         }
     }
 }
