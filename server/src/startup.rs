@@ -110,9 +110,12 @@ impl Application {
         let gateway = Gateway::new(services.clone(), key_cache);
         gateway.spawn_flusher();
         let usage_flush = gateway.usage.spawn_flusher(db.clone(), clock.clone(), DEFAULT_FLUSH_INTERVAL);
-        let listener = TcpListener::bind(settings.listen)
-            .await
-            .with_context(|| format!("binding {}", settings.listen))?;
+        let listener = TcpListener::bind(settings.listen).await.with_context(|| {
+            format!(
+                "cannot listen on {} (another keystile running? KEYSTILE_LISTEN picks another address)",
+                settings.listen
+            )
+        })?;
         let router =
             router(settings, services.clone(), &gateway, upstream.router(), clock, listener.local_addr()?);
         let sessions = SqlSessionStore::new(db);
