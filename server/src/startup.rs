@@ -112,7 +112,7 @@ impl Application {
         let usage_flush = gateway.usage.spawn_flusher(db.clone(), clock.clone(), DEFAULT_FLUSH_INTERVAL);
         let listener = TcpListener::bind(settings.listen).await.with_context(|| {
             format!(
-                "cannot listen on {} (another keystile running? KEYSTILE_LISTEN picks another address)",
+                "cannot listen on {}: is another program on it? KEYSTILE_LISTEN sets another address",
                 settings.listen
             )
         })?;
