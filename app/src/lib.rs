@@ -30,6 +30,8 @@ pub use error::AppError;
 
 /// The HTML document around the app, rendered on the server for every page.
 pub fn html_document(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    set_content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -47,6 +49,26 @@ pub fn html_document(options: LeptosOptions) -> impl IntoView {
                 <App />
             </body>
         </html>
+    }
+}
+
+/// Scripts run only from this site or inline with this response's nonce (Leptos puts it on its
+/// hydration and resource scripts), the bundle may compile its WebAssembly, and nothing loads
+/// from elsewhere: an injected `<script>` or `onclick` does not run. Inline styles stay allowed:
+/// ECharts writes its tooltips as HTML with `style` attributes.
+#[cfg(feature = "ssr")]
+fn set_content_security_policy() {
+    use axum::http::{HeaderValue, header};
+    let (Some(nonce), Some(response)) = (use_nonce(), use_context::<leptos_axum::ResponseOptions>()) else {
+        return;
+    };
+    let policy = format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    );
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response.insert_header(header::CONTENT_SECURITY_POLICY, value);
     }
 }
 

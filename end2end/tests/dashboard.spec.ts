@@ -24,7 +24,14 @@ test("keys, live gauges and charts, rotation, revocation, billing and an upgrade
   await context.grantPermissions(["clipboard-read", "clipboard-write"]);
   const shot = (name: string) => page.screenshot({ path: testInfo.outputPath(`${name}.png`), fullPage: true });
 
-  await page.goto("/login");
+  // The pages' Content-Security-Policy runs only this site's scripts and those carrying the
+  // response's nonce; nothing the dashboard does on this journey is refused by it.
+  const refusedByPolicy: string[] = [];
+  page.on("console", (message) => {
+    if (message.text().includes("Content Security Policy")) refusedByPolicy.push(message.text());
+  });
+  const login = await page.goto("/login");
+  expect(login!.headers()["content-security-policy"]).toMatch(/script-src 'self' 'nonce-[\w+/=-]{16,}' 'wasm-unsafe-eval'/);
   await expect(page.locator("body[data-hydrated]")).toBeAttached();
   await shot("login");
   await page.goto("/signup");
@@ -74,6 +81,10 @@ test("keys, live gauges and charts, rotation, revocation, billing and an upgrade
   await expect(lastHour).toContainText("6 allowed", { timeout: 5000 });
   await expect(page.getByRole("row", { name: /Backend/ })).toContainText("6");
   expect(await page.evaluate(() => performance.getEntriesByType("navigation").length)).toBe(loads);
+  // A bar's tooltip (HTML that ECharts styles inline).
+  const minuteChart = (await page.locator('[data-chart="minute"] canvas').boundingBox())!;
+  await page.mouse.move(minuteChart.x + minuteChart.width * 0.97, minuteChart.y + minuteChart.height / 2);
+  await expect(page.getByText(/^Allowed\s*6$/)).toBeVisible();
   await shot("usage");
 
   // Rotate with an hour's grace: both secrets work, and the page says when the old one was last used.
@@ -117,4 +128,5 @@ test("keys, live gauges and charts, rotation, revocation, billing and an upgrade
   await expect(pro.getByText("Current plan")).toBeVisible();
   await navigate(page, "Overview");
   await expect(monthly).toContainText("of 100,000 used");
+  expect(refusedByPolicy).toEqual([]);
 });

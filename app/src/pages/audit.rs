@@ -41,15 +41,15 @@ fn AuditLog(all_accounts: bool) -> impl IntoView {
             <p class="muted">{intro}</p>
         </Show>
         <form method="get" action=action class="row audit-filter" aria-label="Filter the audit log">
-            {all_accounts.then(|| view! { <input type="hidden" name="account" value=field("account") /> })}
+            {all_accounts.then(|| view! { <input type="hidden" name="account" value=move || field("account") /> })}
             <span class="inline-field"><label for="audit-actor">"Actor"</label>
-            <input id="audit-actor" name="actor" value=field("actor") placeholder="email" /></span>
+            <input id="audit-actor" name="actor" value=move || field("actor") placeholder="email" /></span>
             <span class="inline-field"><label for="audit-action">"Action"</label>
-            <input id="audit-action" name="action" value=field("action") placeholder="e.g. key." /></span>
+            <input id="audit-action" name="action" value=move || field("action") placeholder="e.g. key." /></span>
             <span class="inline-field"><label for="audit-from">"From"</label>
-            <input id="audit-from" name="from" type="date" value=field("from") /></span>
+            <input id="audit-from" name="from" type="date" value=move || field("from") /></span>
             <span class="inline-field"><label for="audit-to">"To"</label>
-            <input id="audit-to" name="to" type="date" value=field("to") /></span>
+            <input id="audit-to" name="to" type="date" value=move || field("to") /></span>
             <button type="submit" class="btn btn-small">"Filter"</button>
         </form>
         <Transition fallback=|| view! { <p class="muted">"Loading the log…"</p> }>

@@ -107,11 +107,10 @@ fn Filters(report: UsageReport) -> impl IntoView {
 #[component]
 pub(crate) fn ChartCard(live: RwSignal<UsageReport>, index: usize) -> impl IntoView {
     let data = move || live.read().charts.get(index).cloned();
-    let initial = data().unwrap_or_else(|| UsageChartData {
-        span: String::new(),
-        title: String::new(),
-        points: vec![],
-    });
+    // The title and span never change; only the points follow the live report.
+    let initial = live
+        .with_untracked(|report| report.charts.get(index).cloned())
+        .unwrap_or_else(|| UsageChartData { span: String::new(), title: String::new(), points: vec![] });
     let chart = Signal::derive(move || usage_chart(&data().map(|chart| chart.points).unwrap_or_default()));
     let summary = move || data().map(|chart| summary(&chart)).unwrap_or_default();
     view! {

@@ -149,3 +149,22 @@ async fn the_audit_log_says_what_happened_in_words_beside_its_code() {
     let words = log.find("Key created").expect("the action in words");
     assert!(log[words..].contains("key.create"), "the code beneath it");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_inline_script_carries_the_nonce_the_page_s_policy_allows() {
+    let app = spawn_app().await;
+    let first = app.get("/login").await;
+    let policy = first.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(policy.contains("default-src 'self'") && policy.contains("object-src 'none'"), "{policy}");
+    let nonce =
+        policy.split(['\'', ' ']).find_map(|word| word.strip_prefix("nonce-")).expect("a nonce").to_owned();
+    let html = first.text().await.unwrap();
+    let script_tags: Vec<&str> =
+        html.split("<script").skip(1).map(|rest| rest.split('>').next().unwrap_or_default()).collect();
+    assert!(script_tags.iter().any(|tag| !tag.contains(" src=")), "the hydration script is inline");
+    for tag in script_tags {
+        assert!(tag.contains(r#" src="/"#) || tag.contains(&format!(r#"nonce="{nonce}""#)), "<script{tag}>");
+    }
+    let again = app.get("/login").await.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(!again.contains(&nonce), "a new nonce for every response");
+}
