@@ -14,7 +14,7 @@ pub const ENVIRONMENT_HELP: &str = "\
 Settings (file keys, overridden by environment variables):
   listen                  KEYSTILE_LISTEN                 address to serve on [127.0.0.1:3000]
   database_url            DATABASE_URL                    sqlite://FILE (created if missing) or postgres://… [sqlite://keystile.db]
-  public_url              KEYSTILE_PUBLIC_URL             the URL users reach; https makes cookies Secure [http://127.0.0.1:3000]
+  public_url              KEYSTILE_PUBLIC_URL             the URL users reach; https makes cookies Secure and sends HSTS [http://127.0.0.1:3000]
   policy                  KEYSTILE_POLICY                 policy TOML file [the shipped default]
   site_root               KEYSTILE_SITE_ROOT              built browser assets [target/site]
   demo                    KEYSTILE_DEMO                   create the demo account and demo traffic [true]
@@ -160,8 +160,9 @@ impl Settings {
         }
     }
 
-    /// Cookies are Secure whenever users reach keystile over https.
-    pub fn secure_cookies(&self) -> bool {
+    /// Whether users reach keystile over https: cookies are then Secure, and pages ask browsers
+    /// to keep to https (HSTS).
+    pub fn over_https(&self) -> bool {
         self.public_url.starts_with("https://")
     }
 }

@@ -32,7 +32,7 @@ use crate::gateway::{Gateway, KeyCache};
 use crate::sessions::{SessionGuard, SqlSessionStore, end_expired_sessions};
 use crate::settings::{Settings, redact_url};
 use crate::upstream::{ForwardedProto, ProxyOptions, Upstream, UpstreamConfig};
-use crate::web::{self, TrustedProxies};
+use crate::web::{self, Edge};
 use crate::{form_success, key_api, restore, usage_export, view_as};
 
 /// How long a node trusts a verified key without asking the database again; changes announced
@@ -163,7 +163,7 @@ fn router(
         .site_addr(addr)
         .build();
     let state = AppState { leptos_options: leptos_options.clone(), services: services.clone() };
-    let cookies = app::auth::ssr::CookieSettings { secure: settings.secure_cookies() };
+    let cookies = app::auth::ssr::CookieSettings { secure: settings.over_https() };
     let view_as = app::view_as::ViewAsSettings { minutes: settings.view_as_minutes };
     let view_as_services = services.clone();
     let context = move || {
@@ -176,10 +176,11 @@ fn router(
         .with_name("keystile_session")
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
-        .with_secure(settings.secure_cookies())
+        .with_secure(settings.over_https())
         .with_expiry(Expiry::OnInactivity(time::Duration::minutes(settings.session_idle_minutes)));
     let guard = SessionGuard { clock, timeouts: settings.session_timeouts() };
-    let proxies = TrustedProxies(Arc::new(settings.trusted_proxies.clone()));
+    let edge =
+        Edge { trusted_proxies: Arc::new(settings.trusted_proxies.clone()), https: settings.over_https() };
 
     // The dashboard: pages, server functions and the session-authenticated /v1/keys API, behind
     // sessions, their timeouts, the sign-in redirect and cross-site refusal.
@@ -217,7 +218,7 @@ fn router(
     // recompression).
     let api = gateway.router(upstream, MAX_API_BODY_BYTES).route("/healthz", get(|| async { "ok" }));
 
-    api.merge(dashboard).layer(middleware::from_fn_with_state(proxies, web::edge))
+    api.merge(dashboard).layer(middleware::from_fn_with_state(edge, web::edge))
 }
 
 /// The dashboard's page routes, generated once per process. Generating them renders the app with

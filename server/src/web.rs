@@ -50,28 +50,36 @@ fn origin_authority(origin: &str) -> Option<&str> {
     origin.split_once("://").map(|(_, authority)| authority.trim_end_matches('/'))
 }
 
-/// Trusted proxies whose `X-Forwarded-For` is believed.
+/// What the edge needs to know: the proxies whose `X-Forwarded-For` is believed, and whether
+/// users reach keystile over HTTPS.
 #[derive(Clone, Default)]
-pub struct TrustedProxies(pub Arc<Vec<IpAddr>>);
+pub struct Edge {
+    pub trusted_proxies: Arc<Vec<IpAddr>>,
+    pub https: bool,
+}
 
 /// Every request's edge: puts the caller's [`ClientIp`] in the request's extensions (the
 /// socket peer, or, when the peer is a trusted proxy, the right-most address in
 /// `X-Forwarded-For` that is not itself a trusted proxy), and gives every response the security
 /// headers: no framing by other sites, no MIME sniffing, no referrer leaking paths to other
-/// origins.
-pub async fn edge(State(proxies): State<TrustedProxies>, mut request: Request, next: Next) -> Response {
+/// origins, and, when served over HTTPS, HTTPS only from then on (a year of HSTS).
+pub async fn edge(State(edge): State<Edge>, mut request: Request, next: Next) -> Response {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0.ip())
         .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    let ip = client_ip(peer, request.headers(), &proxies.0);
+    let ip = client_ip(peer, request.headers(), &edge.trusted_proxies);
     request.extensions_mut().insert(ClientIp(ip));
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     headers.insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("same-origin"));
+    if edge.https {
+        headers
+            .insert(header::STRICT_TRANSPORT_SECURITY, header::HeaderValue::from_static("max-age=31536000"));
+    }
     response
 }
 

@@ -142,4 +142,18 @@ async fn every_answer_carries_the_security_headers() {
     }
     let statuses: Vec<u16> = answers.iter().map(|(_, response)| response.status().as_u16()).collect();
     assert_eq!(statuses, [200, 303, 200, 401, 200, 200]);
+    assert!(
+        answers.iter().all(|(_, response)| response.headers().get("strict-transport-security").is_none())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn served_over_https_every_answer_asks_browsers_to_keep_to_https() {
+    let app = spawn_app_with(|settings| settings.public_url = "https://keys.example.com".into()).await;
+    for path in ["/login", "/healthz", "/v1/snapshots"] {
+        let response = app.get(path).await;
+        let hsts =
+            response.headers().get("strict-transport-security").map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(hsts.as_deref(), Some("max-age=31536000"), "{path}");
+    }
 }
