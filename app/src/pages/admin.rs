@@ -189,7 +189,7 @@ fn AccountBody(
                     view! { <ul>{account.users.iter().map(|(email, role)| view! { <li>{format!("{email} ({})", sentence_case(role))}</li> }).collect_view()}</ul> }.into_any()
                 }}
             </section>
-            <section class="card" aria-labelledby="keys-heading">
+            <section class="card stack" aria-labelledby="keys-heading">
                 <h2 id="keys-heading">"Keys"</h2>
                 {if account.keys.is_empty() {
                     view! { <p class="muted">"No keys yet."</p> }.into_any()
