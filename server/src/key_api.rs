@@ -21,11 +21,8 @@
 use std::time::SystemTime;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Request, State};
-use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
 use limiter::{BucketState, Decision};
@@ -34,10 +31,11 @@ use serde::{Deserialize, Serialize};
 use services::Services;
 use services::accounts::User;
 use services::keys::{ApiKey, KeyError, KeyStatus, KeyWithSecret, NewExpiry, Restrictions};
-use services::sessions::{AUTH_KEY, SessionAuth, VIEW_AS_KEY, ViewAs};
-use tower_sessions::Session;
 
 use crate::gateway::problem;
+
+mod extract;
+pub use extract::{ApiJson, KeyIdPath, SignedIn};
 
 #[derive(Serialize)]
 struct KeyJson {
@@ -104,105 +102,6 @@ pub struct RotateRequest {
 #[serde(deny_unknown_fields)]
 pub struct RenameRequest {
     name: String,
-}
-
-/// The signed-in dashboard user (during a support view-as, the viewed account's owner, as the
-/// pages have it); without a valid session the request is refused with 401.
-pub struct SignedIn(pub(crate) User);
-
-impl<S> FromRequestParts<S> for SignedIn
-where
-    S: Send + Sync,
-    Services: FromRef<S>,
-{
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
-        let services = Services::from_ref(state);
-        let unauthenticated = || {
-            refused(&services, StatusCode::UNAUTHORIZED, "not_signed_in", "Log in to the dashboard first.")
-        };
-        let session = Session::from_request_parts(parts, state).await.map_err(|_| unauthenticated())?;
-        // The session guard already ended expired sessions.
-        let auth = session.get::<SessionAuth>(AUTH_KEY).await.ok().flatten().ok_or_else(unauthenticated)?;
-        let now = services.clock.now();
-        let view_as =
-            session.get::<ViewAs>(VIEW_AS_KEY).await.ok().flatten().filter(|view| !view.is_over(now));
-        let user = match view_as {
-            // Support sees the account as its owner does, as on the pages; the view-as guard
-            // has already refused every change.
-            Some(view) => services.accounts.owner_of(&view.account_id).await,
-            None => services.accounts.user(&auth.user_id).await,
-        };
-        match user {
-            Ok(Some(user)) => Ok(SignedIn(user)),
-            Ok(None) => Err(unauthenticated()),
-            Err(cause) => {
-                let request_id = crate::gateway::request_id();
-                let type_base = services.policy.get().rejection.problem_type_base.clone();
-                let failed = error(KeyError::Internal(cause.to_string()), type_base.as_deref(), &request_id);
-                Err(with_request_id(failed, &request_id))
-            }
-        }
-    }
-}
-
-/// A JSON body; unreadable JSON is refused with a problem+json 400/415/422. No body at all
-/// (and no content type) reads as `{}`, so `POST /v1/keys/{id}/rotate` alone takes the defaults.
-pub struct ApiJson<T>(T);
-
-impl<T, S> FromRequest<S> for ApiJson<T>
-where
-    T: serde::de::DeserializeOwned,
-    S: Send + Sync,
-    Services: FromRef<S>,
-{
-    type Rejection = Response;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
-        let services = Services::from_ref(state);
-        let bad_json = |rejection: JsonRejection| {
-            refused(&services, rejection.status(), "invalid_request", &rejection.body_text())
-        };
-        if request.headers().contains_key(header::CONTENT_TYPE) {
-            return Json::<T>::from_request(request, state)
-                .await
-                .map(|Json(value)| ApiJson(value))
-                .map_err(bad_json);
-        }
-        let body = Bytes::from_request(request, state).await.map_err(|rejection| {
-            refused(&services, rejection.status(), "invalid_request", &rejection.body_text())
-        })?;
-        if !body.is_empty() {
-            let detail = "Send the body as JSON, with `Content-Type: application/json`.";
-            return Err(refused(&services, StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request", detail));
-        }
-        Json::<T>::from_bytes(b"{}").map(|Json(value)| ApiJson(value)).map_err(bad_json)
-    }
-}
-
-/// The key id in the path; one that is not valid percent-encoded UTF-8 is refused with a
-/// problem+json 400, like a bad body.
-pub struct KeyIdPath(String);
-
-impl<S> FromRequestParts<S> for KeyIdPath
-where
-    S: Send + Sync,
-    Services: FromRef<S>,
-{
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
-        match Path::<String>::from_request_parts(parts, state).await {
-            Ok(Path(key_id)) => Ok(KeyIdPath(key_id)),
-            Err(rejection) => Err(refused(
-                &Services::from_ref(state),
-                rejection.status(),
-                "invalid_request",
-                &rejection.body_text(),
-            )),
-        }
-    }
 }
 
 pub async fn list(State(services): State<Services>, SignedIn(user): SignedIn) -> Response {
@@ -312,14 +211,6 @@ pub async fn revoke(
     respond(&services, &user, answer).await
 }
 
-/// A request refused before it reached the service (no session, unreadable body or key id),
-/// with its own request id.
-fn refused(services: &Services, status: StatusCode, code: &str, detail: &str) -> Response {
-    let request_id = crate::gateway::request_id();
-    let type_base = services.policy.get().rejection.problem_type_base.clone();
-    with_request_id(api_problem(status, type_base.as_deref(), code, detail, &request_id), &request_id)
-}
-
 /// A problem+json answer of the key API: the policy's problem type base and one title per code,
 /// so a client sees one shape whatever refused it.
 fn api_problem(
@@ -339,6 +230,17 @@ fn api_problem(
         _ => "Internal error",
     };
     problem(status, type_base, code, title, detail, request_id)
+}
+
+/// `answer` (given the policy's problem type base and a new request id) with that request id in
+/// its `X-Request-Id` header.
+fn with_fresh_request_id(
+    services: &Services,
+    answer: impl FnOnce(Option<&str>, &str) -> Response,
+) -> Response {
+    let request_id = crate::gateway::request_id();
+    let type_base = services.policy.get().rejection.problem_type_base.clone();
+    with_request_id(answer(type_base.as_deref(), &request_id), &request_id)
 }
 
 fn with_request_id(mut response: Response, request_id: &str) -> Response {
