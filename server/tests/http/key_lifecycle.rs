@@ -11,13 +11,18 @@ async fn limits_with(app: &TestApp, secret: &str) -> StatusCode {
     browser().get(app.url("/v1/limits")).bearer_auth(secret).send().await.unwrap().status()
 }
 
+/// A signed-up user's new key: its secret and the path that rotates it.
+async fn key_to_rotate(app: &TestApp) -> (String, String) {
+    app.sign_up("ada@example.com").await;
+    let created = app.create_key("CI").await;
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    (secret, format!("/v1/keys/{}/rotate", created["key"]["id"].as_str().unwrap()))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotating_through_the_api_keeps_the_old_secret_for_the_grace_period() {
     let app = spawn_app().await;
-    app.sign_up("ada@example.com").await;
-    let created = app.create_key("CI").await;
-    let old = created["secret"].as_str().unwrap().to_owned();
-    let path = format!("/v1/keys/{}/rotate", created["key"]["id"].as_str().unwrap());
+    let (old, path) = key_to_rotate(&app).await;
     let rotated: Value = app
         .keys_api(reqwest::Method::POST, &path, Some(json!({"grace_seconds": 3600})))
         .await
@@ -37,10 +42,7 @@ async fn rotating_through_the_api_keeps_the_old_secret_for_the_grace_period() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotating_with_no_body_takes_the_defaults_and_the_old_secret_stops_at_once() {
     let app = spawn_app().await;
-    app.sign_up("ada@example.com").await;
-    let created = app.create_key("CI").await;
-    let old = created["secret"].as_str().unwrap().to_owned();
-    let path = format!("/v1/keys/{}/rotate", created["key"]["id"].as_str().unwrap());
+    let (old, path) = key_to_rotate(&app).await;
     let rotated = app.keys_api(reqwest::Method::POST, &path, None).await;
     assert_status(&rotated, StatusCode::OK);
     let rotated: Value = rotated.json().await.unwrap();
