@@ -7,6 +7,7 @@ mod admin;
 mod admin_keys;
 mod auth;
 mod billing;
+mod catalogue;
 mod demo;
 mod gateway;
 mod helpers;
