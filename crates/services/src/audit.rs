@@ -116,9 +116,13 @@ impl EntryRow {
 }
 
 /// Entries with their targets' current names; callers add `WHERE` and `ORDER BY` on `log`.
+/// An invitation or a removed member has no row left to name it, so team entries fall back
+/// to the email address the entry itself recorded.
 const SELECT_ENTRIES: &str = "SELECT log.id, log.account_id, account.name AS account_name, log.actor_id, \
      log.actor_email, log.action, log.target, \
-     COALESCE(target_key.name || ' (' || target_key.start || '…)', target_account.name, target_user.email) AS target_label, \
+     COALESCE(target_key.name || ' (' || target_key.start || '…)', target_account.name, target_user.email, \
+       CASE WHEN log.action LIKE 'member.%' OR log.action LIKE 'invitation.%' \
+       THEN COALESCE(log.after_value, log.before_value) END) AS target_label, \
      log.before_value, log.after_value, log.reason, log.at \
      FROM audit_log log \
      LEFT JOIN accounts account ON account.id = log.account_id \

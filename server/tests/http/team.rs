@@ -3,7 +3,7 @@
 //! and removes members. All audited.
 
 use reqwest::{Client, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::admin::audit_log;
 use crate::helpers::*;
@@ -114,6 +114,7 @@ async fn an_invited_member_joins_with_the_code_and_shares_the_account() {
 
     let invited = audit_log(&app, false, "", "member.invite").await;
     assert_eq!(invited[0]["after"], "Bob@Example.com");
+    assert_eq!(invited[0]["target_label"], "Bob@Example.com", "an invitation is named by its address");
     let joined = audit_log(&app, false, "", "member.join").await;
     assert_eq!(joined[0]["actor"], "Bob@Example.com");
     assert_eq!(joined[0]["target_label"], "Bob@Example.com", "the audit log names the member, not their id");
@@ -154,7 +155,9 @@ async fn the_owner_revokes_an_invitation_and_removes_a_member() {
     let revoked = app.submit_form("revoke_invitation", "/team", &[("invitation_id", &invitation)]).await;
     assert_back_on_team_page(&app, &revoked);
     assert!(join(&app, "carol@example.com", &revoked_code).await.err().unwrap().starts_with(INVALID_CODE));
-    assert_eq!(audit_log(&app, false, "", "invitation.revoke").await[0]["before"], "carol@example.com");
+    let withdrawn = audit_log(&app, false, "", "invitation.revoke").await;
+    assert_eq!(withdrawn[0]["before"], "carol@example.com");
+    assert_eq!(withdrawn[0]["target_label"], "carol@example.com", "though the invitation is gone");
 
     let bob = join(&app, MEMBER, &invite(&app, MEMBER).await.unwrap()).await.unwrap();
     let bobs_key = app.call(&bob, "create_key", &[("name", "Bob's laptop")]).await;
@@ -183,7 +186,8 @@ async fn the_owner_revokes_an_invitation_and_removes_a_member() {
     assert_eq!(bobs_key["key"]["created_by"], MEMBER);
     assert_eq!(keys[0]["id"], bobs_key["key"]["id"], "the key Bob created stays with the account");
     assert_eq!(keys[0]["created_by"], Value::Null, "no longer naming a creator who is gone");
-    assert_eq!(audit_log(&app, false, "", "member.remove").await[0]["before"], MEMBER);
+    let removal = audit_log(&app, false, "", "member.remove").await;
+    assert_eq!((&removal[0]["before"], &removal[0]["target_label"]), (&json!(MEMBER), &json!(MEMBER)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
