@@ -1,18 +1,19 @@
-//! Server side of the Usage page: per-key charts (per minute over the last hour, per hour over
-//! 48 hours, per day over 30 days, allowed and limited), the per-key table of this billing
-//! month, and the CSV of both. Every figure comes from the usage rollups the gateway writes.
+//! Server side of the Usage page: charts of the whole account or one key (per minute over the
+//! last hour, per hour over 48 hours, per day over 30 days, allowed and limited), the per-key
+//! table of this billing month, and the CSV of both. Every figure comes from the usage rollups
+//! the gateway writes.
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::AppError;
 
-/// Everything the Usage page shows, for one key and optionally one bucket.
+/// Everything the Usage page shows, for the whole account or one key, optionally one bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsageReport {
     /// (id, name) of every key of the account, revoked ones included: their history stays.
     pub keys: Vec<(String, String)>,
-    /// The key the charts show; `None` when the account has no key yet.
+    /// The key the charts show; `None`: the whole account.
     pub selected_key: Option<String>,
     /// The buckets a chart can be filtered by: the routes' categories, and the buckets that
     /// refuse requests (a plan's, the spend cap).
@@ -55,7 +56,7 @@ pub struct KeyUsageRow {
 impl UsageReport {
     /// The charts as CSV: one row per point.
     pub fn series_csv(&self) -> String {
-        let key = self.selected_key.as_deref().unwrap_or("");
+        let key = self.selected_key.as_deref().unwrap_or("all");
         let bucket = self.selected_bucket.as_deref().unwrap_or("all");
         let mut csv = String::from("granularity,start,key_id,bucket,allowed,limited\n");
         for chart in &self.charts {
@@ -122,7 +123,7 @@ pub mod ssr {
     ];
 
     /// The Usage page's data for `user`'s account. A key or bucket that is not the account's
-    /// is ignored (the busiest key and all buckets are shown instead), so another tenant's ids
+    /// is ignored (the whole account and all buckets are shown instead), so another tenant's ids
     /// read nothing.
     pub async fn usage_report(
         services: &Services,
@@ -153,10 +154,7 @@ pub mod ssr {
                 })
             })
             .collect();
-        let selected_key = key_id
-            .filter(|id| keys.iter().any(|key| &key.id == id))
-            .or_else(|| table.first().map(|row| row.key_id.clone()))
-            .or_else(|| keys.first().map(|key| key.id.clone()));
+        let selected_key = key_id.filter(|id| keys.iter().any(|key| &key.id == id));
         // The buckets usage is counted under: the routes' category buckets, and for refused
         // requests the bucket that refused them (a plan's, the spend cap, the key's restrictions).
         let policy = services.policy.get();
@@ -169,24 +167,22 @@ pub mod ssr {
         let buckets: Vec<String> = buckets.into_iter().collect();
         let selected_bucket = bucket.filter(|name| buckets.contains(name));
         let mut charts = Vec::new();
-        if let Some(key) = selected_key.as_deref() {
-            for (span, name, title) in SPANS {
-                let mut query = SeriesQuery::chart(account_id, Some(key), span, now);
-                if let Some(bucket) = selected_bucket.as_deref() {
-                    query = query.in_bucket(bucket);
-                }
-                let points = queries.key_series(&query).await.map_err(internal)?;
-                let points = points
-                    .into_iter()
-                    .map(|point| UsagePoint {
-                        start: point.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                        label: label(span, point.start),
-                        allowed: point.allowed,
-                        limited: point.limited,
-                    })
-                    .collect();
-                charts.push(UsageChartData { span: name.to_owned(), title: title.to_owned(), points });
+        for (span, name, title) in SPANS {
+            let mut query = SeriesQuery::chart(account_id, selected_key.as_deref(), span, now);
+            if let Some(bucket) = selected_bucket.as_deref() {
+                query = query.in_bucket(bucket);
             }
+            let points = queries.series(&query).await.map_err(internal)?;
+            let points = points
+                .into_iter()
+                .map(|point| UsagePoint {
+                    start: point.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    label: label(span, point.start),
+                    allowed: point.allowed,
+                    limited: point.limited,
+                })
+                .collect();
+            charts.push(UsageChartData { span: name.to_owned(), title: title.to_owned(), points });
         }
         Ok(UsageReport {
             keys: keys.into_iter().map(|key| (key.id, key.name)).collect(),

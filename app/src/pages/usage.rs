@@ -1,5 +1,5 @@
-//! Usage: for one key, requests per minute (last hour), per hour (48 h) and per day (30 days),
-//! allowed and limited stacked, optionally for one bucket; the per-key table of this billing
+//! Usage: for the whole account or one key, requests per minute (last hour), per hour (48 h)
+//! and per day (30 days), allowed and limited stacked, optionally for one bucket; the per-key table of this billing
 //! month; CSV downloads of both. Refreshed every two seconds while open. The filters are a plain
 //! GET form, applied with its button; without JavaScript each chart is summed up in words.
 
@@ -37,7 +37,7 @@ pub fn UsagePage() -> impl IntoView {
 
 #[component]
 fn UsageBody(report: UsageReport) -> impl IntoView {
-    if report.selected_key.is_none() {
+    if report.keys.is_empty() {
         return view! {
             <div class="empty-state">
                 <h2>"No usage yet"</h2>
@@ -85,6 +85,7 @@ fn Filters(report: UsageReport) -> impl IntoView {
         <Form action="/usage" attr:class="row">
             <label for="usage-key">"Key"</label>
             <select id="usage-key" name="key">
+                <option value="" selected=selected_key.is_none()>"The whole account"</option>
                 {report.keys.into_iter().map(|(id, name)| {
                     let selected = selected_key.as_deref() == Some(id.as_str());
                     view! { <option value=id selected=selected>{name}</option> }

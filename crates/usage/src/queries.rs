@@ -20,11 +20,11 @@ use crate::recorder::Counts;
 /// The most points one series may have (a week of minutes, 55 years of days).
 pub const MAX_SERIES_POINTS: i64 = 20_160;
 
-/// A chart of one key: which key, which bucket, at what granularity over what range.
+/// A chart of an account or one of its keys: which bucket, at what granularity over what range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SeriesQuery<'a> {
     pub account_id: &'a str,
-    /// `None`: calls the account made without a key.
+    /// `None`: the whole account, every key together.
     pub key_id: Option<&'a str>,
     /// `None`: all buckets together.
     pub bucket: Option<&'a str>,
@@ -34,7 +34,8 @@ pub struct SeriesQuery<'a> {
 }
 
 impl<'a> SeriesQuery<'a> {
-    /// One of the dashboard's charts of `key_id` at `now`, all buckets together.
+    /// One of the dashboard's charts of `key_id` (or the whole account) at `now`, all buckets
+    /// together.
     pub fn chart(account_id: &'a str, key_id: Option<&'a str>, span: ChartSpan, now: DateTime<Utc>) -> Self {
         let (from, to) = span.range(now);
         SeriesQuery { account_id, key_id, bucket: None, granularity: span.granularity(), from, to }
@@ -91,7 +92,7 @@ impl UsageQueries {
     /// Allowed and limited requests per minute, hour or day, one point for every bucket from
     /// the one holding `from` up to `to`, zeros where nothing was recorded. Minute points older
     /// than 48 h and hour points older than 90 days are zeros too: retention deleted them.
-    pub async fn key_series(&self, query: &SeriesQuery<'_>) -> Result<Vec<SeriesPoint>, UsageError> {
+    pub async fn series(&self, query: &SeriesQuery<'_>) -> Result<Vec<SeriesPoint>, UsageError> {
         let step = query.granularity.millis();
         let from = query.granularity.floor_ms(query.from.timestamp_millis());
         let to = query.to.timestamp_millis();
@@ -102,17 +103,25 @@ impl UsageQueries {
         if points > MAX_SERIES_POINTS {
             return Err(UsageError::TooManyPoints { points, max: MAX_SERIES_POINTS });
         }
-        let bucket_filter = if query.bucket.is_some() { " AND bucket = $5" } else { "" };
+        // The optional filters take the placeholders after the three fixed ones, in this order.
+        let filters: Vec<(&str, &str)> = [("key_id", query.key_id), ("bucket", query.bucket)]
+            .into_iter()
+            .filter_map(|(column, value)| Some((column, value?)))
+            .collect();
+        let filter_sql: String = filters
+            .iter()
+            .enumerate()
+            .map(|(i, (column, _))| format!(" AND {column} = ${}", i + 4))
+            .collect();
         let sql = format!(
             "SELECT bucket_start, CAST(SUM(requests) AS BIGINT), CAST(SUM(limited) AS BIGINT) FROM {} \
-             WHERE account_id = $1 AND key_id = $2 AND bucket_start >= $3 AND bucket_start < $4{bucket_filter} \
+             WHERE account_id = $1 AND bucket_start >= $2 AND bucket_start < $3{filter_sql} \
              GROUP BY bucket_start",
             query.granularity.table()
         );
-        let mut select =
-            sqlx::query(&sql).bind(query.account_id).bind(query.key_id.unwrap_or("")).bind(from).bind(to);
-        if let Some(bucket) = query.bucket {
-            select = select.bind(bucket);
+        let mut select = sqlx::query(&sql).bind(query.account_id).bind(from).bind(to);
+        for (_, value) in filters {
+            select = select.bind(value);
         }
         let mut recorded = BTreeMap::new();
         for row in select.fetch_all(self.db.pool()).await? {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use secrecy::ExposeSecret;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::helpers::*;
 
@@ -55,16 +55,23 @@ async fn the_usage_page_and_its_csv_show_what_the_gateway_counted_for_this_accou
         }
     })
     .await;
-    assert_eq!(report["selected_key"], mine.key.id.as_str());
+    let allowed_per_minute = |report: &Value| {
+        let minutes = report["charts"][0]["points"].as_array().unwrap().clone();
+        assert_eq!(minutes.len(), 60);
+        minutes.iter().map(|point| point["allowed"].as_u64().unwrap()).sum::<u64>()
+    };
+    assert_eq!(report["selected_key"], Value::Null, "the whole account first");
     assert_eq!(report["table"].as_array().unwrap().len(), 1, "{report}");
-    let minutes = report["charts"][0]["points"].as_array().unwrap();
-    assert_eq!(minutes.len(), 60);
-    assert_eq!(minutes.iter().map(|point| point["allowed"].as_u64().unwrap()).sum::<u64>(), 2);
+    assert_eq!(allowed_per_minute(&report), 2, "the account's calls, not the other account's");
+    let one_key: Value =
+        call_function(&app, "load_usage", &[("key_id", mine.key.id.as_str())]).await.json().await.unwrap();
+    assert_eq!((&one_key["selected_key"], allowed_per_minute(&one_key)), (&json!(mine.key.id), 2));
 
-    // Another account's key id falls back to this account's own key.
+    // Another account's key id falls back to the whole account.
     let asked_for_theirs: Value =
         call_function(&app, "load_usage", &[("key_id", theirs.key.id.as_str())]).await.json().await.unwrap();
-    assert_eq!(asked_for_theirs["selected_key"], mine.key.id.as_str());
+    assert_eq!(asked_for_theirs["selected_key"], Value::Null);
+    assert_eq!(allowed_per_minute(&asked_for_theirs), 2);
     assert!(!asked_for_theirs.to_string().contains("theirs"));
 
     let csv = app.get(&format!("/usage/export.csv?what=keys&key={}", theirs.key.id)).await;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
+use secrecy::ExposeSecret;
 use serde_json::Value;
 use services::Database;
 use usage::{Counts, UsageQueries};
@@ -65,7 +66,7 @@ async fn refusals_are_charted_under_the_bucket_that_refused_them() {
     app.sign_up("ada@example.com").await;
     let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
     let created = app.services.keys.create(&user, "CI", None, Default::default()).await.unwrap();
-    let key = secrecy::ExposeSecret::expose_secret(&created.secret).to_owned();
+    let key = created.secret.expose_secret().to_owned();
     // Starter's burst admits 5 at once; the clock stands still, so 3 reads are refused by it.
     for _ in 0..8 {
         call(&app, "/v1/snapshots/s1", Some(&key)).await;
@@ -101,11 +102,38 @@ async fn a_graceful_shutdown_writes_the_counts_still_in_memory() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_usage_charts_show_the_whole_account_or_one_key() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let ada = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
+    let first = app.services.keys.create(&ada, "first", None, Default::default()).await.unwrap();
+    let second = app.services.keys.create(&ada, "second", None, Default::default()).await.unwrap();
+    read_n_times(&app, first.secret.expose_secret(), 3).await;
+    read_n_times(&app, second.secret.expose_secret(), 2).await;
+    wait_for_requests(&app, ada.account_id.as_deref().unwrap(), 5).await;
+
+    let charted = |key_id: String| {
+        let app = &app;
+        async move {
+            let fields = [("key_id", key_id.as_str())];
+            let report: Value = app.call(&app.browser, "load_usage", &fields).await.json().await.unwrap();
+            let hour = report["charts"][0]["points"].as_array().unwrap().clone();
+            (
+                report["selected_key"].clone(),
+                hour.iter().map(|point| point["allowed"].as_u64().unwrap()).sum::<u64>(),
+            )
+        }
+    };
+    assert_eq!(charted(String::new()).await, (Value::Null, 5), "by default, both keys together");
+    assert_eq!(charted(first.key.id.clone()).await, (Value::from(first.key.id), 3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usage_by_key_reports_each_key_of_the_callers_account_only() {
     let app = spawn_app().await;
     let (owner, first_id, first) = customer_with_key(&app).await;
     let second = app.services.keys.create(&owner, "second key", None, Default::default()).await.unwrap();
-    let second_secret = secrecy::ExposeSecret::expose_secret(&second.secret).to_owned();
+    let second_secret = second.secret.expose_secret().to_owned();
     let (other, _, other_key) = customer_with_key(&app).await;
     read_n_times(&app, &first, 3).await;
     read_n_times(&app, &second_secret, 2).await;

@@ -45,19 +45,19 @@ on_both_backends! {
             allowed("acct_a", Some("key_1"), "reads", -29 * DAY),
         ]).await;
 
-        let hour = queries.key_series(&SeriesQuery::chart("acct_a", Some("key_1"), ChartSpan::LastHour, at(NOW))).await.unwrap();
+        let hour = queries.series(&SeriesQuery::chart("acct_a", Some("key_1"), ChartSpan::LastHour, at(NOW))).await.unwrap();
         assert_eq!(hour.len(), 60);
         assert_eq!(hour[0].start, at(-29 * MINUTE));
         assert_eq!(hour[59].start, at(30 * MINUTE));
         assert!(hour.windows(2).all(|w| w[1].start - w[0].start == chrono::Duration::minutes(1)));
         assert_eq!(busy(&hour), vec![(0, 1, 1), (29, 1, 0), (59, 1, 0)]);
 
-        let two_days = queries.key_series(&SeriesQuery::chart("acct_a", Some("key_1"), ChartSpan::LastTwoDays, at(NOW))).await.unwrap();
+        let two_days = queries.series(&SeriesQuery::chart("acct_a", Some("key_1"), ChartSpan::LastTwoDays, at(NOW))).await.unwrap();
         assert_eq!(two_days.len(), 48);
         assert_eq!(two_days[0].start, at(-47 * HOUR));
         assert_eq!(busy(&two_days), vec![(0, 1, 0), (46, 2, 1), (47, 2, 0)]);
 
-        let month = queries.key_series(&SeriesQuery::chart("acct_a", Some("key_1"), ChartSpan::LastThirtyDays, at(NOW))).await.unwrap();
+        let month = queries.series(&SeriesQuery::chart("acct_a", Some("key_1"), ChartSpan::LastThirtyDays, at(NOW))).await.unwrap();
         assert_eq!(month.len(), 30);
         assert_eq!(month[0].start, at(-29 * DAY - 12 * HOUR));
         assert_eq!(busy(&month), vec![(0, 1, 0), (27, 1, 0), (29, 4, 1)]);
@@ -71,14 +71,14 @@ on_both_backends! {
             allowed("acct_a", Some("key_1"), "scans", MINUTE),
         ]).await;
         let chart = SeriesQuery::chart("acct_a", Some("key_1"), ChartSpan::LastHour, at(NOW));
-        assert_eq!(busy(&queries.key_series(&chart).await.unwrap()), vec![(29, 2, 1), (30, 1, 0)]);
-        assert_eq!(busy(&queries.key_series(&chart.in_bucket("reads")).await.unwrap()), vec![(29, 1, 1)]);
-        assert_eq!(busy(&queries.key_series(&chart.in_bucket("scans")).await.unwrap()), vec![(29, 1, 0), (30, 1, 0)]);
-        let exports = queries.key_series(&chart.in_bucket("exports")).await.unwrap();
+        assert_eq!(busy(&queries.series(&chart).await.unwrap()), vec![(29, 2, 1), (30, 1, 0)]);
+        assert_eq!(busy(&queries.series(&chart.in_bucket("reads")).await.unwrap()), vec![(29, 1, 1)]);
+        assert_eq!(busy(&queries.series(&chart.in_bucket("scans")).await.unwrap()), vec![(29, 1, 0), (30, 1, 0)]);
+        let exports = queries.series(&chart.in_bucket("exports")).await.unwrap();
         assert_eq!((exports.len(), busy(&exports)), (60, vec![]));
     }
 
-    async fn a_chart_shows_one_key_of_one_account(db: Database) {
+    async fn a_chart_shows_one_key_or_the_whole_account_of_one_account(db: Database) {
         let queries = flushed(&db, &[
             allowed("acct_a", Some("key_1"), "reads", 0),
             allowed("acct_a", Some("key_2"), "reads", 0),
@@ -87,19 +87,21 @@ on_both_backends! {
             allowed("acct_b", Some("key_1"), "reads", 0),
         ]).await;
         let chart = |account, key| SeriesQuery::chart(account, key, ChartSpan::LastHour, at(NOW));
-        assert_eq!(busy(&queries.key_series(&chart("acct_a", Some("key_1"))).await.unwrap()), vec![(29, 1, 0)]);
-        assert_eq!(busy(&queries.key_series(&chart("acct_a", None)).await.unwrap()), vec![(29, 2, 0)]);
-        assert_eq!(busy(&queries.key_series(&chart("acct_c", Some("key_1"))).await.unwrap()), vec![]);
+        assert_eq!(busy(&queries.series(&chart("acct_a", Some("key_1"))).await.unwrap()), vec![(29, 1, 0)]);
+        let whole_account = chart("acct_a", None);
+        assert_eq!(busy(&queries.series(&whole_account).await.unwrap()), vec![(29, 4, 0)], "every row of the account");
+        assert_eq!(busy(&queries.series(&whole_account.in_bucket("reads")).await.unwrap()), vec![(29, 2, 0)]);
+        assert_eq!(busy(&queries.series(&chart("acct_c", Some("key_1"))).await.unwrap()), vec![]);
     }
 
     async fn a_chart_refuses_a_backwards_or_huge_range(db: Database) {
         let queries = UsageQueries::new(db);
         let backwards = SeriesQuery { from: at(NOW), to: at(0), ..SeriesQuery::chart("a", None, ChartSpan::LastHour, at(NOW)) };
-        assert!(matches!(queries.key_series(&backwards).await, Err(UsageError::InvalidRange)));
+        assert!(matches!(queries.series(&backwards).await, Err(UsageError::InvalidRange)));
         let huge = SeriesQuery { from: at(-365 * DAY), ..backwards };
-        assert!(matches!(queries.key_series(&huge).await, Err(UsageError::TooManyPoints { .. })));
+        assert!(matches!(queries.series(&huge).await, Err(UsageError::TooManyPoints { .. })));
         let empty = SeriesQuery { from: at(0), to: at(0), ..backwards };
-        assert_eq!(queries.key_series(&empty).await.unwrap(), vec![]);
+        assert_eq!(queries.series(&empty).await.unwrap(), vec![]);
     }
 
     async fn per_key_totals_and_month_to_date_cover_the_range(db: Database) {
