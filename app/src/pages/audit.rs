@@ -102,7 +102,7 @@ fn AuditTable(rows: Vec<AuditRow>, all_accounts: bool) -> impl IntoView {
                 <th scope="col">"When"</th>
                 {all_accounts.then(|| view! { <th scope="col">"Account"</th> })}
                 <th scope="col">"Who"</th><th scope="col">"What"</th><th scope="col">"Target"</th>
-                <th scope="col">"Before"</th><th scope="col">"After"</th><th scope="col">"Reason"</th>
+                <th scope="col">"Change"</th><th scope="col">"Reason"</th>
             </tr></thead>
             <tbody>{rows.into_iter().map(|row| {
                 let action = row.action.clone();
@@ -118,8 +118,7 @@ fn AuditTable(rows: Vec<AuditRow>, all_accounts: bool) -> impl IntoView {
                     <td>{row.actor}</td>
                     <td>{action_label(&row.action)}<div class="muted mono">{row.action}</div></td>
                     <Target id=row.target label=row.target_label />
-                    <td>{row.before.unwrap_or_default()}</td>
-                    <td>{row.after.unwrap_or_default()}</td>
+                    <Change before=row.before after=row.after />
                     <td>{row.reason.unwrap_or_default()}</td>
                 </tr>
                 }
@@ -133,6 +132,16 @@ fn AuditTable(rows: Vec<AuditRow>, all_accounts: bool) -> impl IntoView {
 fn date_over_hour(at: &str) -> impl IntoView + use<> {
     let (date, hour) = at.split_once(' ').unwrap_or((at, ""));
     view! { {date.to_owned()}<br />{hour.to_owned()} }
+}
+
+/// The value before and after, one above the other: one column leaves the table room to fit
+/// a desktop window with its reason in view.
+#[component]
+fn Change(before: Option<String>, after: Option<String>) -> impl IntoView {
+    let line = |label: &'static str, value: Option<String>| {
+        value.map(|value| view! { <div><span class="muted">{label}</span>{value}</div> })
+    };
+    view! { <td class="change">{line("Before: ", before)}{line("After: ", after)}</td> }
 }
 
 /// A target by its current name where it has one, its id kept as a tooltip; otherwise the id.
