@@ -56,6 +56,10 @@ test("keys, live gauges and charts, rotation, revocation, billing and an upgrade
   await dialog.getByRole("button", { name: "Copy" }).click();
   await expect(dialog.getByRole("status")).toHaveText("Copied");
   expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
+  // The dialog says how to try the key (run below, once the usage counts are checked).
+  const tryIt = dialog.getByTestId("try-the-key");
+  await expect(tryIt).toHaveText(`curl -H "Authorization: Bearer $API_KEY" ${new URL(page.url()).origin}/v1/limits`);
+  const tryUrl = (await tryIt.textContent())!.split(" ").pop()!;
   await dialog.getByRole("button", { name: "I have stored it" }).click();
   await shot("keys");
 
@@ -86,6 +90,9 @@ test("keys, live gauges and charts, rotation, revocation, billing and an upgrade
   await page.mouse.move(minuteChart.x + minuteChart.width * 0.97, minuteChart.y + minuteChart.height / 2);
   await expect(page.getByText(/^Allowed\s*6$/)).toBeVisible();
   await shot("usage");
+  const tried = await request.get(tryUrl, { headers: { Authorization: `Bearer ${secret}` } });
+  expect(tried.status()).toBe(200);
+  expect(await tried.json()).toHaveProperty("buckets");
 
   // Rotate with an hour's grace: both secrets work, and the page says when the old one was last used.
   await navigate(page, "Keys");

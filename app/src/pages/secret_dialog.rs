@@ -19,6 +19,9 @@ pub(crate) fn OneTimeSecretDialog(
     /// Said above the secret: that it is shown only now, and what to do with it.
     warning: &'static str,
     done_label: &'static str,
+    /// Shown below the secret: how to use it.
+    #[prop(optional)]
+    children: Option<Children>,
 ) -> impl IntoView {
     let dialog = NodeRef::<Dialog>::new();
     // Whether the last copy reached the clipboard; none yet for this secret.
@@ -64,6 +67,7 @@ pub(crate) fn OneTimeSecretDialog(
                     None => "",
                 }}</p>
                 <p class="muted">{move || shown.get().map(|s| s.about).unwrap_or_default()}</p>
+                {children.map(|children| children())}
             </div>
             <div class="dialog-actions">
                 <button type="button" class="btn btn-primary" on:click=close>{done_label}</button>

@@ -128,8 +128,27 @@ pub fn KeysPage() -> impl IntoView {
             title="Copy your new secret"
             warning="This is the only time it is shown. Store it somewhere safe now; keystile keeps only a fingerprint of it."
             done_label="I have stored it"
-        />
+        >
+            <TryTheKey />
+        </OneTimeSecretDialog>
     }
+}
+
+/// How to call the API with a new key: `GET /v1/limits` lists the key's limits and costs
+/// nothing. The gateway answers at the dashboard's own address; the secret stays out of the
+/// command, read from a variable.
+#[component]
+fn TryTheKey() -> impl IntoView {
+    let origin = RwSignal::new(String::new());
+    Effect::new(move |_| origin.set(window().location().origin().unwrap_or_default()));
+    view! {
+        <p class="muted">"Try it with the secret in API_KEY: this call lists the key's limits and costs nothing."</p>
+        <pre class="snippet"><code data-testid="try-the-key">{move || try_command(&origin.get())}</code></pre>
+    }
+}
+
+fn try_command(origin: &str) -> String {
+    format!("curl -H \"Authorization: Bearer $API_KEY\" {origin}/v1/limits")
 }
 
 #[component]
