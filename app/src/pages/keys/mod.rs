@@ -1,5 +1,5 @@
 //! The Keys page: every key of the account, create (the secret shown once, with a copy
-//! button), rename, restrict (read only, allowed addresses), rotate with a grace period, revoke
+//! button and a command to try it), rename, restrict (read only, allowed addresses), rotate with a grace period, revoke
 //! after typing the key's name.
 //!
 //! Creating and rotating need JavaScript: the secret arrives in the call's response and lives
