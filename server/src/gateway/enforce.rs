@@ -65,7 +65,7 @@ async fn gate(gateway: Gateway, mut request: Request, next: Next, request_id: &s
     if let Some(refused) =
         key.as_deref().and_then(|key| outside_restrictions(key, request.method().as_str(), ip))
     {
-        meter.limited(usage::RESTRICTED);
+        meter.restricted();
         return problems::key_restricted(&refused, type_base, request_id);
     }
     prepare_upstream_request(&mut request, key.clone(), route);
@@ -194,8 +194,8 @@ pub fn request_id() -> String {
     format!("req_{}{:x}", *PREFIX, NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
-/// Counts a keyed request: its usage (admitted or limited) and, when admitted, the key's last
-/// use. Anonymous calls belong to no account and are not counted.
+/// Counts a keyed request: its usage (admitted or limited) and the key's last use. Anonymous
+/// calls belong to no account and are not counted.
 struct Meter<'a> {
     gateway: &'a Gateway,
     key: Option<&'a ResolvedKey>,
@@ -210,17 +210,29 @@ impl Meter<'_> {
     /// that is not metered. The rollups' cost is then exactly what the plan-wide buckets were
     /// charged, which a restart restores them from (`crate::restore`).
     fn admitted(&self, cost: u64) {
-        if let Some(key) = self.key {
-            self.gateway.key_uses.record(&key.key_id, key.via_previous, self.at, self.from);
-        }
+        self.key_used();
         let metered = self.route.is_none_or(|route| route.metered);
         self.count(Outcome::Allowed, if metered { cost } else { 0 }, None);
     }
 
     /// A refused request charged nothing, so it counts with no cost, under the bucket that
-    /// refused it.
+    /// refused it. It is still a use of the key: a client that gets only 429s is still calling,
+    /// and a rotation's old secret must not look idle while its caller is being limited.
     fn limited(&self, refused_by: &str) {
+        self.key_used();
         self.count(Outcome::Limited, 0, Some(refused_by));
+    }
+
+    /// A call from outside the key's allowed addresses or methods: counted, but not a use, so
+    /// the key's "last used from" only ever names an address it is allowed from.
+    fn restricted(&self) {
+        self.count(Outcome::Limited, 0, Some(usage::RESTRICTED));
+    }
+
+    fn key_used(&self) {
+        if let Some(key) = self.key {
+            self.gateway.key_uses.record(&key.key_id, key.via_previous, self.at, self.from);
+        }
     }
 
     /// Counts under `bucket`, else under the route's category bucket.

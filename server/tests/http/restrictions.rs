@@ -176,6 +176,36 @@ async fn unreadable_restrictions_are_refused_and_change_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_call_is_a_use_of_the_key_and_a_call_from_outside_its_addresses_is_not() {
+    let app = spawn_behind_proxy().await;
+    app.sign_up("ada@example.com").await;
+    let (_, secret) = create_key(&app, json!({ "allowed_ips": ["198.51.100.0/24"] })).await;
+    // Starter's burst admits 5 at once and the clock barely moves, so the sixth is refused.
+    for _ in 0..5 {
+        assert_status(
+            &request(&app, Method::GET, "/v1/snapshots", &secret, "198.51.100.7").await,
+            StatusCode::OK,
+        );
+    }
+    app.clock.advance(chrono::Duration::milliseconds(1));
+    let limited = request(&app, Method::GET, "/v1/snapshots", &secret, "198.51.100.8").await;
+    assert_status(&limited, StatusCode::TOO_MANY_REQUESTS);
+    app.clock.advance(chrono::Duration::milliseconds(1));
+    let outside = request(&app, Method::GET, "/v1/snapshots", &secret, "203.0.113.9").await;
+    assert_status(&outside, StatusCode::FORBIDDEN);
+
+    // All three land in one flush; the latest use is the limited call, not the forbidden one.
+    eventually(std::time::Duration::from_secs(5), || async {
+        let listed: Value = app.keys_api(Method::GET, "/v1/keys", None).await.json().await.unwrap();
+        match listed[0]["last_used_from"].as_str() {
+            Some("198.51.100.8") => Ok(()),
+            _ => Err(format!("the limited call is not the last use: {listed}")),
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_keys_page_shows_where_each_secret_was_last_used() {
     let app = spawn_behind_proxy().await;
     app.sign_up("ada@example.com").await;
