@@ -90,6 +90,11 @@ test("keys, live gauges and charts, rotation, revocation, billing and an upgrade
   await page.mouse.move(minuteChart.x + minuteChart.width * 0.97, minuteChart.y + minuteChart.height / 2);
   await expect(page.getByText(/^Allowed\s*6$/)).toBeVisible();
   await shot("usage");
+  // The table's key name opens that key's own charts.
+  await page.getByRole("row", { name: /Backend/ }).getByRole("link", { name: "Backend" }).click();
+  await expect(page).toHaveURL(/\/usage\?key=key_/);
+  await expect(page.getByLabel("Key")).toHaveValue(/^key_/);
+  await expect(lastHour).toContainText("6 allowed");
   const tried = await request.get(tryUrl, { headers: { Authorization: `Bearer ${secret}` } });
   expect(tried.status()).toBe(200);
   expect(await tried.json()).toHaveProperty("buckets");

@@ -147,7 +147,8 @@ fn KeyTable(live: RwSignal<UsageReport>) -> impl IntoView {
                         }
                         rows.into_iter().map(|row| view! {
                             <tr data-key=row.key_id.clone()>
-                                <td>{row.name}</td>
+                                // The key's own charts, all buckets.
+                                <td><a href=format!("/usage?key={}", row.key_id)>{row.name}</a></td>
                                 <td>{thousands(row.requests)}</td>
                                 <td>{thousands(row.limited)}</td>
                                 <td>{thousands(row.cost)}</td>
