@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use super::DataTable;
+use super::{DataTable, date_over_hour};
 use crate::audit_log::{AUDIT_PAGE, AuditRow, list_audit};
 
 #[component]
@@ -125,13 +125,6 @@ fn AuditTable(rows: Vec<AuditRow>, all_accounts: bool) -> impl IntoView {
             }).collect_view()}</tbody>
         </DataTable>
     }
-}
-
-/// "2026-12-05 19:14:14 UTC" as its date over its hour, so the column stays narrow enough for
-/// the whole table to fit a desktop window.
-fn date_over_hour(at: &str) -> impl IntoView + use<> {
-    let (date, hour) = at.split_once(' ').unwrap_or((at, ""));
-    view! { {date.to_owned()}<br />{hour.to_owned()} }
 }
 
 /// The value before and after, one above the other: one column leaves the table room to fit

@@ -177,6 +177,15 @@ where
     });
 }
 
+/// "2026-12-05 19:14 UTC" as its date over its hour, so a table's time columns stay narrow
+/// enough for the whole table to fit a desktop window; a word such as "Never" stays as it is.
+pub(crate) fn date_over_hour(at: &str) -> AnyView {
+    match at.split_once(' ') {
+        Some((date, hour)) => view! { {date.to_owned()}<br />{hour.to_owned()} }.into_any(),
+        None => at.to_owned().into_any(),
+    }
+}
+
 /// `2026-11-24T12:00:00Z` → `2026-11-24 12:00 UTC`: how tables show an instant.
 pub(crate) fn short_time(iso: &str) -> String {
     match (iso.get(..10), iso.get(11..16)) {

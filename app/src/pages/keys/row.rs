@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use super::KeyActions;
 use crate::keys::{ACCESS_CHOICES, EXPIRY_CHOICES, GRACE_PERIODS, KeyView, SetKeyDisabled};
-use crate::pages::{SubmitButton, short_time};
+use crate::pages::{SubmitButton, date_over_hour, short_time};
 
 /// The access choice and the address list, as the create and restrict forms both ask them.
 #[component]
@@ -91,19 +91,19 @@ pub(super) fn KeyRow(
             <th scope="row">{key.name.clone()}{summary}</th>
             <td class="mono">{format!("{}…", key.start)}</td>
             <td>
-                <span class="when">{short_time(&key.created_at)}</span>
+                <span class="when">{date_over_hour(&short_time(&key.created_at))}</span>
                 {key.created_by.clone().map(|email| view! { <div class="muted">{format!("by {email}")}</div> })}
             </td>
             <td>
-                <span class="when">{key.last_used_at.as_deref().map_or("Never".to_owned(), short_time)}</span>
+                <span class="when">{date_over_hour(&key.last_used_at.as_deref().map_or("Never".to_owned(), short_time))}</span>
                 {key.last_used_from.clone().map(|address| view! { <div class="muted mono">{format!("from {address}")}</div> })}
             </td>
             <td>
-                <span class="when">{key.expires_at.as_deref().map_or("Never".to_owned(), short_time)}</span>
+                <span class="when">{date_over_hour(&key.expires_at.as_deref().map_or("Never".to_owned(), short_time))}</span>
                 {key.expires_soon.then(|| view! { <div><span class="badge badge-expiring">"Expires soon"</span></div> })}
             </td>
             <td>{status}</td>
-            {(!read_only).then(|| view! { <td>
+            {(!read_only).then(|| view! { <td class="row-actions">
                 {errors}
                 <details node_ref=renaming>
                     <summary class="btn btn-small">"Rename…"<span class="sr-only">{format!(" {name}")}</span></summary>
