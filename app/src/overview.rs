@@ -35,6 +35,8 @@ pub struct MonthView {
     pub quota: Option<u64>,
     /// When the quota runs out at the current rate ("Nov 27"), if before the month ends.
     pub runs_out_on: Option<String>,
+    /// Said above the page once the quota is 80 % used, and when it is used up.
+    pub quota_warning: Option<String>,
     /// The month's projected bill and pricing tier, when the policy prices usage.
     pub bill: Option<BillView>,
 }
@@ -177,7 +179,28 @@ pub(crate) mod ssr {
             projected: at_this_pace(quota_used.unwrap_or(requests_to_date), start, end, now),
             quota: monthly.map(|(_, limit)| limit),
             runs_out_on: monthly.and_then(|(used, limit)| runs_out(used, limit, start, end, now)),
+            quota_warning: monthly.and_then(|(used, limit)| quota_warning(used, limit, end)),
             bill,
+        })
+    }
+
+    /// From 80 % of the quota on, how much is used and when it renews; used up, that calls are
+    /// refused until then. Quota units, like the gauge.
+    fn quota_warning(used: u64, limit: u64, renews: DateTime<Utc>) -> Option<String> {
+        let renews = renews.format("%b %-d");
+        if used >= limit {
+            return Some(format!(
+                "This month's quota of {} is used up: API calls get 429 until it renews on {renews}.",
+                numbers::thousands(limit)
+            ));
+        }
+        let percent = used.saturating_mul(100) / limit;
+        (percent >= 80).then(|| {
+            format!(
+                "{percent} % of this month's quota is used ({} of {}); it renews on {renews}.",
+                numbers::thousands(used),
+                numbers::thousands(limit)
+            )
         })
     }
 
@@ -214,6 +237,25 @@ pub(crate) mod ssr {
             assert_eq!(runs_out(4_000, 10_000, start, end, now).as_deref(), Some("Nov 26"));
             assert_eq!(runs_out(4_000, 100_000, start, end, now), None);
             assert_eq!(runs_out(0, 10_000, start, end, now), None);
+        }
+
+        #[test]
+        fn the_quota_warning_starts_at_80_percent_and_says_when_it_is_used_up() {
+            let renews = Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap();
+            assert_eq!(quota_warning(7_999, 10_000, renews), None);
+            assert_eq!(
+                quota_warning(8_000, 10_000, renews).as_deref(),
+                Some("80 % of this month's quota is used (8,000 of 10,000); it renews on Jan 1.")
+            );
+            let used_up =
+                "This month's quota of 10,000 is used up: API calls get 429 until it renews on Jan 1.";
+            assert_eq!(quota_warning(10_000, 10_000, renews).as_deref(), Some(used_up));
+            assert_eq!(
+                quota_warning(12_000, 10_000, renews).as_deref(),
+                Some(used_up),
+                "after a lower limit"
+            );
+            assert!(quota_warning(0, 0, renews).is_some_and(|warning| warning.contains("used up")));
         }
     }
 }

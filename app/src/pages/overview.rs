@@ -49,6 +49,11 @@ fn OverviewBody(overview: Overview) -> impl IntoView {
                     <a href="/keys">"Go to Keys"</a>
                 </div>
             }).collect_view()}
+            {move || live.read().month.quota_warning.clone().map(|warning| view! {
+                <div class="alert alert-warning" role="status" data-testid="quota-warning">
+                    {warning}" "<a href="/plan">"Compare plans"</a>
+                </div>
+            })}
             <div class="row">
                 <span class="badge badge-plan">{format!("{plan_name} plan")}</span>
                 <KeySelector keys selected_key />

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use secrecy::ExposeSecret;
+use services::accounts::Role;
 
 use crate::helpers::*;
 
@@ -44,6 +45,38 @@ async fn the_overview_shows_the_accounts_buckets_with_what_the_gateway_counted()
     let key_page = app.get(&format!("/?key={}", created.key.id)).await.text().await.unwrap();
     let reads = gauge_text(&key_page, "reads").expect("a reads gauge for the key");
     assert!(reads.contains("3 of 60 used"), "{reads}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_warns_from_80_percent_of_the_quota_and_when_it_is_used_up() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
+    let account_id = user.account_id.clone().unwrap();
+    let admin = app.services.accounts.create_operator("admin@keystile.example", PASSWORD.into(), Role::Admin);
+    let admin = admin.await.unwrap();
+    app.services.accounts.set_override(&admin, &account_id, policy::MONTHLY, Some(10)).await.unwrap();
+    let secret = app.new_key(&user, "CI").await;
+    let warning = || async {
+        let page = app.get("/").await.text().await.unwrap();
+        text_after(&page, r#"data-testid="quota-warning""#, "")
+    };
+    let read = async |times: usize| {
+        for _ in 0..times {
+            // Under Starter's burst of 5 a second.
+            app.clock.advance(chrono::Duration::milliseconds(250));
+            browser().get(app.url("/v1/snapshots")).bearer_auth(&secret).send().await.unwrap();
+        }
+    };
+
+    read(7).await;
+    assert_eq!(warning().await, None, "70 % used");
+    read(1).await;
+    let warned = warning().await.expect("a warning at 80 %");
+    assert!(warned.starts_with("80 % of this month's quota is used (8 of 10); it renews on "), "{warned}");
+    read(2).await;
+    let used_up = warning().await.expect("a warning when used up");
+    assert!(used_up.starts_with("This month's quota of 10 is used up: API calls get 429"), "{used_up}");
 }
 
 /// The value of the stat labelled `label`.
