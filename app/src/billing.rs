@@ -118,10 +118,15 @@ pub(crate) mod ssr {
                     || "No spend cap".to_owned(),
                     |cents| format!("{} a month", money(cents, currency)),
                 ),
-                reached: matches!((cap, spent_cents), (Some(cap), Some(spent)) if spent >= cap),
+                reached: cap_reached(cap, spent_cents),
                 can_change: user.role == Role::Owner && policy.spend_cap.account_may_set,
             },
         })
+    }
+
+    /// Whether the month's fees have reached the account's spend cap, as the gateway refuses.
+    pub(crate) fn cap_reached(cap_cents: Option<u64>, spent_cents: Option<u64>) -> bool {
+        matches!((cap_cents, spent_cents), (Some(cap), Some(spent)) if spent >= cap)
     }
 
     /// The account's billing month priced from its usage so far (with its fees in cents, when

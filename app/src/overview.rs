@@ -37,6 +37,8 @@ pub struct MonthView {
     pub runs_out_on: Option<String>,
     /// Said above the page once the quota is 80 % used, and when it is used up.
     pub quota_warning: Option<String>,
+    /// The month's fees have reached the account's spend cap: API calls get 429.
+    pub spend_cap_reached: bool,
     /// The month's projected bill and pricing tier, when the policy prices usage.
     pub bill: Option<BillView>,
 }
@@ -169,9 +171,10 @@ pub(crate) mod ssr {
             .map_err(internal)?;
         let requests_to_date = counts.allowed();
         let quota_used = monthly.map(|(used, _)| used);
-        let bill = crate::billing::ssr::priced_month(services, account)
-            .await?
-            .map(|(priced, _)| BillView { tier: priced.tier, projected_total: priced.projected_total });
+        let priced = crate::billing::ssr::priced_month(services, account).await?;
+        let spent_cents = priced.as_ref().and_then(|(_, spent_cents)| *spent_cents);
+        let bill =
+            priced.map(|(priced, _)| BillView { tier: priced.tier, projected_total: priced.projected_total });
         Ok(MonthView {
             period: format!("{} – {}", start.format("%b %-d"), end.format("%b %-d")),
             requests_to_date,
@@ -180,6 +183,7 @@ pub(crate) mod ssr {
             quota: monthly.map(|(_, limit)| limit),
             runs_out_on: monthly.and_then(|(used, limit)| runs_out(used, limit, start, end, now)),
             quota_warning: monthly.and_then(|(used, limit)| quota_warning(used, limit, end)),
+            spend_cap_reached: crate::billing::ssr::cap_reached(account.spend_cap_cents, spent_cents),
             bill,
         })
     }

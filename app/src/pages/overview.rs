@@ -49,6 +49,12 @@ fn OverviewBody(overview: Overview) -> impl IntoView {
                     <a href="/keys">"Go to Keys"</a>
                 </div>
             }).collect_view()}
+            {move || live.read().month.spend_cap_reached.then(|| view! {
+                <div class="alert alert-warning" role="status" data-testid="spend-cap-reached">
+                    "This month's fees have reached your spend cap: API calls get 429 until it is raised or the month ends. "
+                    <a href="/billing">"Go to Billing"</a>
+                </div>
+            })}
             {move || live.read().month.quota_warning.clone().map(|warning| view! {
                 <div class="alert alert-warning" role="status" data-testid="quota-warning">
                     {warning}" "<a href="/plan">"Compare plans"</a>

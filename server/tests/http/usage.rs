@@ -195,9 +195,15 @@ async fn an_account_at_its_spend_cap_gets_429_until_the_cap_is_raised() {
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["code"], "spend_cap_exceeded", "{body}");
     assert!(body["detail"].as_str().unwrap().contains("$50.00"), "{body}");
+    // The owner's Overview says why every call is refused.
+    app.log_in(&owner.email, PASSWORD, "/").await;
+    let says_so =
+        || async { app.get("/").await.text().await.unwrap().contains(r#"data-testid="spend-cap-reached""#) };
+    assert!(says_so().await);
 
     app.services.accounts.set_spend_cap(&owner, Some(20_000)).await.unwrap();
     assert_ne!(call(&app, "/v1/snapshots/s1", Some(&key)).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(!says_so().await, "a raised cap leaves nothing to say");
 }
 
 /// The monthly quota and the daily cap used, as `GET /v1/limits` reports them.
