@@ -115,7 +115,7 @@ fn AuditTable(rows: Vec<AuditRow>, all_accounts: bool) -> impl IntoView {
                 <tr data-action=action>
                     <td class="when">{date_over_hour(&row.at)}</td>
                     {all_accounts.then(|| view! { <td>{account}</td> })}
-                    <td>{row.actor}</td>
+                    <td>{breakable_email(row.actor)}</td>
                     <td>{action_label(&row.action)}<div class="muted mono">{row.action}</div></td>
                     <Target id=row.target label=row.target_label />
                     <Change before=row.before after=row.after />
@@ -124,6 +124,15 @@ fn AuditTable(rows: Vec<AuditRow>, all_accounts: bool) -> impl IntoView {
                 }
             }).collect_view()}</tbody>
         </DataTable>
+    }
+}
+
+/// An email address that may wrap after its `@` when the column is narrow (other text as is),
+/// so a long address does not push the log past a desktop window.
+fn breakable_email(text: String) -> AnyView {
+    match text.split_once('@') {
+        Some((local, domain)) => view! { {format!("{local}@")}<wbr />{domain.to_owned()} }.into_any(),
+        None => text.into_any(),
     }
 }
 
@@ -141,7 +150,7 @@ fn Change(before: Option<String>, after: Option<String>) -> impl IntoView {
 #[component]
 fn Target(id: Option<String>, label: Option<String>) -> impl IntoView {
     match label {
-        Some(label) => view! { <td title=id>{label}</td> }.into_any(),
+        Some(label) => view! { <td title=id>{breakable_email(label)}</td> }.into_any(),
         None => view! { <td class="mono id">{id.unwrap_or_default()}</td> }.into_any(),
     }
 }
