@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use super::{DataTable, date_over_hour};
+use super::{DataTable, breakable_email, date_over_hour};
 use crate::audit_log::{AUDIT_PAGE, AuditRow, list_audit};
 
 #[component]
@@ -124,15 +124,6 @@ fn AuditTable(rows: Vec<AuditRow>, all_accounts: bool) -> impl IntoView {
                 }
             }).collect_view()}</tbody>
         </DataTable>
-    }
-}
-
-/// An email address that may wrap after its `@` when the column is narrow (other text as is),
-/// so a long address does not push the log past a desktop window.
-fn breakable_email(text: String) -> AnyView {
-    match text.split_once('@') {
-        Some((local, domain)) => view! { {format!("{local}@")}<wbr />{domain.to_owned()} }.into_any(),
-        None => text.into_any(),
     }
 }
 

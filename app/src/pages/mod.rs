@@ -186,6 +186,15 @@ pub(crate) fn date_over_hour(at: &str) -> AnyView {
     }
 }
 
+/// An email address that may wrap after its `@` when its column is narrow (other text as is),
+/// so a long address does not push a table past a desktop window.
+pub(crate) fn breakable_email(text: String) -> AnyView {
+    match text.split_once('@') {
+        Some((local, domain)) => view! { {format!("{local}@")}<wbr />{domain.to_owned()} }.into_any(),
+        None => text.into_any(),
+    }
+}
+
 /// `2026-11-24T12:00:00Z` → `2026-11-24 12:00 UTC`: how tables show an instant.
 pub(crate) fn short_time(iso: &str) -> String {
     match (iso.get(..10), iso.get(11..16)) {

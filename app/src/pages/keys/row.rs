@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use super::KeyActions;
 use crate::keys::{ACCESS_CHOICES, EXPIRY_CHOICES, GRACE_PERIODS, KeyView, SetKeyDisabled};
-use crate::pages::{SubmitButton, date_over_hour, short_time};
+use crate::pages::{SubmitButton, breakable_email, date_over_hour, short_time};
 
 /// The access choice and the address list, as the create and restrict forms both ask them.
 #[component]
@@ -92,7 +92,7 @@ pub(super) fn KeyRow(
             <td class="mono">{format!("{}…", key.start)}</td>
             <td>
                 <span class="when">{date_over_hour(&short_time(&key.created_at))}</span>
-                {key.created_by.clone().map(|email| view! { <div class="muted">{format!("by {email}")}</div> })}
+                {key.created_by.clone().map(|email| view! { <div class="muted">"by "{breakable_email(email)}</div> })}
             </td>
             <td>
                 <span class="when">{date_over_hour(&key.last_used_at.as_deref().map_or("Never".to_owned(), short_time))}</span>
