@@ -22,6 +22,8 @@ pub struct PlanView {
     pub self_service: bool,
     /// Where to ask for a plan arranged with the operator (the policy's upgrade URL).
     pub contact_url: Option<String>,
+    /// How this month's pace compares with the plan's monthly quota, once there is a pace.
+    pub pace: Option<String>,
 }
 
 #[server]
@@ -33,7 +35,8 @@ pub async fn list_plans() -> Result<Vec<PlanView>, AppError> {
     let account =
         services.accounts.account(&account_id).await.map_err(internal)?.ok_or(AppError::Forbidden)?;
     let policy = services.policy.get();
-    Ok(policy.plans().iter().map(|plan| ssr::view(&policy, plan, &account.plan_id)).collect())
+    let projected = ssr::projected_quota_units(&services, &account).await?;
+    Ok(policy.plans().iter().map(|plan| ssr::view(&policy, plan, &account.plan_id, projected)).collect())
 }
 
 #[server]
@@ -58,7 +61,33 @@ mod ssr {
 
     use super::PlanView;
 
-    pub fn view(policy: &Policy, plan: &Plan, current: &str) -> PlanView {
+    /// The quota units the account's month reaches at its pace so far: what the usage rollups
+    /// say the plan-wide buckets were charged, as the Overview projects it.
+    pub async fn projected_quota_units(
+        services: &services::Services,
+        account: &services::accounts::Account,
+    ) -> Result<u64, crate::AppError> {
+        let now = services.clock.now();
+        let (start, end) = limiter::billing_month(now, account.billing_anchor_day);
+        let this_minute_end = usage::Granularity::Minute.floor(now) + chrono::Duration::minutes(1);
+        let counts = usage::UsageQueries::new(services.db.clone())
+            .account_totals(&account.id, start, this_minute_end)
+            .await
+            .map_err(crate::auth::ssr::internal)?;
+        Ok(usage::at_this_pace(counts.cost, start, end, now))
+    }
+
+    /// "Fits this month's pace: about 786 of 10,000." or that the pace is above the quota.
+    pub(crate) fn pace(projected: u64, quota: Option<u64>) -> Option<String> {
+        let quota = quota.filter(|_| projected > 0)?;
+        Some(if projected <= quota {
+            format!("Fits this month's pace: about {} of {}.", thousands(projected), thousands(quota))
+        } else {
+            format!("This month's pace, about {}, is more than its quota.", thousands(projected))
+        })
+    }
+
+    pub fn view(policy: &Policy, plan: &Plan, current: &str, projected: u64) -> PlanView {
         let price = match (plan.price_cents, &policy.pricing) {
             (Some(0), _) => "Free".to_owned(),
             (Some(cents), _) => format!("${}/month", thousands(cents / 100)),
@@ -94,10 +123,34 @@ mod ssr {
             fixed_price: plan.price_cents.is_some(),
             self_service: plan.self_service,
             contact_url: policy.rejection.upgrade_url.clone(),
+            pace: pace(projected, plan.monthly_quota),
         }
     }
 
     fn rate(limit: &Limit) -> String {
         format!("per {}", limit.window_label())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::pace;
+
+        #[test]
+        fn the_pace_is_compared_with_a_quota_once_there_is_one() {
+            assert_eq!(
+                pace(786, Some(10_000)).as_deref(),
+                Some("Fits this month's pace: about 786 of 10,000.")
+            );
+            assert_eq!(
+                pace(10_000, Some(10_000)).as_deref(),
+                Some("Fits this month's pace: about 10,000 of 10,000.")
+            );
+            assert_eq!(
+                pace(12_400, Some(10_000)).as_deref(),
+                Some("This month's pace, about 12,400, is more than its quota.")
+            );
+            assert_eq!(pace(0, Some(10_000)), None, "no pace yet");
+            assert_eq!(pace(786, None), None, "no quota to compare with");
+        }
     }
 }

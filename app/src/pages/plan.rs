@@ -48,8 +48,18 @@ pub fn PlanPage() -> impl IntoView {
 
 #[component]
 fn PlanCard(plan: PlanView, change: ServerAction<ChangePlan>, can_switch: bool) -> impl IntoView {
-    let PlanView { id, name, description, price, fixed_price, limits, current, self_service, contact_url } =
-        plan;
+    let PlanView {
+        id,
+        name,
+        description,
+        price,
+        fixed_price,
+        limits,
+        current,
+        self_service,
+        contact_url,
+        pace,
+    } = plan;
     let heading = format!("plan-{id}");
     let labelled_by = heading.clone();
     let plan_attr = id.clone();
@@ -67,6 +77,7 @@ fn PlanCard(plan: PlanView, change: ServerAction<ChangePlan>, can_switch: bool) 
             <p class=price_class>{price}</p>
             <p class="muted">{description}</p>
             <ul>{limits.into_iter().map(|line| view! { <li>{line}</li> }).collect_view()}</ul>
+            {pace.map(|pace| view! { <p class="muted" data-testid="pace">{pace}</p> })}
             {switch}
         </section>
     }

@@ -36,6 +36,36 @@ async fn the_plan_page_lists_the_catalogue_with_the_current_plan_marked() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_plan_with_a_quota_says_whether_this_months_pace_fits_it() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let ada = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
+    let section = |page: &str, plan: &str| {
+        let start = page.find(&format!(r#"data-plan="{plan}""#)).unwrap();
+        page[start..][..page[start..].find("</section>").unwrap()].to_owned()
+    };
+    let page = app.get("/plan").await.text().await.unwrap();
+    assert!(!section(&page, "starter").contains("pace"), "no pace before any call");
+
+    let secret = app.new_key(&ada, "CI").await;
+    for _ in 0..3 {
+        browser().get(app.url("/v1/snapshots")).bearer_auth(&secret).send().await.unwrap();
+    }
+    crate::usage::wait_for_requests(&app, ada.account_id.as_deref().unwrap(), 3).await;
+    let now = limiter::Clock::now(&app.clock);
+    let (start, end) = limiter::billing_month(now, 1);
+    let projected = usage::at_this_pace(3, start, end, now);
+    let starter = section(&app.get("/plan").await.text().await.unwrap(), "starter");
+    let shown = starter
+        .split("Fits this month's pace: about ")
+        .nth(1)
+        .and_then(|rest| rest.split_once(" of 10,000."));
+    assert_eq!(shown.map(|(about, _)| about.replace(',', "")), Some(projected.to_string()), "{starter}");
+    let page = app.get("/plan").await.text().await.unwrap();
+    assert!(!section(&page, "business").contains("pace"), "no quota to compare with");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_plans_limits_apply_at_the_next_request_and_the_change_is_audited() {
     let app = spawn_app().await;
     app.sign_up("ada@example.com").await;
