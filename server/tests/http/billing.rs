@@ -9,12 +9,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-/// Signs up `email` in the test's browser and returns the user.
-async fn signed_up(app: &TestApp, email: &str) -> services::accounts::User {
-    app.sign_up(email).await;
-    app.services.accounts.user_by_email(email).await.unwrap().unwrap()
-}
-
 async fn call_function(app: &TestApp, function: &str, fields: &[(&str, &str)]) -> reqwest::Response {
     app.browser.post(app.url(&format!("/api/{function}"))).form(fields).send().await.unwrap()
 }
@@ -40,7 +34,7 @@ async fn the_usage_page_and_its_csv_show_what_the_gateway_counted_for_this_accou
     let app = spawn_app().await;
     let mallory = app.services.accounts.sign_up("mallory@example.com", PASSWORD.into(), "").await.unwrap();
     let theirs = app.services.keys.create(&mallory, "theirs", None, Default::default()).await.unwrap();
-    let ada = signed_up(&app, "ada@example.com").await;
+    let ada = app.signed_up("ada@example.com").await;
     let mine = app.services.keys.create(&ada, "mine, for CI", None, Default::default()).await.unwrap();
     for secret in [mine.secret.expose_secret(), mine.secret.expose_secret(), theirs.secret.expose_secret()] {
         browser().get(app.url("/v1/snapshots/s1")).bearer_auth(secret).send().await.unwrap();
@@ -87,7 +81,7 @@ async fn the_usage_page_and_its_csv_show_what_the_gateway_counted_for_this_accou
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_owner_sets_and_removes_the_spend_cap_and_bad_amounts_are_refused() {
     let app = spawn_app().await;
-    let ada = signed_up(&app, "ada@example.com").await;
+    let ada = app.signed_up("ada@example.com").await;
     let account_id = ada.account_id.clone().unwrap();
     let cap = || async { app.services.accounts.account(&account_id).await.unwrap().unwrap().spend_cap_cents };
 

@@ -152,6 +152,12 @@ impl TestApp {
         .await
     }
 
+    /// Signs up `email` in the test's browser and returns the new user.
+    pub async fn signed_up(&self, email: &str) -> services::accounts::User {
+        self.sign_up(email).await;
+        self.services.accounts.user_by_email(email).await.unwrap().unwrap()
+    }
+
     pub async fn log_in(&self, email: &str, password: &str, next: &str) -> Response {
         self.submit_form("log_in", "/login", &[("email", email), ("password", password), ("next", next)])
             .await

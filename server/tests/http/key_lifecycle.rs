@@ -165,8 +165,7 @@ async fn a_disabled_key_gets_401_until_it_is_enabled_and_can_be_rotated_meanwhil
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_expiring_within_a_week_are_flagged_on_the_keys_page_and_the_overview() {
     let app = spawn_app().await;
-    app.sign_up("ada@example.com").await;
-    let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
+    let user = app.signed_up("ada@example.com").await;
     let now = limiter::Clock::now(&app.clock);
     for (name, expires_in) in [
         ("Soon", chrono::Duration::days(3)),

@@ -24,8 +24,7 @@ pub(crate) fn gauge_text(page: &str, bucket: &str) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_overview_shows_the_accounts_buckets_with_what_the_gateway_counted() {
     let app = spawn_app().await;
-    app.sign_up("ada@example.com").await;
-    let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
+    let user = app.signed_up("ada@example.com").await;
     let created = app.services.keys.create(&user, "CI", None, Default::default()).await.unwrap();
     for _ in 0..3 {
         browser()
@@ -50,8 +49,7 @@ async fn the_overview_shows_the_accounts_buckets_with_what_the_gateway_counted()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_overview_warns_from_80_percent_of_the_quota_and_when_it_is_used_up() {
     let app = spawn_app().await;
-    app.sign_up("ada@example.com").await;
-    let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
+    let user = app.signed_up("ada@example.com").await;
     let account_id = user.account_id.clone().unwrap();
     let admin = app.services.accounts.create_operator("admin@keystile.example", PASSWORD.into(), Role::Admin);
     let admin = admin.await.unwrap();
@@ -87,8 +85,7 @@ fn stat_value(page: &str, label: &str) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_month_end_projection_counts_quota_units_not_exempt_calls() {
     let app = spawn_app().await;
-    app.sign_up("ada@example.com").await;
-    let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
+    let user = app.signed_up("ada@example.com").await;
     let secret = app.new_key(&user, "CI").await;
     // Three calls the quota counts, two it does not (the limits endpoint is exempt).
     for path in ["/v1/snapshots", "/v1/snapshots", "/v1/snapshots", "/v1/limits", "/v1/limits"] {
@@ -118,8 +115,7 @@ async fn the_month_end_projection_counts_quota_units_not_exempt_calls() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_overview_projects_the_months_bill_and_tier_as_billing_does() {
     let app = spawn_app().await;
-    app.sign_up("ada@example.com").await;
-    let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
+    let user = app.signed_up("ada@example.com").await;
     let secret = app.new_key(&user, "CI").await;
     // 15 requests in one minute, past the free 10: Starter's burst takes 5 a second.
     for _ in 0..3 {
@@ -149,8 +145,7 @@ async fn the_overview_projects_the_months_bill_and_tier_as_billing_does() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_months_requests_say_how_many_were_refused() {
     let app = spawn_app().await;
-    app.sign_up("ada@example.com").await;
-    let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
+    let user = app.signed_up("ada@example.com").await;
     let secret = app.new_key(&user, "CI").await;
     // Starter's burst admits 5 at once; the test clock stands still, so the rest get 429.
     let mut refused = 0;

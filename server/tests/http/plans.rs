@@ -38,8 +38,7 @@ async fn the_plan_page_lists_the_catalogue_with_the_current_plan_marked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_plan_with_a_quota_says_whether_this_months_pace_fits_it() {
     let app = spawn_app().await;
-    app.sign_up("ada@example.com").await;
-    let ada = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
+    let ada = app.signed_up("ada@example.com").await;
     let section = |page: &str, plan: &str| {
         let start = page.find(&format!(r#"data-plan="{plan}""#)).unwrap();
         page[start..][..page[start..].find("</section>").unwrap()].to_owned()
@@ -68,8 +67,7 @@ async fn each_plan_with_a_quota_says_whether_this_months_pace_fits_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_plans_limits_apply_at_the_next_request_and_the_change_is_audited() {
     let app = spawn_app().await;
-    app.sign_up("ada@example.com").await;
-    let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
+    let user = app.signed_up("ada@example.com").await;
     let key = app.new_key(&user, "CI").await;
     assert_eq!(monthly_limit(&app, &key).await, 10_000);
     app.clock.advance(chrono::Duration::seconds(1));

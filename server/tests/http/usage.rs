@@ -63,8 +63,7 @@ async fn rollups_equal_the_requests_sent_admitted_and_limited() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_are_charted_under_the_bucket_that_refused_them() {
     let app = spawn_app().await;
-    app.sign_up("ada@example.com").await;
-    let user = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
+    let user = app.signed_up("ada@example.com").await;
     let created = app.services.keys.create(&user, "CI", None, Default::default()).await.unwrap();
     let key = created.secret.expose_secret().to_owned();
     // Starter's burst admits 5 at once; the clock stands still, so 3 reads are refused by it.
@@ -104,8 +103,7 @@ async fn a_graceful_shutdown_writes_the_counts_still_in_memory() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_usage_charts_show_the_whole_account_or_one_key() {
     let app = spawn_app().await;
-    app.sign_up("ada@example.com").await;
-    let ada = app.services.accounts.user_by_email("ada@example.com").await.unwrap().unwrap();
+    let ada = app.signed_up("ada@example.com").await;
     let first = app.services.keys.create(&ada, "first", None, Default::default()).await.unwrap();
     let second = app.services.keys.create(&ada, "second", None, Default::default()).await.unwrap();
     read_n_times(&app, first.secret.expose_secret(), 3).await;
