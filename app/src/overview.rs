@@ -79,7 +79,7 @@ pub(crate) mod ssr {
     use services::Services;
     use services::accounts::Account;
     use services::gauges::{self, Subject};
-    use usage::{Granularity, UsageQueries, at_this_pace, pace_per_second};
+    use usage::{Counts, Granularity, UsageQueries, at_this_pace, pace_per_second};
 
     use super::{BillView, GaugeView, MonthView, Overview};
     use crate::AppError;
@@ -155,13 +155,16 @@ pub(crate) mod ssr {
         })
     }
 
-    /// Month to date from the usage rollups; the quota and its use from the monthly bucket's
-    /// peek (`monthly`: used, limit), the same figures the gateway enforces.
-    pub async fn month_view(
-        services: &Services,
-        account: &Account,
-        monthly: Option<(u64, u64)>,
-    ) -> Result<MonthView, AppError> {
+    /// The account's billing month so far: its bounds, now, and the usage rollups' totals up to
+    /// the end of the current minute.
+    pub(crate) struct MonthSoFar {
+        pub start: DateTime<Utc>,
+        pub end: DateTime<Utc>,
+        pub now: DateTime<Utc>,
+        pub counts: Counts,
+    }
+
+    pub(crate) async fn month_so_far(services: &Services, account: &Account) -> Result<MonthSoFar, AppError> {
         let now = services.clock.now();
         let (start, end) = limiter::billing_month(now, account.billing_anchor_day);
         let this_minute_end = Granularity::Minute.floor(now) + chrono::Duration::minutes(1);
@@ -169,6 +172,17 @@ pub(crate) mod ssr {
             .account_totals(&account.id, start, this_minute_end)
             .await
             .map_err(internal)?;
+        Ok(MonthSoFar { start, end, now, counts })
+    }
+
+    /// Month to date from the usage rollups; the quota and its use from the monthly bucket's
+    /// peek (`monthly`: used, limit), the same figures the gateway enforces.
+    pub async fn month_view(
+        services: &Services,
+        account: &Account,
+        monthly: Option<(u64, u64)>,
+    ) -> Result<MonthView, AppError> {
+        let MonthSoFar { start, end, now, counts } = month_so_far(services, account).await?;
         let requests_to_date = counts.allowed();
         let quota_used = monthly.map(|(used, _)| used);
         let priced = crate::billing::ssr::priced_month(services, account).await?;

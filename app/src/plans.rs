@@ -61,20 +61,15 @@ mod ssr {
 
     use super::PlanView;
 
-    /// The quota units the account's month reaches at its pace so far: what the usage rollups
-    /// say the plan-wide buckets were charged, as the Overview projects it.
+    /// The quota units the account's month reaches at its pace so far, from the units the usage
+    /// rollups counted (what the plan-wide buckets were charged; an admin's counter reset does
+    /// not lower it, so a plan is never shown as fitting a pace it would not).
     pub async fn projected_quota_units(
         services: &services::Services,
         account: &services::accounts::Account,
     ) -> Result<u64, crate::AppError> {
-        let now = services.clock.now();
-        let (start, end) = limiter::billing_month(now, account.billing_anchor_day);
-        let this_minute_end = usage::Granularity::Minute.floor(now) + chrono::Duration::minutes(1);
-        let counts = usage::UsageQueries::new(services.db.clone())
-            .account_totals(&account.id, start, this_minute_end)
-            .await
-            .map_err(crate::auth::ssr::internal)?;
-        Ok(usage::at_this_pace(counts.cost, start, end, now))
+        let month = crate::overview::ssr::month_so_far(services, account).await?;
+        Ok(usage::at_this_pace(month.counts.cost, month.start, month.end, month.now))
     }
 
     /// "Fits this month's pace: about 786 of 10,000." or that the pace is above the quota.
