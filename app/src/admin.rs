@@ -19,6 +19,27 @@ pub struct AccountListing {
     pub disabled: bool,
 }
 
+/// The console's last 24 hours: every account's API traffic summed, and the busiest accounts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayTraffic {
+    pub requests: u64,
+    pub limited: u64,
+    /// How many accounts called the API.
+    pub accounts: usize,
+    /// At most [`BUSIEST_SHOWN`], the most requests first.
+    pub busiest: Vec<BusyAccount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BusyAccount {
+    pub account: AccountListing,
+    pub requests: u64,
+    pub limited: u64,
+}
+
+/// How many of the busiest accounts the console lists.
+pub const BUSIEST_SHOWN: usize = 10;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdminAccount {
     pub id: String,
@@ -88,6 +109,20 @@ pub(crate) fn whole_number(text: &str, what: &str) -> Result<Option<u64>, AppErr
     text.parse().map(Some).map_err(|_| AppError::Invalid(format!("{what} is a whole number.")))
 }
 
+/// An account as the console lists it, its plan by name.
+#[cfg(feature = "ssr")]
+fn listing(summary: services::accounts::admin::AccountSummary, policy: &policy::Policy) -> AccountListing {
+    AccountListing {
+        plan: policy
+            .plan(&summary.account.plan_id)
+            .map_or(summary.account.plan_id.clone(), |plan| plan.name.clone()),
+        id: summary.account.id,
+        name: summary.account.name,
+        owner_email: summary.owner_email,
+        disabled: summary.account.disabled_at.is_some(),
+    }
+}
+
 #[server]
 pub async fn search_accounts(query: String) -> Result<Vec<AccountListing>, AppError> {
     use crate::auth::ssr::{require_operator, services};
@@ -95,18 +130,52 @@ pub async fn search_accounts(query: String) -> Result<Vec<AccountListing>, AppEr
     let services = services()?;
     let found = services.accounts.search(&operator, &query).await.map_err(admin_error)?;
     let policy = services.policy.get();
-    Ok(found
+    Ok(found.into_iter().map(|summary| listing(summary, &policy)).collect())
+}
+
+/// The last 24 hours of API traffic, over every account and per busiest account.
+#[server]
+pub async fn recent_traffic() -> Result<DayTraffic, AppError> {
+    use std::collections::HashMap;
+
+    use crate::auth::ssr::{internal, require_operator, services};
+    let operator = require_operator().await?;
+    let services = services()?;
+    // Whole minutes, this one included.
+    let this_minute_end =
+        usage::Granularity::Minute.floor(services.clock.now()) + chrono::Duration::minutes(1);
+    let by_account = usage::UsageQueries::new(services.db.clone())
+        .by_account(this_minute_end - chrono::Duration::hours(24), this_minute_end)
+        .await
+        .map_err(internal)?;
+    let busiest = &by_account[..by_account.len().min(BUSIEST_SHOWN)];
+    let ids: Vec<String> = busiest.iter().map(|usage| usage.account_id.clone()).collect();
+    let mut summaries: HashMap<String, _> = services
+        .accounts
+        .summaries(&operator, &ids)
+        .await
+        .map_err(admin_error)?
         .into_iter()
-        .map(|summary| AccountListing {
-            plan: policy
-                .plan(&summary.account.plan_id)
-                .map_or(summary.account.plan_id.clone(), |plan| plan.name.clone()),
-            id: summary.account.id,
-            name: summary.account.name,
-            owner_email: summary.owner_email,
-            disabled: summary.account.disabled_at.is_some(),
-        })
-        .collect())
+        .map(|summary| (summary.account.id.clone(), summary))
+        .collect();
+    let policy = services.policy.get();
+    Ok(DayTraffic {
+        requests: by_account.iter().map(|usage| usage.counts.requests).sum(),
+        limited: by_account.iter().map(|usage| usage.counts.limited).sum(),
+        accounts: by_account.len(),
+        busiest: busiest
+            .iter()
+            .filter_map(|usage| {
+                let summary = summaries.remove(&usage.account_id)?;
+                let counts = usage.counts;
+                Some(BusyAccount {
+                    account: listing(summary, &policy),
+                    requests: counts.requests,
+                    limited: counts.limited,
+                })
+            })
+            .collect(),
+    })
 }
 
 #[server]

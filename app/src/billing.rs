@@ -13,7 +13,26 @@ pub struct Billing {
     pub period: String,
     /// The month priced, with the arithmetic in words; `None` when the policy has no pricing.
     pub priced: Option<PricedMonth>,
+    /// The billing month before this one, priced as a statement; `None` when the policy has
+    /// no pricing or the account did not exist before this month.
+    pub last_month: Option<ClosedMonth>,
     pub spend_cap: SpendCapView,
+}
+
+/// A billing month that has ended, priced from its usage at the current prices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClosedMonth {
+    /// "Oct 1 – Nov 1".
+    pub period: String,
+    pub served: u64,
+    pub peak_rpm: u64,
+    pub extra_requests: u64,
+    /// "11–30 requests a minute".
+    pub tier: String,
+    /// "$110.00", or "Custom pricing".
+    pub total: String,
+    /// The sum in words.
+    pub explanation: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,8 +109,7 @@ pub(crate) mod ssr {
     use policy::{Pricing, Tier};
     use services::Services;
     use services::accounts::{Account, Role, User};
-    use usage::UsageQueries;
-    use usage::at_this_pace;
+    use usage::{BillingUsage, UsageQueries, at_this_pace};
 
     use super::*;
     use crate::auth::ssr::internal;
@@ -107,11 +125,18 @@ pub(crate) mod ssr {
             Some((priced, spent_cents)) => (Some(priced), spent_cents),
             None => (None, None),
         };
+        let last_month = match &policy.pricing {
+            Some(pricing) if account.created_at < start => {
+                Some(last_month(services, &account, pricing, start).await?)
+            }
+            _ => None,
+        };
         let currency = policy.pricing.as_ref().map_or("USD", |pricing| pricing.currency.as_str());
         let cap = account.spend_cap_cents;
         Ok(Billing {
-            period: format!("{} – {}", start.format("%b %-d"), end.format("%b %-d")),
+            period: period(start, end),
             priced,
+            last_month,
             spend_cap: SpendCapView {
                 amount: cap.map_or_else(String::new, |cents| format!("{}.{:02}", cents / 100, cents % 100)),
                 summary: cap.map_or_else(
@@ -122,6 +147,72 @@ pub(crate) mod ssr {
                 can_change: user.role == Role::Owner && policy.spend_cap.account_may_set,
             },
         })
+    }
+
+    /// "Nov 1 – Dec 1".
+    fn period(start: DateTime<Utc>, end: DateTime<Utc>) -> String {
+        format!("{} – {}", start.format("%b %-d"), end.format("%b %-d"))
+    }
+
+    /// The billing month that ended at `this_month_start`, priced.
+    async fn last_month(
+        services: &Services,
+        account: &Account,
+        pricing: &Pricing,
+        this_month_start: DateTime<Utc>,
+    ) -> Result<ClosedMonth, AppError> {
+        let last_instant = this_month_start - chrono::Duration::milliseconds(1);
+        let (start, end) = limiter::billing_month(last_instant, account.billing_anchor_day);
+        let usage = UsageQueries::new(services.db.clone())
+            .peak_and_extra(&account.id, start, end, pricing.free_requests_per_minute)
+            .await
+            .map_err(internal)?;
+        Ok(close_month(pricing, usage, (start, end)))
+    }
+
+    /// A finished month's statement: its tier from the busiest minute, and the fee for it.
+    pub fn close_month(
+        pricing: &Pricing,
+        usage: BillingUsage,
+        (start, end): (DateTime<Utc>, DateTime<Utc>),
+    ) -> ClosedMonth {
+        let currency = pricing.currency.as_str();
+        let tier = pricing.tier_for(usage.peak_rpm);
+        let tier_name = tier.map_or_else(|| "unpriced".to_owned(), tier_range);
+        let busiest = format!("The busiest minute had {} requests", thousands(usage.peak_rpm));
+        let (total, explanation) = match tier {
+            _ if usage.served == 0 => {
+                (money(0, currency), "No requests were served: nothing to pay.".to_owned())
+            }
+            Some(tier) if tier.total_cents(u64::MAX) == Some(0) => {
+                (money(0, currency), format!("{busiest}, in the free {tier_name} tier: nothing to pay."))
+            }
+            Some(tier) if !tier.is_custom() => {
+                let fee = tier.monthly_cents.unwrap_or(0);
+                let per_extra = tier.extra_request_cents.unwrap_or(0);
+                let total =
+                    money(fee.saturating_add(per_extra.saturating_mul(usage.extra_requests)), currency);
+                let explanation = format!(
+                    "{busiest}: the {tier_name} tier, {} a month, plus {} extra requests × {} = {total}.",
+                    money(fee, currency),
+                    thousands(usage.extra_requests),
+                    money(per_extra, currency),
+                );
+                (total, explanation)
+            }
+            _ => {
+                ("Custom pricing".to_owned(), format!("{busiest}: the {tier_name} tier, priced by contract."))
+            }
+        };
+        ClosedMonth {
+            period: period(start, end),
+            served: usage.served,
+            peak_rpm: usage.peak_rpm,
+            extra_requests: usage.extra_requests,
+            tier: tier_name,
+            total,
+            explanation,
+        }
     }
 
     /// Whether the month's fees have reached the account's spend cap, as the gateway refuses.
@@ -259,6 +350,38 @@ pub(crate) mod ssr {
                     .iter()
                     .any(|line| line.contains("$100.00 monthly fee + $10.00 overage = $110.00"))
             );
+        }
+
+        #[test]
+        fn a_finished_month_is_priced_from_its_busiest_minute_with_the_sum_in_words() {
+            let pricing = policy::Policy::default_policy().unwrap().pricing.unwrap();
+            let month = (
+                Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap(),
+                Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
+            );
+            let paid = close_month(
+                &pricing,
+                BillingUsage { peak_rpm: 23, extra_requests: 1_250, served: 9_000 },
+                month,
+            );
+            assert_eq!((paid.period.as_str(), paid.total.as_str()), ("Oct 1 – Nov 1", "$225.00"));
+            assert_eq!(
+                paid.explanation,
+                "The busiest minute had 23 requests: the 11–30 requests a minute tier, $100.00 a month, plus 1,250 extra requests × $0.10 = $225.00."
+            );
+            let free =
+                close_month(&pricing, BillingUsage { peak_rpm: 9, extra_requests: 0, served: 40 }, month);
+            assert_eq!(free.total, "$0.00");
+            assert!(
+                free.explanation.contains("in the free 0–10 requests a minute tier"),
+                "{}",
+                free.explanation
+            );
+            let idle = close_month(&pricing, BillingUsage::default(), month);
+            assert_eq!(idle.explanation, "No requests were served: nothing to pay.");
+            let custom =
+                close_month(&pricing, BillingUsage { peak_rpm: 170, extra_requests: 9, served: 900 }, month);
+            assert_eq!(custom.total, "Custom pricing");
         }
 
         #[test]

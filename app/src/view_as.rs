@@ -45,6 +45,7 @@ pub const REFUSED_FUNCTIONS: &[&str] = &[
     "change_plan",
     "set_spend_cap",
     "search_accounts",
+    "recent_traffic",
     "load_account",
     "admin_change_plan",
     "set_override",

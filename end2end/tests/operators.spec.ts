@@ -2,8 +2,8 @@ import { expect, test, type Browser, type Page } from "@playwright/test";
 import { execFileSync } from "node:child_process";
 
 // The operator roles: an admin changes a customer's plan and the customer's open overview
-// follows; an admin disables one key of a customer; support views the account as the customer,
-// sees the banner, and no forms to change it.
+// follows; an admin finds the busiest accounts and disables one key of a customer; support views
+// the account as the customer, sees the banner, and no forms to change it.
 
 const password = "correct horse battery";
 
@@ -155,6 +155,14 @@ test("an admin disables one misbehaving key with a reason; the customer sees it 
   expect(await limits()).toBe(200);
 
   const admin = await logIn(browser, adminEmail, js);
+  // Staff land on the console, which ranks the accounts that called the API in the last day;
+  // each row opens its account.
+  await expect(admin).toHaveURL("/admin");
+  await expect(admin.getByTestId("last-day-summary")).toContainText(/API calls from \d+ accounts?/);
+  const busiest = admin.getByRole("region", { name: "Busiest accounts, last 24 hours" }).getByRole("row").nth(1);
+  const busiestName = await busiest.getByRole("link").innerText();
+  await busiest.getByRole("link").click();
+  await expect(admin.getByRole("heading", { level: 1, name: busiestName })).toBeVisible();
   await openAccount(admin, customerEmail);
   const row = admin.getByRole("row", { name: /Crawler/ });
   await row.getByText("Disable…").click();

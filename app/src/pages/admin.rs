@@ -12,8 +12,8 @@ use super::overview::{Gauge, Month};
 use super::usage::ChartCard;
 use super::{DataTable, FormError, FormSaved, SubmitButton, sentence_case, short_time};
 use crate::admin::{
-    AccountListing, AdminAccount, AdminChangePlan, AdminSetKeyDisabled, ResetBucket, SetAccountDisabled,
-    SetOverride, admin_overview, load_account, search_accounts,
+    AccountListing, AdminAccount, AdminChangePlan, AdminSetKeyDisabled, BusyAccount, DayTraffic, ResetBucket,
+    SetAccountDisabled, SetOverride, admin_overview, load_account, recent_traffic, search_accounts,
 };
 use crate::keys::KeyView;
 use crate::view_as::StartViewAs;
@@ -26,29 +26,97 @@ pub fn AdminPage() -> impl IntoView {
     view! {
         <Title text="Accounts" />
         <div class="page-header"><h1>"Accounts"</h1></div>
-        <form method="get" action="/admin" class="row" role="search">
-            <label for="account-search">"Find an account"</label>
-            <input id="account-search" type="search" name="q" value=q placeholder="email, account name or key start (ks_…)" autocomplete="off" aria-describedby="account-search-hint" />
-            <button type="submit" class="btn btn-primary">"Search"</button>
-        </form>
-        <p class="field-hint" id="account-search-hint">"A user's email, the account's name, or the start of one of its keys."</p>
-        <Transition fallback=|| view! { <p class="muted">"Searching…"</p> }>
-            {move || Suspend::new(async move {
-                match results.await {
-                    Ok(found) if found.is_empty() && q().is_empty() => view! { <div class="empty-state"><h2>"No customer accounts yet"</h2><p>"Accounts appear here as customers sign up."</p></div> }.into_any(),
-                    Ok(found) if found.is_empty() => view! { <div class="empty-state"><h2>"No accounts match"</h2><p>"Try part of an email or a key's first characters."</p></div> }.into_any(),
-                    Ok(found) => {
-                        let title = if q().is_empty() { "Newest accounts" } else { "Accounts found" };
-                        view! {
-                            <h2>{title}</h2>
-                            <AccountTable accounts=found caption=title />
-                        }.into_any()
+        <div class="stack">
+            <div>
+                <form method="get" action="/admin" class="row" role="search">
+                    <label for="account-search">"Find an account"</label>
+                    <input id="account-search" type="search" name="q" value=q placeholder="email, account name or key start (ks_…)" autocomplete="off" aria-describedby="account-search-hint" />
+                    <button type="submit" class="btn btn-primary">"Search"</button>
+                </form>
+                <p class="field-hint" id="account-search-hint">"A user's email, the account's name, or the start of one of its keys."</p>
+            </div>
+            {move || q().is_empty().then(|| view! { <LastDay /> })}
+            <Transition fallback=|| view! { <p class="muted">"Searching…"</p> }>
+                {move || Suspend::new(async move {
+                    match results.await {
+                        Ok(found) if found.is_empty() && q().is_empty() => view! { <div class="empty-state"><h2>"No customer accounts yet"</h2><p>"Accounts appear here as customers sign up."</p></div> }.into_any(),
+                        Ok(found) if found.is_empty() => view! { <div class="empty-state"><h2>"No accounts match"</h2><p>"Try part of an email or a key's first characters."</p></div> }.into_any(),
+                        Ok(found) => {
+                            let title = if q().is_empty() { "Newest accounts" } else { "Accounts found" };
+                            view! {
+                                <section class="stack">
+                                    <h2>{title}</h2>
+                                    <AccountTable accounts=found caption=title />
+                                </section>
+                            }.into_any()
+                        }
+                        Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
                     }
-                    Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
-                }
-            })}
-        </Transition>
+                })}
+            </Transition>
+        </div>
     }
+}
+
+/// The last 24 hours of API calls over every account, and the busiest accounts: who is growing
+/// into a bigger plan, and who keeps hitting a limit.
+#[component]
+fn LastDay() -> impl IntoView {
+    let traffic = Resource::new(|| (), |_| recent_traffic());
+    view! {
+        <section class="stack" aria-labelledby="last-day-heading">
+            <h2 id="last-day-heading">"Last 24 hours"</h2>
+            <Transition fallback=|| view! { <p class="muted">"Adding up the last 24 hours…"</p> }>
+                {move || Suspend::new(async move {
+                    match traffic.await {
+                        Ok(traffic) if traffic.accounts == 0 => view! { <p class="muted">"No account has called the API in the last 24 hours."</p> }.into_any(),
+                        Ok(traffic) => view! { <BusiestAccounts traffic /> }.into_any(),
+                        Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn BusiestAccounts(traffic: DayTraffic) -> impl IntoView {
+    let DayTraffic { requests, limited, accounts, busiest } = traffic;
+    let from = if accounts == 1 {
+        "1 account".to_owned()
+    } else {
+        format!("{} accounts", thousands(accounts as u64))
+    };
+    view! {
+        <p data-testid="last-day-summary">
+            {format!("{} API calls from {from}; {} refused by a limit.", thousands(requests), with_share(limited, requests))}
+        </p>
+        <DataTable label="Busiest accounts, last 24 hours">
+            <thead><tr>
+                <th scope="col">"Account"</th><th scope="col">"Owner"</th><th scope="col">"Plan"</th>
+                <th scope="col" class="num">"Calls"</th><th scope="col" class="num">"Refused by a limit"</th>
+            </tr></thead>
+            <tbody>{busiest.into_iter().map(|BusyAccount { account, requests, limited }| view! {
+                <tr>
+                    <th scope="row"><a href=format!("/admin/accounts/{}", account.id)>{account.name}</a></th>
+                    <td>{account.owner_email.unwrap_or_else(|| "—".to_owned())}</td>
+                    <td>{account.plan}</td>
+                    <td class="num">{thousands(requests)}</td>
+                    <td class="num">{with_share(limited, requests)}</td>
+                </tr>
+            }).collect_view()}</tbody>
+        </DataTable>
+    }
+}
+
+/// "1,234 (5.2 %)": `part` and its share of `whole`, to a tenth of a percent.
+fn with_share(part: u64, whole: u64) -> String {
+    if part == 0 || whole == 0 {
+        return thousands(part);
+    }
+    let tenths = (part as f64 * 1000.0 / whole as f64).round();
+    let share = if tenths < 1.0 { "under 0.1".to_owned() } else { format!("{:.1}", tenths / 10.0) };
+    format!("{} ({share} %)", thousands(part))
 }
 
 /// Accounts as the console lists them, each linking to its page.
@@ -377,5 +445,18 @@ fn Disable(account: AdminAccount, disable: ServerAction<SetAccountDisabled>) -> 
                 </SubmitButton>
             </ActionForm>
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_share;
+
+    #[test]
+    fn a_count_comes_with_its_share_to_a_tenth_of_a_percent() {
+        assert_eq!(with_share(0, 500), "0");
+        assert_eq!(with_share(26, 500), "26 (5.2 %)");
+        assert_eq!(with_share(1_500, 1_500), "1,500 (100.0 %)");
+        assert_eq!(with_share(1, 20_000), "1 (under 0.1 %)");
     }
 }

@@ -7,7 +7,7 @@ use leptos_meta::Title;
 use numbers::thousands;
 
 use super::{FormError, FormSaved, ReadOnlyNote, SubmitButton, viewing_as};
-use crate::billing::{Billing, PricedMonth, SetSpendCap, SpendCapView, load_billing};
+use crate::billing::{Billing, ClosedMonth, PricedMonth, SetSpendCap, SpendCapView, load_billing};
 use crate::shell::CurrentViewer;
 
 #[component]
@@ -32,7 +32,7 @@ pub fn BillingPage() -> impl IntoView {
 
 #[component]
 fn BillingBody(billing: Billing, set_cap: ServerAction<SetSpendCap>, read_only: bool) -> impl IntoView {
-    let Billing { period, priced, spend_cap } = billing;
+    let Billing { period, priced, last_month, spend_cap } = billing;
     view! {
         <div class="stack">
             <p class="muted">{format!("Billing month {period}. Figures update within a few seconds of your traffic.")}</p>
@@ -41,6 +41,7 @@ fn BillingBody(billing: Billing, set_cap: ServerAction<SetSpendCap>, read_only: 
                 None => view! { <div class="alert alert-info">"Usage is not priced here: there are no fees to show."</div> }.into_any(),
             }}
             <SpendCap cap=spend_cap set_cap read_only />
+            {last_month.map(|month| view! { <LastMonth month /> })}
         </div>
     }
 }
@@ -58,6 +59,25 @@ fn PricedMonthView(month: PricedMonth) -> impl IntoView {
         <section class="card" aria-labelledby="how-heading">
             <h2 id="how-heading">"How this is worked out"</h2>
             <ul>{month.explanation.into_iter().map(|line| view! { <li>{line}</li> }).collect_view()}</ul>
+        </section>
+    }
+}
+
+/// The previous billing month as a statement.
+#[component]
+fn LastMonth(month: ClosedMonth) -> impl IntoView {
+    view! {
+        <section class="card stack" aria-labelledby="last-month-heading">
+            <h2 id="last-month-heading">{format!("Last month, {}", month.period)}</h2>
+            <dl class="kv">
+                <dt>"Requests served"</dt><dd>{thousands(month.served)}</dd>
+                <dt>"Peak requests a minute"</dt><dd>{thousands(month.peak_rpm)}</dd>
+                <dt>"Tier"</dt><dd>{month.tier}</dd>
+                <dt>"Extra requests"</dt><dd>{thousands(month.extra_requests)}</dd>
+                <dt>"Total"</dt><dd data-testid="last-month-total">{month.total}</dd>
+            </dl>
+            <p>{month.explanation}</p>
+            <p class="muted">"Worked out from last month's usage at today's prices."</p>
         </section>
     }
 }

@@ -48,7 +48,8 @@ pub use event::{Outcome, RESTRICTED, SPEND_CAP, UsageEvent};
 pub use flush::{DEFAULT_FLUSH_INTERVAL, FlushHandle, FlushReport, FlushStatus, Flusher};
 pub use periods::{ChartSpan, Granularity, at_this_pace, pace_per_second};
 pub use queries::{
-    BillingUsage, KeyUsage, MAX_SERIES_POINTS, MinuteUsage, SeriesPoint, SeriesQuery, UsageQueries,
+    AccountUsage, BillingUsage, KeyUsage, MAX_SERIES_POINTS, MinuteUsage, SeriesPoint, SeriesQuery,
+    UsageQueries,
 };
 pub use recorder::{Counts, UsageRecorder};
 pub use retention::{Pruned, Retention};

@@ -3,7 +3,7 @@
 //!
 //! Every query is scoped to one account (a key id of another account reads nothing), except
 //! [`UsageQueries::costs_by_account_and_key`], which a restart uses to read every account in a
-//! few queries. Ranges are
+//! few queries, and [`UsageQueries::by_account`], the operator console's busiest accounts. Ranges are
 //! `[from, to)` and count the buckets that start inside them; totals read whole days from
 //! `usage_days` and only the ragged edges from hours and minutes (see [`crate::periods`]).
 
@@ -63,6 +63,13 @@ pub struct KeyUsage {
     pub counts: Counts,
 }
 
+/// One account's traffic over a range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountUsage {
+    pub account_id: String,
+    pub counts: Counts,
+}
+
 /// One minute of an account's traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MinuteUsage {
@@ -71,11 +78,13 @@ pub struct MinuteUsage {
 }
 
 /// What the pricing tiers are computed from: the busiest minute's admitted requests, and the
-/// admitted requests above the free number, minute by minute, summed.
+/// admitted requests above the free number, minute by minute, summed; with every admitted
+/// request, for the statement.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BillingUsage {
     pub peak_rpm: u64,
     pub extra_requests: u64,
+    pub served: u64,
 }
 
 /// The usage queries, on the shared pool.
@@ -224,6 +233,35 @@ impl UsageQueries {
         Ok(costs)
     }
 
+    /// Requests, limited requests and cost per account over `[from, to)`, every account that
+    /// had traffic, the busiest first. Calls that no account made (anonymous public calls) are
+    /// left out.
+    pub async fn by_account(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<AccountUsage>, UsageError> {
+        let mut totals: HashMap<String, Counts> = HashMap::new();
+        for piece in pieces(from.timestamp_millis(), to.timestamp_millis()) {
+            let sql = format!(
+                "SELECT account_id, CAST(SUM(requests) AS BIGINT), CAST(SUM(limited) AS BIGINT), \
+                 CAST(SUM(cost) AS BIGINT) FROM {} \
+                 WHERE bucket_start >= $1 AND bucket_start < $2 AND account_id <> '' GROUP BY account_id",
+                piece.granularity.table()
+            );
+            let rows = sqlx::query(&sql).bind(piece.from).bind(piece.to).fetch_all(self.db.pool()).await?;
+            for row in rows {
+                totals.entry(row.try_get(0)?).or_default().add(counts_at(&row, 1)?);
+            }
+        }
+        let mut accounts: Vec<AccountUsage> =
+            totals.into_iter().map(|(account_id, counts)| AccountUsage { account_id, counts }).collect();
+        accounts.sort_by(|a, b| {
+            b.counts.requests.cmp(&a.counts.requests).then_with(|| a.account_id.cmp(&b.account_id))
+        });
+        Ok(accounts)
+    }
+
     /// The account's minutes that had traffic in `[from, to)`, oldest first (kept 70 days).
     pub async fn account_minutes(
         &self,
@@ -246,9 +284,9 @@ impl UsageQueries {
             .collect()
     }
 
-    /// Billing over `[from, to)`: the peak of admitted requests in one minute, and the admitted
-    /// requests above `free_per_minute` in each minute, summed. Limited requests were not served
-    /// and are not billed.
+    /// Billing over `[from, to)`: the peak of admitted requests in one minute, the admitted
+    /// requests above `free_per_minute` in each minute, summed, and all admitted requests.
+    /// Limited requests were not served and are not billed.
     pub async fn peak_and_extra(
         &self,
         account_id: &str,
@@ -259,7 +297,8 @@ impl UsageQueries {
         let (from, to) = minute_range(from, to);
         let row = sqlx::query(
             "SELECT COALESCE(MAX(requests - limited), 0), \
-             COALESCE(CAST(SUM(CASE WHEN requests - limited > $1 THEN requests - limited - $1 ELSE 0 END) AS BIGINT), 0) \
+             COALESCE(CAST(SUM(CASE WHEN requests - limited > $1 THEN requests - limited - $1 ELSE 0 END) AS BIGINT), 0), \
+             COALESCE(CAST(SUM(requests - limited) AS BIGINT), 0) \
              FROM usage_account_minutes WHERE account_id = $2 AND bucket_start >= $3 AND bucket_start < $4",
         )
         .bind(i64::try_from(free_per_minute).unwrap_or(i64::MAX))
@@ -268,7 +307,11 @@ impl UsageQueries {
         .bind(to)
         .fetch_one(self.db.pool())
         .await?;
-        Ok(BillingUsage { peak_rpm: count(row.try_get(0)?), extra_requests: count(row.try_get(1)?) })
+        Ok(BillingUsage {
+            peak_rpm: count(row.try_get(0)?),
+            extra_requests: count(row.try_get(1)?),
+            served: count(row.try_get(2)?),
+        })
     }
 }
 

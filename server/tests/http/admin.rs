@@ -291,3 +291,49 @@ async fn a_disabled_accounts_keys_are_refused_on_every_node_within_a_second() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_ranks_the_accounts_by_their_calls_over_the_last_day() {
+    let app = spawn_app().await;
+    let (quiet, _, quiet_secret) = customer(&app, "owner@quiet.example").await;
+    let (busy, _, busy_secret) = customer(&app, "owner@busy.example").await;
+    assert_status(&call(&app, "recent_traffic", &[]).await, StatusCode::UNAUTHORIZED);
+    let list = |secret: &str| browser().get(app.url("/v1/snapshots")).bearer_auth(secret.to_owned()).send();
+    for _ in 0..2 {
+        assert_status(&list(&quiet_secret).await.unwrap(), StatusCode::OK);
+    }
+    // Starter's burst admits 5 at once; the test clock stands still, so the sixth gets 429.
+    for expected in [StatusCode::OK; 5].into_iter().chain([StatusCode::TOO_MANY_REQUESTS]) {
+        assert_status(&list(&busy_secret).await.unwrap(), expected);
+    }
+    app.log_in("owner@busy.example", PASSWORD, "/").await;
+    assert_status(&call(&app, "recent_traffic", &[]).await, StatusCode::FORBIDDEN);
+
+    operator(&app, "support@keystile.example", Role::Support).await;
+    let traffic = eventually(Duration::from_secs(5), || async {
+        let traffic: Value = call(&app, "recent_traffic", &[]).await.json().await.unwrap();
+        if traffic["requests"] == 8 { Ok(traffic) } else { Err(format!("usage never arrived: {traffic}")) }
+    })
+    .await;
+    assert_eq!((&traffic["limited"], &traffic["accounts"]), (&Value::from(1), &Value::from(2)));
+    let ranked: Vec<(&str, u64, u64)> = traffic["busiest"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            let id = row["account"]["id"].as_str().unwrap();
+            (id, row["requests"].as_u64().unwrap(), row["limited"].as_u64().unwrap())
+        })
+        .collect();
+    let (busy_id, quiet_id) = (busy.account_id.as_deref().unwrap(), quiet.account_id.as_deref().unwrap());
+    assert_eq!(ranked, vec![(busy_id, 6, 1), (quiet_id, 2, 0)]);
+    assert_eq!(traffic["busiest"][0]["account"]["owner_email"], "owner@busy.example");
+
+    let page = app.get("/admin").await.text().await.unwrap();
+    assert!(page.contains("8 API calls from 2 accounts; 1 (12.5 %) refused by a limit."), "{page}");
+    // A day later, the calls have left the window.
+    app.clock.advance(chrono::Duration::hours(25));
+    app.log_in("support@keystile.example", PASSWORD, "/admin").await;
+    let traffic: Value = call(&app, "recent_traffic", &[]).await.json().await.unwrap();
+    assert_eq!((&traffic["requests"], &traffic["busiest"]), (&Value::from(0), &serde_json::json!([])));
+}

@@ -100,3 +100,51 @@ async fn the_owner_sets_and_removes_the_spend_cap_and_bad_amounts_are_refused() 
     let audit = services::audit::for_account(&app.services.db, &account_id, 10).await.unwrap();
     assert_eq!(audit.iter().filter(|entry| entry.action == "spend_cap.change").count(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_a_month_ends_billing_shows_it_as_a_statement() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("ada@example.com").await;
+    let secret = app.new_key(&ada, "CI").await;
+    let billing: Value = call_function(&app, "load_billing", &[]).await.json().await.unwrap();
+    assert_eq!(billing["last_month"], Value::Null, "no statement in the account's first month");
+
+    // 15 requests in one minute, 5 above the free 10 (Starter's burst takes 5 a second).
+    for _ in 0..3 {
+        for _ in 0..5 {
+            let response = browser().get(app.url("/v1/snapshots")).bearer_auth(&secret).send().await.unwrap();
+            assert_status(&response, StatusCode::OK);
+        }
+        app.clock.advance(chrono::Duration::seconds(1));
+    }
+    eventually(Duration::from_secs(5), || async {
+        let billing: Value = call_function(&app, "load_billing", &[]).await.json().await.unwrap();
+        match billing["priced"]["peak_rpm"].as_u64() {
+            Some(15) => Ok(()),
+            other => Err(format!("peak: {other:?}")),
+        }
+    })
+    .await;
+
+    let (start, end) = limiter::billing_month(limiter::Clock::now(&app.clock), 1);
+    app.clock.set(end + chrono::Duration::hours(2));
+    // Sessions time out on the same clock: log in again.
+    assert_redirect(&app.log_in("ada@example.com", PASSWORD, "/billing").await, "/billing");
+    let billing: Value = call_function(&app, "load_billing", &[]).await.json().await.unwrap();
+    let period = format!("{} – {}", start.format("%b %-d"), end.format("%b %-d"));
+    assert_eq!(
+        billing["last_month"],
+        json!({
+            "period": period,
+            "served": 15,
+            "peak_rpm": 15,
+            "extra_requests": 5,
+            "tier": "11–30 requests a minute",
+            "total": "$100.50",
+            "explanation": "The busiest minute had 15 requests: the 11–30 requests a minute tier, $100.00 a month, plus 5 extra requests × $0.10 = $100.50.",
+        })
+    );
+    assert_eq!(billing["priced"]["peak_rpm"], 0, "the new month starts from nothing");
+    let page = app.get("/billing").await.text().await.unwrap();
+    assert!(page.contains(&format!("Last month, {period}")), "the statement is on the page");
+}

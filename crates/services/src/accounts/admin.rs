@@ -52,6 +52,12 @@ struct SummaryRow {
     owner_email: Option<String>,
 }
 
+impl From<SummaryRow> for AccountSummary {
+    fn from(row: SummaryRow) -> Self {
+        AccountSummary { account: row.account.into(), owner_email: row.owner_email }
+    }
+}
+
 /// How many accounts one search lists.
 const SEARCH_LIMIT: i64 = 50;
 
@@ -87,10 +93,24 @@ impl Accounts {
             .fetch_all(self.db.pool())
             .await?
         };
-        Ok(rows
-            .into_iter()
-            .map(|row| AccountSummary { account: row.account.into(), owner_email: row.owner_email })
-            .collect())
+        Ok(rows.into_iter().map(AccountSummary::from).collect())
+    }
+
+    /// The accounts with these ids, as the search lists them, in no particular order; ids of
+    /// no account are skipped.
+    pub async fn summaries(&self, actor: &User, ids: &[String]) -> Result<Vec<AccountSummary>, AdminError> {
+        require_operator(actor)?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("{SUMMARY_SELECT} WHERE a.id IN ({})", placeholders.join(", "));
+        let mut select = sqlx::query_as::<_, SummaryRow>(&sql);
+        for id in ids {
+            select = select.bind(id);
+        }
+        let rows = select.fetch_all(self.db.pool()).await?;
+        Ok(rows.into_iter().map(AccountSummary::from).collect())
     }
 
     /// An account for an operator's eyes.

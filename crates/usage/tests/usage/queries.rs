@@ -1,7 +1,9 @@
 //! The charts, the per-key table, month-to-date totals and billing figures, read back from
 //! flushed rollups.
 
-use usage::{BillingUsage, ChartSpan, KeyUsage, SeriesPoint, SeriesQuery, UsageError, UsageQueries};
+use usage::{
+    AccountUsage, BillingUsage, ChartSpan, KeyUsage, SeriesPoint, SeriesQuery, UsageError, UsageQueries,
+};
 
 use crate::common::*;
 
@@ -139,6 +141,28 @@ on_both_backends! {
         assert_eq!(queries.account_totals("acct_c", november, at(NOW)).await.unwrap(), Counts::default());
     }
 
+    async fn accounts_are_ranked_by_their_requests_over_the_last_day(db: Database) {
+        let queries = flushed(&db, &[
+            repeat(3, allowed("acct_a", Some("key_1"), "reads", -2 * HOUR)),
+            vec![limited("acct_a", Some("key_2"), "reads", -10 * MINUTE)],
+            repeat(5, allowed("acct_b", Some("key_9"), "reads", -23 * HOUR)),
+            vec![allowed("acct_b", Some("key_9"), "reads", -25 * HOUR)],
+            vec![allowed("acct_c", None, "", NOW - 5)],
+            repeat(7, allowed("", None, "", -HOUR)),
+        ].concat()).await;
+        let usage = |account_id: &str, requests, limited| AccountUsage {
+            account_id: account_id.to_owned(),
+            counts: Counts { requests, limited, cost: 0 },
+        };
+        let day = (at(NOW) - chrono::Duration::hours(24), at(NOW));
+        assert_eq!(
+            queries.by_account(day.0, day.1).await.unwrap(),
+            vec![usage("acct_b", 5, 0), usage("acct_a", 4, 1), usage("acct_c", 1, 0)],
+            "the busiest first; yesterday's earlier call and calls without an account left out"
+        );
+        assert_eq!(queries.by_account(at(-60 * DAY), at(-50 * DAY)).await.unwrap(), vec![]);
+    }
+
     async fn billing_reads_the_peak_minute_and_the_requests_above_the_free_number(db: Database) {
         let month = (at(-23 * DAY - 12 * HOUR), at(NOW));
         // Two gateway nodes: the 25-request minute is counted partly on each.
@@ -162,11 +186,11 @@ on_both_backends! {
 
         assert_eq!(
             queries.peak_and_extra("acct_a", month.0, month.1, 10).await.unwrap(),
-            BillingUsage { peak_rpm: 25, extra_requests: 2 + 15 }
+            BillingUsage { peak_rpm: 25, extra_requests: 2 + 15, served: 5 + 7 + 5 + 15 + 10 }
         );
         assert_eq!(
             queries.peak_and_extra("acct_a", month.0, month.1, 30).await.unwrap(),
-            BillingUsage { peak_rpm: 25, extra_requests: 0 }
+            BillingUsage { peak_rpm: 25, extra_requests: 0, served: 42 }
         );
         assert_eq!(queries.peak_and_extra("acct_c", month.0, month.1, 10).await.unwrap(), BillingUsage::default());
 
