@@ -62,6 +62,10 @@ test("keys, live gauges and charts, rotation, revocation, billing and an upgrade
   const tryUrl = (await tryIt.textContent())!.split(" ").pop()!;
   await dialog.getByRole("button", { name: "I have stored it" }).click();
   await shot("keys");
+  // The page points to the API's description, which anyone may fetch.
+  const described = await request.get((await page.getByRole("link", { name: "OpenAPI 3.1" }).getAttribute("href"))!);
+  expect(described.status()).toBe(200);
+  expect((await described.json()).paths["/v1/keys"]).toBeDefined();
 
   // The test calls the API with it; the overview's gauge follows without a reload.
   await navigate(page, "Overview");

@@ -98,10 +98,10 @@ fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
 }
 
 /// Paths anyone may load: the auth pages, server functions (each checks its own access), the
-/// gateway's API, and static assets.
+/// gateway's API and its description, and static assets.
 fn is_public_path(path: &str) -> bool {
     const PUBLIC_PREFIXES: [&str; 5] = ["/api/", "/pkg/", "/assets/", "/v1/", "/healthz"];
-    matches!(path, "/login" | "/signup" | "/join" | "/favicon.svg" | "/favicon.ico")
+    matches!(path, "/login" | "/signup" | "/join" | "/favicon.svg" | "/favicon.ico" | "/openapi.json")
         || PUBLIC_PREFIXES.iter().any(|prefix| path.starts_with(prefix))
 }
 

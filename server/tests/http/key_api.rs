@@ -6,17 +6,21 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 impl TestApp {
+    /// A request to the session API, from the dashboard's own origin.
+    pub(crate) fn dashboard_request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.browser
+            .request(method, self.url(path))
+            .header("origin", &self.address)
+            .header("sec-fetch-site", "same-origin")
+    }
+
     pub(crate) async fn keys_api(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<Value>,
     ) -> reqwest::Response {
-        let mut request = self
-            .browser
-            .request(method, self.url(path))
-            .header("origin", &self.address)
-            .header("sec-fetch-site", "same-origin");
+        let mut request = self.dashboard_request(method, path);
         if let Some(body) = body {
             request = request.json(&body);
         }

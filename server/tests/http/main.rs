@@ -15,6 +15,7 @@ mod idempotency;
 mod key_api;
 mod key_lifecycle;
 mod limits;
+mod openapi;
 mod operators;
 mod outage;
 mod overview;

@@ -122,6 +122,10 @@ pub fn KeysPage() -> impl IntoView {
                     }
                 })}
             </Transition>
+            <p class="muted">
+                "Manage keys from your own scripts, and read a key's limits and usage: the API is described in "
+                <a href="/openapi.json">"OpenAPI 3.1"</a>"."
+            </p>
         </div>
         <OneTimeSecretDialog
             shown=secret
