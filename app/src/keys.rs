@@ -45,8 +45,7 @@ impl KeyView {
 pub const EXPIRES_SOON_DAYS: i64 = 7;
 
 /// The forms' access choices: (form value, label).
-pub const ACCESS_CHOICES: [(&str, &str); 2] =
-    [("full", "Full access"), ("read", "Read only (GET and HEAD)")];
+pub const ACCESS_CHOICES: [(&str, &str); 2] = [("full", "Full access"), ("read", "Read only (GET and HEAD)")];
 
 /// A key with its secret: the one time the secret leaves the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
