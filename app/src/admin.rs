@@ -142,8 +142,7 @@ pub async fn recent_traffic() -> Result<DayTraffic, AppError> {
     let operator = require_operator().await?;
     let services = services()?;
     // Whole minutes, this one included.
-    let this_minute_end =
-        usage::Granularity::Minute.floor(services.clock.now()) + chrono::Duration::minutes(1);
+    let this_minute_end = usage::Granularity::Minute.end_of(services.clock.now());
     let by_account = usage::UsageQueries::new(services.db.clone())
         .by_account(this_minute_end - chrono::Duration::hours(24), this_minute_end)
         .await

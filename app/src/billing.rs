@@ -149,8 +149,8 @@ pub(crate) mod ssr {
         })
     }
 
-    /// "Nov 1 – Dec 1".
-    fn period(start: DateTime<Utc>, end: DateTime<Utc>) -> String {
+    /// "Nov 1 – Dec 1": a billing month, as the Billing page and the Overview name it.
+    pub(crate) fn period(start: DateTime<Utc>, end: DateTime<Utc>) -> String {
         format!("{} – {}", start.format("%b %-d"), end.format("%b %-d"))
     }
 

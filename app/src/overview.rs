@@ -167,7 +167,7 @@ pub(crate) mod ssr {
     pub(crate) async fn month_so_far(services: &Services, account: &Account) -> Result<MonthSoFar, AppError> {
         let now = services.clock.now();
         let (start, end) = limiter::billing_month(now, account.billing_anchor_day);
-        let this_minute_end = Granularity::Minute.floor(now) + chrono::Duration::minutes(1);
+        let this_minute_end = Granularity::Minute.end_of(now);
         let counts = UsageQueries::new(services.db.clone())
             .account_totals(&account.id, start, this_minute_end)
             .await
@@ -190,7 +190,7 @@ pub(crate) mod ssr {
         let bill =
             priced.map(|(priced, _)| BillView { tier: priced.tier, projected_total: priced.projected_total });
         Ok(MonthView {
-            period: format!("{} – {}", start.format("%b %-d"), end.format("%b %-d")),
+            period: crate::billing::ssr::period(start, end),
             requests_to_date,
             limited_to_date: counts.limited,
             projected: at_this_pace(quota_used.unwrap_or(requests_to_date), start, end, now),

@@ -137,7 +137,7 @@ pub mod ssr {
         let queries = UsageQueries::new(services.db.clone());
         let now = services.clock.now();
         let (month_start, _) = limiter::billing_month(now, account.billing_anchor_day);
-        let this_minute_end = usage::Granularity::Minute.floor(now) + chrono::Duration::minutes(1);
+        let this_minute_end = usage::Granularity::Minute.end_of(now);
         let keys = services.keys.list(account_id).await.map_err(internal)?;
         let totals = queries.key_totals(account_id, month_start, this_minute_end).await.map_err(internal)?;
         let table: Vec<KeyUsageRow> = totals

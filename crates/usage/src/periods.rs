@@ -33,6 +33,12 @@ impl Granularity {
         from_millis(self.floor_ms(at.timestamp_millis()))
     }
 
+    /// The end of the minute, hour or day holding `at`: "up to now" for a query that counts
+    /// whole buckets, this one included.
+    pub fn end_of(self, at: DateTime<Utc>) -> DateTime<Utc> {
+        from_millis(self.floor_ms(at.timestamp_millis()).saturating_add(self.millis()))
+    }
+
     pub(crate) fn floor_ms(self, millis: i64) -> i64 {
         millis.div_euclid(self.millis()) * self.millis()
     }
@@ -163,6 +169,14 @@ mod tests {
         assert_eq!(at_this_pace(4_000, start, end, ten_days_in), 12_000);
         // The first seconds count as a minute: 10 requests in 5 s are not 5 million a month.
         assert_eq!(at_this_pace(10, start, end, start + chrono::Duration::seconds(5)), 432_000);
+    }
+
+    #[test]
+    fn a_bucket_ends_where_the_next_begins_even_at_its_first_instant() {
+        let at = |h, m, s| Utc.with_ymd_and_hms(2026, 11, 24, h, m, s).unwrap();
+        assert_eq!(Granularity::Minute.end_of(at(12, 34, 56)), at(12, 35, 0));
+        assert_eq!(Granularity::Minute.end_of(at(12, 35, 0)), at(12, 36, 0));
+        assert_eq!(Granularity::Hour.end_of(at(12, 0, 0)), at(13, 0, 0));
     }
 
     fn at(d: u32, h: u32, m: u32, s: u32) -> i64 {

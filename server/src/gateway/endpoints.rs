@@ -91,7 +91,7 @@ pub async fn usage(
     }
     let now = gateway.services.clock.now();
     let (month_start, _) = limiter::billing_month(now, key.anchor_day);
-    let this_minute_end = Granularity::Minute.floor(now) + chrono::Duration::minutes(1);
+    let this_minute_end = Granularity::Minute.end_of(now);
     let (from, to) = match (
         instant(params.from.as_deref(), month_start),
         instant(params.to.as_deref(), this_minute_end),
