@@ -190,7 +190,7 @@ pub(crate) mod ssr {
         let bill =
             priced.map(|(priced, _)| BillView { tier: priced.tier, projected_total: priced.projected_total });
         Ok(MonthView {
-            period: crate::billing::ssr::period(start, end),
+            period: crate::billing::pricing::period(start, end),
             requests_to_date,
             limited_to_date: counts.limited,
             projected: at_this_pace(quota_used.unwrap_or(requests_to_date), start, end, now),
