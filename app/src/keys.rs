@@ -29,10 +29,24 @@ pub struct KeyView {
     pub read_only: bool,
     /// The address ranges requests may come from; empty: anywhere.
     pub allowed_ips: Vec<String>,
+    /// The key's own quota, below the plan's.
+    pub quota: Option<QuotaView>,
     /// Usable now, but expiring within [`EXPIRES_SOON_DAYS`]: time to rotate it with a new
     /// expiry, or replace it.
     pub expires_soon: bool,
 }
+
+/// A key's own quota: `limit` requests per `per` (`day` or `month`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaView {
+    pub limit: u64,
+    pub per: String,
+    /// "1,000 requests a day".
+    pub words: String,
+}
+
+/// The forms' choices for a key's quota period: (form value, label).
+pub const QUOTA_PERIODS: [(&str, &str); 2] = [("day", "a day (UTC)"), ("month", "a billing month")];
 
 impl KeyView {
     /// Not revoked or expired: it can still be rotated, disabled or enabled, and revoked.
@@ -76,20 +90,23 @@ pub async fn list_keys() -> Result<Vec<KeyView>, AppError> {
     Ok(keys.iter().map(|key| ssr::view(key, now)).collect())
 }
 
-/// Creates a key; `access` and `allowed_ips` may restrict it (left out: it may do anything,
-/// from anywhere).
+/// Creates a key; `access`, `allowed_ips` and a quota (`quota_limit` per `quota_per`) may
+/// restrict it (left out: it may do anything, from anywhere, within the plan).
 #[server]
 pub async fn create_key(
     name: String,
     expires_in_days: Option<u32>,
     access: Option<String>,
     allowed_ips: Option<String>,
+    quota_limit: Option<String>,
+    quota_per: Option<String>,
 ) -> Result<KeyWithSecret, AppError> {
     let user = crate::auth::ssr::require_user().await?;
     let services = crate::auth::ssr::services()?;
     let now = services.clock.now();
     let expires_at = services::keys::expiry_after_days(now, expires_in_days).map_err(ssr::key_error)?;
-    let restrictions = ssr::restrictions(access.as_deref(), allowed_ips.as_deref())?;
+    let quota = ssr::quota(quota_limit.as_deref(), quota_per.as_deref())?;
+    let restrictions = ssr::restrictions(access.as_deref(), allowed_ips.as_deref())?.with_quota(quota);
     let created =
         services.keys.create(&user, &name, expires_at, restrictions).await.map_err(ssr::key_error)?;
     Ok(ssr::with_secret(created, now))
@@ -101,10 +118,13 @@ pub async fn restrict_key(
     key_id: String,
     access: String,
     allowed_ips: Option<String>,
+    quota_limit: Option<String>,
+    quota_per: Option<String>,
 ) -> Result<(), AppError> {
     let user = crate::auth::ssr::require_user().await?;
     let services = crate::auth::ssr::services()?;
-    let restrictions = ssr::restrictions(Some(&access), allowed_ips.as_deref())?;
+    let quota = ssr::quota(quota_limit.as_deref(), quota_per.as_deref())?;
+    let restrictions = ssr::restrictions(Some(&access), allowed_ips.as_deref())?.with_quota(quota);
     services.keys.restrict(&user, &key_id, restrictions).await.map_err(ssr::key_error)?;
     Ok(())
 }
@@ -173,7 +193,7 @@ pub(crate) mod ssr {
     use secrecy::ExposeSecret;
     use services::keys::{ApiKey, KeyError, KeyStatus, Restrictions};
 
-    use super::{KeyView, KeyWithSecret};
+    use super::{KeyView, KeyWithSecret, QuotaView};
     use crate::AppError;
 
     fn time(at: DateTime<Utc>) -> String {
@@ -203,6 +223,11 @@ pub(crate) mod ssr {
             old_secret_last_used_from: key.previous.as_ref().and_then(|p| p.last_used_from.clone()),
             read_only: key.restrictions.read_only,
             allowed_ips: key.restrictions.allowed_ips.iter().map(ToString::to_string).collect(),
+            quota: key.restrictions.quota.map(|quota| QuotaView {
+                limit: quota.limit(),
+                per: quota.window().as_str().to_owned(),
+                words: quota.describe(),
+            }),
             expires_soon: matches!(status, "active" | "rotating")
                 && key
                     .expires_at
@@ -219,6 +244,11 @@ pub(crate) mod ssr {
             _ => return Err(AppError::Invalid("Choose full access or read only.".into())),
         };
         Restrictions::parse(read_only, allowed_ips.unwrap_or("")).map_err(AppError::Invalid)
+    }
+
+    /// The quota the forms ask for: a count (empty: none) per `day` or `month`.
+    pub fn quota(limit: Option<&str>, per: Option<&str>) -> Result<Option<policy::KeyQuota>, AppError> {
+        policy::KeyQuota::parse(limit.unwrap_or(""), per.unwrap_or("day")).map_err(AppError::Invalid)
     }
 
     pub fn with_secret(created: services::keys::KeyWithSecret, now: DateTime<Utc>) -> KeyWithSecret {

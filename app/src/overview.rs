@@ -111,6 +111,8 @@ pub(crate) mod ssr {
             .filter_map(|key| Some((key.name.clone(), key.expires_at.filter(|at| *at <= soon)?)))
             .map(|(name, at)| (name, at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
             .collect();
+        let key_quota =
+            usable.iter().find(|key| key_id.as_ref() == Some(&key.id)).and_then(|key| key.restrictions.quota);
         let keys: Vec<(String, String)> = usable
             .into_iter()
             .map(|key| match key.disabled_at {
@@ -125,6 +127,7 @@ pub(crate) mod ssr {
             anchor_day: account.billing_anchor_day,
             overrides: &overrides,
             key_id: selected_key.as_deref(),
+            key_quota,
             user_id,
         };
         let gauges = gauges::read(services, &subject).await.map_err(internal)?;

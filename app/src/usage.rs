@@ -156,13 +156,21 @@ pub mod ssr {
             .collect();
         let selected_key = key_id.filter(|id| keys.iter().any(|key| &key.id == id));
         // The buckets usage is counted under: the routes' category buckets, and for refused
-        // requests the bucket that refused them (a plan's, the spend cap, the key's restrictions).
+        // requests the bucket that refused them (a plan's, the spend cap, the key's restrictions
+        // or its own quota).
         let policy = services.policy.get();
         let mut buckets: std::collections::BTreeSet<String> =
             policy.routes.iter().filter_map(|route| route.buckets.first().cloned()).collect();
         buckets.extend(
-            [policy::MONTHLY, policy::BURST, policy::DAILY_CAP, usage::SPEND_CAP, usage::RESTRICTED]
-                .map(str::to_owned),
+            [
+                policy::MONTHLY,
+                policy::BURST,
+                policy::DAILY_CAP,
+                policy::KEY_QUOTA,
+                usage::SPEND_CAP,
+                usage::RESTRICTED,
+            ]
+            .map(str::to_owned),
         );
         let buckets: Vec<String> = buckets.into_iter().collect();
         let selected_bucket = bucket.filter(|name| buckets.contains(name));

@@ -55,19 +55,25 @@ test("restrict a key to reading and to an address range; requests outside get 40
   await expect(page.getByRole("alert")).toContainText('"office" is not an IP address or range');
   await expect(page.getByRole("row", { name: /Reports/ }).getByText("Read only · From 192.0.2.0/24")).toBeVisible();
 
-  // This project's own range: reading works, starting a scan is still refused.
+  // This project's own range: reading works, starting a scan is still refused; and a quota of
+  // its own, two requests a day: the third read is refused with 429.
   if (!js) await row.getByText("Restrict…").click();
   await row.getByLabel("Allowed IP addresses").fill("198.51.100.0/24");
+  await row.getByLabel("Its own quota").fill("2");
+  await row.getByLabel("requests per").selectOption("day");
   await row.getByRole("button", { name: "Save restrictions" }).click();
   // Without JavaScript the page reloads with the saved row, and the same message.
   await expect(page.getByRole("status").filter({ hasText: "Restrictions saved" })).toBeVisible();
-  await expect(row.getByText("Read only · From 198.51.100.0/24")).toBeVisible();
+  await expect(row.getByText("Read only · From 198.51.100.0/24 · At most 2 requests a day")).toBeVisible();
   expect(await status(request, secret, "GET", "/v1/limits")).toBe(200);
   expect(await status(request, secret, "POST", "/v1/scans")).toBe(403);
+  expect(await status(request, secret, "GET", "/v1/snapshots")).toBe(200);
+  expect(await status(request, secret, "GET", "/v1/snapshots")).toBe(200);
+  expect(await status(request, secret, "GET", "/v1/snapshots")).toBe(429);
   await page.screenshot({ path: testInfo.outputPath("keys-restricted.png"), fullPage: true });
 
   // The audit log says what changed, in words.
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit log" }).click();
   const entry = page.getByRole("row", { name: /Key restrictions changed/ });
-  await expect(entry.getByText("(read only; from 198.51.100.0/24)")).toBeVisible();
+  await expect(entry.getByText("(read only; from 198.51.100.0/24; at most 2 requests a day)")).toBeVisible();
 });

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
+use policy::KeyQuota;
 use secrecy::{ExposeSecret, SecretString};
 use services::Services;
 use services::accounts::{SignUpError, User};
@@ -19,9 +20,11 @@ use services::keys::{NewExpiry, Restrictions};
 pub const DEMO_EMAIL: &str = "demo@keystile.dev";
 pub const DEMO_PASSWORD: &str = "keystile-demo";
 pub const DEMO_TEAMMATE: &str = "teammate@keystile.dev";
-/// The demo's keys, with the addresses each may call from: the production key is pinned to
-/// this machine (where the demo traffic comes from), as a server's key should be.
-const DEMO_KEYS: [(&str, &str); 2] = [("Production server", "127.0.0.1, ::1"), ("Nightly batch", "")];
+/// The demo's keys, with the addresses each may call from and their own daily quota: the
+/// production key is pinned to this machine (where the demo traffic comes from), as a server's
+/// key should be; the batch key may not spend more than its share of the plan.
+const DEMO_KEYS: [(&str, &str, &str); 2] =
+    [("Production server", "127.0.0.1, ::1", ""), ("Nightly batch", "", "5000")];
 const DEMO_PLAN: &str = "pro";
 
 /// Creates the demo customer and its keys if missing, prints how to log in, and starts the
@@ -29,8 +32,10 @@ const DEMO_PLAN: &str = "pro";
 pub async fn start(services: &Services, gateway: SocketAddr) -> anyhow::Result<()> {
     let user = demo_user(services).await?;
     let mut secrets = Vec::new();
-    for (name, allowed_ips) in DEMO_KEYS {
-        let restrictions = Restrictions::parse(false, allowed_ips).map_err(anyhow::Error::msg)?;
+    for (name, allowed_ips, daily_quota) in DEMO_KEYS {
+        let quota = KeyQuota::parse(daily_quota, "day").map_err(anyhow::Error::msg)?;
+        let restrictions =
+            Restrictions::parse(false, allowed_ips).map_err(anyhow::Error::msg)?.with_quota(quota);
         secrets.push(fresh_secret(services, &user, name, restrictions).await?);
     }
     println!("Demo account: {DEMO_EMAIL} / {DEMO_PASSWORD}");

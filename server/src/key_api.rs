@@ -26,6 +26,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, SecondsFormat, Utc};
 use limiter::{BucketState, Decision};
+use policy::KeyQuota;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use services::Services;
@@ -54,6 +55,8 @@ struct KeyJson {
     read_only: bool,
     /// The address ranges requests may come from; empty: anywhere.
     allowed_ips: Vec<String>,
+    /// The key's own quota, `{"limit": 1000, "per": "day"}`; null: the plan's alone.
+    quota: Option<KeyQuota>,
 }
 
 #[derive(Serialize)]
@@ -73,9 +76,11 @@ pub struct CreateRequest {
     read_only: bool,
     #[serde(default)]
     allowed_ips: Vec<String>,
+    #[serde(default)]
+    quota: Option<KeyQuota>,
 }
 
-/// A key's restrictions as JSON; both fields may be left out (no restriction).
+/// A key's restrictions as JSON; every field may be left out (no restriction).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RestrictionsRequest {
@@ -83,10 +88,19 @@ pub struct RestrictionsRequest {
     read_only: bool,
     #[serde(default)]
     allowed_ips: Vec<String>,
+    /// `{"limit": 1000, "per": "day"}` (or `"month"`); absent or null: none.
+    #[serde(default)]
+    quota: Option<KeyQuota>,
 }
 
-fn restrictions(read_only: bool, allowed_ips: &[String]) -> Result<Restrictions, KeyError> {
-    Restrictions::parse(read_only, &allowed_ips.join(",")).map_err(KeyError::InvalidRestrictions)
+fn restrictions(
+    read_only: bool,
+    allowed_ips: &[String],
+    quota: Option<KeyQuota>,
+) -> Result<Restrictions, KeyError> {
+    let parsed =
+        Restrictions::parse(read_only, &allowed_ips.join(",")).map_err(KeyError::InvalidRestrictions)?;
+    Ok(parsed.with_quota(quota))
 }
 
 #[derive(Deserialize)]
@@ -130,8 +144,9 @@ pub async fn create(
     ApiJson(request): ApiJson<CreateRequest>,
 ) -> Response {
     let now = services.clock.now();
-    let valid = services::keys::expiry_after_days(now, request.expires_in_days)
-        .and_then(|expires_at| Ok((expires_at, restrictions(request.read_only, &request.allowed_ips)?)));
+    let valid = services::keys::expiry_after_days(now, request.expires_in_days).and_then(|expires_at| {
+        Ok((expires_at, restrictions(request.read_only, &request.allowed_ips, request.quota)?))
+    });
     let created = match valid {
         Ok((expires_at, restrictions)) => {
             services.keys.create(&user, &request.name, expires_at, restrictions).await
@@ -174,7 +189,7 @@ pub async fn restrict(
     KeyIdPath(key_id): KeyIdPath,
     ApiJson(request): ApiJson<RestrictionsRequest>,
 ) -> Response {
-    let restricted = match restrictions(request.read_only, &request.allowed_ips) {
+    let restricted = match restrictions(request.read_only, &request.allowed_ips, request.quota) {
         Ok(restrictions) => services.keys.restrict(&user, &key_id, restrictions).await,
         Err(invalid) => Err(invalid),
     };
@@ -337,6 +352,7 @@ fn key_json(key: &ApiKey, now: DateTime<Utc>) -> KeyJson {
         old_secret_expires_at,
         read_only: key.restrictions.read_only,
         allowed_ips: key.restrictions.allowed_ips.iter().map(ToString::to_string).collect(),
+        quota: key.restrictions.quota,
     }
 }
 

@@ -1,7 +1,8 @@
 //! Refilling the in-memory limiter after a restart. It starts empty, which would hand every
 //! account a fresh month's quota and every key a fresh day's cap at each restart. The usage
 //! rollups hold the quota units each admitted request charged (`gateway::enforce`), so the
-//! plan-wide buckets of a month or a day (the ones every metered request charges) are charged
+//! plan-wide buckets of a month or a day (the ones every metered request charges, a key's own
+//! quota included) are charged
 //! that much again before the first request. Shorter windows start empty: they lose at most an
 //! hour. An admin's counter reset is kept: only usage after the last reset is restored.
 
@@ -11,7 +12,7 @@ use std::collections::hash_map::Entry;
 use anyhow::Context;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use limiter::{Charge, Scope, Window};
-use policy::{Overrides, Policy};
+use policy::{KeyQuota, Overrides, Policy};
 use services::Services;
 use services::accounts::Account;
 use services::gauges::{self, Subject};
@@ -33,10 +34,11 @@ pub async fn restore_long_windows(services: &Services) -> anyhow::Result<usize> 
         now - Duration::days(32),
     )
     .await?;
+    let key_quotas = services.keys.quotas().await?;
     let mut usage = UsageByWindow { queries: &queries, windows: HashMap::new() };
     let mut restored = 0;
     for (account, overrides) in services.accounts.all_with_overrides().await? {
-        let restore = Restore { services, policy: &policy, resets: &resets, now };
+        let restore = Restore { services, policy: &policy, resets: &resets, key_quotas: &key_quotas, now };
         restored += restore
             .account(&account, &overrides, &mut usage)
             .await
@@ -51,6 +53,8 @@ struct Restore<'a> {
     policy: &'a Policy,
     /// The latest counter reset per (account, bucket).
     resets: &'a HashMap<(String, String), DateTime<Utc>>,
+    /// Each key's own quota, where its owner set one.
+    key_quotas: &'a HashMap<String, KeyQuota>,
     now: DateTime<Utc>,
 }
 
@@ -68,7 +72,7 @@ impl Restore<'_> {
         }
         let keys = month_costs.keys().filter(|key_id| !key_id.is_empty()).map(String::as_str);
         let mut restored = 0;
-        for charge in plan_wide_charges(self.policy, account, overrides, keys) {
+        for charge in plan_wide_charges(self.policy, account, overrides, keys, self.key_quotas) {
             let Some((start, end)) = window_bounds(&charge.spec.window, self.now) else { continue };
             let reset = self.resets.get(&(account.id.clone(), charge.spec.name.clone()));
             let costs = match reset {
@@ -124,6 +128,7 @@ fn plan_wide_charges<'k>(
     account: &Account,
     overrides: &Overrides,
     keys: impl Iterator<Item = &'k str>,
+    key_quotas: &HashMap<String, KeyQuota>,
 ) -> Vec<Charge> {
     let mut subject = Subject {
         account_id: &account.id,
@@ -131,11 +136,13 @@ fn plan_wide_charges<'k>(
         anchor_day: account.billing_anchor_day,
         overrides,
         key_id: None,
+        key_quota: None,
         user_id: None,
     };
     let mut charges = plan_wide(policy, gauges::charges(policy, &subject), Scope::Account);
     for key_id in keys {
         subject.key_id = Some(key_id);
+        subject.key_quota = key_quotas.get(key_id).copied();
         charges.extend(plan_wide(policy, gauges::charges(policy, &subject), Scope::Key));
     }
     charges

@@ -208,6 +208,10 @@ pub async fn reset_bucket(
         anchor_day: account.billing_anchor_day,
         overrides: &overrides,
         key_id: key_id.as_deref(),
+        key_quota: keys
+            .iter()
+            .find(|key| Some(&key.id) == key_id.as_ref())
+            .and_then(|key| key.restrictions.quota),
         user_id: None,
     };
     let reset = gauges::reset(&services, &operator, &subject, &bucket).await.map_err(admin_error)?;

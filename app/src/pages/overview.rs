@@ -202,6 +202,7 @@ pub(crate) fn bucket_label(name: &str) -> String {
     match name {
         "monthly" => "Monthly quota".into(),
         "key_mgmt" => "Key changes".into(),
+        "key_quota" => "Key's own quota".into(),
         "restricted" => "Key restrictions".into(),
         other => super::sentence_case(&other.replace('_', " ")),
     }
@@ -243,12 +244,22 @@ mod tests {
 
     #[test]
     fn gauges_are_titled_by_meaning_or_by_the_bucket_name_as_a_heading() {
-        let titles: Vec<String> = ["monthly", "burst", "daily_cap", "key_mgmt", "reads", "bulk_exports", ""]
-            .map(bucket_label)
-            .into();
+        let titles: Vec<String> =
+            ["monthly", "burst", "daily_cap", "key_mgmt", "key_quota", "reads", "bulk_exports", ""]
+                .map(bucket_label)
+                .into();
         assert_eq!(
             titles,
-            ["Monthly quota", "Burst", "Daily cap", "Key changes", "Reads", "Bulk exports", ""]
+            [
+                "Monthly quota",
+                "Burst",
+                "Daily cap",
+                "Key changes",
+                "Key's own quota",
+                "Reads",
+                "Bulk exports",
+                ""
+            ]
         );
     }
 }

@@ -6,9 +6,10 @@
 //! 2. `burst` — the plan's burst, per **account**: the plan is bought per account, and a
 //!    per-key burst would let a customer multiply it by creating keys;
 //! 3. `daily_cap` — the `[daily_cap]` limit, per key, UTC day, on plans with `daily_cap = true`;
-//! 4. the plan's own `buckets`, then the route's `buckets` (each once), with their own scopes.
+//! 4. `key_quota` — the key's own quota, when its owner set one ([`KeyQuota`]);
+//! 5. the plan's own `buckets`, then the route's `buckets` (each once), with their own scopes.
 //!
-//! Steps 1–3 and the plan's own buckets apply only on `metered` routes (in the shipped files,
+//! Steps 1–4 and the plan's own buckets apply only on `metered` routes (in the shipped files,
 //! every route but key management); a path that matches no route is metered, with no route
 //! buckets. An `exempt` route charges nothing.
 //! An anonymous caller is charged only the public per-IP bucket, and only on a public route;
@@ -23,6 +24,7 @@ use std::collections::BTreeMap;
 use limiter::{BucketSpec, Scope};
 use serde::{Deserialize, Serialize};
 
+use crate::key_quota::{KEY_QUOTA, KeyQuota};
 use crate::limits::{FixedWindow, Limit, Period};
 use crate::plans::Plan;
 use crate::routes::Route;
@@ -38,8 +40,8 @@ pub const BURST: &str = "burst";
 pub const DAILY_CAP: &str = "daily_cap";
 
 /// Names the policy gives its own buckets; `[buckets]` may not use them.
-pub(crate) const RESERVED_NAMES: [&str; 6] =
-    [MONTHLY, BURST, DAILY_CAP, LOGIN_ACCOUNT_IP, LOGIN_IP, LOGIN_ACCOUNT];
+pub(crate) const RESERVED_NAMES: [&str; 7] =
+    [MONTHLY, BURST, DAILY_CAP, KEY_QUOTA, LOGIN_ACCOUNT_IP, LOGIN_IP, LOGIN_ACCOUNT];
 
 /// Per-account limits set by an admin: bucket name → limit (requests per the bucket's window).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,8 +85,14 @@ impl Overrides {
 pub enum Caller<'a> {
     /// No API key.
     Anonymous,
-    /// An API key of an account on `plan`, whose billing month starts on `anchor_day`.
-    Authenticated { plan: &'a Plan, anchor_day: u8, overrides: Option<&'a Overrides> },
+    /// An API key of an account on `plan`, whose billing month starts on `anchor_day`, with
+    /// the key's own quota if its owner set one.
+    Authenticated {
+        plan: &'a Plan,
+        anchor_day: u8,
+        overrides: Option<&'a Overrides>,
+        key_quota: Option<KeyQuota>,
+    },
 }
 
 /// An anonymous request to a route that is not public (or to no route at all): answer 401.
@@ -100,7 +108,7 @@ impl Policy {
         route: Option<&Route>,
         caller: &Caller<'_>,
     ) -> Result<Vec<BucketSpec>, KeyRequired> {
-        let Caller::Authenticated { plan, anchor_day, overrides } = *caller else {
+        let Caller::Authenticated { plan, anchor_day, overrides, key_quota } = *caller else {
             let route = route.filter(|route| route.is_public()).ok_or(KeyRequired)?;
             if route.exempt {
                 return Ok(Vec::new());
@@ -123,6 +131,7 @@ impl Policy {
                     specs.push(limit.spec(name, scope, anchor_day));
                 }
             }
+            specs.extend(key_quota.map(|quota| quota.spec(anchor_day)));
             self.push_named(&plan.buckets, overrides, anchor_day, &mut specs);
         }
         if let Some(route) = route {

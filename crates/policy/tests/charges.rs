@@ -2,7 +2,7 @@
 
 use chrono::Duration;
 use limiter::{BucketSpec, Scope, Window};
-use policy::{Caller, KeyRequired, Overrides, Policy};
+use policy::{Caller, FixedWindow, KeyQuota, KeyRequired, Overrides, Policy};
 
 fn default_policy() -> Policy {
     Policy::default_policy().unwrap()
@@ -24,7 +24,7 @@ fn caller<'a>(
     anchor_day: u8,
     overrides: Option<&'a Overrides>,
 ) -> Caller<'a> {
-    Caller::Authenticated { plan: policy.plan(plan).unwrap(), anchor_day, overrides }
+    Caller::Authenticated { plan: policy.plan(plan).unwrap(), anchor_day, overrides, key_quota: None }
 }
 
 fn names(specs: &[BucketSpec]) -> Vec<&str> {
@@ -90,6 +90,26 @@ fn key_management_charges_only_key_mgmt_per_user() {
     let starter = caller(&policy, "starter", 1, None);
     let specs = charges(&policy, "POST", "/v1/keys", &starter).unwrap();
     assert_eq!(specs, [BucketSpec::new("key_mgmt", 10, Window::Minute, Scope::User)]);
+}
+
+#[test]
+fn a_keys_own_quota_is_charged_wherever_the_monthly_quota_is() {
+    let policy = default_policy();
+    let quota = KeyQuota::new(1_000, FixedWindow::Month).unwrap();
+    let starter = Caller::Authenticated {
+        plan: policy.plan("starter").unwrap(),
+        anchor_day: 15,
+        overrides: None,
+        key_quota: Some(quota),
+    };
+    let read = charges(&policy, "GET", "/v1/scans/s1", &starter).unwrap();
+    assert_eq!(names(&read), ["monthly", "burst", "daily_cap", "key_quota", "reads"]);
+    assert_eq!(read[3], BucketSpec::new("key_quota", 1_000, Window::Month { anchor_day: 15 }, Scope::Key));
+    let unmatched = charges(&policy, "GET", "/v1/jurisdictions/uk/operators", &starter).unwrap();
+    assert_eq!(names(&unmatched), ["monthly", "burst", "daily_cap", "key_quota"]);
+    assert_eq!(charges(&policy, "GET", "/v1/scans/s1/stream", &starter), Ok(vec![]));
+    let key_management = charges(&policy, "POST", "/v1/keys", &starter).unwrap();
+    assert_eq!(names(&key_management), ["key_mgmt"], "key management is not metered");
 }
 
 #[test]

@@ -237,7 +237,7 @@ fn seed_000_alone_limits_each_customer_to_20_a_minute() {
     let policy = shipped("seed-000");
     assert_seed_000_tiers(&policy);
     let customer = policy.default_plan().unwrap();
-    let caller = Caller::Authenticated { plan: customer, anchor_day: 1, overrides: None };
+    let caller = Caller::Authenticated { plan: customer, anchor_day: 1, overrides: None, key_quota: None };
     let expected = BucketSpec::new("per_customer", 20, Window::Minute, Scope::Account);
     assert_eq!(policy.charges(None, &caller).unwrap(), [expected]);
     assert!(policy.charges(None, &Caller::Anonymous).is_err());

@@ -17,6 +17,8 @@ pub struct Subject<'a> {
     pub overrides: &'a policy::Overrides,
     /// A key of the account: its own buckets too. None: the account-wide buckets only.
     pub key_id: Option<&'a str>,
+    /// That key's own quota, if its owner set one.
+    pub key_quota: Option<policy::KeyQuota>,
     /// The signed-in user, whose `key_mgmt` bucket is shown too.
     pub user_id: Option<&'a str>,
 }
@@ -66,6 +68,7 @@ pub fn charges(policy: &Policy, subject: &Subject<'_>) -> Vec<Charge> {
             plan,
             anchor_day: subject.anchor_day,
             overrides: Some(subject.overrides),
+            key_quota: subject.key_quota.filter(|_| subject.key_id.is_some()),
         };
         let routes = policy.routes.iter().map(Some).chain([None]);
         for spec in routes.flat_map(|route| policy.charges(route, &caller).unwrap_or_default()) {

@@ -33,6 +33,7 @@ pub async fn limits(
         anchor_day: key.anchor_day,
         overrides: &key.overrides,
         key_id: Some(&key.key_id),
+        key_quota: key.restrictions.quota,
         user_id: None,
     };
     match gauges::read(&gateway.services, &subject).await {

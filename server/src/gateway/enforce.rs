@@ -48,9 +48,12 @@ async fn gate(gateway: Gateway, mut request: Request, next: Next, request_id: &s
     let route = policy.route(request.method().as_str(), &path).map(|found| found.route);
     let plan = key.as_ref().and_then(|key| policy.plan_or_default(&key.plan_id));
     let caller = match (&key, plan) {
-        (Some(key), Some(plan)) => {
-            Caller::Authenticated { plan, anchor_day: key.anchor_day, overrides: Some(&key.overrides) }
-        }
+        (Some(key), Some(plan)) => Caller::Authenticated {
+            plan,
+            anchor_day: key.anchor_day,
+            overrides: Some(&key.overrides),
+            key_quota: key.restrictions.quota,
+        },
         (Some(_), None) => return problems::unavailable(type_base, request_id),
         (None, _) => Caller::Anonymous,
     };

@@ -46,6 +46,9 @@ async fn a_restart_keeps_the_demo_account_its_two_keys_and_one_invitation() {
     assert_eq!(usable, 2, "{keys:?}");
     let production = keys.iter().find(|key| key.name == "Production server").unwrap();
     assert_eq!(production.restrictions.allowed_ips_text().as_deref(), Some("127.0.0.1, ::1"));
+    let batch = keys.iter().find(|key| key.name == "Nightly batch").unwrap();
+    let quota = batch.restrictions.quota.map(|quota| quota.describe());
+    assert_eq!(quota.as_deref(), Some("5,000 requests a day"));
     let account = app.services.accounts.account(account_id).await.unwrap().unwrap();
     assert_eq!(account.plan_id, "pro");
     let (users, invitations) = app.services.accounts.team(account_id).await.unwrap();

@@ -14,6 +14,7 @@ mod helpers;
 mod idempotency;
 mod key_api;
 mod key_lifecycle;
+mod key_quota;
 mod limits;
 mod openapi;
 mod operators;

@@ -121,9 +121,13 @@ async fn every_answer_of_the_api_is_the_one_its_description_documents() {
     assert_eq!(api.send(post.clone(), keys, not_json).await.0, StatusCode::BAD_REQUEST);
     let no_type = app.dashboard_request(post.clone(), keys).body(r#"{"name": "CI"}"#);
     assert_eq!(api.send(post.clone(), keys, no_type).await.0, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    for refused in
-        [json!({ "name": " " }), json!({ "nmae": "CI" }), json!({ "name": "CI", "allowed_ips": ["nowhere"] })]
-    {
+    for refused in [
+        json!({ "name": " " }),
+        json!({ "nmae": "CI" }),
+        json!({ "name": "CI", "allowed_ips": ["nowhere"] }),
+        json!({ "name": "CI", "quota": { "limit": 0, "per": "day" } }),
+        json!({ "name": "CI", "quota": { "limit": 10, "per": "week" } }),
+    ] {
         let request = app.dashboard_request(post.clone(), keys).json(&refused);
         assert_eq!(api.send(post.clone(), keys, request).await.0, StatusCode::UNPROCESSABLE_ENTITY);
     }
@@ -139,9 +143,12 @@ async fn every_answer_of_the_api_is_the_one_its_description_documents() {
     api.send(Method::PATCH, key, renamed).await;
     let restrictions = format!("{this_key}/restrictions");
     for allowed_ips in [json!(["192.0.2.0/24"]), json!([])] {
-        let restricted =
-            app.dashboard_request(Method::PUT, &restrictions).json(&json!({ "allowed_ips": allowed_ips }));
-        api.send(Method::PUT, "/v1/keys/{id}/restrictions", restricted).await;
+        let quota = json!({ "limit": 1000, "per": "month" });
+        let restricted = app
+            .dashboard_request(Method::PUT, &restrictions)
+            .json(&json!({ "allowed_ips": allowed_ips, "quota": quota }));
+        let (_, restricted) = api.send(Method::PUT, "/v1/keys/{id}/restrictions", restricted).await;
+        assert_eq!(restricted["quota"], quota);
         if allowed_ips != json!([]) {
             let outside = app.with_key("/v1/limits", secret);
             assert_eq!(api.send(get.clone(), "/v1/limits", outside).await.0, StatusCode::FORBIDDEN);

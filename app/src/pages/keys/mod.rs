@@ -177,7 +177,7 @@ fn CreateKeyForm(create: ServerAction<CreateKey>, hydrated: RwSignal<bool>) -> i
                         </select>
                     </div>
                 </div>
-                <RestrictionFields id="new-key" read_only=false allowed_ips=String::new() />
+                <RestrictionFields id="new-key" read_only=false allowed_ips=String::new() quota=None />
                 <div class="form-actions">
                     <SubmitButton pending=create.pending() class="btn btn-primary" needs_javascript=true>
                         "Create key"

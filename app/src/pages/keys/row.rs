@@ -5,15 +5,19 @@ use leptos::html::Details;
 use leptos::prelude::*;
 
 use super::KeyActions;
-use crate::keys::{ACCESS_CHOICES, EXPIRY_CHOICES, GRACE_PERIODS, KeyView, SetKeyDisabled};
+use crate::keys::{
+    ACCESS_CHOICES, EXPIRY_CHOICES, GRACE_PERIODS, KeyView, QUOTA_PERIODS, QuotaView, SetKeyDisabled,
+};
 use crate::pages::{SubmitButton, breakable_email, date_over_hour, short_time};
 
-/// The access choice and the address list, as the create and restrict forms both ask them.
+/// The access choice, the address list and the key's own quota, as the create and restrict
+/// forms both ask them.
 #[component]
 pub(super) fn RestrictionFields(
     #[prop(into)] id: String,
     read_only: bool,
     allowed_ips: String,
+    quota: Option<QuotaView>,
 ) -> impl IntoView {
     let (access_id, ips_id, hint_id) =
         (format!("{id}-access"), format!("{id}-ips"), format!("{id}-ips-hint"));
@@ -33,6 +37,31 @@ pub(super) fn RestrictionFields(
                     placeholder="Any address">{allowed_ips}</textarea>
                 <p class="field-hint" id=hint_id>"One address or range per line, like 203.0.113.0/24. Empty: any. Requests from elsewhere get 403."</p>
             </div>
+            <QuotaFields id=format!("{id}-quota") quota />
+        </div>
+    }
+}
+
+/// "At most [1000] requests [a day]": a key's own quota, within the plan's.
+#[component]
+fn QuotaFields(id: String, quota: Option<QuotaView>) -> impl IntoView {
+    let (per_id, hint_id) = (format!("{id}-per"), format!("{id}-hint"));
+    let per = quota.as_ref().map_or("day".to_owned(), |quota| quota.per.clone());
+    view! {
+        <div class="field">
+            <label for=id.clone()>"Its own quota"</label>
+            <div class="row">
+                <input id=id name="quota_limit" type="text" inputmode="numeric" size="9" autocomplete="off"
+                    placeholder="None" aria-describedby=hint_id.clone()
+                    value=quota.as_ref().map(|quota| quota.limit.to_string()) />
+                <label class="sr-only" for=per_id.clone()>"requests per"</label>
+                <select id=per_id name="quota_per">
+                    {QUOTA_PERIODS.iter().map(|(value, label)| view! {
+                        <option value=*value selected=*value == per>{format!("requests {label}")}</option>
+                    }).collect_view()}
+                </select>
+            </div>
+            <p class="field-hint" id=hint_id>"At most this many of the plan's requests for this key, so one job cannot spend them all. Empty: the plan's limits alone. Past it: 429."</p>
         </div>
     }
 }
@@ -45,6 +74,9 @@ pub(crate) fn restriction_summary(key: &KeyView) -> Option<impl IntoView + use<>
     }
     if !key.allowed_ips.is_empty() {
         parts.push(format!("From {}", key.allowed_ips.join(", ")));
+    }
+    if let Some(quota) = &key.quota {
+        parts.push(format!("At most {}", quota.words));
     }
     (!parts.is_empty()).then(|| view! { <div class="muted restrictions">{parts.join(" · ")}</div> })
 }
@@ -121,7 +153,7 @@ pub(super) fn KeyRow(
                     <summary class="btn btn-small">"Restrict…"<span class="sr-only">{format!(" {name}")}</span></summary>
                     <ActionForm action=restrict attr:class="form">
                         <input type="hidden" name="key_id" value=restrict_id.clone() />
-                        <RestrictionFields id=format!("restrict-{restrict_id}") read_only=key.read_only allowed_ips=key.allowed_ips.join("\n") />
+                        <RestrictionFields id=format!("restrict-{restrict_id}") read_only=key.read_only allowed_ips=key.allowed_ips.join("\n") quota=key.quota.clone() />
                         <SubmitButton pending=restrict.pending() class="btn btn-small" on:click=act>"Save restrictions"</SubmitButton>
                     </ActionForm>
                 </details>

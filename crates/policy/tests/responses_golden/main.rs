@@ -79,7 +79,12 @@ pub fn charges(policy: &Policy, method: &str, path: &str, caller: &Caller<'_>) -
 }
 
 pub fn plan_caller<'p>(policy: &'p Policy, plan: &str) -> Caller<'p> {
-    Caller::Authenticated { plan: policy.plan(plan).unwrap(), anchor_day: 1, overrides: None }
+    Caller::Authenticated {
+        plan: policy.plan(plan).unwrap(),
+        anchor_day: 1,
+        overrides: None,
+        key_quota: None,
+    }
 }
 
 /// Headers as `(&str, &str)` pairs, for comparing with a literal list.

@@ -183,7 +183,7 @@ fn several_styles_at_once_write_ratelimit_policy_once() {
     use HeaderStyle::{Draft7, Ietf, XRateLimit};
     let mut policy = shipped("default");
     let starter = policy.plan("starter").unwrap().clone();
-    let caller = Caller::Authenticated { plan: &starter, anchor_day: 1, overrides: None };
+    let caller = Caller::Authenticated { plan: &starter, anchor_day: 1, overrides: None, key_quota: None };
     let charges = charges(&policy, "GET", "/v1/usage", &caller);
     let meter = Meter::starting_at("2026-04-20T09:30:00Z");
     let decision = meter.decide(&charges);

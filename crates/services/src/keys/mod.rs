@@ -10,10 +10,12 @@ mod repo;
 mod restrictions;
 mod secret;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use limiter::{Charge, Clock, LimiterStore};
+use policy::KeyQuota;
 use secrecy::SecretString;
 
 use model::valid_name;
@@ -60,6 +62,11 @@ impl Keys {
 
     pub async fn list(&self, account_id: &str) -> Result<Vec<ApiKey>, KeyError> {
         Ok(repo::list(&self.db, account_id).await?)
+    }
+
+    /// Every unrevoked key's own quota, by key id (for refilling the counters after a restart).
+    pub async fn quotas(&self) -> Result<HashMap<String, KeyQuota>, KeyError> {
+        Ok(repo::quotas(&self.db).await?.into_iter().collect())
     }
 
     pub async fn create(

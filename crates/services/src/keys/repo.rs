@@ -6,6 +6,7 @@ use sqlx::{AnyConnection, FromRow};
 use super::secret::GeneratedSecret;
 use super::{ApiKey, KeyUse, PreviousSecret, Rejection, Restrictions, VerifiedKey};
 use crate::db::{Database, from_millis};
+use policy::KeyQuota;
 
 #[derive(FromRow)]
 pub(super) struct KeyRow {
@@ -27,6 +28,8 @@ pub(super) struct KeyRow {
     disabled_at: Option<i64>,
     access: String,
     allowed_ips: Option<String>,
+    quota_limit: Option<i64>,
+    quota_period: Option<String>,
     /// Selected by the queries for pages only ([`LISTED_COLUMNS`]).
     #[sqlx(default)]
     created_by_email: Option<String>,
@@ -34,7 +37,7 @@ pub(super) struct KeyRow {
 
 const COLUMNS: &str = "id, account_id, name, start, secret_hash, previous_start, previous_secret_hash, \
     previous_expires_at, previous_last_used_at, previous_last_used_from, created_at, expires_at, last_used_at, \
-    last_used_from, revoked_at, disabled_at, access, allowed_ips";
+    last_used_from, revoked_at, disabled_at, access, allowed_ips, quota_limit, quota_period";
 
 /// `access` of a read-only key; any other value (`full`) restricts nothing.
 const READ_ONLY: &str = "read";
@@ -46,13 +49,20 @@ fn listed_columns() -> String {
 
 impl KeyRow {
     /// The stored restrictions. Rows are written from parsed values only, so an unreadable
-    /// address list means the database was edited by hand: logged, and the gateway then
-    /// refuses the key (see [`Self::verify`]) rather than let it in from anywhere.
+    /// address list or quota means the database was edited by hand: logged, and the gateway
+    /// then refuses the key (see [`Self::verify`]) rather than let it in unrestricted.
     fn restrictions(&self) -> Result<Restrictions, String> {
         let listed = self.allowed_ips.as_deref().unwrap_or("");
-        Restrictions::parse(self.access == READ_ONLY, listed).inspect_err(|error| {
-            tracing::error!(key_id = %self.id, %error, "the key's stored allowed_ips are unreadable");
-        })
+        let quota = match (self.quota_limit, self.quota_period.as_deref()) {
+            (Some(limit), Some(period)) => KeyQuota::parse(&limit.to_string(), period),
+            (None, None) => Ok(None),
+            _ => Err("a quota needs both its limit and its period".to_owned()),
+        };
+        quota
+            .and_then(|quota| Ok(Restrictions::parse(self.access == READ_ONLY, listed)?.with_quota(quota)))
+            .inspect_err(|error| {
+                tracing::error!(key_id = %self.id, %error, "the key's stored restrictions are unreadable");
+            })
     }
 
     fn into_key(self) -> ApiKey {
@@ -122,8 +132,8 @@ pub(super) async fn insert(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO api_keys (id, account_id, name, start, secret_hash, created_by, created_at, expires_at, \
-           access, allowed_ips) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+           access, allowed_ips, quota_limit, quota_period) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(&key.id)
     .bind(&key.account_id)
@@ -135,6 +145,8 @@ pub(super) async fn insert(
     .bind(key.expires_at.map(|at| at.timestamp_millis()))
     .bind(access(&key.restrictions))
     .bind(key.restrictions.allowed_ips_text())
+    .bind(quota_limit(&key.restrictions))
+    .bind(quota_period(&key.restrictions))
     .execute(conn)
     .await?;
     Ok(())
@@ -149,6 +161,16 @@ pub(super) async fn list(db: &Database, account_id: &str) -> Result<Vec<ApiKey>,
     .fetch_all(db.pool())
     .await?;
     Ok(rows.into_iter().map(KeyRow::into_key).collect())
+}
+
+/// Every unrevoked key that has its own quota, with that quota.
+pub(super) async fn quotas(db: &Database) -> Result<Vec<(String, KeyQuota)>, sqlx::Error> {
+    let rows: Vec<KeyRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM api_keys WHERE quota_limit IS NOT NULL AND revoked_at IS NULL"
+    ))
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.into_iter().filter_map(|row| Some((row.id.clone(), row.restrictions().ok()?.quota?))).collect())
 }
 
 pub(super) async fn by_id(
@@ -254,10 +276,14 @@ pub(super) async fn restrict(
     key_id: &str,
     restrictions: &Restrictions,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE api_keys SET access = $1, allowed_ips = $2 WHERE id = $3")
-        .bind(access(restrictions))
-        .bind(restrictions.allowed_ips_text())
-        .bind(key_id)
+    sqlx::query(
+        "UPDATE api_keys SET access = $1, allowed_ips = $2, quota_limit = $3, quota_period = $4 WHERE id = $5",
+    )
+    .bind(access(restrictions))
+    .bind(restrictions.allowed_ips_text())
+    .bind(quota_limit(restrictions))
+    .bind(quota_period(restrictions))
+    .bind(key_id)
         .execute(conn)
         .await?;
     Ok(())
@@ -265,6 +291,15 @@ pub(super) async fn restrict(
 
 fn access(restrictions: &Restrictions) -> &'static str {
     if restrictions.read_only { READ_ONLY } else { "full" }
+}
+
+fn quota_limit(restrictions: &Restrictions) -> Option<i64> {
+    // At most limiter::MAX_UNITS (2^50), so it always fits.
+    restrictions.quota.map(|quota| i64::try_from(quota.limit()).unwrap_or(i64::MAX))
+}
+
+fn quota_period(restrictions: &Restrictions) -> Option<&'static str> {
+    restrictions.quota.map(|quota| quota.window().as_str())
 }
 
 /// Moves `last_used_at` (or the previous secret's) forward, never back, with the address of

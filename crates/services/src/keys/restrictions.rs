@@ -1,12 +1,16 @@
-//! What a key may do beyond being valid: read only (safe methods), and from which addresses.
+//! What a key may do beyond being valid: read only (safe methods), from which addresses, and
+//! how much of the account's quota it may spend.
 //!
 //! A key for a browser dashboard or a reporting job rarely needs to start scans or exports, and
 //! a server's key should only ever arrive from that server's addresses: a leaked key restricted
-//! this way is worth much less. The gateway refuses a request outside its key's restrictions
-//! with 403 before any bucket is charged.
+//! this way is worth much less. The gateway refuses a request outside its key's method or
+//! address restrictions with 403 before any bucket is charged; a key's own quota
+//! ([`KeyQuota`]) is a bucket like the plan's, refused with 429 when spent.
 
 use std::fmt;
 use std::net::IpAddr;
+
+use policy::KeyQuota;
 
 /// The most address ranges one key may list.
 pub const MAX_ALLOWED_RANGES: usize = 32;
@@ -18,6 +22,8 @@ pub struct Restrictions {
     pub read_only: bool,
     /// Requests only from these ranges; empty: from anywhere.
     pub allowed_ips: Vec<IpRange>,
+    /// At most this many requests a day or a month, below the plan; `None`: the plan's alone.
+    pub quota: Option<KeyQuota>,
 }
 
 /// An address range in CIDR notation (`203.0.113.0/24`, `2001:db8::/32`); a bare address is a
@@ -42,7 +48,12 @@ impl Restrictions {
         if ranges.len() > MAX_ALLOWED_RANGES {
             return Err(format!("List at most {MAX_ALLOWED_RANGES} address ranges."));
         }
-        Ok(Self { read_only, allowed_ips: ranges })
+        Ok(Self { read_only, allowed_ips: ranges, quota: None })
+    }
+
+    /// The same restrictions with the key's own quota set (or removed).
+    pub fn with_quota(self, quota: Option<KeyQuota>) -> Self {
+        Self { quota, ..self }
     }
 
     /// The stored form of the address list: ranges separated by commas, or `None` for anywhere.
@@ -63,13 +74,18 @@ impl Restrictions {
         self.allowed_ips.is_empty() || self.allowed_ips.iter().any(|range| range.contains(ip))
     }
 
-    /// In words, for the audit log and the pages: "read only; from 203.0.113.0/24".
+    /// In words, for the audit log and the pages: "read only; from 203.0.113.0/24; at most
+    /// 1,000 requests a day".
     pub fn describe(&self) -> String {
         let access = if self.read_only { "read only" } else { "full access" };
-        match self.allowed_ips_text() {
+        let mut text = match self.allowed_ips_text() {
             Some(ranges) => format!("{access}; from {ranges}"),
             None => format!("{access}; from any address"),
+        };
+        if let Some(quota) = self.quota {
+            text.push_str(&format!("; at most {}", quota.describe()));
         }
+        text
     }
 }
 
@@ -171,6 +187,11 @@ mod tests {
         let parsed = Restrictions::parse(true, " 203.0.113.0/24,\n2001:db8::/32  203.0.113.0/24 ").unwrap();
         assert_eq!(parsed.allowed_ips_text().as_deref(), Some("203.0.113.0/24, 2001:db8::/32"));
         assert_eq!(parsed.describe(), "read only; from 203.0.113.0/24, 2001:db8::/32");
+        let capped = parsed.clone().with_quota(policy::KeyQuota::parse("2500", "month").unwrap());
+        assert_eq!(
+            capped.describe(),
+            "read only; from 203.0.113.0/24, 2001:db8::/32; at most 2,500 requests a month"
+        );
         let again = Restrictions::parse(true, &parsed.allowed_ips_text().unwrap()).unwrap();
         assert_eq!(again, parsed);
         assert_eq!(Restrictions::parse(false, " \n").unwrap(), Restrictions::default());

@@ -16,7 +16,8 @@ async fn customer(services: &Services, email: &str) -> User {
 on_both_backends! {
     async fn restrictions_are_stored_verified_and_changed(services: Services, clock: ManualClock) {
         let ada = customer(&services, "ada@example.com").await;
-        let reading = Restrictions::parse(true, "203.0.113.0/24").unwrap();
+        let quota = policy::KeyQuota::parse("1000", "month").unwrap();
+        let reading = Restrictions::parse(true, "203.0.113.0/24").unwrap().with_quota(quota);
         let created = services.keys.create(&ada, "Reports", None, reading.clone()).await.unwrap();
         let secret = created.secret.expose_secret().to_owned();
         assert_eq!(services.keys.verify(&secret).await.unwrap().unwrap().restrictions, reading);
@@ -32,6 +33,17 @@ on_both_backends! {
         let lifted = services.keys.restrict(&ada, &created.key.id, Restrictions::default()).await.unwrap();
         assert_eq!(lifted.restrictions, Restrictions::default());
         assert_eq!(services.keys.verify(&secret).await.unwrap().unwrap().restrictions, Restrictions::default());
+        assert!(services.keys.quotas().await.unwrap().is_empty());
+
+        let capped = Restrictions::default().with_quota(quota);
+        services.keys.restrict(&ada, &created.key.id, capped.clone()).await.unwrap();
+        assert_eq!(services.keys.verify(&secret).await.unwrap().unwrap().restrictions, capped);
+        let quotas = services.keys.quotas().await.unwrap();
+        assert_eq!(quotas.into_iter().collect::<Vec<_>>(), [(created.key.id.clone(), quota.unwrap())]);
+
+        // A quota without its period (a hand edit) is unreadable too.
+        sqlx::query("UPDATE api_keys SET quota_period = NULL").execute(services.db.pool()).await.unwrap();
+        assert_eq!(services.keys.verify(&secret).await.unwrap(), Err(Rejection::Revoked));
 
         // Someone edits the row by hand into something unreadable: the key is refused, not
         // let in from anywhere.

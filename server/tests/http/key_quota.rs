@@ -1,0 +1,84 @@
+//! A key's own quota: its owner caps one key below the plan; past it that key gets 429 from
+//! `key_quota` while the account's other keys go on, the refusal charges nothing, a change
+//! keeps the count, and a restart of the in-memory limiter keeps it too.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+/// A key created through `/v1/keys` with this quota: (key id, secret).
+async fn key_with_quota(app: &TestApp, name: &str, quota: Value) -> (String, String) {
+    let created = app.keys_api(Method::POST, "/v1/keys", Some(json!({ "name": name, "quota": quota }))).await;
+    assert_status(&created, StatusCode::CREATED);
+    let created: Value = created.json().await.unwrap();
+    assert_eq!(created["key"]["quota"], quota);
+    (created["key"]["id"].as_str().unwrap().to_owned(), created["secret"].as_str().unwrap().to_owned())
+}
+
+async fn read(app: &TestApp, secret: &str) -> reqwest::Response {
+    browser().get(app.url("/v1/snapshots")).bearer_auth(secret).send().await.unwrap()
+}
+
+/// Each bucket of the key's `/v1/limits` (which charges nothing): name → (used, limit).
+async fn buckets(app: &TestApp, secret: &str) -> serde_json::Map<String, Value> {
+    let limits = browser().get(app.url("/v1/limits")).bearer_auth(secret).send().await.unwrap();
+    let limits: Value = limits.json().await.unwrap();
+    let buckets = limits["buckets"].as_array().unwrap().iter();
+    buckets.map(|b| (b["name"].as_str().unwrap().to_owned(), json!([b["used"], b["limit"]]))).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_past_its_own_quota_is_refused_while_the_accounts_other_keys_go_on() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let (capped_id, capped) = key_with_quota(&app, "staging", json!({ "limit": 3, "per": "day" })).await;
+    let (_, free) = key_with_quota(&app, "production", Value::Null).await;
+
+    for _ in 0..3 {
+        assert_status(&read(&app, &capped).await, StatusCode::OK);
+    }
+    let refused = read(&app, &capped).await;
+    assert_status(&refused, StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: Value = refused.json().await.unwrap();
+    assert!(body["detail"].as_str().unwrap().contains("key_quota"), "{body}");
+
+    let seen = buckets(&app, &capped).await;
+    assert_eq!(seen["key_quota"], json!([3, 3]));
+    assert_eq!(seen["monthly"][0], 3, "the refused request charged no other bucket");
+    assert_status(&read(&app, &free).await, StatusCode::OK);
+    assert!(!buckets(&app, &free).await.contains_key("key_quota"), "a key without one has no such bucket");
+
+    // Raised, the count stays: two more today. Removed, the plan's limits alone. (A second
+    // later, so that the plan's burst of 5 a second is full again.)
+    app.clock.advance(chrono::Duration::seconds(1));
+    let path = format!("/v1/keys/{capped_id}/restrictions");
+    let raised =
+        app.keys_api(Method::PUT, &path, Some(json!({ "quota": { "limit": 5, "per": "day" } }))).await;
+    assert_status(&raised, StatusCode::OK);
+    assert_eq!(buckets(&app, &capped).await["key_quota"], json!([3, 5]));
+    for expected in [StatusCode::OK, StatusCode::OK, StatusCode::TOO_MANY_REQUESTS] {
+        assert_status(&read(&app, &capped).await, expected);
+    }
+    let removed = app.keys_api(Method::PUT, &path, Some(json!({}))).await;
+    assert_eq!(removed.json::<Value>().await.unwrap()["quota"], Value::Null);
+    assert_status(&read(&app, &capped).await, StatusCode::OK);
+    assert!(!buckets(&app, &capped).await.contains_key("key_quota"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_keeps_what_a_key_used_of_its_own_monthly_quota() {
+    let mut app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let (_, capped) = key_with_quota(&app, "reports", json!({ "limit": 4, "per": "month" })).await;
+    for _ in 0..3 {
+        assert_status(&read(&app, &capped).await, StatusCode::OK);
+    }
+    app.shut_down().await;
+
+    let restarted = spawn_app_on(app.database_url.clone(), |_| {}).await;
+    assert_eq!(buckets(&restarted, &capped).await["key_quota"], json!([3, 4]));
+    assert_status(&read(&restarted, &capped).await, StatusCode::OK);
+    assert_status(&read(&restarted, &capped).await, StatusCode::TOO_MANY_REQUESTS);
+}
