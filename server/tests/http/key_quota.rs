@@ -49,6 +49,12 @@ async fn a_key_past_its_own_quota_is_refused_while_the_accounts_other_keys_go_on
     assert_eq!(seen["monthly"][0], 3, "the refused request charged no other bucket");
     assert_status(&read(&app, &free).await, StatusCode::OK);
     assert!(!buckets(&app, &free).await.contains_key("key_quota"), "a key without one has no such bucket");
+    // Its owner sees the same gauge on the key's Overview; the account's view has none.
+    let key_page = app.get(&format!("/?key={capped_id}")).await.text().await.unwrap();
+    let gauge = crate::overview::gauge_text(&key_page, "key_quota").expect("a gauge of the key's own quota");
+    assert!(gauge.contains("3 of 3 used"), "{gauge}");
+    let account_page = app.get("/").await.text().await.unwrap();
+    assert!(crate::overview::gauge_text(&account_page, "key_quota").is_none());
 
     // Raised, the count stays: two more today. Removed, the plan's limits alone. (A second
     // later, so that the plan's burst of 5 a second is full again.)
