@@ -1,7 +1,7 @@
 //! Server side of the Usage page: charts of the whole account or one key (per minute over the
 //! last hour, per hour over 48 hours, per day over 30 days, allowed and limited), the per-key
-//! table of this billing month, and the CSV of both. Every figure comes from the usage rollups
-//! the gateway writes.
+//! table of this billing month, the latest refused requests, and the CSV of the charts and the
+//! table. Every figure comes from the usage rollups the gateway writes.
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -24,6 +24,27 @@ pub struct UsageReport {
     pub table: Vec<KeyUsageRow>,
     /// The table's period, for its caption: "Nov 1 – Nov 24".
     pub table_period: String,
+    /// The latest refused requests of the key (or the account) in the bucket (or any), newest
+    /// first, at most [`LATEST_REFUSALS`].
+    pub refusals: Vec<RefusalRow>,
+}
+
+/// The refused requests the Usage page lists.
+pub const LATEST_REFUSALS: usize = 20;
+
+/// A refused request: when, which key, what it asked, the answer and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusalRow {
+    /// RFC 3339 UTC, to the second.
+    pub at: String,
+    pub key_name: String,
+    /// `GET /v1/snapshots`.
+    pub request: String,
+    pub status: u16,
+    /// The refusing bucket, `spend_cap` or `restricted`.
+    pub bucket: String,
+    pub client_ip: String,
+    pub request_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,6 +213,26 @@ pub mod ssr {
                 .collect();
             charts.push(UsageChartData { span: name.to_owned(), title: title.to_owned(), points });
         }
+        let refusals = queries
+            .latest_refusals(account_id, selected_key.as_deref(), usage::refusals::KEPT_PER_ACCOUNT)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .filter(|refusal| selected_bucket.as_ref().is_none_or(|bucket| &refusal.bucket == bucket))
+            .take(LATEST_REFUSALS)
+            .map(|refusal| RefusalRow {
+                at: refusal.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                key_name: keys
+                    .iter()
+                    .find(|key| key.id == refusal.key_id)
+                    .map_or(refusal.key_id, |key| key.name.clone()),
+                request: format!("{} {}", refusal.method, refusal.path),
+                status: refusal.status,
+                bucket: refusal.bucket,
+                client_ip: refusal.client_ip,
+                request_id: refusal.request_id,
+            })
+            .collect();
         Ok(UsageReport {
             keys: keys.into_iter().map(|key| (key.id, key.name)).collect(),
             selected_key,
@@ -200,6 +241,7 @@ pub mod ssr {
             charts,
             table,
             table_period: format!("{} – {}", month_start.format("%b %-d"), now.format("%b %-d, %H:%M UTC")),
+            refusals,
         })
     }
 

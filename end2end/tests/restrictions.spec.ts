@@ -76,4 +76,14 @@ test("restrict a key to reading and to an address range; requests outside get 40
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Audit log" }).click();
   const entry = page.getByRole("row", { name: /Key restrictions changed/ });
   await expect(entry.getByText("(read only; from 198.51.100.0/24; at most 2 requests a day)")).toBeVisible();
+
+  // The Usage page lists the refusals, newest first, with why (written within a second).
+  const refusals = page.getByRole("region", { name: /refused requests/ });
+  await expect(async () => {
+    await page.goto("/usage");
+    await expect(refusals.getByRole("row").nth(1)).toContainText("GET /v1/snapshots", { timeout: 1_000 });
+  }).toPass();
+  await expect(refusals.getByRole("row").nth(1)).toContainText("Key's own quota");
+  await expect(refusals.getByRole("row", { name: /POST \/v1\/scans/ }).first()).toContainText("Key restrictions");
+  await page.screenshot({ path: testInfo.outputPath("usage-refusals.png"), fullPage: true });
 });

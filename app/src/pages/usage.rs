@@ -1,7 +1,8 @@
 //! Usage: for the whole account or one key, requests per minute (last hour), per hour (48 h)
-//! and per day (30 days), allowed and limited stacked, optionally for one bucket; the per-key table of this billing
-//! month; CSV downloads of both. Refreshed every two seconds while open. The filters are a plain
-//! GET form, applied with its button; without JavaScript each chart is summed up in words.
+//! and per day (30 days), allowed and limited stacked, optionally for one bucket; the per-key
+//! table of this billing month; the latest refused requests; CSV downloads of the charts and
+//! the table. Refreshed every two seconds while open. The filters are a plain GET form, applied
+//! with its button; without JavaScript each chart is summed up in words.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -11,7 +12,7 @@ use numbers::thousands;
 
 use super::DataTable;
 use crate::charts::{EChart, usage_chart};
-use crate::usage::{UsageChartData, UsageReport, load_usage};
+use crate::usage::{LATEST_REFUSALS, UsageChartData, UsageReport, load_usage};
 
 const REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -55,6 +56,7 @@ fn UsageBody(report: UsageReport) -> impl IntoView {
             <Filters report=report.clone() />
             {(0..report.charts.len()).map(|index| view! { <ChartCard live index /> }).collect_view()}
             <KeyTable live />
+            <Refusals live />
             <p class="row">
                 <a class="btn btn-small" href=format!("/usage/export.csv?what=series{export}") download="usage-series.csv">"Download chart data (CSV)"</a>
                 <a class="btn btn-small" href=format!("/usage/export.csv?what=keys{export}") download="usage-by-key.csv">"Download table (CSV)"</a>
@@ -158,6 +160,43 @@ fn KeyTable(live: RwSignal<UsageReport>) -> impl IntoView {
                 </tbody>
             </DataTable>
             <p class="muted">{move || format!("Period: {}. The same figures as GET /v1/usage?group_by=key.", period())}</p>
+        </section>
+    }
+}
+
+/// The latest refused requests: what a customer asks support first ("why did this call fail?").
+#[component]
+fn Refusals(live: RwSignal<UsageReport>) -> impl IntoView {
+    let rows = move || live.read().refusals.clone();
+    view! {
+        <section class="card" aria-labelledby="refusals-heading">
+            <h2 id="refusals-heading">"Latest refused requests"</h2>
+            <DataTable label=Signal::derive(move || format!("The latest {LATEST_REFUSALS} refused requests, newest first"))>
+                <thead><tr>
+                    <th scope="col">"When"</th><th scope="col">"Key"</th><th scope="col">"Request"</th>
+                    <th scope="col">"Answer"</th><th scope="col">"Why"</th><th scope="col">"From"</th><th scope="col">"Request id"</th>
+                </tr></thead>
+                <tbody>
+                    {move || {
+                        let rows = rows();
+                        if rows.is_empty() {
+                            return view! { <tr><td colspan="7" class="muted">"No refused requests: every call was admitted."</td></tr> }.into_any();
+                        }
+                        rows.into_iter().map(|row| view! {
+                            <tr>
+                                <td>{super::date_over_hour(&super::short_time(&row.at))}</td>
+                                <td>{row.key_name}</td>
+                                <td><code>{row.request}</code></td>
+                                <td>{row.status}</td>
+                                <td>{super::overview::bucket_label(&row.bucket)}</td>
+                                <td>{row.client_ip}</td>
+                                <td><code>{row.request_id}</code></td>
+                            </tr>
+                        }).collect_view().into_any()
+                    }}
+                </tbody>
+            </DataTable>
+            <p class="muted">"The request id is the X-Request-Id the caller was answered with, also in the error body's request_id. Only the latest refusals are kept."</p>
         </section>
     }
 }

@@ -21,6 +21,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::error::UsageError;
 use crate::recorder::{Counts, Pending, UsageRecorder};
+use crate::refusals;
 use crate::retention::{Pruned, Retention, prune};
 use crate::rollups::write_batch;
 
@@ -74,6 +75,7 @@ impl Flusher {
     /// prune deletes the same rows).
     pub async fn flush_now(&mut self) -> Result<FlushReport, UsageError> {
         let (rows, counts) = self.write_pending().await?;
+        self.write_refusals().await;
         let now = self.clock.now();
         let due = self.last_prune.is_none_or(|last| now - last >= self.retention.prune_every);
         let mut pruned = None;
@@ -85,6 +87,22 @@ impl Flusher {
             }
         }
         Ok(FlushReport { rows, counts, pruned })
+    }
+
+    /// Writes the latest refusals; on failure they are dropped (see [`crate::refusals`]).
+    async fn write_refusals(&self) {
+        let batch = self.recorder.take_refusals();
+        if batch.is_empty() {
+            return;
+        }
+        let db = self.db.clone();
+        // On a task of its own, like the counts: a dropped flush future does not cut it short.
+        let written = tokio::spawn(async move { refusals::write(&db, batch).await }).await;
+        match written {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "writing the latest refusals failed; dropped them"),
+            Err(_) => tracing::warn!("the refusals' writer stopped; dropped them"),
+        }
     }
 
     async fn write_pending(&self) -> Result<(usize, Counts), UsageError> {

@@ -40,6 +40,7 @@ mod flush;
 pub mod periods;
 mod queries;
 mod recorder;
+pub mod refusals;
 mod retention;
 mod rollups;
 
@@ -52,6 +53,7 @@ pub use queries::{
     UsageQueries,
 };
 pub use recorder::{Counts, UsageRecorder};
+pub use refusals::Refusal;
 pub use retention::{Pruned, Retention};
 
 use std::sync::Arc;

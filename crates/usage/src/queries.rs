@@ -98,6 +98,17 @@ impl UsageQueries {
         UsageQueries { db }
     }
 
+    /// The account's latest refused requests (of one key, if given), newest first, at most
+    /// `limit` (the table keeps [`crate::refusals::KEPT_PER_ACCOUNT`] per account).
+    pub async fn latest_refusals(
+        &self,
+        account_id: &str,
+        key_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<crate::Refusal>, UsageError> {
+        crate::refusals::latest(&self.db, account_id, key_id, limit).await
+    }
+
     /// Allowed and limited requests per minute, hour or day, one point for every bucket from
     /// the one holding `from` up to `to`, zeros where nothing was recorded. Minute points older
     /// than 48 h and hour points older than 90 days are zeros too: retention deleted them.

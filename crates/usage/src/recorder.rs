@@ -8,6 +8,7 @@
 //! last flush. No lock is held across an `.await` anywhere in this crate, and a poisoned shard
 //! is used as is (its counts are plain numbers, always consistent).
 
+use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -17,6 +18,7 @@ use hashbrown::HashTable;
 
 use crate::event::{Outcome, UsageEvent};
 use crate::periods::Granularity;
+use crate::refusals::{PendingRefusals, Refusal};
 
 const SHARDS: usize = 32;
 
@@ -114,6 +116,8 @@ impl Shards {
 #[derive(Clone)]
 pub struct UsageRecorder {
     inner: Arc<Shards>,
+    /// The latest refusals of each account, written with the counts ([`crate::refusals`]).
+    refusals: Arc<PendingRefusals>,
 }
 
 impl Default for UsageRecorder {
@@ -135,7 +139,19 @@ impl UsageRecorder {
                 hasher: RandomState::default(),
                 shards: std::array::from_fn(|_| Shard::default()),
             }),
+            refusals: Arc::default(),
         }
+    }
+
+    /// Keeps a refused request for its account's list of latest refusals (the newest
+    /// [`crate::refusals::KEPT_PER_ACCOUNT`] until the next flush). Its counts are recorded
+    /// separately, with [`Self::record`].
+    pub fn refused(&self, refusal: Refusal) {
+        self.refusals.push(refusal);
+    }
+
+    pub(crate) fn take_refusals(&self) -> HashMap<String, VecDeque<Refusal>> {
+        self.refusals.take()
     }
 
     /// Counts one request in the minute of `event.at`.

@@ -64,7 +64,9 @@ async fn gate(gateway: Gateway, mut request: Request, next: Next, request_id: &s
     };
 
     let now = gateway.services.clock.now();
-    let meter = Meter { gateway: &gateway, key: key.as_deref(), route, at: now, from: ip };
+    let method = request.method().clone();
+    let asked = Asked { method: method.as_str(), path: &path, request_id };
+    let meter = Meter { gateway: &gateway, key: key.as_deref(), route, at: now, from: ip, asked };
     if let Some(refused) =
         key.as_deref().and_then(|key| outside_restrictions(key, request.method().as_str(), ip))
     {
@@ -206,6 +208,14 @@ struct Meter<'a> {
     at: DateTime<Utc>,
     /// The client's address, recorded with the key's last use.
     from: IpAddr,
+    asked: Asked<'a>,
+}
+
+/// What a refused request asked for, for its account's list of latest refusals.
+struct Asked<'a> {
+    method: &'a str,
+    path: &'a str,
+    request_id: &'a str,
 }
 
 impl Meter<'_> {
@@ -224,12 +234,32 @@ impl Meter<'_> {
     fn limited(&self, refused_by: &str) {
         self.key_used();
         self.count(Outcome::Limited, 0, Some(refused_by));
+        self.keep_refusal(429, refused_by);
     }
 
     /// A call from outside the key's allowed addresses or methods: counted, but not a use, so
     /// the key's "last used from" only ever names an address it is allowed from.
     fn restricted(&self) {
         self.count(Outcome::Limited, 0, Some(usage::RESTRICTED));
+        self.keep_refusal(403, usage::RESTRICTED);
+    }
+
+    /// Adds the refusal to its account's latest refusals, which the Usage page lists.
+    fn keep_refusal(&self, status: u16, bucket: &str) {
+        let Some(key) = self.key else {
+            return;
+        };
+        self.gateway.usage.refused(usage::Refusal {
+            account_id: key.account_id.clone(),
+            key_id: key.key_id.clone(),
+            at: self.at,
+            method: self.asked.method.to_owned(),
+            path: usage::Refusal::short_path(self.asked.path),
+            status,
+            bucket: bucket.to_owned(),
+            client_ip: self.from.to_string(),
+            request_id: self.asked.request_id.to_owned(),
+        });
     }
 
     fn key_used(&self) {

@@ -262,3 +262,43 @@ async fn a_restart_restores_every_account_whatever_its_billing_anchor() {
     assert_eq!(quota_and_cap_used(&restarted, &first_key).await, (3, 3));
     assert_eq!(quota_and_cap_used(&restarted, &second_key).await, (5, 5));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_usage_page_lists_the_latest_refusals_with_their_request_ids() {
+    let app = spawn_app().await;
+    let user = app.signed_up("ada@example.com").await;
+    let created = app.services.keys.create(&user, "CI", None, Default::default()).await.unwrap();
+    let key = created.secret.expose_secret().to_owned();
+    // Starter's burst admits 5 at once; the clock stands still, so the 6th read is refused.
+    for _ in 0..5 {
+        assert_status(&call(&app, "/v1/snapshots?q=anything", Some(&key)).await, StatusCode::OK);
+    }
+    let refused = call(&app, "/v1/snapshots?q=anything", Some(&key)).await;
+    assert_status(&refused, StatusCode::TOO_MANY_REQUESTS);
+    let request_id = refused.headers()["x-request-id"].to_str().unwrap().to_owned();
+
+    let load = |fields: Vec<(&'static str, String)>| {
+        let client = app.browser.clone();
+        let url = app.url("/api/load_usage");
+        async move { client.post(url).form(&fields).send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let report = eventually(Duration::from_secs(5), || async {
+        let report = load(vec![]).await;
+        if report["refusals"].as_array().is_some_and(|rows| !rows.is_empty()) {
+            Ok(report)
+        } else {
+            Err(format!("no refusal listed yet: {}", report["refusals"]))
+        }
+    })
+    .await;
+    let row = &report["refusals"][0];
+    assert_eq!(row["key_name"], "CI");
+    assert_eq!(row["request"], "GET /v1/snapshots", "the path without its query");
+    assert_eq!((row["status"].as_u64(), row["bucket"].as_str()), (Some(429), Some("burst")));
+    assert_eq!(row["request_id"], request_id.as_str());
+    assert_eq!(report["refusals"].as_array().unwrap().len(), 1, "admitted requests are not listed");
+    let of_another_bucket = load(vec![("bucket", "reads".to_owned())]).await;
+    assert_eq!(of_another_bucket["refusals"], serde_json::json!([]));
+    let page = app.get("/usage").await.text().await.unwrap();
+    assert!(page.contains("Latest refused requests") && page.contains(&request_id), "the page shows it too");
+}

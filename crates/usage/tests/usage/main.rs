@@ -6,4 +6,5 @@ mod common;
 mod failures;
 mod queries;
 mod recording;
+mod refusals;
 mod retention;
