@@ -77,10 +77,14 @@ test("restrict a key to reading and to an address range; requests outside get 40
   const entry = page.getByRole("row", { name: /Key restrictions changed/ });
   await expect(entry.getByText("(read only; from 198.51.100.0/24; at most 2 requests a day)")).toBeVisible();
 
-  // The Usage page lists the refusals, newest first, with why (written within a second).
+  // The key's name on the Keys page leads to its usage, which lists its refusals, newest
+  // first, with why (written within a second).
+  await page.goto("/keys");
+  await page.getByRole("link", { name: "Reports" }).click();
+  await expect(page).toHaveURL(/\/usage\?key=key_/);
   const refusals = page.getByRole("region", { name: /refused requests/ });
   await expect(async () => {
-    await page.goto("/usage");
+    await page.reload();
     await expect(refusals.getByRole("row").nth(1)).toContainText("GET /v1/snapshots", { timeout: 1_000 });
   }).toPass();
   await expect(refusals.getByRole("row").nth(1)).toContainText("Key's own quota");

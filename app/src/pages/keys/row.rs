@@ -120,7 +120,8 @@ pub(super) fn KeyRow(
     close_after_success(rotating, move || matches!(rotate.value().get(), Some(Ok(_))));
     view! {
         <tr>
-            <th scope="row">{key.name.clone()}{summary}</th>
+            // The key's charts and its latest refusals are one click away.
+            <th scope="row"><a href=format!("/usage?key={}", key.id)>{key.name.clone()}</a>{summary}</th>
             <td class="mono">{format!("{}…", key.start)}</td>
             <td>
                 <span class="when">{date_over_hour(&short_time(&key.created_at))}</span>
