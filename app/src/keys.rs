@@ -43,6 +43,8 @@ pub struct QuotaView {
     pub per: String,
     /// "1,000 requests a day".
     pub words: String,
+    /// What the key used of it so far this day or month, when the limiter could be read.
+    pub used: Option<u64>,
 }
 
 /// The forms' choices for a key's quota period: (form value, label).
@@ -87,7 +89,20 @@ pub async fn list_keys() -> Result<Vec<KeyView>, AppError> {
     let services = crate::auth::ssr::services()?;
     let now = services.clock.now();
     let keys = services.keys.list(&account_id).await.map_err(ssr::key_error)?;
-    Ok(keys.iter().map(|key| ssr::view(key, now)).collect())
+    let account = services.accounts.account(&account_id).await.map_err(crate::auth::ssr::internal)?;
+    let anchor_day = account.ok_or(AppError::Forbidden)?.billing_anchor_day;
+    // The list still shows when the limiter store cannot be read, only without the counts.
+    let used = services.keys.quota_used(&keys, anchor_day).await.unwrap_or_default();
+    Ok(keys
+        .iter()
+        .map(|key| {
+            let mut view = ssr::view(key, now);
+            if let Some(quota) = view.quota.as_mut() {
+                quota.used = used.get(&key.id).copied();
+            }
+            view
+        })
+        .collect())
 }
 
 /// Creates a key; `access`, `allowed_ips` and a quota (`quota_limit` per `quota_per`) may
@@ -227,6 +242,7 @@ pub(crate) mod ssr {
                 limit: quota.limit(),
                 per: quota.window().as_str().to_owned(),
                 words: quota.describe(),
+                used: None,
             }),
             expires_soon: matches!(status, "active" | "rotating")
                 && key

@@ -80,6 +80,7 @@ test("restrict a key to reading and to an address range; requests outside get 40
   // The key's name on the Keys page leads to its usage, which lists its refusals, newest
   // first, with why (written within a second).
   await page.goto("/keys");
+  await expect(page.getByRole("row", { name: /Reports/ })).toContainText("At most 2 requests a day (2 used)");
   await page.getByRole("link", { name: "Reports" }).click();
   await expect(page).toHaveURL(/\/usage\?key=key_/);
   const refusals = page.getByRole("region", { name: /refused requests/ });

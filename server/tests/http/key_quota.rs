@@ -55,6 +55,16 @@ async fn a_key_past_its_own_quota_is_refused_while_the_accounts_other_keys_go_on
     assert!(gauge.contains("3 of 3 used"), "{gauge}");
     let account_page = app.get("/").await.text().await.unwrap();
     assert!(crate::overview::gauge_text(&account_page, "key_quota").is_none());
+    // And the Keys page says how much of it the key used.
+    let listed: Value =
+        app.browser.post(app.url("/api/list_keys")).send().await.unwrap().json().await.unwrap();
+    let quotas: Vec<&Value> = listed.as_array().unwrap().iter().map(|key| &key["quota"]).collect();
+    assert_eq!(quotas.len(), 2);
+    assert!(
+        quotas.contains(&&json!({ "limit": 3, "per": "day", "words": "3 requests a day", "used": 3 })),
+        "{listed}"
+    );
+    assert!(quotas.contains(&&Value::Null));
 
     // Raised, the count stays: two more today. Removed, the plan's limits alone. (A second
     // later, so that the plan's burst of 5 a second is full again.)

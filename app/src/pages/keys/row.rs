@@ -9,6 +9,7 @@ use crate::keys::{
     ACCESS_CHOICES, EXPIRY_CHOICES, GRACE_PERIODS, KeyView, QUOTA_PERIODS, QuotaView, SetKeyDisabled,
 };
 use crate::pages::{SubmitButton, breakable_email, date_over_hour, short_time};
+use numbers::thousands;
 
 /// The access choice, the address list and the key's own quota, as the create and restrict
 /// forms both ask them.
@@ -76,7 +77,8 @@ pub(crate) fn restriction_summary(key: &KeyView) -> Option<impl IntoView + use<>
         parts.push(format!("From {}", key.allowed_ips.join(", ")));
     }
     if let Some(quota) = &key.quota {
-        parts.push(format!("At most {}", quota.words));
+        let used = quota.used.map_or(String::new(), |used| format!(" ({} used)", thousands(used)));
+        parts.push(format!("At most {}{used}", quota.words));
     }
     (!parts.is_empty()).then(|| view! { <div class="muted restrictions">{parts.join(" · ")}</div> })
 }
