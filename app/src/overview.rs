@@ -15,6 +15,8 @@ pub struct Overview {
     pub selected_key: Option<String>,
     /// (name, expiry) of usable keys expiring within [`crate::keys::EXPIRES_SOON_DAYS`].
     pub expiring_keys: Vec<(String, String)>,
+    /// Said of each key in use that has used up its own quota: its calls get 429.
+    pub spent_key_quotas: Vec<String>,
     pub gauges: Vec<GaugeView>,
     pub month: MonthView,
 }
@@ -113,6 +115,7 @@ pub(crate) mod ssr {
             .collect();
         let key_quota =
             usable.iter().find(|key| key_id.as_ref() == Some(&key.id)).and_then(|key| key.restrictions.quota);
+        let spent_key_quotas = spent_key_quotas(services, &usable, account.billing_anchor_day).await;
         let keys: Vec<(String, String)> = usable
             .into_iter()
             .map(|key| match key.disabled_at {
@@ -143,6 +146,7 @@ pub(crate) mod ssr {
             keys,
             selected_key,
             expiring_keys,
+            spent_key_quotas,
             gauges: gauges
                 .into_iter()
                 .map(|g| GaugeView {
@@ -203,6 +207,35 @@ pub(crate) mod ssr {
             spend_cap_reached: crate::billing::ssr::cap_reached(account.spend_cap_cents, spent_cents),
             bill,
         })
+    }
+
+    /// "Key “Nightly batch” has used its own quota of 5,000 requests a day: …", for each key in
+    /// use whose own quota is spent. Nothing when the limiter store cannot be read: the gauges
+    /// say so.
+    async fn spent_key_quotas(
+        services: &Services,
+        usable: &[services::keys::ApiKey],
+        anchor_day: u8,
+    ) -> Vec<String> {
+        let in_use: Vec<_> = usable.iter().filter(|key| key.disabled_at.is_none()).cloned().collect();
+        let used = services.keys.quota_used(&in_use, anchor_day).await.unwrap_or_default();
+        in_use
+            .iter()
+            .filter_map(|key| {
+                let quota = key.restrictions.quota?;
+                let until = match quota.window() {
+                    policy::FixedWindow::Month => "the billing month ends",
+                    _ => "the day ends (00:00 UTC)",
+                };
+                (*used.get(&key.id)? >= quota.limit()).then(|| {
+                    format!(
+                        "Key “{}” has used its own quota of {}: its calls get 429 until {until}, or until you raise it.",
+                        key.name,
+                        quota.describe()
+                    )
+                })
+            })
+            .collect()
     }
 
     /// From 80 % of the quota on, how much is used and when it renews; used up, that calls are

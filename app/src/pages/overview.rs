@@ -39,7 +39,7 @@ fn OverviewBody(overview: Overview) -> impl IntoView {
     let live = RwSignal::new(overview.clone());
     let key = overview.selected_key.clone();
     super::refresh_every(live, REFRESH, move || load_overview(key.clone()));
-    let Overview { plan_name, keys, selected_key, expiring_keys, gauges, .. } = overview;
+    let Overview { plan_name, keys, selected_key, expiring_keys, spent_key_quotas, gauges, .. } = overview;
     let has_keys = !keys.is_empty();
     view! {
         <div class="stack">
@@ -47,6 +47,11 @@ fn OverviewBody(overview: Overview) -> impl IntoView {
                 <div class="alert alert-warning" role="status">
                     {format!("Key “{name}” expires {}. Before then, rotate it with a new expiry (its secret changes, its charts and limits stay) or replace it. ", short_time(&at))}
                     <a href="/keys">"Go to Keys"</a>
+                </div>
+            }).collect_view()}
+            {spent_key_quotas.into_iter().map(|warning| view! {
+                <div class="alert alert-warning" role="status" data-testid="key-quota-spent">
+                    {warning}" "<a href="/keys">"Go to Keys"</a>
                 </div>
             }).collect_view()}
             {move || live.read().month.spend_cap_reached.then(|| view! {

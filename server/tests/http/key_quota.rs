@@ -55,6 +55,11 @@ async fn a_key_past_its_own_quota_is_refused_while_the_accounts_other_keys_go_on
     assert!(gauge.contains("3 of 3 used"), "{gauge}");
     let account_page = app.get("/").await.text().await.unwrap();
     assert!(crate::overview::gauge_text(&account_page, "key_quota").is_none());
+    assert!(
+        account_page.contains("Key “staging” has used its own quota of 3 requests a day"),
+        "the Overview says which key is spent"
+    );
+    assert!(!account_page.contains("Key “production” has used"));
     // And the Keys page says how much of it the key used.
     let listed: Value =
         app.browser.post(app.url("/api/list_keys")).send().await.unwrap().json().await.unwrap();
@@ -74,6 +79,8 @@ async fn a_key_past_its_own_quota_is_refused_while_the_accounts_other_keys_go_on
         app.keys_api(Method::PUT, &path, Some(json!({ "quota": { "limit": 5, "per": "day" } }))).await;
     assert_status(&raised, StatusCode::OK);
     assert_eq!(buckets(&app, &capped).await["key_quota"], json!([3, 5]));
+    let overview = app.get("/").await.text().await.unwrap();
+    assert!(!overview.contains("has used its own quota"), "raised, it is no longer spent");
     for expected in [StatusCode::OK, StatusCode::OK, StatusCode::TOO_MANY_REQUESTS] {
         assert_status(&read(&app, &capped).await, expected);
     }
