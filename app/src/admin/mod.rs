@@ -40,7 +40,8 @@ pub struct AdminAccount {
     /// Every bucket an override can be set for.
     pub limits: Vec<LimitRow>,
     pub overview: Overview,
-    /// The owner's Usage page data (the busiest key), when the account has an owner.
+    /// The owner's Usage page data (the whole account: charts and latest refusals), when the
+    /// account has an owner.
     pub usage: Option<crate::usage::UsageReport>,
 }
 

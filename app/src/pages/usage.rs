@@ -166,7 +166,7 @@ fn KeyTable(live: RwSignal<UsageReport>) -> impl IntoView {
 
 /// The latest refused requests: what a customer asks support first ("why did this call fail?").
 #[component]
-fn Refusals(live: RwSignal<UsageReport>) -> impl IntoView {
+pub(crate) fn Refusals(live: RwSignal<UsageReport>) -> impl IntoView {
     let rows = move || live.read().refusals.clone();
     view! {
         <section class="card" aria-labelledby="refusals-heading">

@@ -255,6 +255,8 @@ async fn an_admins_changes_apply_at_the_next_request_and_are_audited() {
 
     let page = app.get(&format!("/admin/accounts/{account_id}")).await.text().await.unwrap();
     assert!(page.contains("Acme Corp") && page.contains("owner@acme.example"), "the account page");
+    // The account's usage as its owner sees it: the charts and why calls were refused.
+    assert!(page.contains("Requests per minute, last hour") && page.contains("Latest refused requests"));
     // Each bucket with what the plan (now Pro) gives, beside the override.
     assert!(page.contains("100,000 per month") && page.contains("60 per minute"), "{page}");
     assert!(page.contains("reads (one key)"), "per-key buckets are reset one key at a time");

@@ -9,7 +9,7 @@ use numbers::thousands;
 
 use super::keys::{restriction_summary, status_badge};
 use super::overview::{Gauge, Month};
-use super::usage::ChartCard;
+use super::usage::{ChartCard, Refusals};
 use super::{DataTable, FormError, FormSaved, SubmitButton, sentence_case, short_time};
 use crate::admin::{
     AccountListing, AdminAccount, AdminChangePlan, AdminSetKeyDisabled, ResetBucket, SetAccountDisabled,
@@ -181,12 +181,13 @@ fn AccountBody(
                 <h2 id="plan-heading">"Plan"</h2>
                 {plan_section}
             </section>
-            {account.usage.clone().filter(|usage| usage.selected_key.is_some()).map(|usage| {
+            {account.usage.clone().map(|usage| {
                 let charts = usage.charts.len();
                 let usage = RwSignal::new(usage);
                 view! {
-                    <section class="stack" aria-label="Usage of the busiest key">
+                    <section class="stack" aria-label="The account's usage">
                         {(0..charts).map(|index| view! { <ChartCard live=usage index /> }).collect_view()}
+                        <Refusals live=usage />
                     </section>
                 }
             })}
