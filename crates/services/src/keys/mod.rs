@@ -6,16 +6,15 @@
 //! simply not found), and writes an audit entry in the same transaction.
 
 mod model;
+mod quota;
 mod repo;
 mod restrictions;
 mod secret;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use limiter::{Charge, Clock, LimiterStore};
-use policy::KeyQuota;
 use secrecy::SecretString;
 
 use model::valid_name;
@@ -62,30 +61,6 @@ impl Keys {
 
     pub async fn list(&self, account_id: &str) -> Result<Vec<ApiKey>, KeyError> {
         Ok(repo::list(&self.db, account_id).await?)
-    }
-
-    /// What each of `keys` that has its own quota used of it in the current day or billing
-    /// month (from the account's `anchor_day`), by key id: the limiter's counter, which the
-    /// gateway enforces. Reading charges nothing.
-    pub async fn quota_used(
-        &self,
-        keys: &[ApiKey],
-        anchor_day: u8,
-    ) -> Result<HashMap<String, u64>, KeyError> {
-        let charges: Vec<Charge> = keys
-            .iter()
-            .filter_map(|key| Some(Charge::new(key.restrictions.quota?.spec(anchor_day), key.id.clone())))
-            .collect();
-        if charges.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let states = self.limiter.peek(&charges).await.map_err(|_| KeyError::Unavailable)?;
-        Ok(states.iter().map(|state| (state.subject.to_owned(), state.used)).collect())
-    }
-
-    /// Every unrevoked key's own quota, by key id (for refilling the counters after a restart).
-    pub async fn quotas(&self) -> Result<HashMap<String, KeyQuota>, KeyError> {
-        Ok(repo::quotas(&self.db).await?.into_iter().collect())
     }
 
     pub async fn create(
