@@ -217,10 +217,9 @@ pub(crate) mod ssr {
         usable: &[services::keys::ApiKey],
         anchor_day: u8,
     ) -> Vec<String> {
-        let in_use: Vec<_> = usable.iter().filter(|key| key.disabled_at.is_none()).cloned().collect();
-        let used = services.keys.quota_used(&in_use, anchor_day).await.unwrap_or_default();
-        in_use
-            .iter()
+        let in_use = || usable.iter().filter(|key| key.disabled_at.is_none());
+        let used = services.keys.quota_used(in_use(), anchor_day).await.unwrap_or_default();
+        in_use()
             .filter_map(|key| {
                 let quota = key.restrictions.quota?;
                 let until = match quota.window() {

@@ -49,12 +49,17 @@ impl KeyQuota {
         let limit = limit.parse::<u64>().map_err(|_| {
             format!("{limit:?} is not a number of requests: write a whole number such as 1000.")
         })?;
+        Self::per(limit, per).map(Some)
+    }
+
+    /// `limit` per `day` or `month`, as a form or the database writes the period.
+    pub fn per(limit: u64, per: &str) -> Result<Self, String> {
         let window = match per {
             "day" => FixedWindow::Day,
             "month" => FixedWindow::Month,
             other => return Err(format!("{other:?} is not a period: choose day or month.")),
         };
-        Self::new(limit, window).map(Some)
+        Self::new(limit, window)
     }
 
     pub fn limit(self) -> u64 {

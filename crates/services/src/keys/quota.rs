@@ -12,13 +12,13 @@ impl Keys {
     /// What each of `keys` that has its own quota used of it in the current day or billing
     /// month (from the account's `anchor_day`), by key id: the limiter's counter, which the
     /// gateway enforces. Reading charges nothing.
-    pub async fn quota_used(
+    pub async fn quota_used<'k>(
         &self,
-        keys: &[ApiKey],
+        keys: impl IntoIterator<Item = &'k ApiKey>,
         anchor_day: u8,
     ) -> Result<HashMap<String, u64>, KeyError> {
         let charges: Vec<Charge> = keys
-            .iter()
+            .into_iter()
             .filter_map(|key| Some(Charge::new(key.restrictions.quota?.spec(anchor_day), key.id.clone())))
             .collect();
         if charges.is_empty() {

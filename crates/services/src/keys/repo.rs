@@ -54,7 +54,10 @@ impl KeyRow {
     fn restrictions(&self) -> Result<Restrictions, String> {
         let listed = self.allowed_ips.as_deref().unwrap_or("");
         let quota = match (self.quota_limit, self.quota_period.as_deref()) {
-            (Some(limit), Some(period)) => KeyQuota::parse(&limit.to_string(), period),
+            (Some(limit), Some(period)) => u64::try_from(limit)
+                .map_err(|_| format!("a quota of {limit} requests"))
+                .and_then(|limit| KeyQuota::per(limit, period))
+                .map(Some),
             (None, None) => Ok(None),
             _ => Err("a quota needs both its limit and its period".to_owned()),
         };
