@@ -4,13 +4,15 @@
 //! The store keeps each record's JSON with its expiry, and the user it is signed in as, in the
 //! `sessions` table (SQLite or PostgreSQL alike); a password change ends a user's sessions
 //! there. Idle and absolute timeouts are judged by the injected clock in
-//! [`end_expired_sessions`], so tests move time instead of waiting.
+//! [`end_expired_sessions`], so tests move time instead of waiting. A request whose cookie
+//! names a session that is gone does not clear the browser's cookie ([`keep_replaced_cookies`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::extract::{Request, State};
+use axum::http::header::SET_COOKIE;
 use axum::middleware::Next;
 use axum::response::Response;
 use limiter::Clock;
@@ -20,6 +22,9 @@ use services::sessions::{AUTH_KEY, SessionAuth, SessionTimeouts};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions::{ExpiredDeletion, Session};
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "keystile_session";
 
 #[derive(Clone, Debug)]
 pub struct SqlSessionStore {
@@ -158,6 +163,11 @@ pub struct SessionGuard {
 #[derive(Debug, Clone)]
 pub struct SignedIn;
 
+/// Marks the response to a request whose cookie named a session that is gone (ended, or replaced
+/// by a new id) and which did not start or end one itself.
+#[derive(Debug, Clone, Copy)]
+struct SessionGone;
+
 /// Ends sessions idle past the idle timeout or older than the absolute one (deleting the record
 /// and clearing the cookie), records activity, and marks the request [`SignedIn`].
 pub async fn end_expired_sessions(
@@ -165,18 +175,51 @@ pub async fn end_expired_sessions(
     mut request: Request,
     next: Next,
 ) -> Response {
-    if let Some(session) = request.extensions().get::<Session>().cloned() {
-        match check_session(&guard, &session).await {
-            Ok(Some(_user_id)) => {
-                request.extensions_mut().insert(SignedIn);
-            }
-            Ok(None) => {}
-            Err(error) => {
-                tracing::error!(%error, "could not read the session; treating the request as signed out")
-            }
+    let Some(session) = request.extensions().get::<Session>().cloned() else {
+        return next.run(request).await;
+    };
+    let named_a_session = session.id().is_some();
+    match check_session(&guard, &session).await {
+        Ok(Some(_user_id)) => {
+            request.extensions_mut().insert(SignedIn);
+        }
+        Ok(None) => {}
+        Err(error) => {
+            tracing::error!(%error, "could not read the session; treating the request as signed out")
         }
     }
-    next.run(request).await
+    let mut response = next.run(request).await;
+    if named_a_session && !session.is_modified() && session.is_empty().await {
+        response.extensions_mut().insert(SessionGone);
+    }
+    response
+}
+
+/// Drops the cookie removal that tower-sessions answers a request naming a gone session with,
+/// unless this request ended the session itself (log out, timeouts: those modify it).
+///
+/// Why: signing in, starting or ending a view-as give the session a new id and delete the old
+/// record. A request sent just before with the old id (a page's once-a-second refresh) finds no
+/// record; if its answer arrives after the new cookie and clears it, the browser is signed out
+/// of the session it has just been given. Leaving an old cookie in place costs nothing: it
+/// names no session, so it signs nobody in.
+pub async fn keep_replaced_cookies(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    if response.extensions().get::<SessionGone>().is_some() {
+        let session_cookie = format!("{SESSION_COOKIE}=");
+        let headers = response.headers_mut();
+        let kept: Vec<_> = headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter(|cookie| !cookie.as_bytes().starts_with(session_cookie.as_bytes()))
+            .cloned()
+            .collect();
+        headers.remove(SET_COOKIE);
+        for cookie in kept {
+            headers.append(SET_COOKIE, cookie);
+        }
+    }
+    response
 }
 
 async fn check_session(

@@ -29,7 +29,9 @@ use usage::{DEFAULT_FLUSH_INTERVAL, FlushHandle};
 
 use crate::gateway::changes::{CatalogueSource, ChangeBroadcast};
 use crate::gateway::{Gateway, KeyCache};
-use crate::sessions::{SessionGuard, SqlSessionStore, end_expired_sessions};
+use crate::sessions::{
+    SESSION_COOKIE, SessionGuard, SqlSessionStore, end_expired_sessions, keep_replaced_cookies,
+};
 use crate::settings::{Settings, redact_url};
 use crate::upstream::{ForwardedProto, ProxyOptions, Upstream, UpstreamConfig};
 use crate::web::{self, Edge};
@@ -173,7 +175,7 @@ fn router(
     };
 
     let sessions = SessionManagerLayer::new(SqlSessionStore::new(state.services.db.clone()))
-        .with_name("keystile_session")
+        .with_name(SESSION_COOKIE)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(settings.over_https())
@@ -207,6 +209,7 @@ fn router(
         .layer(middleware::from_fn_with_state(view_as_services, view_as::guard))
         .layer(middleware::from_fn_with_state(guard, end_expired_sessions))
         .layer(sessions)
+        .layer(middleware::from_fn(keep_replaced_cookies))
         .layer(middleware::from_fn(web::refuse_cross_site))
         .layer(middleware::from_fn(web::refuse_nul))
         .layer(middleware::from_fn_with_state(MAX_BODY_BYTES, web::limit_body))

@@ -82,6 +82,32 @@ async fn the_session_id_changes_at_login() {
     assert_redirect(&replay, "/login");
 }
 
+/// A page refreshes its figures every second. One refresh sent with the id that signing in again
+/// has just replaced can answer after the new cookie has arrived; were it to clear the cookie,
+/// the browser would be signed out of the session it had just been given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_still_carrying_a_replaced_session_id_leaves_the_new_cookie_alone() {
+    let app = spawn_app().await;
+    let first = session_cookie(&app.sign_up("ada@example.com").await).unwrap();
+    let old = first.split(';').next().unwrap().to_owned();
+    assert!(session_cookie(&app.log_in("ada@example.com", PASSWORD, "/").await).is_some());
+
+    let late = sending_cookie(&old);
+    let refresh = app.call(&late, "load_overview", &[("key_id", "")]).await;
+    assert_eq!(refresh.status(), StatusCode::UNAUTHORIZED, "the old id signs nobody in");
+    assert_eq!(session_cookie(&refresh), None, "the new cookie is left alone");
+    let page = late.get(app.url("/keys")).header("accept", "text/html").send().await.unwrap();
+    assert_redirect(&page, "/login?next=/keys");
+    assert_eq!(session_cookie(&page), None);
+    assert_status(&app.get("/").await, StatusCode::OK);
+
+    // A session this request ends still clears its cookie; so does a malformed one.
+    let ended = session_cookie(&app.log_out().await).unwrap();
+    assert!(ended.starts_with("keystile_session=;") && ended.contains("Max-Age=0"), "{ended}");
+    let malformed = sending_cookie("keystile_session=not-an-id").get(app.url("/")).send().await.unwrap();
+    assert!(session_cookie(&malformed).is_some_and(|removal| removal.contains("Max-Age=0")));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
     let app = spawn_app().await;

@@ -96,12 +96,20 @@ fn rand_octets() -> [u8; 3] {
 }
 
 pub fn browser() -> Client {
-    Client::builder()
-        .cookie_store(true)
-        .redirect(redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
+    client().cookie_store(true).build().unwrap()
+}
+
+/// What every test client is: one that does not follow redirects and gives up after 30 s.
+fn client() -> reqwest::ClientBuilder {
+    Client::builder().redirect(redirect::Policy::none()).timeout(Duration::from_secs(30))
+}
+
+/// A browser's request sent with `cookie` (a `name=value` pair) before the browser's cookies
+/// changed: the client sends it with every request and keeps none it is given.
+pub fn sending_cookie(cookie: &str) -> Client {
+    let mut headers = HeaderMap::new();
+    headers.insert("cookie", HeaderValue::from_str(cookie).unwrap());
+    client().default_headers(headers).build().unwrap()
 }
 
 pub const PASSWORD: &str = "correct horse battery";

@@ -123,6 +123,24 @@ async fn under_view_as_every_mutation_is_refused_and_nothing_changes() {
     assert_eq!(snapshot(&app).await, before, "the database changed during a view-as");
 }
 
+/// The console's account page refreshes every second; a refresh sent with the id that starting
+/// the view-as has just replaced must not sign support out when it answers last.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_sent_before_the_view_as_began_does_not_sign_support_out() {
+    let app = spawn_app().await;
+    let (owner, _, _) = customer(&app, "owner@acme.example").await;
+    let account_id = owner.account_id.clone().unwrap();
+    operator(&app, "support@keystile.example", Role::Support).await;
+    let before = session_id(&app.log_in("support@keystile.example", PASSWORD, "/admin").await);
+
+    let started = start_view_as(&app, &account_id, "ticket 7").await;
+    assert_ne!(session_id(&started), before, "the id is cycled");
+    let refresh = app.call(&sending_cookie(&before), "admin_overview", &[("account_id", &account_id)]).await;
+    assert_eq!(session_cookie(&refresh), None, "the refresh leaves the new cookie alone");
+    let page = app.get("/keys").await.text().await.unwrap();
+    assert!(page.contains("Viewing Acme Corp as its owner sees it"), "still viewing as");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_view_as_needs_a_reason_cannot_nest_and_is_in_the_customers_audit_log() {
     let app = spawn_app().await;
