@@ -43,6 +43,7 @@ mod recorder;
 pub mod refusals;
 mod retention;
 mod rollups;
+mod sql;
 
 pub use error::UsageError;
 pub use event::{Outcome, RESTRICTED, SPEND_CAP, UsageEvent};

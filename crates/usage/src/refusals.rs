@@ -17,6 +17,7 @@ use sqlx::Row;
 
 use crate::error::UsageError;
 use crate::periods::from_millis;
+use crate::sql::insert_sql;
 
 /// The refusals kept per account, in memory between flushes and in SQL.
 pub const KEPT_PER_ACCOUNT: usize = 100;
@@ -75,33 +76,39 @@ impl PendingRefusals {
     }
 }
 
+/// Rows per INSERT statement: 9 parameters each, well under SQLite's and PostgreSQL's limits.
+const ROWS_PER_STATEMENT: usize = 100;
+
+/// The table's columns, in the order rows are bound.
+const COLUMNS: [&str; 9] =
+    ["account_id", "key_id", "at", "method", "path", "status", "bucket", "client_ip", "request_id"];
+
 /// Writes the refusals and trims each of their accounts to its newest [`KEPT_PER_ACCOUNT`]
 /// rows, in one transaction.
 pub(crate) async fn write(
     db: &Database,
     batch: HashMap<String, VecDeque<Refusal>>,
 ) -> Result<usize, UsageError> {
+    let refusals: Vec<&Refusal> = batch.values().flatten().collect();
     let mut tx = db.pool().begin().await?;
-    let mut written = 0;
-    for (account_id, refusals) in &batch {
-        for refusal in refusals {
-            sqlx::query(
-                "INSERT INTO usage_refusals (account_id, key_id, at, method, path, status, bucket, client_ip, \
-                   request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(&refusal.account_id)
-            .bind(&refusal.key_id)
-            .bind(refusal.at.timestamp_millis())
-            .bind(&refusal.method)
-            .bind(&refusal.path)
-            .bind(i64::from(refusal.status))
-            .bind(&refusal.bucket)
-            .bind(&refusal.client_ip)
-            .bind(&refusal.request_id)
-            .execute(&mut *tx)
-            .await?;
-            written += 1;
+    for chunk in refusals.chunks(ROWS_PER_STATEMENT) {
+        let sql = insert_sql("usage_refusals", &COLUMNS, chunk.len());
+        let mut query = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_STATEMENT);
+        for refusal in chunk {
+            query = query
+                .bind(&refusal.account_id)
+                .bind(&refusal.key_id)
+                .bind(refusal.at.timestamp_millis())
+                .bind(&refusal.method)
+                .bind(&refusal.path)
+                .bind(i64::from(refusal.status))
+                .bind(&refusal.bucket)
+                .bind(&refusal.client_ip)
+                .bind(&refusal.request_id);
         }
+        query.execute(&mut *tx).await?;
+    }
+    for account_id in batch.keys() {
         // Ties at the cut-off instant may keep a few more; the table stays bounded all the same.
         sqlx::query(
             "DELETE FROM usage_refusals WHERE account_id = $1 AND at < (SELECT MIN(at) FROM \
@@ -113,7 +120,7 @@ pub(crate) async fn write(
         .await?;
     }
     tx.commit().await?;
-    Ok(written)
+    Ok(refusals.len())
 }
 
 /// The account's latest refusals (of one key, if given), newest first, at most `limit`.
@@ -123,12 +130,12 @@ pub(crate) async fn latest(
     key_id: Option<&str>,
     limit: usize,
 ) -> Result<Vec<Refusal>, UsageError> {
-    const COLUMNS: &str = "account_id, key_id, at, method, path, status, bucket, client_ip, request_id";
+    let columns = COLUMNS.join(", ");
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = match key_id {
         Some(key_id) => {
             sqlx::query(&format!(
-                "SELECT {COLUMNS} FROM usage_refusals WHERE account_id = $1 AND key_id = $2 ORDER BY at DESC LIMIT $3"
+                "SELECT {columns} FROM usage_refusals WHERE account_id = $1 AND key_id = $2 ORDER BY at DESC LIMIT $3"
             ))
             .bind(account_id)
             .bind(key_id)
@@ -137,7 +144,7 @@ pub(crate) async fn latest(
             .await?
         }
         None => {
-            sqlx::query(&format!("SELECT {COLUMNS} FROM usage_refusals WHERE account_id = $1 ORDER BY at DESC LIMIT $2"))
+            sqlx::query(&format!("SELECT {columns} FROM usage_refusals WHERE account_id = $1 ORDER BY at DESC LIMIT $2"))
                 .bind(account_id)
                 .bind(limit)
                 .fetch_all(db.pool())

@@ -12,6 +12,7 @@ use sqlx::{Any, Transaction};
 use crate::error::UsageError;
 use crate::periods::Granularity;
 use crate::recorder::{Counts, Pending};
+use crate::sql::insert_sql;
 
 /// Rows per INSERT statement: 7 parameters each, well under SQLite's and PostgreSQL's limits.
 const ROWS_PER_STATEMENT: usize = 256;
@@ -84,14 +85,7 @@ fn upsert_sql(table: &str, per_key: bool, rows: usize) -> String {
         &["account_id", "bucket_start"]
     };
     let counts = ["requests", "limited", "cost"];
-    let columns = keys.len() + counts.len();
-    let mut sql = format!("INSERT INTO {table} ({}, {}) VALUES ", keys.join(", "), counts.join(", "));
-    for row in 0..rows {
-        let params: Vec<String> = (1..=columns).map(|c| format!("${}", row * columns + c)).collect();
-        sql.push_str(if row == 0 { "(" } else { ", (" });
-        sql.push_str(&params.join(", "));
-        sql.push(')');
-    }
+    let mut sql = insert_sql(table, &[keys, &counts].concat(), rows);
     let sums: Vec<String> = counts.iter().map(|c| format!("{c} = {table}.{c} + excluded.{c}")).collect();
     sql.push_str(&format!(" ON CONFLICT ({}) DO UPDATE SET {}", keys.join(", "), sums.join(", ")));
     sql
