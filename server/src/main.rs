@@ -61,9 +61,13 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run() -> anyhow::Result<()> {
+    // tower-sessions warns of "suspicious activity" whenever a cookie names a session that is
+    // gone; here that is ordinary (a request sent just before its id was replaced, or a browser
+    // whose session was ended elsewhere: see `sessions::keep_replaced_cookies`).
+    let default_filter = "info,sqlx=warn,tower_sessions_core=error";
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter.into()),
         )
         .init();
     let cli = Cli::parse();
