@@ -184,13 +184,13 @@ pub(crate) fn Refusals(live: RwSignal<UsageReport>) -> impl IntoView {
                         }
                         rows.into_iter().map(|row| view! {
                             <tr>
-                                <td>{super::date_over_hour(&super::short_time(&row.at))}</td>
+                                <td class="nowrap">{super::date_over_hour(&super::short_time(&row.at))}</td>
                                 <td>{row.key_name}</td>
                                 <td><code>{row.request}</code></td>
                                 <td>{row.status}</td>
                                 <td>{super::overview::bucket_label(&row.bucket)}</td>
                                 <td>{row.client_ip}</td>
-                                <td><code>{row.request_id}</code></td>
+                                <td class="nowrap"><code>{row.request_id}</code></td>
                             </tr>
                         }).collect_view().into_any()
                     }}

@@ -181,16 +181,6 @@ fn AccountBody(
                 <h2 id="plan-heading">"Plan"</h2>
                 {plan_section}
             </section>
-            {account.usage.clone().map(|usage| {
-                let charts = usage.charts.len();
-                let usage = RwSignal::new(usage);
-                view! {
-                    <section class="stack" aria-label="The account's usage">
-                        {(0..charts).map(|index| view! { <ChartCard live=usage index /> }).collect_view()}
-                        <Refusals live=usage />
-                    </section>
-                }
-            })}
             <Overrides account=account.clone() set_override reset />
             <section class="card" aria-labelledby="users-heading">
                 <h2 id="users-heading">"Users"</h2>
@@ -226,6 +216,18 @@ fn AccountBody(
                 }}
                 <p><a href=audit_link>"This account's audit log"</a></p>
             </section>
+            // The account's traffic after what an operator acts on, so the limits, users and keys
+            // are not below a screenful of charts and refusals.
+            {account.usage.clone().map(|usage| {
+                let charts = usage.charts.len();
+                let usage = RwSignal::new(usage);
+                view! {
+                    <section class="stack" aria-label="The account's usage">
+                        {(0..charts).map(|index| view! { <ChartCard live=usage index /> }).collect_view()}
+                        <Refusals live=usage />
+                    </section>
+                }
+            })}
             {can_change.then(|| view! { <Disable account=account.clone() disable /> })}
         </div>
     }
