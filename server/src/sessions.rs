@@ -36,12 +36,12 @@ impl SqlSessionStore {
         Self { db }
     }
 
-    /// Inserts the record, doing `on_conflict` when its id exists; the rows written.
-    async fn write(&self, record: &Record, on_conflict: &str) -> session_store::Result<u64> {
+    /// Inserts the record unless its id is taken; the rows written (0 or 1).
+    async fn insert(&self, record: &Record) -> session_store::Result<u64> {
         let data = serde_json::to_string(&record.data).map_err(backend_error)?;
-        let written = sqlx::query(&format!(
-            "INSERT INTO sessions (id, data, expires_at, user_id) VALUES ($1, $2, $3, $4) ON CONFLICT (id) {on_conflict}"
-        ))
+        let written = sqlx::query(
+            "INSERT INTO sessions (id, data, expires_at, user_id) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+        )
         .bind(record.id.to_string())
         .bind(data)
         .bind(expires_at_millis(record))
@@ -102,14 +102,25 @@ fn now_millis() -> i64 {
 impl SessionStore for SqlSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         // A 128-bit random id practically never collides, but if it does, draw another.
-        while self.write(record, "DO NOTHING").await? == 0 {
+        while self.insert(record).await? == 0 {
             record.id = Id::default();
         }
         Ok(())
     }
 
+    /// Updates the record if it still exists. A request that loaded the session before it ended
+    /// (log out, a password change, a new id at sign-in or view-as) and saves it after, as
+    /// recording activity does, must not write it back: the session stays ended.
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        self.write(record, "DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at, user_id = excluded.user_id").await?;
+        let data = serde_json::to_string(&record.data).map_err(backend_error)?;
+        sqlx::query("UPDATE sessions SET data = $1, expires_at = $2, user_id = $3 WHERE id = $4")
+            .bind(data)
+            .bind(expires_at_millis(record))
+            .bind(signed_in_user(&record.data))
+            .bind(record.id.to_string())
+            .execute(self.db.pool())
+            .await
+            .map_err(backend_error)?;
         Ok(())
     }
 

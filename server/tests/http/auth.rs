@@ -108,6 +108,29 @@ async fn a_request_still_carrying_a_replaced_session_id_leaves_the_new_cookie_al
     assert!(session_cookie(&malformed).is_some_and(|removal| removal.contains("Max-Age=0")));
 }
 
+/// A request that loaded its session just before the user logged out, and saves it just after
+/// (recording activity, once a minute), must not bring the session back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_ended_while_a_request_was_using_it_stays_ended() {
+    use server::sessions::SqlSessionStore;
+    use tower_sessions::SessionStore;
+    use tower_sessions::session::Id;
+
+    let app = spawn_app().await;
+    let cookie = session_cookie(&app.sign_up("ada@example.com").await).unwrap();
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let id: Id = pair.trim_start_matches("keystile_session=").parse().unwrap();
+    let store = SqlSessionStore::new(app.services.db.clone());
+
+    let loaded = store.load(&id).await.unwrap().expect("the request finds the session");
+    assert_redirect(&app.log_out().await, "/login");
+    store.save(&loaded).await.unwrap();
+
+    assert_eq!(store.load(&id).await.unwrap(), None, "the session stays ended");
+    let replay = sending_cookie(&pair).get(app.url("/")).send().await.unwrap();
+    assert_redirect(&replay, "/login");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
     let app = spawn_app().await;
