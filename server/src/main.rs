@@ -66,6 +66,8 @@ async fn run() -> anyhow::Result<()> {
     // whose session was ended elsewhere: see `sessions::keep_replaced_cookies`).
     let default_filter = "info,sqlx=warn,tower_sessions_core=error";
     tracing_subscriber::fmt()
+        // Colours for a terminal only: a log file or journald gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter.into()),
         )
