@@ -11,10 +11,15 @@ use crate::helpers::*;
 /// Runs the keystile binary against the test's database, with `password` on standard input
 /// (never in the arguments).
 fn keystile(app: &TestApp, args: &[&str], password: &str) -> std::process::Output {
+    keystile_logging(app, args, password, "warn")
+}
+
+/// [`keystile`] with the log at `level`.
+fn keystile_logging(app: &TestApp, args: &[&str], password: &str, level: &str) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_keystile"))
         .args(args)
         .env("DATABASE_URL", &app.database_url)
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", level)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -26,6 +31,17 @@ fn keystile(app: &TestApp, args: &[&str], password: &str) -> std::process::Outpu
 
 fn create_operator(app: &TestApp, email: &str, role: &str, password: &str) -> std::process::Output {
     keystile(app, &["create-operator", "--email", email, "--role", role], password)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_is_plain_text_when_it_is_not_written_to_a_terminal() {
+    let app = spawn_app().await;
+    let args = ["create-operator", "--email", "ops@example.com", "--role", "support"];
+    let output = keystile_logging(&app, &args, "operator password", "debug");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let log = String::from_utf8_lossy(&output.stdout);
+    assert!(log.contains("DEBUG"), "the log is there: {log}");
+    assert!(!log.contains('\u{1b}'), "no terminal colour codes in a log file: {log}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
