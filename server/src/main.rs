@@ -63,7 +63,7 @@ fn main() -> anyhow::Result<()> {
 async fn run() -> anyhow::Result<()> {
     // tower-sessions warns of "suspicious activity" whenever a cookie names a session that is
     // gone; here that is ordinary (a request sent just before its id was replaced, or a browser
-    // whose session was ended elsewhere: see `sessions::keep_replaced_cookies`).
+    // whose session was ended elsewhere: see `sessions::session_cookie_only_on_change`).
     let default_filter = "info,sqlx=warn,tower_sessions_core=error";
     tracing_subscriber::fmt()
         // Colours for a terminal only: a log file or journald gets plain text.

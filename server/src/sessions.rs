@@ -4,15 +4,15 @@
 //! The store keeps each record's JSON with its expiry, and the user it is signed in as, in the
 //! `sessions` table (SQLite or PostgreSQL alike); a password change ends a user's sessions
 //! there. Idle and absolute timeouts are judged by the injected clock in
-//! [`end_expired_sessions`], so tests move time instead of waiting. A request whose cookie
-//! names a session that is gone does not clear the browser's cookie ([`keep_replaced_cookies`]).
+//! [`end_expired_sessions`], so tests move time instead of waiting. A browser is sent a session
+//! cookie only when its session changes ([`session_cookie_only_on_change`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::extract::{Request, State};
-use axum::http::header::SET_COOKIE;
+use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::middleware::Next;
 use axum::response::Response;
 use limiter::Clock;
@@ -206,31 +206,53 @@ pub async fn end_expired_sessions(
     response
 }
 
-/// Drops the cookie removal that tower-sessions answers a request naming a gone session with,
-/// unless this request ended the session itself (log out, timeouts: those modify it).
+/// Sends the session cookie only when this request gave the session a new id (sign-up, sign-in,
+/// view-as start and end) or ended it (log out, timeouts): never the id the request came with
+/// again, and no removal for a session that was already gone when the request arrived.
 ///
-/// Why: signing in, starting or ending a view-as give the session a new id and delete the old
-/// record. A request sent just before with the old id (a page's once-a-second refresh) finds no
-/// record; if its answer arrives after the new cookie and clears it, the browser is signed out
-/// of the session it has just been given. Leaving an old cookie in place costs nothing: it
-/// names no session, so it signs nobody in.
-pub async fn keep_replaced_cookies(request: Request, next: Next) -> Response {
+/// Why: a new id deletes the old record. A request sent just before with the old id (a page's
+/// once-a-second refresh) finds no record, or found it and records activity after; tower-sessions
+/// would answer it with the cookie's removal or with the old id, and if that answer arrived after
+/// the new cookie the browser would lose the session it had just been given. An old cookie left
+/// in place names no session, so it signs nobody in. The cookie lives as long as a session can
+/// (the absolute timeout), so activity needs no new cookie: idleness is judged on the server.
+pub async fn session_cookie_only_on_change(request: Request, next: Next) -> Response {
+    let sent = sent_session_id(&request);
     let mut response = next.run(request).await;
-    if response.extensions().get::<SessionGone>().is_some() {
-        let session_cookie = format!("{SESSION_COOKIE}=");
-        let headers = response.headers_mut();
-        let kept: Vec<_> = headers
-            .get_all(SET_COOKIE)
-            .iter()
-            .filter(|cookie| !cookie.as_bytes().starts_with(session_cookie.as_bytes()))
-            .cloned()
-            .collect();
-        headers.remove(SET_COOKIE);
-        for cookie in kept {
-            headers.append(SET_COOKIE, cookie);
-        }
+    let gone = response.extensions().get::<SessionGone>().is_some();
+    let headers = response.headers_mut();
+    let kept: Vec<_> = headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter(|cookie| match session_cookie_value(cookie.as_bytes()) {
+            Some(b"") => !gone,
+            Some(id) => Some(id) != sent.as_deref(),
+            None => true,
+        })
+        .cloned()
+        .collect();
+    headers.remove(SET_COOKIE);
+    for cookie in kept {
+        headers.append(SET_COOKIE, cookie);
     }
     response
+}
+
+/// The session id the request's `Cookie` header carries, as sent.
+fn sent_session_id(request: &Request) -> Option<Vec<u8>> {
+    request.headers().get_all(COOKIE).iter().find_map(|header| {
+        header
+            .as_bytes()
+            .split(|&byte| byte == b';')
+            .find_map(|pair| session_cookie_value(pair.trim_ascii_start()))
+            .map(<[u8]>::to_vec)
+    })
+}
+
+/// The value of a `keystile_session=…` cookie pair or `Set-Cookie` line; `None` for another cookie.
+fn session_cookie_value(cookie: &[u8]) -> Option<&[u8]> {
+    let value = cookie.strip_prefix(SESSION_COOKIE.as_bytes())?.strip_prefix(b"=")?;
+    Some(value.split(|&byte| byte == b';').next().unwrap_or_default().trim_ascii())
 }
 
 async fn check_session(

@@ -30,7 +30,7 @@ use usage::{DEFAULT_FLUSH_INTERVAL, FlushHandle};
 use crate::gateway::changes::{CatalogueSource, ChangeBroadcast};
 use crate::gateway::{Gateway, KeyCache};
 use crate::sessions::{
-    SESSION_COOKIE, SessionGuard, SqlSessionStore, end_expired_sessions, keep_replaced_cookies,
+    SESSION_COOKIE, SessionGuard, SqlSessionStore, end_expired_sessions, session_cookie_only_on_change,
 };
 use crate::settings::{Settings, redact_url};
 use crate::upstream::{ForwardedProto, ProxyOptions, Upstream, UpstreamConfig};
@@ -179,7 +179,9 @@ fn router(
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(settings.over_https())
-        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(settings.session_idle_minutes)));
+        // As long as a session can last: the server ends idle ones, and activity sends no new
+        // cookie (`sessions::session_cookie_only_on_change`).
+        .with_expiry(Expiry::OnInactivity(time::Duration::hours(settings.session_absolute_hours)));
     let guard = SessionGuard { clock, timeouts: settings.session_timeouts() };
     let edge =
         Edge { trusted_proxies: Arc::new(settings.trusted_proxies.clone()), https: settings.over_https() };
@@ -209,7 +211,7 @@ fn router(
         .layer(middleware::from_fn_with_state(view_as_services, view_as::guard))
         .layer(middleware::from_fn_with_state(guard, end_expired_sessions))
         .layer(sessions)
-        .layer(middleware::from_fn(keep_replaced_cookies))
+        .layer(middleware::from_fn(session_cookie_only_on_change))
         .layer(middleware::from_fn(web::refuse_cross_site))
         .layer(middleware::from_fn(web::refuse_nul))
         .layer(middleware::from_fn_with_state(MAX_BODY_BYTES, web::limit_body))

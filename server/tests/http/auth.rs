@@ -108,6 +108,24 @@ async fn a_request_still_carrying_a_replaced_session_id_leaves_the_new_cookie_al
     assert!(session_cookie(&malformed).is_some_and(|removal| removal.contains("Max-Age=0")));
 }
 
+/// Activity is recorded on the server without sending the cookie again: the cookie lives as long
+/// as a session can (12 hours), and only a new id or the session's end changes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activity_keeps_a_session_alive_without_sending_its_cookie_again() {
+    let app = spawn_app().await;
+    let cookie = session_cookie(&app.sign_up("ada@example.com").await).unwrap();
+    assert!(cookie.contains("Max-Age=43200"), "{cookie}");
+    for _ in 0..3 {
+        app.clock.advance(Duration::minutes(20));
+        let page = app.get("/").await;
+        assert_status(&page, StatusCode::OK);
+        assert_eq!(session_cookie(&page), None, "the same id is not sent again");
+    }
+    let keys = app.call(&app.browser, "list_keys", &[]).await;
+    assert_status(&keys, StatusCode::OK);
+    assert_eq!(session_cookie(&keys), None);
+}
+
 /// A request that loaded its session just before the user logged out, and saves it just after
 /// (recording activity, once a minute), must not bring the session back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
