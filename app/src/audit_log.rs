@@ -65,24 +65,36 @@ pub async fn list_audit(
         from: day(&from, false)?,
         to: day(&to, true)?,
     };
-    let entries = audit::search(&services()?.db, &filter, AUDIT_PAGE).await.map_err(|error| match error {
+    let services = services()?;
+    let entries = audit::search(&services.db, &filter, AUDIT_PAGE).await.map_err(|error| match error {
         audit::SearchError::TooLong => AppError::Invalid(error.to_string()),
         audit::SearchError::Db(cause) => internal(cause),
     })?;
+    // A plan change is stored as plan ids; shown as the plans' names where they still exist.
+    let policy = services.policy.get();
+    let plan_name =
+        |id: Option<String>| id.map(|id| policy.plan(&id).map_or(id.clone(), |plan| plan.name.clone()));
     Ok(entries
         .into_iter()
-        .map(|entry| AuditRow {
-            id: entry.id,
-            at: entry.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-            account_id: entry.account_id,
-            account_name: entry.account_name,
-            actor: entry.actor_email,
-            action: entry.action,
-            target: entry.target,
-            target_label: entry.target_label,
-            before: entry.before,
-            after: entry.after,
-            reason: entry.reason,
+        .map(|entry| {
+            let (before, after) = if entry.action == "plan.change" {
+                (plan_name(entry.before), plan_name(entry.after))
+            } else {
+                (entry.before, entry.after)
+            };
+            AuditRow {
+                id: entry.id,
+                at: entry.at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                account_id: entry.account_id,
+                account_name: entry.account_name,
+                actor: entry.actor_email,
+                action: entry.action,
+                target: entry.target,
+                target_label: entry.target_label,
+                before,
+                after,
+                reason: entry.reason,
+            }
         })
         .collect())
 }

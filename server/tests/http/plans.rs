@@ -81,6 +81,20 @@ async fn a_new_plans_limits_apply_at_the_next_request_and_the_change_is_audited(
         services::audit::for_account(&app.services.db, user.account_id.as_deref().unwrap(), 5).await.unwrap();
     assert_eq!(log[0].action, "plan.change");
     assert_eq!((log[0].before.as_deref(), log[0].after.as_deref()), (Some("starter"), Some("pro")));
+    // The audit log page names the plans.
+    let fields = [
+        ("all_accounts", "false"),
+        ("account", ""),
+        ("actor", ""),
+        ("action", "plan."),
+        ("from", ""),
+        ("to", ""),
+    ];
+    let page: serde_json::Value = app.call(&app.browser, "list_audit", &fields).await.json().await.unwrap();
+    assert_eq!(
+        (&page[0]["before"], &page[0]["after"]),
+        (&serde_json::json!("Starter"), &serde_json::json!("Pro"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
