@@ -89,10 +89,7 @@ pub async fn list_keys() -> Result<Vec<KeyView>, AppError> {
     let services = crate::auth::ssr::services()?;
     let now = services.clock.now();
     let keys = services.keys.list(&account_id).await.map_err(ssr::key_error)?;
-    let account = services.accounts.account(&account_id).await.map_err(crate::auth::ssr::internal)?;
-    let anchor_day = account.ok_or(AppError::Forbidden)?.billing_anchor_day;
-    // The list still shows when the limiter store cannot be read, only without the counts.
-    let used = services.keys.quota_used(&keys, anchor_day).await.unwrap_or_default();
+    let used = services.key_quota_use(&account_id, &keys).await;
     Ok(keys
         .iter()
         .map(|key| {

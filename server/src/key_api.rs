@@ -57,6 +57,9 @@ struct KeyJson {
     allowed_ips: Vec<String>,
     /// The key's own quota, `{"limit": 1000, "per": "day"}`; null: the plan's alone.
     quota: Option<KeyQuota>,
+    /// What the key has used of its own quota this day or billing month; null without one (or
+    /// while the limiter store cannot be read).
+    quota_used: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -123,8 +126,16 @@ pub async fn list(State(services): State<Services>, SignedIn(user): SignedIn) ->
         Some(account_id) => services.keys.list(account_id).await,
         None => Err(KeyError::NoAccount),
     };
-    let now = services.clock.now();
-    let answer = listed.map(|keys| Json(keys.iter().map(|key| key_json(key, now)).collect::<Vec<_>>()));
+    let answer = match listed {
+        Ok(keys) => {
+            let used = services.key_quota_use(user.account_id.as_deref().unwrap_or_default(), &keys).await;
+            let now = services.clock.now();
+            Ok(Json(
+                keys.iter().map(|key| key_json(key, now, used.get(&key.id).copied())).collect::<Vec<_>>(),
+            ))
+        }
+        Err(error) => Err(error),
+    };
     respond(&services, &user, answer).await
 }
 
@@ -134,7 +145,7 @@ pub async fn show(
     KeyIdPath(key_id): KeyIdPath,
 ) -> Response {
     let found = services.keys.get(&user, &key_id).await;
-    let answer = found.map(|key| Json(key_json(&key, services.clock.now())));
+    let answer = with_quota_use(&services, found).await;
     respond(&services, &user, answer).await
 }
 
@@ -153,7 +164,10 @@ pub async fn create(
         }
         Err(invalid) => Err(invalid),
     };
-    let answer = created.map(|created| (StatusCode::CREATED, Json(created_json(created, now))));
+    let answer = match created {
+        Ok(created) => Ok((StatusCode::CREATED, Json(created_json(&services, created).await))),
+        Err(error) => Err(error),
+    };
     respond(&services, &user, answer).await
 }
 
@@ -168,7 +182,10 @@ pub async fn rotate(
         Ok(new_expiry) => services.keys.rotate(&user, &key_id, grace, new_expiry).await,
         Err(invalid) => Err(invalid),
     };
-    let answer = rotated.map(|rotated| Json(created_json(rotated, services.clock.now())));
+    let answer = match rotated {
+        Ok(rotated) => Ok(Json(created_json(&services, rotated).await)),
+        Err(error) => Err(error),
+    };
     respond(&services, &user, answer).await
 }
 
@@ -179,7 +196,7 @@ pub async fn rename(
     ApiJson(request): ApiJson<RenameRequest>,
 ) -> Response {
     let renamed = services.keys.rename(&user, &key_id, &request.name).await;
-    let answer = renamed.map(|key| Json(key_json(&key, services.clock.now())));
+    let answer = with_quota_use(&services, renamed).await;
     respond(&services, &user, answer).await
 }
 
@@ -193,7 +210,7 @@ pub async fn restrict(
         Ok(restrictions) => services.keys.restrict(&user, &key_id, restrictions).await,
         Err(invalid) => Err(invalid),
     };
-    let answer = restricted.map(|key| Json(key_json(&key, services.clock.now())));
+    let answer = with_quota_use(&services, restricted).await;
     respond(&services, &user, answer).await
 }
 
@@ -212,7 +229,7 @@ async fn set_disabled(
     disabled: bool,
 ) -> Response {
     let changed = services.keys.set_disabled(&user, &key_id, disabled).await;
-    let answer = changed.map(|key| Json(key_json(&key, services.clock.now())));
+    let answer = with_quota_use(&services, changed).await;
     respond(&services, &user, answer).await
 }
 
@@ -222,7 +239,7 @@ pub async fn revoke(
     KeyIdPath(key_id): KeyIdPath,
 ) -> Response {
     let revoked = services.keys.revoke(&user, &key_id).await;
-    let answer = revoked.map(|key| Json(key_json(&key, services.clock.now())));
+    let answer = with_quota_use(&services, revoked).await;
     respond(&services, &user, answer).await
 }
 
@@ -332,7 +349,20 @@ fn time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-fn key_json(key: &ApiKey, now: DateTime<Utc>) -> KeyJson {
+/// The key as JSON, with what it has used of its own quota.
+async fn current_key_json(services: &Services, key: &ApiKey) -> KeyJson {
+    let used = services.key_quota_use(&key.account_id, std::slice::from_ref(key)).await;
+    key_json(key, services.clock.now(), used.get(&key.id).copied())
+}
+
+async fn with_quota_use(
+    services: &Services,
+    key: Result<ApiKey, KeyError>,
+) -> Result<Json<KeyJson>, KeyError> {
+    Ok(Json(current_key_json(services, &key?).await))
+}
+
+fn key_json(key: &ApiKey, now: DateTime<Utc>, quota_used: Option<u64>) -> KeyJson {
     let (status, old_secret_expires_at) = match key.status(now) {
         KeyStatus::Active => ("active", None),
         KeyStatus::Rotating { until } => ("rotating", Some(time(until))),
@@ -353,9 +383,13 @@ fn key_json(key: &ApiKey, now: DateTime<Utc>) -> KeyJson {
         read_only: key.restrictions.read_only,
         allowed_ips: key.restrictions.allowed_ips.iter().map(ToString::to_string).collect(),
         quota: key.restrictions.quota,
+        quota_used,
     }
 }
 
-fn created_json(created: KeyWithSecret, now: DateTime<Utc>) -> CreatedJson {
-    CreatedJson { key: key_json(&created.key, now), secret: created.secret.expose_secret().to_owned() }
+async fn created_json(services: &Services, created: KeyWithSecret) -> CreatedJson {
+    CreatedJson {
+        key: current_key_json(services, &created.key).await,
+        secret: created.secret.expose_secret().to_owned(),
+    }
 }

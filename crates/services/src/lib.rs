@@ -76,6 +76,20 @@ impl Services {
         let catalogue = catalogue::Catalogue::new(db.clone(), clock.clone(), policy.clone(), changes);
         Self { db, clock, limiter, policy, accounts, logins, keys, idempotency, catalogue }
     }
+
+    /// What each of the account's `keys` that has its own quota has used of it this day or
+    /// billing month, by key id. Empty when the account or the limiter store cannot be read: the
+    /// counts add to a key listing, never a reason for it to fail.
+    pub async fn key_quota_use(
+        &self,
+        account_id: &str,
+        keys: &[keys::ApiKey],
+    ) -> std::collections::HashMap<String, u64> {
+        let Ok(Some(account)) = self.accounts.account(account_id).await else {
+            return Default::default();
+        };
+        self.keys.quota_used(keys, account.billing_anchor_day).await.unwrap_or_default()
+    }
 }
 
 /// The caller's address as the web layer determined it (`X-Forwarded-For` only from trusted

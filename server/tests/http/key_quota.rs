@@ -13,6 +13,8 @@ async fn key_with_quota(app: &TestApp, name: &str, quota: Value) -> (String, Str
     assert_status(&created, StatusCode::CREATED);
     let created: Value = created.json().await.unwrap();
     assert_eq!(created["key"]["quota"], quota);
+    let used = if quota.is_null() { Value::Null } else { json!(0) };
+    assert_eq!(created["key"]["quota_used"], used, "a new key has used none of it");
     (created["key"]["id"].as_str().unwrap().to_owned(), created["secret"].as_str().unwrap().to_owned())
 }
 
@@ -70,6 +72,13 @@ async fn a_key_past_its_own_quota_is_refused_while_the_accounts_other_keys_go_on
         "{listed}"
     );
     assert!(quotas.contains(&&Value::Null));
+    // So does the JSON API.
+    let listed: Value = app.keys_api(Method::GET, "/v1/keys", None).await.json().await.unwrap();
+    let used: Vec<&Value> = listed.as_array().unwrap().iter().map(|key| &key["quota_used"]).collect();
+    assert!(used.contains(&&json!(3)) && used.contains(&&Value::Null), "{listed}");
+    let shown: Value =
+        app.keys_api(Method::GET, &format!("/v1/keys/{capped_id}"), None).await.json().await.unwrap();
+    assert_eq!(shown["quota_used"], 3);
 
     // Raised, the count stays: two more today. Removed, the plan's limits alone. (A second
     // later, so that the plan's burst of 5 a second is full again.)
@@ -78,6 +87,7 @@ async fn a_key_past_its_own_quota_is_refused_while_the_accounts_other_keys_go_on
     let raised =
         app.keys_api(Method::PUT, &path, Some(json!({ "quota": { "limit": 5, "per": "day" } }))).await;
     assert_status(&raised, StatusCode::OK);
+    assert_eq!(raised.json::<Value>().await.unwrap()["quota_used"], 3, "the answer counts what was used");
     assert_eq!(buckets(&app, &capped).await["key_quota"], json!([3, 5]));
     let overview = app.get("/").await.text().await.unwrap();
     assert!(!overview.contains("has used its own quota"), "raised, it is no longer spent");
