@@ -122,21 +122,18 @@ pub struct RenameRequest {
 }
 
 pub async fn list(State(services): State<Services>, SignedIn(user): SignedIn) -> Response {
-    let listed = match user.account_id.as_deref() {
-        Some(account_id) => services.keys.list(account_id).await,
+    let answer = match user.account_id.as_deref() {
+        Some(account_id) => account_keys_json(&services, account_id).await,
         None => Err(KeyError::NoAccount),
     };
-    let answer = match listed {
-        Ok(keys) => {
-            let used = services.key_quota_use(user.account_id.as_deref().unwrap_or_default(), &keys).await;
-            let now = services.clock.now();
-            Ok(Json(
-                keys.iter().map(|key| key_json(key, now, used.get(&key.id).copied())).collect::<Vec<_>>(),
-            ))
-        }
-        Err(error) => Err(error),
-    };
     respond(&services, &user, answer).await
+}
+
+async fn account_keys_json(services: &Services, account_id: &str) -> Result<Json<Vec<KeyJson>>, KeyError> {
+    let keys = services.keys.list(account_id).await?;
+    let used = services.key_quota_use(account_id, &keys).await;
+    let now = services.clock.now();
+    Ok(Json(keys.iter().map(|key| key_json(key, now, used.get(&key.id).copied())).collect()))
 }
 
 pub async fn show(
