@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::extract::{Request, State};
+use axum::http::HeaderValue;
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -220,17 +221,18 @@ pub async fn session_cookie_only_on_change(request: Request, next: Next) -> Resp
     let sent = sent_session_id(&request);
     let mut response = next.run(request).await;
     let gone = response.extensions().get::<SessionGone>().is_some();
+    let keep = |cookie: &HeaderValue| match session_cookie_value(cookie.as_bytes()) {
+        Some(b"") => !gone,
+        Some(id) => Some(id) != sent.as_deref(),
+        None => true,
+    };
     let headers = response.headers_mut();
-    let kept: Vec<_> = headers
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter(|cookie| match session_cookie_value(cookie.as_bytes()) {
-            Some(b"") => !gone,
-            Some(id) => Some(id) != sent.as_deref(),
-            None => true,
-        })
-        .cloned()
-        .collect();
+    // Most answers set no session cookie, or a new one: their headers stay as they are.
+    if headers.get_all(SET_COOKIE).iter().all(keep) {
+        return response;
+    }
+    let kept: Vec<HeaderValue> =
+        headers.get_all(SET_COOKIE).iter().filter(|cookie| keep(cookie)).cloned().collect();
     headers.remove(SET_COOKIE);
     for cookie in kept {
         headers.append(SET_COOKIE, cookie);
