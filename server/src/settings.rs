@@ -23,6 +23,7 @@ Settings (file keys, overridden by environment variables):
   view_as_minutes         KEYSTILE_VIEW_AS_MINUTES        a support view-as ends after this long [30]
   trusted_proxies         KEYSTILE_TRUSTED_PROXIES        comma-separated proxy IPs whose X-Forwarded-For is believed []
   redis_url               KEYSTILE_REDIS_URL              redis://… for the multi-node limiter store [in-memory]
+  redis_lease_units       KEYSTILE_REDIS_LEASE_UNITS      units of a roomy bucket a node may reserve and spend without asking Redis; 0: ask on every request [64]
   key_prefix              KEYSTILE_KEY_PREFIX             first part of every API key, 1-16 lowercase letters/digits [ks]
   upstream_url            KEYSTILE_UPSTREAM_URL           http://… of the API behind the gateway [the built-in sample API]
   upstream_timeout_seconds KEYSTILE_UPSTREAM_TIMEOUT_SECONDS wait this long for the upstream's response head [30]
@@ -42,6 +43,7 @@ pub struct Settings {
     pub view_as_minutes: i64,
     pub trusted_proxies: Vec<IpAddr>,
     pub redis_url: Option<String>,
+    pub redis_lease_units: u64,
     pub key_prefix: String,
     pub upstream_url: Option<String>,
     pub upstream_timeout_seconds: u64,
@@ -61,6 +63,7 @@ impl Default for Settings {
             view_as_minutes: 30,
             trusted_proxies: Vec::new(),
             redis_url: None,
+            redis_lease_units: limiter::redis_store::LeasePolicy::DEFAULT.units,
             key_prefix: "ks".into(),
             upstream_url: None,
             upstream_timeout_seconds: 30,
@@ -120,6 +123,9 @@ impl Settings {
         }
         if let Some(v) = var("KEYSTILE_REDIS_URL") {
             self.redis_url = Some(v).filter(|url| !url.trim().is_empty());
+        }
+        if let Some(v) = var("KEYSTILE_REDIS_LEASE_UNITS") {
+            self.redis_lease_units = parsed("KEYSTILE_REDIS_LEASE_UNITS", v)?;
         }
         if let Some(v) = var("KEYSTILE_UPSTREAM_URL") {
             self.upstream_url = Some(v).filter(|url| !url.trim().is_empty());
@@ -193,6 +199,7 @@ mod tests {
             "DATABASE_URL" => Some("postgres://postgres@127.0.0.1/keystile".to_owned()),
             "KEYSTILE_TRUSTED_PROXIES" => Some("10.0.0.1, ::1".to_owned()),
             "KEYSTILE_DEMO" => Some("false".to_owned()),
+            "KEYSTILE_REDIS_LEASE_UNITS" => Some("0".to_owned()),
             _ => None,
         };
         settings.apply_environment(env).unwrap();
@@ -200,6 +207,7 @@ mod tests {
         assert!(settings.database_url.starts_with("postgres://"));
         assert_eq!(settings.trusted_proxies.len(), 2);
         assert!(!settings.demo);
+        assert_eq!(settings.redis_lease_units, 0);
         settings.validate().unwrap();
     }
 

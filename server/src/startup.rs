@@ -16,7 +16,7 @@ use axum::{Router, middleware};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
-use limiter::redis_store::{RedisConfig, RedisStore};
+use limiter::redis_store::{LeasePolicy, RedisConfig, RedisStore};
 use limiter::{Clock, FailoverStore, LimiterStore, MemoryStore};
 use services::changes::ChangeFeed;
 use services::keys::KeyFormat;
@@ -59,6 +59,8 @@ pub struct Application {
     services: Services,
     gateway: Gateway,
     usage_flush: FlushHandle,
+    /// The Redis store, if used: it gives back its quota leases at shutdown.
+    redis: Option<RedisStore>,
 }
 
 impl Application {
@@ -74,7 +76,7 @@ impl Application {
             .context("reading the plan catalogue")?;
         let key_cache = Arc::new(KeyCache::new(chrono::Duration::seconds(KEY_CACHE_SECONDS)));
         let policy = CurrentPolicy::new(policy);
-        let limiter = limiter_store(settings, &policy, clock.clone()).await?;
+        let (limiter, redis) = limiter_store(settings, &policy, clock.clone()).await?;
         if let Some(path) = &settings.policy {
             crate::policy_file::watch(path.clone(), loaded_text, db.clone(), policy.clone());
         }
@@ -127,7 +129,7 @@ impl Application {
             Err(error) => tracing::warn!(%error, "could not name the users of older sessions"),
         }
         spawn_housekeeping(sessions, services.idempotency.clone());
-        Ok(Self { listener, router, services, gateway, usage_flush })
+        Ok(Self { listener, router, services, gateway, usage_flush, redis })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -142,6 +144,11 @@ impl Application {
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await?;
         self.gateway.flush().await;
+        if let Some(redis) = &self.redis
+            && let Err(error) = redis.return_all_leases().await
+        {
+            tracing::warn!(%error, "could not give back this node's quota leases; they count as used until their windows end");
+        }
         match self.usage_flush.shutdown().await {
             Ok(report) => tracing::info!(rows = report.rows, "usage flushed"),
             Err(error) => tracing::error!(%error, "the last usage flush failed; its counts are lost"),
@@ -248,20 +255,23 @@ pub fn load_policy(settings: &Settings) -> anyhow::Result<policy::Policy> {
 /// The limiter store: Redis when configured (many nodes share it), behind a failover that keeps
 /// traffic flowing on a local bound while Redis is down and refuses security buckets (logins,
 /// key management, any bucket the policy in force marks `fail_closed`) instead; else in memory.
+/// With Redis, also the Redis store itself, to give back its leases at shutdown.
 async fn limiter_store(
     settings: &Settings,
     policy: &CurrentPolicy,
     clock: Arc<dyn Clock>,
-) -> anyhow::Result<Arc<dyn LimiterStore>> {
+) -> anyhow::Result<(Arc<dyn LimiterStore>, Option<RedisStore>)> {
     let Some(url) = &settings.redis_url else {
-        return Ok(Arc::new(MemoryStore::with_clock(clock)));
+        return Ok((Arc::new(MemoryStore::with_clock(clock)), None));
     };
-    let redis = RedisStore::connect_lazy(RedisConfig::new(url.clone()))
+    let leases = LeasePolicy { units: settings.redis_lease_units, ..LeasePolicy::DEFAULT };
+    let redis = RedisStore::connect_lazy(RedisConfig::new(url.clone()).with_leases(leases))
         .await
         .with_context(|| format!("connecting to Redis at {}", redact_url(url)))?;
     let policy = policy.clone();
     let fails_closed = move |bucket: &str| policy.get().fails_closed(bucket);
-    Ok(Arc::new(FailoverStore::new(Arc::new(redis), clock, fails_closed)))
+    let store = Arc::new(FailoverStore::new(Arc::new(redis.clone()), clock, fails_closed));
+    Ok((store, Some(redis)))
 }
 
 /// At start and every ten minutes, deletes what has run out: session records (their cookies

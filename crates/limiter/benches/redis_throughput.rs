@@ -12,6 +12,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use limiter::redis_store::LeasePolicy;
 use limiter::{LimiterStore, RedisConfig, RedisStore};
 use seed::{Picker, Subjects};
 
@@ -23,7 +24,8 @@ fn main() {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let prefix = format!("keystile-bench:{}:", std::process::id());
-    let config = RedisConfig::new(URL).with_prefix(prefix.as_str());
+    // Leases off: every decision is the one script call that redis-benchmark sends too.
+    let config = RedisConfig::new(URL).with_prefix(prefix.as_str()).with_leases(LeasePolicy::OFF);
     let store = match runtime.block_on(RedisStore::connect(config)) {
         Ok(store) => Arc::new(store),
         Err(error) => {

@@ -5,14 +5,22 @@
 -- ARGV[1]   now in microseconds, or '' to take it from this server's TIME
 -- ARGV[2]   'd' to decide (charge if every bucket admits), 'p' to peek (charge nothing)
 -- ARGV[3]   extra milliseconds of key lifetime beyond the window's end
--- then per bucket i, six values from ARGV[4 + 6(i-1)]:
---   kind, cost, a, b, c, d
+-- ARGV[4]   lease share: a lease is at most the room left after the request divided by this
+-- then per bucket i, nine values from ARGV[5 + 9(i-1)]:
+--   kind, cost, a, b, c, d, want, back, back_at
 --   'f' aligned window: a = limit, b = length (µs)
 --   'M' billing month:  a = limit, b = anchor day, c..d = the caller's guess of the month
 --                       [start, end), used only when it holds now
 --   'g' GCRA:           a = interval T, b = tolerance τ, c = capacity, d = period (µs)
+--   want                units the node asks to reserve beyond the cost (a quota lease), granted
+--                       only if the request is admitted and the bucket roomy; 0 for none
+--   back                units the node reserved earlier and did not spend, returned first (any
+--                       mode); back_at: for windows, the window start they were reserved in;
+--                       for GCRA, µs to move the TAT by: back by the unspent units, on by the
+--                       refills the node's spending passed over while Redis held them ahead
 -- Stored values: 'start:count' for windows, the TAT for GCRA; all integers, in µs.
--- Returns {now, allowed (1/0), then per bucket: used, remaining, reset, wait (-1: admitted)}.
+-- Returns {now, allowed (1/0), then per bucket: used, remaining, reset, wait (-1: admitted),
+-- granted}. The report leaves out what was granted: those units are the node's to spend.
 
 -- Speed matters: Redis runs one script at a time, so this script's time bounds every node's
 -- rate. Globals are read once into locals; arguments become numbers by arithmetic coercion
@@ -34,6 +42,8 @@ else
 end
 local charging = ARGV[2] == 'd'
 local slack = ARGV[3] + 0
+local share = ARGV[4] + 0
+local WIDTH = 9
 
 -- Floor division, corrected so doubles never round a quotient up.
 local function idiv(x, y)
@@ -91,10 +101,11 @@ local function month_bounds(anchor)
     days_from_civil(ny, nm, min(anchor, days_in_month(ny, nm))) * DAY
 end
 
--- Bucket i charged `cost` against stored value `v` (false when absent).
--- Returns admitted, wait, used, remaining, reset, value to store (nil: none), its expiry.
-local function charge(i, v, cost)
-  local base = 4 + (i - 1) * 6
+-- Bucket i charged `cost` against stored value `v` (false when absent), reserving up to `want`
+-- more if it is roomy. Returns admitted, wait, used, remaining, reset, value to store (nil:
+-- none), its expiry, units granted.
+local function charge(i, v, cost, want)
+  local base = 5 + (i - 1) * WIDTH
   local kind = ARGV[base]
   local a, b = ARGV[base + 2] + 0, ARGV[base + 3] + 0
   if kind == 'g' then
@@ -111,7 +122,10 @@ local function charge(i, v, cost)
     end
     local remaining = min(idiv(max(tolerance - (nxt - now), 0), interval), capacity)
     if ok and cost > 0 then
-      return true, -1, capacity - remaining, remaining, nxt, nxt, nxt
+      local granted = 0
+      if want > 0 then granted = min(want, floor(remaining / share)) end
+      local kept = nxt + granted * interval
+      return true, -1, capacity - remaining, remaining, nxt, kept, kept, granted
     end
     return ok, wait, capacity - remaining, remaining, nxt
   end
@@ -140,22 +154,60 @@ local function charge(i, v, cost)
     return true, -1, count, limit - count, stop
   end
   count = count + cost
-  return true, -1, count, limit - count, stop, format('%d:%d', start, count), stop
+  local granted = 0
+  if want > 0 then granted = min(want, floor((limit - count) / share)) end
+  return true, -1, count, limit - count, stop, format('%d:%d', start, count + granted), stop, granted
+end
+
+-- Units a node gives back: bucket i's stored value `v` without them, written at once (they
+-- were reserved, never spent, whatever this request's verdict). A window's units count only in
+-- the window they were reserved in; a TAT also moves on by the node's gap, and never goes back
+-- before now.
+local function give_back(i, v)
+  local base = 5 + (i - 1) * WIDTH
+  local back, at = ARGV[base + 7] + 0, ARGV[base + 8] + 0
+  local gcra = ARGV[base] == 'g'
+  if not v or (back == 0 and not (gcra and at ~= 0)) then return v end
+  local value
+  if gcra then
+    local tat = tonumber(v)
+    if tat then value = max(tat + at, now) end
+  else
+    local colon = find(v, ':', 1, true)
+    if colon and tonumber(sub(v, 1, colon - 1)) == at then
+      value = format('%d:%d', at, max((tonumber(sub(v, colon + 1)) or 0) - back, 0))
+    end
+  end
+  if value == nil then return v end
+  call('SET', KEYS[i], value, 'KEEPTTL')
+  return value
 end
 
 local n = #KEYS
 local stored = call('MGET', unpack(KEYS))
+for i = 1, n do
+  local v = give_back(i, stored[i])
+  if v ~= stored[i] then
+    -- The same bucket charged twice in this request sees the returned units too.
+    for j = i, n do
+      if KEYS[j] == KEYS[i] then stored[j] = v end
+    end
+  end
+end
 local pending, writes = {}, {}
 local out = { now, 1 }
 local allowed = true
 for i = 1, n do
   local key = KEYS[i]
-  local cost = 0
-  if charging then cost = ARGV[5 + (i - 1) * 6] + 0 end
+  local cost, want = 0, 0
+  if charging then
+    local base = 5 + (i - 1) * WIDTH
+    cost, want = ARGV[base + 1] + 0, ARGV[base + 6] + 0
+  end
   -- A bucket charged twice in one request sees its first charge.
   local v = pending[key]
   if v == nil then v = stored[i] end
-  local ok, wait, used, remaining, reset, value, expires = charge(i, v, cost)
+  local ok, wait, used, remaining, reset, value, expires, granted = charge(i, v, cost, want)
   if not ok then allowed = false end
   if value then
     pending[key] = value
@@ -168,6 +220,7 @@ for i = 1, n do
   out[at + 2] = remaining
   out[at + 3] = reset
   out[at + 4] = wait
+  out[at + 5] = granted or 0
 end
 
 if allowed then
@@ -180,11 +233,12 @@ else
   -- Nothing is charged: report every bucket as it stands, keeping the denials' waits.
   out[2] = 0
   for i = 1, n do
-    local _, _, used, remaining, reset = charge(i, stored[i], 0)
-    local at = 2 + (i - 1) * 4
+    local _, _, used, remaining, reset = charge(i, stored[i], 0, 0)
+    local at = 2 + (i - 1) * 5
     out[at + 1] = used
     out[at + 2] = remaining
     out[at + 3] = reset
+    out[at + 5] = 0
   end
 end
 return out

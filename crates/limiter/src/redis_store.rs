@@ -1,9 +1,10 @@
 //! The shared store: bucket counters in Redis, for many gateway nodes.
 //!
-//! **How it works.** One request is one `EVALSHA` of `decide.lua` (loaded once, reloaded when
+//! **How it works.** One request is at most one `EVALSHA` of `decide.lua` (loaded once, reloaded when
 //! the server answers `NOSCRIPT`), which reads every bucket, decides with the same algorithms
 //! as `rule.rs`, and writes only if all admit: Redis runs a script alone, so a request is
-//! atomic and exact across any number of nodes. "Now" is the Redis server's `TIME`, so nodes
+//! atomic and exact across any number of nodes (a roomy bucket may instead be spent from a
+//! lease: see below). "Now" is the Redis server's `TIME`, so nodes
 //! with skewed clocks agree; a store built [`RedisStore::with_clock`] passes its clock's instant
 //! instead (tests). Each key is `{prefix}{len(name)}:{name}:{kind}:{scope}:{subject}` and
 //! expires when its window ends (a GCRA key when its bucket is full again), plus
@@ -13,13 +14,34 @@
 //! The connection is a [`ConnectionManager`]: one multiplexed connection that pipelines
 //! concurrent requests and reconnects in the background after a failure.
 //!
+//! **Quota leases.** A bucket far from its limit need not be asked about every request. When a
+//! request is decided in Redis, the script may also reserve a few units of each bucket for the
+//! node that asked ([`LeasePolicy`]: 64 units, never more than 1/256 of the room the bucket
+//! has left after the request, kept one second). While every bucket of a request holds a lease
+//! with room for its cost, the node decides it alone, with the same pure algorithms, and
+//! spends the reservation; otherwise the request goes to Redis as one script call, which also
+//! gives back the units of leases that can no longer be spent (expired, another window, a
+//! changed limit). A task gives back leases a node stopped using, and a node gives back all of
+//! its leases when it shuts down. So:
+//! - **Never more than the limit**: a lease's units are taken in Redis before they are spent.
+//! - **Tight buckets stay exact**: a bucket with less than 256 units of room is never leased,
+//!   so the 60-per-minute bucket of 1,000 concurrent requests across three nodes admits exactly
+//!   60, every one decided in Redis. A request with one such bucket always goes to Redis.
+//! - **What a lease costs**: while a node holds a reservation, other nodes count it as used
+//!   (at most 64 units, and at most 1/256 of what was left, per node and bucket) until the
+//!   lease's second is over and the sweeping task (every half second) has given it back; a
+//!   node that crashes leaves its reservation counted until the window ends. A lease's reports are the bucket as the node last saw it in Redis
+//!   plus its own spending since.
+//! - A counter [reset](LimiterStore::reset) on one node leaves other nodes' leases in place
+//!   until they expire.
+//!
 //! **How it fails.** Every call is bounded by [`RedisConfig::timeout`] (default 250 ms): a lost
 //! connection, a refused one or a slow server comes back as [`StoreError::Timeout`] or
 //! [`StoreError::Unavailable`], never a panic or a hang. Cluster mode is not supported (one
 //! request's keys would need a common hash tag).
 
 use std::fmt::Write as _;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -32,6 +54,14 @@ use crate::clock::{Clock, SystemClock};
 use crate::decision::{self, BucketState, Decision};
 use crate::rule::{self, Report, Rule, Span};
 use crate::store::{LimiterStore, StoreError};
+
+pub use lease::LeasePolicy;
+use lease::{Answered, Ask, Bucket, Leases};
+
+mod lease;
+
+/// The most buckets one give-back call carries.
+const GIVE_BACK_BATCH: usize = 64;
 
 /// The script every decision and peek runs.
 pub const DECIDE_LUA: &str = include_str!("decide.lua");
@@ -47,6 +77,9 @@ pub struct RedisConfig {
     pub timeout: Duration,
     /// Keys live this much longer than their window; harmless, since the window start is stored.
     pub ttl_slack: Duration,
+    /// Quota leases for roomy buckets ([`LeasePolicy::DEFAULT`]; [`LeasePolicy::OFF`] makes
+    /// every decision one script call).
+    pub leases: LeasePolicy,
 }
 
 impl RedisConfig {
@@ -56,7 +89,13 @@ impl RedisConfig {
             prefix: "keystile:rl:".to_owned(),
             timeout: Duration::from_millis(250),
             ttl_slack: Duration::from_secs(1),
+            leases: LeasePolicy::DEFAULT,
         }
+    }
+
+    pub fn with_leases(mut self, leases: LeasePolicy) -> Self {
+        self.leases = leases;
+        self
     }
 
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
@@ -77,6 +116,10 @@ pub struct RedisStore {
     script: Arc<redis::Script>,
     config: RedisConfig,
     clock: Option<Arc<dyn Clock>>,
+    /// This node's quota leases, shared by every clone of the store.
+    leases: Arc<Leases>,
+    /// Set once the task that gives back expired leases runs.
+    sweeper: Arc<OnceLock<()>>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -99,8 +142,8 @@ enum Mode {
 /// What the script answered, before it is matched back to the charges.
 struct Answer {
     now: i64,
-    /// Per bucket: its report and, if it denied, its wait.
-    buckets: Vec<(Report, Option<i64>)>,
+    allowed: bool,
+    buckets: Vec<Answered>,
 }
 
 impl RedisStore {
@@ -121,7 +164,15 @@ impl RedisStore {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(100));
         let connection = ConnectionManager::new_lazy_with_config(client, manager).map_err(unavailable)?;
-        Ok(Self { connection, script: Arc::new(redis::Script::new(DECIDE_LUA)), config, clock: None })
+        let leases = Arc::new(Leases::new(config.leases));
+        Ok(Self {
+            connection,
+            script: Arc::new(redis::Script::new(DECIDE_LUA)),
+            config,
+            clock: None,
+            leases,
+            sweeper: Arc::new(OnceLock::new()),
+        })
     }
 
     /// Take "now" from `clock` instead of the Redis server's `TIME` (tests move a
@@ -178,10 +229,14 @@ impl RedisStore {
         }
     }
 
-    /// The `EVALSHA` command line a decision sends, for `redis-cli`, `redis-benchmark` and
-    /// debugging: `EVALSHA <sha> <n> <keys…> <now> d <slack> <six values per bucket…>`.
+    /// The `EVALSHA` command line a decision sends when it asks for no lease, for `redis-cli`,
+    /// `redis-benchmark` and debugging: `EVALSHA <sha> <n> <keys…> <now> d <slack> <share>
+    /// <nine values per bucket…>`.
     pub fn decide_command(&self, charges: &[Charge]) -> Result<Vec<String>, StoreError> {
-        let cmd = self.command(charges, Mode::Decide)?;
+        let (keys, rules) = self.resolve(charges)?;
+        let buckets = buckets(charges, &keys, &rules);
+        let cmd =
+            self.command(&buckets, &vec![Ask::default(); buckets.len()], Mode::Decide, self.local_now());
         Ok(cmd
             .args_iter()
             .filter_map(|arg| match arg {
@@ -191,18 +246,28 @@ impl RedisStore {
             .collect())
     }
 
-    fn command(&self, charges: &[Charge], mode: Mode) -> Result<Cmd, StoreError> {
+    /// Each charge's key and validated rule.
+    fn resolve(&self, charges: &[Charge]) -> Result<(Vec<String>, Vec<Rule>), StoreError> {
         let mut rules = Vec::with_capacity(charges.len());
         for charge in charges {
             rules.push(Rule::of(&charge.spec)?);
         }
+        Ok((charges.iter().map(|charge| self.key(&charge.spec, &charge.subject)).collect(), rules))
+    }
+
+    /// "Now" on this node: the injected clock's, or the system's.
+    fn local_now(&self) -> Micros {
+        self.clock.as_ref().map_or_else(|| SystemClock.now_micros(), |clock| clock.now_micros())
+    }
+
+    fn command(&self, buckets: &[Bucket], asks: &[Ask], mode: Mode, local_now: Micros) -> Cmd {
         let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(self.script.get_hash()).arg(charges.len());
-        for charge in charges {
-            cmd.arg(self.key(&charge.spec, &charge.subject));
+        cmd.arg(self.script.get_hash()).arg(buckets.len());
+        for bucket in buckets {
+            cmd.arg(bucket.key);
         }
         match &self.clock {
-            Some(clock) => cmd.arg(clock.now_micros()),
+            Some(_) => cmd.arg(local_now),
             None => cmd.arg(""),
         };
         cmd.arg(match mode {
@@ -210,19 +275,94 @@ impl RedisStore {
             Mode::Peek => "p",
         });
         cmd.arg(u64::try_from(self.config.ttl_slack.as_millis()).unwrap_or(u64::MAX));
-        let local_now =
-            self.clock.as_ref().map_or_else(|| SystemClock.now_micros(), |clock| clock.now_micros());
-        for (charge, rule) in charges.iter().zip(&rules) {
-            push_rule(&mut cmd, rule, rule::clamp_cost(charge.cost), local_now);
+        cmd.arg(self.leases.share());
+        for (bucket, ask) in buckets.iter().zip(asks) {
+            push_rule(&mut cmd, &bucket.rule, bucket.cost, local_now);
+            cmd.arg(ask.want).arg(ask.back).arg(ask.back_at);
         }
-        Ok(cmd)
+        cmd
     }
 
-    /// Run the script once for these charges (loading it if the server has forgotten it).
-    async fn run(&self, charges: &[Charge], mode: Mode) -> Result<Answer, StoreError> {
-        let cmd = self.command(charges, mode)?;
+    /// Run the script once for these buckets (loading it if the server has forgotten it).
+    async fn run(
+        &self,
+        buckets: &[Bucket<'_>],
+        asks: &[Ask],
+        mode: Mode,
+        local_now: Micros,
+    ) -> Result<Answer, StoreError> {
+        let cmd = self.command(buckets, asks, mode, local_now);
         let reply = self.bounded(self.evaluate(&cmd)).await?;
-        parse_answer(&reply, charges.len())
+        parse_answer(&reply, buckets.len())
+    }
+
+    /// Decide in Redis, asking for leases and giving back what can no longer be spent, then
+    /// take the answer into this node's leases.
+    async fn decide_in_redis(&self, buckets: &[Bucket<'_>], local_now: Micros) -> Result<Answer, StoreError> {
+        let asks = self.leases.plan(buckets, local_now);
+        let mut answer = match self.run(buckets, &asks, Mode::Decide, local_now).await {
+            Ok(answer) => answer,
+            Err(error) => {
+                // Whether the returned units arrived is unknown: they are written off.
+                self.leases.abandon(buckets, &asks);
+                return Err(error);
+            }
+        };
+        self.leases.settle(buckets, &asks, &mut answer.buckets, answer.allowed, (answer.now, local_now));
+        if answer.buckets.iter().any(|bucket| bucket.granted > 0) {
+            self.start_sweeper();
+        }
+        Ok(answer)
+    }
+
+    /// On the system clock, a task gives back the leases this node stopped spending, every half
+    /// lease lifetime. (On an injected clock, tests call [`RedisStore::return_expired_leases`].)
+    fn start_sweeper(&self) {
+        if self.clock.is_some() {
+            return;
+        }
+        self.sweeper.get_or_init(|| {
+            let store = self.clone();
+            tokio::spawn(async move {
+                let period = (store.leases.ttl() / 2).max(Duration::from_millis(10));
+                loop {
+                    tokio::time::sleep(period).await;
+                    // This task's own clone is the last: every other handle on the store is gone.
+                    if Arc::strong_count(&store.leases) == 1 {
+                        return;
+                    }
+                    // A failed give-back writes its units off; there is no one to tell.
+                    let _ = store.return_expired_leases().await;
+                }
+            });
+        });
+    }
+
+    /// Give back the units of this node's leases that have outlived their time.
+    pub async fn return_expired_leases(&self) -> Result<(), StoreError> {
+        self.give_back(false).await
+    }
+
+    /// Give back the units of every lease this node holds (at shutdown), so that other nodes
+    /// can spend them.
+    pub async fn return_all_leases(&self) -> Result<(), StoreError> {
+        self.give_back(true).await
+    }
+
+    async fn give_back(&self, all: bool) -> Result<(), StoreError> {
+        let local_now = self.local_now();
+        let returns = self.leases.take(local_now, all);
+        let mut outcome = Ok(());
+        for batch in returns.chunks(GIVE_BACK_BATCH) {
+            let buckets: Vec<Bucket> =
+                batch.iter().map(|back| Bucket { key: &back.key, rule: back.rule, cost: 0 }).collect();
+            let asks: Vec<Ask> = batch.iter().map(|back| back.ask).collect();
+            if let Err(error) = self.run(&buckets, &asks, Mode::Peek, local_now).await {
+                outcome = Err(error);
+            }
+        }
+        self.leases.returned(&returns);
+        outcome
     }
 
     async fn evaluate(&self, cmd: &Cmd) -> Result<Vec<i64>, RedisError> {
@@ -259,22 +399,36 @@ fn push_rule(cmd: &mut Cmd, rule: &Rule, cost: u64, local_now: Micros) {
     }
 }
 
+/// The request's buckets as the lease table sees them.
+fn buckets<'a>(charges: &[Charge], keys: &'a [String], rules: &[Rule]) -> Vec<Bucket<'a>> {
+    charges
+        .iter()
+        .zip(keys.iter().zip(rules))
+        .map(|(charge, (key, rule))| Bucket { key, rule: *rule, cost: rule::clamp_cost(charge.cost) })
+        .collect()
+}
+
+/// Integers per bucket in the script's answer.
+const ANSWER_WIDTH: usize = 5;
+
 fn parse_answer(reply: &[i64], buckets: usize) -> Result<Answer, StoreError> {
-    if reply.len() != 2 + 4 * buckets {
+    if reply.len() != 2 + ANSWER_WIDTH * buckets {
         return Err(StoreError::Protocol(format!(
             "expected {} integers from the script, got {}",
-            2 + 4 * buckets,
+            2 + ANSWER_WIDTH * buckets,
             reply.len()
         )));
     }
     let count = |n: i64| u64::try_from(n).unwrap_or(0);
     Ok(Answer {
         now: reply[0],
+        allowed: reply[1] == 1,
         buckets: reply[2..]
-            .chunks_exact(4)
-            .map(|b| {
-                let report = Report { used: count(b[0]), remaining: count(b[1]), reset: b[2] };
-                (report, (b[3] >= 0).then_some(b[3]))
+            .chunks_exact(ANSWER_WIDTH)
+            .map(|b| Answered {
+                report: Report { used: count(b[0]), remaining: count(b[1]), reset: b[2] },
+                wait: (b[3] >= 0).then_some(b[3]),
+                granted: count(b[4]),
             })
             .collect(),
     })
@@ -287,11 +441,25 @@ fn unavailable(error: RedisError) -> StoreError {
 #[async_trait]
 impl LimiterStore for RedisStore {
     async fn decide<'c>(&self, charges: &'c [Charge]) -> Result<Decision<'c>, StoreError> {
-        let answer = self.run(charges, Mode::Decide).await?;
+        let (keys, rules) = self.resolve(charges)?;
+        let buckets = buckets(charges, &keys, &rules);
+        let local_now = self.local_now();
+        if let Some((now, reports)) = self.leases.spend(&buckets, local_now) {
+            let buckets = charges
+                .iter()
+                .zip(reports)
+                .map(|(charge, report)| decision::bucket_state(charge, report, None));
+            return Ok(Decision {
+                now: decision::instant(now),
+                buckets: buckets.collect(),
+                retry_after: None,
+            });
+        }
+        let answer = self.decide_in_redis(&buckets, local_now).await?;
         let buckets: Vec<BucketState<'c>> = charges
             .iter()
             .zip(answer.buckets)
-            .map(|(charge, (report, wait))| decision::bucket_state(charge, report, wait))
+            .map(|(charge, bucket)| decision::bucket_state(charge, bucket.report, bucket.wait))
             .collect();
         Ok(Decision {
             now: decision::instant(answer.now),
@@ -301,11 +469,16 @@ impl LimiterStore for RedisStore {
     }
 
     async fn peek<'c>(&self, charges: &'c [Charge]) -> Result<Vec<BucketState<'c>>, StoreError> {
-        let answer = self.run(charges, Mode::Peek).await?;
+        let (keys, rules) = self.resolve(charges)?;
+        let buckets = buckets(charges, &keys, &rules);
+        let asks = vec![Ask::default(); buckets.len()];
+        let local_now = self.local_now();
+        let mut answer = self.run(&buckets, &asks, Mode::Peek, local_now).await?;
+        self.leases.settle(&buckets, &asks, &mut answer.buckets, false, (answer.now, local_now));
         Ok(charges
             .iter()
             .zip(answer.buckets)
-            .map(|(charge, (report, _))| decision::bucket_state(charge, report, None))
+            .map(|(charge, bucket)| decision::bucket_state(charge, bucket.report, None))
             .collect())
     }
 
@@ -313,6 +486,8 @@ impl LimiterStore for RedisStore {
         Rule::of(spec)?;
         let mut connection = self.connection.clone();
         let key = self.key(spec, subject);
+        // What this node held reserved went with the counter.
+        self.leases.forget(&key);
         let mut delete = redis::cmd("DEL");
         delete.arg(&key);
         self.bounded(delete.query_async::<i64>(&mut connection)).await.map(|_| ())

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use conformance::{Fixture, at, one, spec};
-use limiter::{Clock, LimiterStore, ManualClock, RedisConfig, RedisStore, Scope, StoreError, Window};
+use limiter::{Charge, Clock, LimiterStore, ManualClock, RedisConfig, RedisStore, Scope, StoreError, Window};
 
 const URL: &str = "redis://127.0.0.1:6379/";
 
@@ -145,8 +145,9 @@ async fn the_script_works_out_the_month_itself_when_the_nodes_guess_is_wrong() {
     // Anchor 31: the month runs from the last day of February to March 31st.
     let march_31 = at("2026-03-31T00:00:00Z").timestamp_micros();
     assert_eq!(reset_at(&command), march_31, "the node's own guess");
-    // The bucket's last two values are the node's guess; a node a month behind guesses January.
-    let guess = command.len() - 2;
+    // The bucket's values end with the node's guess, then want, back and back_at; a node a
+    // month behind guesses January.
+    let guess = command.len() - 5;
     command[guess] = at("2026-01-31T00:00:00Z").timestamp_micros().to_string();
     command[guess + 1] = at("2026-02-28T00:00:00Z").timestamp_micros().to_string();
     assert_eq!(reset_at(&command), march_31, "worked out by the script");
@@ -194,6 +195,103 @@ impl Drop for PrivateRedis {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The `EVALSHA` calls a server has run since its last `CONFIG RESETSTAT`.
+fn script_calls(connection: &mut redis::Connection) -> u64 {
+    let info: String = redis::cmd("INFO").arg("commandstats").query(connection).expect("INFO");
+    info.lines()
+        .find_map(|line| line.strip_prefix("cmdstat_evalsha:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|calls| calls.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn roomy_buckets_are_spent_from_leases_and_what_is_left_is_given_back() {
+    let server = PrivateRedis::start().await;
+    let clock = ManualClock::new(at("2026-04-20T10:15:30Z"));
+    let node = || async {
+        let store = RedisStore::connect(RedisConfig::new(server.url())).await.expect("private Redis");
+        store.with_clock(Arc::new(clock.clone()))
+    };
+    let (first, second) = (node().await, node().await);
+    let monthly = spec("monthly", 1_000_000, Window::Month { anchor_day: 1 }, Scope::Account);
+    let reads = spec("reads", 100_000, Window::Minute, Scope::Key);
+    let charges = vec![Charge::new(monthly, "acct_1"), Charge::new(reads, "key_1")];
+    let mut connection =
+        redis::Client::open(server.url()).and_then(|c| c.get_connection()).expect("connection");
+    let _: () = redis::cmd("CONFIG").arg("RESETSTAT").query(&mut connection).expect("RESETSTAT");
+    for spent in 1..=1_000 {
+        let decision = first.decide(&charges).await.expect("decide");
+        assert!(decision.is_allowed());
+        assert_eq!(decision.buckets[0].used, spent);
+        assert_eq!(decision.buckets[1].remaining, 100_000 - spent);
+    }
+    // Each call charges one request and reserves 64 more of both buckets for the node.
+    let calls = script_calls(&mut connection);
+    assert!(calls <= 1_000 / 65 + 1, "{calls} script calls for 1,000 decisions");
+
+    let used = |states: Vec<limiter::BucketState>| states.iter().map(|state| state.used).collect::<Vec<_>>();
+    // The node that holds the lease reports what was spent; another counts its reservation too.
+    assert_eq!(used(first.peek(&charges).await.expect("peek")), [1_000, 1_000]);
+    let seen_elsewhere = used(second.peek(&charges).await.expect("peek"));
+    assert!(seen_elsewhere.iter().all(|&n| (1_001..=1_064).contains(&n)), "{seen_elsewhere:?}");
+
+    // Past its lifetime, the lease's unspent units go back, and every node agrees again.
+    clock.advance(chrono::Duration::seconds(2));
+    first.return_expired_leases().await.expect("give back");
+    assert_eq!(used(second.peek(&charges).await.expect("peek")), [1_000, 1_000]);
+
+    // A node that stops gives back everything it holds.
+    assert!(first.decide(&charges).await.expect("decide").is_allowed());
+    assert!(used(second.peek(&charges).await.expect("peek")).iter().all(|&n| n > 1_001));
+    first.return_all_leases().await.expect("give back");
+    assert_eq!(used(second.peek(&charges).await.expect("peek")), [1_001, 1_001]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_spending_leases_never_admit_past_the_limit_and_give_back_the_rest() {
+    let prefix = unique_prefix();
+    let _cleanup = DeleteKeys(prefix.clone());
+    let clock = ManualClock::new(at("2026-04-20T10:15:30Z"));
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        nodes.push(Arc::new(store_at(&prefix, Some(clock.clone())).await));
+    }
+    let daily = spec("daily_cap", 20_000, Window::Day, Scope::Key);
+    let charges = Arc::new(one(&daily, "key_1"));
+    // 64 clients, each sending its share of the requests one after another to one node.
+    let round = |requests: usize| {
+        let tasks: Vec<_> = (0..64)
+            .map(|i| {
+                let (node, charges) = (nodes[i % nodes.len()].clone(), charges.clone());
+                tokio::spawn(async move {
+                    let mut admitted = 0;
+                    for _ in 0..requests / 64 {
+                        admitted += usize::from(node.decide(&charges).await.expect("decide").is_allowed());
+                    }
+                    admitted
+                })
+            })
+            .collect();
+        async move {
+            let mut admitted = 0;
+            for task in tasks {
+                admitted += task.await.expect("task");
+            }
+            admitted
+        }
+    };
+    let first = round(24_000).await;
+    // Units a node still holds when its requests stop are all that can be missing.
+    assert!((20_000 - 3 * 64..=20_000).contains(&first), "{first} admitted");
+    clock.advance(chrono::Duration::seconds(2));
+    for node in &nodes {
+        node.return_expired_leases().await.expect("give back");
+    }
+    let second = round(3_200).await;
+    assert_eq!(first + second, 20_000);
 }
 
 #[tokio::test]
@@ -295,15 +393,40 @@ async fn a_server_that_never_answers_times_out() {
 
 mod model;
 
+/// The model's buckets with limits (and bursts) a thousand times larger: room enough for
+/// quota leases, so decisions run through them, while a plan change can still cut a limit to
+/// a few units.
+fn roomy(buckets: Vec<limiter::BucketSpec>) -> Vec<limiter::BucketSpec> {
+    buckets
+        .into_iter()
+        .map(|mut bucket| {
+            bucket.limit *= 1_000;
+            if let Window::Gcra { period, burst } = bucket.window {
+                bucket.window = Window::Gcra { period, burst: burst * 1_000 };
+            }
+            bucket
+        })
+        .collect()
+}
+
 #[test]
 fn redis_store_decides_like_the_reference_model() {
+    decides_like_the_model(model::strategies::buckets());
+}
+
+#[test]
+fn redis_store_spending_leases_decides_like_the_reference_model() {
+    use proptest::prelude::Strategy;
+    decides_like_the_model(model::strategies::buckets().prop_map(roomy));
+}
+
+/// Random requests, peeks, resets, limit changes and clock moves on buckets drawn from
+/// `buckets`, replayed on a Redis store and on the model: every answer must agree.
+fn decides_like_the_model(buckets: impl proptest::strategy::Strategy<Value = Vec<limiter::BucketSpec>>) {
     use proptest::test_runner::{Config, TestCaseError, TestRunner};
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let strategy = (
-        model::strategies::buckets(),
-        model::strategies::start(),
-        proptest::collection::vec(model::strategies::op(), 1..40),
-    );
+    let strategy =
+        (buckets, model::strategies::start(), proptest::collection::vec(model::strategies::op(), 1..40));
     let mut runner = TestRunner::new(Config::with_cases(48));
     let result = runner.run(&strategy, |(buckets, start, ops)| {
         runtime.block_on(async {
