@@ -27,7 +27,8 @@
 //!
 //! Stores: [`MemoryStore`] (embedded default, one node; sharded, entries expire when idle, about
 //! 112 bytes per subject), [`RedisStore`] (many nodes; one Lua script call per request, on the
-//! Redis server's clock), [`FailoverStore`] (Redis first; on an outage traffic buckets fall back
+//! Redis server's clock, except that buckets far from their limits may be spent from a node's
+//! quota leases), [`FailoverStore`] (Redis first; on an outage traffic buckets fall back
 //! to a per-node local bound while security buckets fail closed).
 //!
 //! **How it fails.** A denial is never an error. [`StoreError::InvalidBucket`] reports a spec the

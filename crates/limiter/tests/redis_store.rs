@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use conformance::{Fixture, at, one, spec};
+use limiter::redis_store::LeasePolicy;
 use limiter::{Charge, Clock, LimiterStore, ManualClock, RedisConfig, RedisStore, Scope, StoreError, Window};
 
 const URL: &str = "redis://127.0.0.1:6379/";
@@ -248,6 +249,28 @@ async fn roomy_buckets_are_spent_from_leases_and_what_is_left_is_given_back() {
     assert!(used(second.peek(&charges).await.expect("peek")).iter().all(|&n| n > 1_001));
     first.return_all_leases().await.expect("give back");
     assert_eq!(used(second.peek(&charges).await.expect("peek")), [1_001, 1_001]);
+}
+
+#[tokio::test]
+async fn on_the_system_clock_a_task_gives_back_leases_no_longer_spent() {
+    let prefix = unique_prefix();
+    let _cleanup = DeleteKeys(prefix.clone());
+    let leases = LeasePolicy { ttl: Duration::from_millis(100), ..LeasePolicy::DEFAULT };
+    let config = RedisConfig::new(URL).with_prefix(prefix.as_str()).with_leases(leases);
+    let node = RedisStore::connect(config).await.expect("Redis at 127.0.0.1:6379");
+    let other = store_at(&prefix, None).await;
+    let daily = spec("daily_cap", 100_000, Window::Day, Scope::Key);
+    let charges = one(&daily, "key_1");
+    for _ in 0..10 {
+        assert!(node.decide(&charges).await.expect("decide").is_allowed());
+    }
+    let used_elsewhere = || async { other.peek(&charges).await.expect("peek")[0].used };
+    assert!(used_elsewhere().await > 10, "the node holds a reservation");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while used_elsewhere().await != 10 {
+        assert!(Instant::now() < deadline, "the lease was never given back");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

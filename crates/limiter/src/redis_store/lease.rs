@@ -15,6 +15,9 @@ use std::time::Duration;
 use crate::calendar::Micros;
 use crate::rule::{Cell, Report, Rule, Verdict};
 
+/// A bucket Redis would not lease is not asked again for this many lease lifetimes.
+const REFUSAL_LIFETIMES: Micros = 10;
+
 /// How much of a roomy bucket a node may reserve, and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LeasePolicy {
@@ -242,8 +245,10 @@ impl Leases {
                 };
                 lease.until = local_now + self.policy.ttl_micros().min(window_left);
             } else if ask.want > 0 && allowed && lease.left == 0 {
+                // Tight buckets stay tight a while: asking again every lease lifetime would
+                // reserve units of the request's roomy buckets that no request could spend.
                 lease.refused = true;
-                lease.until = local_now + self.policy.ttl_micros();
+                lease.until = local_now + REFUSAL_LIFETIMES * self.policy.ttl_micros();
             }
         }
     }
