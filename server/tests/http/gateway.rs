@@ -186,6 +186,41 @@ async fn two_nodes_together_admit_exactly_the_buckets_limit() {
     assert_eq!(statuses.len() - refused, 60, "{statuses:?}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_spends_roomy_buckets_from_leases_and_gives_them_back_when_it_stops() {
+    let (mut a, b) = two_nodes().await;
+    let (user, _, key) = customer_with_key(&a).await;
+    let account_id = user.account_id.as_deref().unwrap();
+    // Every bucket of the route far from its limit: each may be spent from node a's leases.
+    for bucket in ["monthly", "burst", "daily_cap", "reads"] {
+        sqlx::query(
+            "INSERT INTO account_overrides (account_id, bucket, limit_value, updated_at) VALUES ($1, $2, $3, 0)",
+        )
+        .bind(account_id)
+        .bind(bucket)
+        .bind(1_000_000_i64)
+        .execute(a.services.db.pool())
+        .await
+        .unwrap();
+    }
+    for _ in 0..100 {
+        assert_status(&call(&a, "/v1/snapshots", Some(&key)).await, StatusCode::OK);
+    }
+    // Node a knows what it spent; node b also counts what a holds reserved, until a gives it back.
+    assert_eq!(reads_used(&a, &key).await, 100);
+    let seen_by_b = reads_used(&b, &key).await;
+    assert!((100..=164).contains(&seen_by_b), "node b sees {seen_by_b}");
+    a.shut_down().await;
+    assert_eq!(reads_used(&b, &key).await, 100);
+}
+
+/// What `GET /v1/limits` on `node` says the key has used of its reads bucket.
+async fn reads_used(node: &TestApp, key: &str) -> u64 {
+    let limits: Value = call(node, "/v1/limits", Some(key)).await.json().await.unwrap();
+    let buckets = limits["buckets"].as_array().cloned().unwrap_or_default();
+    buckets.iter().find(|b| b["name"] == "reads").and_then(|b| b["used"].as_u64()).unwrap_or_default()
+}
+
 async fn set_plan(app: &TestApp, user: &User, plan: &str) {
     sqlx::query("UPDATE accounts SET plan_id = $1 WHERE id = $2")
         .bind(plan)
