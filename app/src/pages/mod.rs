@@ -151,7 +151,9 @@ pub(crate) fn ReadOnlyNote() -> impl IntoView {
 }
 
 /// Keeps `live` current while the page is open: every `every`, in the browser only, calls
-/// `load` and stores what it returns (a failed call keeps the last value on screen).
+/// `load` and stores what it returns (a failed call keeps the last value on screen). A hidden
+/// tab asks nothing: no work for the server, and a tab left in the background does not keep
+/// its session from idling out. Back in view, it catches up at once.
 pub(crate) fn refresh_every<T, Load, Fut>(live: RwSignal<T>, every: std::time::Duration, load: Load)
 where
     T: Send + Sync + 'static,
@@ -160,20 +162,25 @@ where
 {
     Effect::new(move |_| {
         let load = load.clone();
-        let handle = set_interval_with_handle(
-            move || {
-                let next = load();
-                leptos::task::spawn_local(async move {
-                    if let Ok(value) = next.await {
-                        live.set(value);
-                    }
-                });
-            },
-            every,
-        );
-        if let Ok(handle) = handle {
-            on_cleanup(move || handle.clear());
-        }
+        let refresh_if_shown = move || {
+            if document().hidden() {
+                return;
+            }
+            let next = load();
+            leptos::task::spawn_local(async move {
+                if let Ok(value) = next.await {
+                    live.set(value);
+                }
+            });
+        };
+        let ticks = set_interval_with_handle(refresh_if_shown.clone(), every);
+        let shown = window_event_listener_untyped("visibilitychange", move |_| refresh_if_shown());
+        on_cleanup(move || {
+            if let Ok(ticks) = ticks {
+                ticks.clear();
+            }
+            shown.remove();
+        });
     });
 }
 
