@@ -309,14 +309,16 @@ impl RedisStore {
             }
         };
         self.leases.settle(buckets, &asks, &mut answer.buckets, answer.allowed, (answer.now, local_now));
-        if answer.buckets.iter().any(|bucket| bucket.granted > 0) {
+        if asks.iter().any(|ask| ask.want > 0) {
+            // The table now holds a lease or a refusal: someone must clear it when it runs out.
             self.start_sweeper();
         }
         Ok(answer)
     }
 
-    /// On the system clock, a task gives back the leases this node stopped spending, every half
-    /// lease lifetime. (On an injected clock, tests call [`RedisStore::return_expired_leases`].)
+    /// On the system clock, a task gives back the leases this node stopped spending and forgets
+    /// refusals past their time, every half lease lifetime, so the table holds only buckets in
+    /// recent use. (On an injected clock, tests call [`RedisStore::return_expired_leases`].)
     fn start_sweeper(&self) {
         if self.clock.is_some() {
             return;
@@ -336,6 +338,12 @@ impl RedisStore {
                 }
             });
         });
+    }
+
+    /// Buckets this node holds a lease for, or lately asked for one in vain (for monitoring):
+    /// a bucket not used for ten lease lifetimes is no longer counted.
+    pub fn leased_buckets(&self) -> usize {
+        self.leases.len()
     }
 
     /// Give back the units of this node's leases that have outlived their time.

@@ -251,13 +251,18 @@ async fn roomy_buckets_are_spent_from_leases_and_what_is_left_is_given_back() {
     assert_eq!(used(second.peek(&charges).await.expect("peek")), [1_001, 1_001]);
 }
 
+/// A store on Redis's clock whose leases last `lease_lifetime`.
+async fn node_on_system_clock(prefix: &str, lease_lifetime: Duration) -> RedisStore {
+    let leases = LeasePolicy { ttl: lease_lifetime, ..LeasePolicy::DEFAULT };
+    let config = RedisConfig::new(URL).with_prefix(prefix).with_leases(leases);
+    RedisStore::connect(config).await.expect("Redis at 127.0.0.1:6379")
+}
+
 #[tokio::test]
 async fn on_the_system_clock_a_task_gives_back_leases_no_longer_spent() {
     let prefix = unique_prefix();
     let _cleanup = DeleteKeys(prefix.clone());
-    let leases = LeasePolicy { ttl: Duration::from_millis(100), ..LeasePolicy::DEFAULT };
-    let config = RedisConfig::new(URL).with_prefix(prefix.as_str()).with_leases(leases);
-    let node = RedisStore::connect(config).await.expect("Redis at 127.0.0.1:6379");
+    let node = node_on_system_clock(&prefix, Duration::from_millis(100)).await;
     let other = store_at(&prefix, None).await;
     let daily = spec("daily_cap", 100_000, Window::Day, Scope::Key);
     let charges = one(&daily, "key_1");
@@ -270,6 +275,24 @@ async fn on_the_system_clock_a_task_gives_back_leases_no_longer_spent() {
     while used_elsewhere().await != 10 {
         assert!(Instant::now() < deadline, "the lease was never given back");
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_nodes_refusals_are_forgotten_once_they_run_out() {
+    let prefix = unique_prefix();
+    let _cleanup = DeleteKeys(prefix.clone());
+    let node = node_on_system_clock(&prefix, Duration::from_millis(50)).await;
+    // Only tight buckets: every one is refused a lease, and the node holds nothing but refusals.
+    let tight = spec("reads", 60, Window::Minute, Scope::Key);
+    for key in ["key_1", "key_2", "key_3"] {
+        assert!(node.decide(&one(&tight, key)).await.expect("decide").is_allowed());
+    }
+    assert_eq!(node.leased_buckets(), 3);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while node.leased_buckets() != 0 {
+        assert!(Instant::now() < deadline, "{} refusals still held", node.leased_buckets());
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -5,8 +5,9 @@
 //!
 //! This table is pure bookkeeping (no I/O). Per bucket key it holds the node's view of the
 //! bucket (`seen`: Redis's cell at the last answer, minus what the node still holds reserved),
-//! the units reserved and not yet spent (`left`), units on their way back (`returning`), and
-//! until when the lease may be spent.
+//! the units reserved and not yet spent (`left`), units on their way back (`returning`), for
+//! GCRA the `gap` its spending has opened, and until when the lease may be spent; or that
+//! Redis lately refused the bucket a lease.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -287,6 +288,11 @@ impl Leases {
                 lease.returning = lease.returning.saturating_sub(back.ask.back);
             }
         }
+    }
+
+    /// Buckets the table holds something for: a lease, units on their way back, or a refusal.
+    pub(crate) fn len(&self) -> usize {
+        self.table().len()
     }
 
     /// Forget this node's lease on one bucket (its counter was reset: nothing to give back).
