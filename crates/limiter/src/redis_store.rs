@@ -45,26 +45,27 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use redis::RedisError;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Cmd, ErrorKind, RedisError, ServerErrorKind};
 
 use crate::bucket::{BucketSpec, Charge};
-use crate::calendar::{self, Micros};
+use crate::calendar::Micros;
 use crate::clock::{Clock, SystemClock};
 use crate::decision::{self, BucketState, Decision};
-use crate::rule::{self, Report, Rule, Span};
+use crate::rule::{self, Rule};
 use crate::store::{LimiterStore, StoreError};
 
 pub use lease::LeasePolicy;
-use lease::{Answered, Ask, Bucket, Leases};
+use lease::{Ask, Bucket, Leases};
 
 mod lease;
+mod script;
+
+pub use script::DECIDE_LUA;
+use script::{Answer, Mode};
 
 /// The most buckets one give-back call carries.
 const GIVE_BACK_BATCH: usize = 64;
-
-/// The script every decision and peek runs.
-pub const DECIDE_LUA: &str = include_str!("decide.lua");
 
 /// How to reach Redis and how long to wait for it.
 #[derive(Debug, Clone)]
@@ -132,20 +133,6 @@ impl std::fmt::Debug for RedisStore {
     }
 }
 
-/// Whether a script call charges or only reads.
-#[derive(Clone, Copy)]
-enum Mode {
-    Decide,
-    Peek,
-}
-
-/// What the script answered, before it is matched back to the charges.
-struct Answer {
-    now: i64,
-    allowed: bool,
-    buckets: Vec<Answered>,
-}
-
 impl RedisStore {
     /// Connect and load the script, within the configured timeout: fails if Redis is not there.
     pub async fn connect(config: RedisConfig) -> Result<Self, StoreError> {
@@ -188,21 +175,6 @@ impl RedisStore {
         &self.config
     }
 
-    /// Load the script into Redis's script cache (also done on demand after `NOSCRIPT`).
-    pub async fn load_script(&self) -> Result<(), StoreError> {
-        let mut connection = self.connection.clone();
-        let mut load = redis::cmd("SCRIPT");
-        load.arg("LOAD").arg(DECIDE_LUA);
-        let hash = self.bounded(load.query_async::<String>(&mut connection)).await?;
-        if hash != self.script.get_hash() {
-            return Err(StoreError::Protocol(format!(
-                "script hash {hash} differs from the expected {}",
-                self.script.get_hash()
-            )));
-        }
-        Ok(())
-    }
-
     /// The key of one bucket for one subject.
     pub fn key(&self, spec: &BucketSpec, subject: &str) -> String {
         let mut key = String::with_capacity(self.config.prefix.len() + spec.name.len() + subject.len() + 16);
@@ -229,30 +201,16 @@ impl RedisStore {
         }
     }
 
-    /// The `EVALSHA` command line a decision sends when it asks for no lease, for `redis-cli`,
-    /// `redis-benchmark` and debugging: `EVALSHA <sha> <n> <keys…> <now> d <slack> <share>
-    /// <nine values per bucket…>`.
-    pub fn decide_command(&self, charges: &[Charge]) -> Result<Vec<String>, StoreError> {
-        let (keys, rules) = self.resolve(charges)?;
-        let buckets = buckets(charges, &keys, &rules);
-        let cmd =
-            self.command(&buckets, &vec![Ask::default(); buckets.len()], Mode::Decide, self.local_now());
-        Ok(cmd
-            .args_iter()
-            .filter_map(|arg| match arg {
-                redis::Arg::Simple(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
-                _ => None,
+    /// Each charge as a bucket: its key, validated rule and (clamped) cost.
+    fn resolve(&self, charges: &[Charge]) -> Result<Vec<Bucket>, StoreError> {
+        charges
+            .iter()
+            .map(|charge| {
+                let rule = Rule::of(&charge.spec)?;
+                let key = self.key(&charge.spec, &charge.subject);
+                Ok(Bucket { key, rule, cost: rule::clamp_cost(charge.cost) })
             })
-            .collect())
-    }
-
-    /// Each charge's key and validated rule.
-    fn resolve(&self, charges: &[Charge]) -> Result<(Vec<String>, Vec<Rule>), StoreError> {
-        let mut rules = Vec::with_capacity(charges.len());
-        for charge in charges {
-            rules.push(Rule::of(&charge.spec)?);
-        }
-        Ok((charges.iter().map(|charge| self.key(&charge.spec, &charge.subject)).collect(), rules))
+            .collect()
     }
 
     /// "Now" on this node: the injected clock's, or the system's.
@@ -260,45 +218,9 @@ impl RedisStore {
         self.clock.as_ref().map_or_else(|| SystemClock.now_micros(), |clock| clock.now_micros())
     }
 
-    fn command(&self, buckets: &[Bucket], asks: &[Ask], mode: Mode, local_now: Micros) -> Cmd {
-        let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(self.script.get_hash()).arg(buckets.len());
-        for bucket in buckets {
-            cmd.arg(bucket.key);
-        }
-        match &self.clock {
-            Some(_) => cmd.arg(local_now),
-            None => cmd.arg(""),
-        };
-        cmd.arg(match mode {
-            Mode::Decide => "d",
-            Mode::Peek => "p",
-        });
-        cmd.arg(u64::try_from(self.config.ttl_slack.as_millis()).unwrap_or(u64::MAX));
-        cmd.arg(self.leases.share());
-        for (bucket, ask) in buckets.iter().zip(asks) {
-            push_rule(&mut cmd, &bucket.rule, bucket.cost, local_now);
-            cmd.arg(ask.want).arg(ask.back).arg(ask.back_at);
-        }
-        cmd
-    }
-
-    /// Run the script once for these buckets (loading it if the server has forgotten it).
-    async fn run(
-        &self,
-        buckets: &[Bucket<'_>],
-        asks: &[Ask],
-        mode: Mode,
-        local_now: Micros,
-    ) -> Result<Answer, StoreError> {
-        let cmd = self.command(buckets, asks, mode, local_now);
-        let reply = self.bounded(self.evaluate(&cmd)).await?;
-        parse_answer(&reply, buckets.len())
-    }
-
     /// Decide in Redis, asking for leases and giving back what can no longer be spent, then
     /// take the answer into this node's leases.
-    async fn decide_in_redis(&self, buckets: &[Bucket<'_>], local_now: Micros) -> Result<Answer, StoreError> {
+    async fn decide_in_redis(&self, buckets: &[Bucket], local_now: Micros) -> Result<Answer, StoreError> {
         let asks = self.leases.plan(buckets, local_now);
         let mut answer = match self.run(buckets, &asks, Mode::Decide, local_now).await {
             Ok(answer) => answer,
@@ -363,7 +285,7 @@ impl RedisStore {
         let mut outcome = Ok(());
         for batch in returns.chunks(GIVE_BACK_BATCH) {
             let buckets: Vec<Bucket> =
-                batch.iter().map(|back| Bucket { key: &back.key, rule: back.rule, cost: 0 }).collect();
+                batch.iter().map(|back| Bucket { key: back.key.clone(), rule: back.rule, cost: 0 }).collect();
             let asks: Vec<Ask> = batch.iter().map(|back| back.ask).collect();
             if let Err(error) = self.run(&buckets, &asks, Mode::Peek, local_now).await {
                 outcome = Err(error);
@@ -372,74 +294,6 @@ impl RedisStore {
         self.leases.returned(&returns);
         outcome
     }
-
-    async fn evaluate(&self, cmd: &Cmd) -> Result<Vec<i64>, RedisError> {
-        let mut connection = self.connection.clone();
-        match cmd.query_async(&mut connection).await {
-            Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
-                redis::cmd("SCRIPT")
-                    .arg("LOAD")
-                    .arg(DECIDE_LUA)
-                    .query_async::<String>(&mut connection)
-                    .await?;
-                cmd.query_async(&mut connection).await
-            }
-            other => other,
-        }
-    }
-}
-
-/// A bucket's six script arguments. A billing month also carries the month this node's clock is
-/// in: the script uses it when it holds the server's "now" (nearly always), which spares it the
-/// calendar sums, a seventh of its work.
-fn push_rule(cmd: &mut Cmd, rule: &Rule, cost: u64, local_now: Micros) {
-    match *rule {
-        Rule::Fixed { limit, span: Span::Length(length) } => {
-            cmd.arg("f").arg(cost).arg(limit).arg(length).arg(0).arg(0);
-        }
-        Rule::Fixed { limit, span: Span::Month(anchor) } => {
-            let (start, end) = calendar::month(local_now, anchor);
-            cmd.arg("M").arg(cost).arg(limit).arg(anchor).arg(start).arg(end);
-        }
-        Rule::Gcra { interval, tolerance, capacity, period } => {
-            cmd.arg("g").arg(cost).arg(interval).arg(tolerance).arg(capacity).arg(period);
-        }
-    }
-}
-
-/// The request's buckets as the lease table sees them.
-fn buckets<'a>(charges: &[Charge], keys: &'a [String], rules: &[Rule]) -> Vec<Bucket<'a>> {
-    charges
-        .iter()
-        .zip(keys.iter().zip(rules))
-        .map(|(charge, (key, rule))| Bucket { key, rule: *rule, cost: rule::clamp_cost(charge.cost) })
-        .collect()
-}
-
-/// Integers per bucket in the script's answer.
-const ANSWER_WIDTH: usize = 5;
-
-fn parse_answer(reply: &[i64], buckets: usize) -> Result<Answer, StoreError> {
-    if reply.len() != 2 + ANSWER_WIDTH * buckets {
-        return Err(StoreError::Protocol(format!(
-            "expected {} integers from the script, got {}",
-            2 + ANSWER_WIDTH * buckets,
-            reply.len()
-        )));
-    }
-    let count = |n: i64| u64::try_from(n).unwrap_or(0);
-    Ok(Answer {
-        now: reply[0],
-        allowed: reply[1] == 1,
-        buckets: reply[2..]
-            .chunks_exact(ANSWER_WIDTH)
-            .map(|b| Answered {
-                report: Report { used: count(b[0]), remaining: count(b[1]), reset: b[2] },
-                wait: (b[3] >= 0).then_some(b[3]),
-                granted: count(b[4]),
-            })
-            .collect(),
-    })
 }
 
 fn unavailable(error: RedisError) -> StoreError {
@@ -449,8 +303,7 @@ fn unavailable(error: RedisError) -> StoreError {
 #[async_trait]
 impl LimiterStore for RedisStore {
     async fn decide<'c>(&self, charges: &'c [Charge]) -> Result<Decision<'c>, StoreError> {
-        let (keys, rules) = self.resolve(charges)?;
-        let buckets = buckets(charges, &keys, &rules);
+        let buckets = self.resolve(charges)?;
         let local_now = self.local_now();
         if let Some((now, reports)) = self.leases.spend(&buckets, local_now) {
             let buckets = charges
@@ -477,8 +330,7 @@ impl LimiterStore for RedisStore {
     }
 
     async fn peek<'c>(&self, charges: &'c [Charge]) -> Result<Vec<BucketState<'c>>, StoreError> {
-        let (keys, rules) = self.resolve(charges)?;
-        let buckets = buckets(charges, &keys, &rules);
+        let buckets = self.resolve(charges)?;
         let asks = vec![Ask::default(); buckets.len()];
         let local_now = self.local_now();
         let mut answer = self.run(&buckets, &asks, Mode::Peek, local_now).await?;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use secrecy::ExposeSecret;
 use serde_json::Value;
-use services::accounts::User;
+use services::accounts::{Role, User};
 
 use crate::helpers::*;
 
@@ -191,17 +191,11 @@ async fn a_node_spends_roomy_buckets_from_leases_and_gives_them_back_when_it_sto
     let (mut a, b) = two_nodes().await;
     let (user, _, key) = customer_with_key(&a).await;
     let account_id = user.account_id.as_deref().unwrap();
+    let admin = a.services.accounts.create_operator("admin@keystile.example", PASSWORD.into(), Role::Admin);
+    let admin = admin.await.unwrap();
     // Every bucket of the route far from its limit: each may be spent from node a's leases.
-    for bucket in ["monthly", "burst", "daily_cap", "reads"] {
-        sqlx::query(
-            "INSERT INTO account_overrides (account_id, bucket, limit_value, updated_at) VALUES ($1, $2, $3, 0)",
-        )
-        .bind(account_id)
-        .bind(bucket)
-        .bind(1_000_000_i64)
-        .execute(a.services.db.pool())
-        .await
-        .unwrap();
+    for bucket in [policy::MONTHLY, policy::BURST, policy::DAILY_CAP, "reads"] {
+        a.services.accounts.set_override(&admin, account_id, bucket, Some(1_000_000)).await.unwrap();
     }
     for _ in 0..100 {
         assert_status(&call(&a, "/v1/snapshots", Some(&key)).await, StatusCode::OK);

@@ -44,8 +44,8 @@ impl LeasePolicy {
 }
 
 /// One bucket of one request, as the table sees it.
-pub(crate) struct Bucket<'a> {
-    pub key: &'a str,
+pub(crate) struct Bucket {
+    pub key: String,
     pub rule: Rule,
     pub cost: u64,
 }
@@ -136,7 +136,7 @@ impl Leases {
         let mut table = self.table();
         let mut spent = Vec::with_capacity(buckets.len());
         for bucket in buckets {
-            let lease = table.get(bucket.key).filter(|lease| lease.spendable(bucket, local_now))?;
+            let lease = table.get(&bucket.key).filter(|lease| lease.spendable(bucket, local_now))?;
             let now = local_now + lease.skew;
             let outcome = bucket.rule.charge(Some(lease.seen), now, bucket.cost);
             let (seen, gap) = match outcome.verdict {
@@ -149,7 +149,7 @@ impl Leases {
         let now = spent.first().map_or(local_now, |&(_, _, _, now)| now);
         let mut reports = Vec::with_capacity(buckets.len());
         for (bucket, (seen, gap, report, _)) in buckets.iter().zip(spent) {
-            if let Some(lease) = table.get_mut(bucket.key) {
+            if let Some(lease) = table.get_mut(&bucket.key) {
                 lease.seen = seen;
                 lease.gap = gap;
                 lease.left -= bucket.cost;
@@ -173,13 +173,13 @@ impl Leases {
         // A request charging a bucket twice gets no lease, but still gives back.
         let no_lease = has_repeats(buckets)
             || buckets.iter().any(|bucket| {
-                table.get(bucket.key).is_some_and(|lease| lease.refused && lease.until > local_now)
+                table.get(&bucket.key).is_some_and(|lease| lease.refused && lease.until > local_now)
             });
         for (i, (bucket, ask)) in buckets.iter().zip(asks.iter_mut()).enumerate() {
             if buckets[..i].iter().any(|earlier| earlier.key == bucket.key) {
                 continue;
             }
-            let lease = table.get_mut(bucket.key);
+            let lease = table.get_mut(&bucket.key);
             let serves = lease.as_ref().is_some_and(|lease| {
                 lease.spendable(bucket, local_now) && !matches!(lease.rule, Rule::Gcra { .. })
             });
@@ -212,7 +212,7 @@ impl Leases {
         for ((bucket, ask), answer) in buckets.iter().zip(asks).zip(answers.iter_mut()) {
             let redis_cell = cell_of(&bucket.rule, &answer.report, now);
             let wanted = answer.granted > 0 || (ask.want > 0 && allowed);
-            let lease = match table.get_mut(bucket.key) {
+            let lease = match table.get_mut(&bucket.key) {
                 Some(lease) => {
                     lease.returning = lease.returning.saturating_sub(ask.back);
                     if lease.fits(&bucket.rule, redis_cell.at) {
@@ -230,7 +230,7 @@ impl Leases {
                     }
                 }
                 None if wanted => {
-                    table.entry(bucket.key.to_owned()).or_insert(Lease::new(bucket.rule, redis_cell))
+                    table.entry(bucket.key.clone()).or_insert(Lease::new(bucket.rule, redis_cell))
                 }
                 None => continue,
             };
@@ -274,7 +274,7 @@ impl Leases {
     pub(crate) fn abandon(&self, buckets: &[Bucket], asks: &[Ask]) {
         let mut table = self.table();
         for (bucket, ask) in buckets.iter().zip(asks).filter(|(_, ask)| ask.back > 0) {
-            if let Some(lease) = table.get_mut(bucket.key) {
+            if let Some(lease) = table.get_mut(&bucket.key) {
                 lease.returning = lease.returning.saturating_sub(ask.back);
             }
         }
