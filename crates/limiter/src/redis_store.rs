@@ -30,8 +30,9 @@
 //! - **What a lease costs**: while a node holds a reservation, other nodes count it as used
 //!   (at most 64 units, and at most 1/256 of what was left, per node and bucket) until the
 //!   lease's second is over and the sweeping task (every half second) has given it back; a
-//!   node that crashes leaves its reservation counted until the window ends. A lease's reports are the bucket as the node last saw it in Redis
-//!   plus its own spending since.
+//!   node that crashes leaves its reservation counted until the window ends, and so does one
+//!   whose give-back fails (the sweeping task logs a warning through `tracing`). A lease's
+//!   reports are the bucket as the node last saw it in Redis plus its own spending since.
 //! - A counter [reset](LimiterStore::reset) on one node leaves other nodes' leases in place
 //!   until they expire.
 //!
@@ -255,8 +256,15 @@ impl RedisStore {
                     if Arc::strong_count(&store.leases) == 1 {
                         return;
                     }
-                    // A failed give-back writes its units off; there is no one to tell.
-                    let _ = store.return_expired_leases().await;
+                    // A failed give-back writes its units off: other nodes count them as
+                    // used until their windows end, which an operator should hear of.
+                    if let Err(error) = store.return_expired_leases().await {
+                        tracing::warn!(
+                            %error,
+                            "could not give back expired quota leases to Redis; \
+                             their units stay counted as used until their windows end"
+                        );
+                    }
                 }
             });
         });

@@ -2,7 +2,7 @@
 //! other nodes until given back, never past a limit, given back on expiry, by the sweeping
 //! task and at shutdown; and the reference model's answers through leases.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use limiter::redis_store::LeasePolicy;
@@ -107,6 +107,53 @@ async fn a_nodes_refusals_are_forgotten_once_they_run_out() {
         assert!(Instant::now() < deadline, "{} refusals still held", node.leased_buckets());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// What the test's tracing subscriber writes, to read back.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
+    }
+}
+
+// One thread, so the sweeping task logs to this test's subscriber.
+#[tokio::test(flavor = "current_thread")]
+async fn a_give_back_that_fails_is_logged() {
+    use tracing_subscriber::util::SubscriberInitExt;
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let _subscriber =
+        tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish().set_default();
+    let server = PrivateRedis::start().await;
+    let leases = LeasePolicy { ttl: Duration::from_millis(50), ..LeasePolicy::DEFAULT };
+    let config = RedisConfig::new(server.url()).with_leases(leases);
+    let node = RedisStore::connect(config).await.expect("private Redis");
+    let daily = spec("daily_cap", 100_000, Window::Day, Scope::Key);
+    assert!(node.decide(&one(&daily, "key_1")).await.expect("decide").is_allowed());
+    assert_eq!(node.leased_buckets(), 1);
+
+    // Redis goes away while the node holds a lease; the sweeping task cannot give it back.
+    drop(server);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !logs.text().contains("could not give back expired quota leases") {
+        assert!(Instant::now() < deadline, "no warning; logged: {:?}", logs.text());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(logs.text().contains("WARN"), "{}", logs.text());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
