@@ -248,7 +248,7 @@ pub async fn limit_body(State(max): State<usize>, request: Request, next: Next) 
 }
 
 fn body_too_large(max: usize) -> Response {
-    let detail = format!("The body is over {} KiB, the most this endpoint accepts.", max / 1024);
+    let detail = format!("The body is over {}, the most this endpoint accepts.", size_in_words(max));
     closing_connection(crate::gateway::problem(
         StatusCode::PAYLOAD_TOO_LARGE,
         None,
@@ -257,6 +257,16 @@ fn body_too_large(max: usize) -> Response {
         &detail,
         "",
     ))
+}
+
+/// A body limit as people write it, in the largest unit that says it exactly: "10 MiB".
+fn size_in_words(bytes: usize) -> String {
+    let exactly = |unit: usize| bytes >= unit && bytes.is_multiple_of(unit);
+    match bytes {
+        _ if exactly(1024 * 1024) => format!("{} MiB", bytes / (1024 * 1024)),
+        _ if exactly(1024) => format!("{} KiB", bytes / 1024),
+        _ => format!("{bytes} bytes"),
+    }
 }
 
 /// Marks a refusal sent before its request body was read to the end: the connection closes
@@ -288,6 +298,14 @@ mod tests {
         for text in ["/admin?q=%2500", "name=100%25", "a%0", "u0000", r#"{"n":"\u0020"}"#] {
             assert!(!has_encoded_nul(text.as_bytes()), "{text}");
         }
+    }
+
+    #[test]
+    fn body_limits_are_said_in_the_largest_whole_unit() {
+        assert_eq!(size_in_words(64 * 1024), "64 KiB");
+        assert_eq!(size_in_words(10 * 1024 * 1024), "10 MiB");
+        assert_eq!(size_in_words(3 * 512 * 1024), "1536 KiB");
+        assert_eq!(size_in_words(5_000), "5000 bytes");
     }
 
     #[test]

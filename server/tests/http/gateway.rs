@@ -363,6 +363,8 @@ async fn uploads_up_to_the_configured_limit_reach_the_upstream_and_larger_ones_g
         Ok(huge) => {
             assert_status(&huge, StatusCode::PAYLOAD_TOO_LARGE);
             assert_eq!(huge.headers()["content-type"], "application/problem+json");
+            let problem: Value = huge.json().await.unwrap();
+            assert_eq!(problem["detail"], "The body is over 10 MiB, the most this endpoint accepts.");
         }
         Err(error) => assert!(error.is_request(), "{error}"),
     }

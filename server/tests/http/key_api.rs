@@ -163,6 +163,7 @@ async fn malformed_bodies_get_a_clear_4xx() {
     assert_eq!(oversized.headers()["connection"], "close");
     let problem: Value = oversized.json().await.unwrap();
     assert_eq!(problem["code"], "body_too_large");
+    assert_eq!(problem["detail"], "The body is over 64 KiB, the most this endpoint accepts.");
     for days in ["3651", "100000000", "4294967295"] {
         let body = json!({"name": "CI", "expires_in_days": days.parse::<u32>().unwrap()});
         let far = app.keys_api(reqwest::Method::POST, "/v1/keys", Some(body)).await;
