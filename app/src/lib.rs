@@ -95,11 +95,13 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("audit") view=pages::AuditPage />
                     <Route path=path!("account") view=pages::AccountPage />
                     <Route path=path!("team") view=pages::TeamPage />
-                    <Route path=path!("admin") view=pages::AdminPage />
-                    <Route path=path!("admin/audit") view=pages::AdminAuditPage />
-                    <Route path=path!("admin/plans") view=pages::CataloguePage />
-                    <Route path=path!("admin/limits") view=pages::LimitsPage />
-                    <Route path=path!("admin/accounts/:id") view=pages::AdminAccountPage />
+                    <ParentRoute path=path!("admin") view=pages::OperatorsOnly>
+                        <Route path=path!("") view=pages::AdminPage />
+                        <Route path=path!("audit") view=pages::AdminAuditPage />
+                        <Route path=path!("plans") view=pages::CataloguePage />
+                        <Route path=path!("limits") view=pages::LimitsPage />
+                        <Route path=path!("accounts/:id") view=pages::AdminAccountPage />
+                    </ParentRoute>
                 </ParentRoute>
             </Routes>
         </Router>

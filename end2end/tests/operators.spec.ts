@@ -178,3 +178,27 @@ test("an admin disables one misbehaving key with a reason; the customer sees it 
   await customer.goto("/audit");
   await expect(customer.locator('[data-action="key.disable"]')).toContainText("scraping at 300 requests a second");
 });
+
+test("a customer who opens the console's address is told it is not for them", async ({ browser }, testInfo) => {
+  const scripts = testInfo.project.use.javaScriptEnabled !== false;
+  const customer = await (await browser.newContext()).newPage();
+  const errors: string[] = [];
+  customer.on("pageerror", (error) => errors.push(error.message));
+  await customer.goto("/signup");
+  if (scripts) await expect(customer.locator("body[data-hydrated]")).toBeAttached();
+  await customer.getByLabel("Email").fill(`owner-${Date.now()}@hooli.example`);
+  await customer.getByLabel("Password").fill(password);
+  await customer.getByLabel(/Company or project name/).fill("Hooli");
+  await customer.getByRole("button", { name: "Create account" }).click();
+  await expect(customer).toHaveURL("/");
+
+  const response = await customer.goto("/admin/plans");
+  expect(response?.status()).toBe(403);
+  if (scripts) await expect(customer.locator("body[data-hydrated]")).toBeAttached();
+  await expect(customer.getByRole("heading", { level: 1, name: "Not for your role" })).toBeVisible();
+  await expect(customer.getByText("You don't have access")).toHaveCount(0);
+  await customer.getByRole("link", { name: "Go to the overview" }).click();
+  await expect(customer).toHaveURL("/");
+  await expect(customer.getByRole("heading", { level: 1, name: "Overview" })).toBeVisible();
+  expect(errors).toEqual([]);
+});

@@ -126,6 +126,35 @@ pub async fn require_sign_in_for_pages(request: Request, next: Next) -> Response
     next.run(request).await
 }
 
+/// Marks a visit to an operator-console page by a signed-in user who is not staff
+/// ([`app::admin::NotStaff`]), so the page answers 403 "Not for your role" instead of the
+/// console. Only console page loads pay for the user lookup.
+pub async fn mark_console_visits_by_non_staff(
+    State(services): State<services::Services>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    let is_console_page = path == "/admin" || path.starts_with("/admin/");
+    if is_console_page && matches!(*request.method(), Method::GET | Method::HEAD) {
+        let session = request.extensions().get::<tower_sessions::Session>().cloned();
+        if let Some(user_id) = signed_in_user_id(session).await {
+            // A failed lookup marks nothing: the page's own server functions still check.
+            if let Ok(Some(user)) = services.accounts.user(&user_id).await
+                && !user.role.is_operator()
+            {
+                request.extensions_mut().insert(app::admin::NotStaff);
+            }
+        }
+    }
+    next.run(request).await
+}
+
+async fn signed_in_user_id(session: Option<tower_sessions::Session>) -> Option<String> {
+    let auth = session?.get::<services::sessions::SessionAuth>(services::sessions::AUTH_KEY).await.ok()??;
+    Some(auth.user_id)
+}
+
 fn encode_query_value(value: &str) -> String {
     value
         .bytes()

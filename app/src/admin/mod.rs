@@ -12,6 +12,11 @@ use crate::overview::Overview;
 mod traffic;
 pub use traffic::{BUSIEST_SHOWN, BusyAccount, DayTraffic, RecentTraffic, recent_traffic};
 
+/// Set by the server on a request for a console page from a signed-in user who is not staff,
+/// so the page knows before it renders anything that it is not for them.
+#[derive(Debug, Clone, Copy)]
+pub struct NotStaff;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountListing {
     pub id: String,

@@ -68,6 +68,14 @@ async fn customers_do_not_see_the_operator_section() {
     let page = app.get("/").await.text().await.unwrap();
     assert!(!page.contains(r#"href="/admin""#));
     assert!(page.contains(r#"href="/keys""#));
+    // The console's pages tell them they are not for them, instead of showing its forms.
+    for path in ["/admin", "/admin/audit", "/admin/plans", "/admin/limits", "/admin/accounts/acct_x"] {
+        let response = app.get(path).await;
+        assert_status(&response, StatusCode::FORBIDDEN);
+        let page = response.text().await.unwrap();
+        assert!(page.contains("Not for your role"), "{path}: {page}");
+        assert!(!page.contains("You don't have access"), "no console parts refusing one by one: {path}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
