@@ -175,7 +175,7 @@ fn router(
     let cookies = app::auth::ssr::CookieSettings { secure: settings.over_https() };
     let view_as = app::view_as::ViewAsSettings { minutes: settings.view_as_minutes };
     let view_as_services = services.clone();
-    let console_services = services.clone();
+    let role_services = services.clone();
     let context = move || {
         provide_context(services.clone());
         provide_context(cookies);
@@ -215,7 +215,7 @@ fn router(
         .layer(middleware::from_fn(web::refuse_overlong_paths))
         .layer(middleware::from_fn(web::server_fn_error_status))
         .layer(middleware::from_fn(form_success::mark_success))
-        .layer(middleware::from_fn_with_state(console_services, web::mark_console_visits_by_non_staff))
+        .layer(middleware::from_fn_with_state(role_services, web::pages_by_role))
         .layer(middleware::from_fn(web::require_sign_in_for_pages))
         .layer(middleware::from_fn_with_state(view_as_services, view_as::guard))
         .layer(middleware::from_fn_with_state(guard, end_expired_sessions))

@@ -59,6 +59,11 @@ async fn an_admin_created_on_the_command_line_can_log_in_and_sees_the_operator_s
     let page = console.text().await.unwrap();
     assert!(page.contains(r#"href="/admin""#), "operators see the Admin link");
     assert!(!page.contains(r#"href="/keys""#), "an operator has no keys page of their own");
+    // An account's pages, opened by address, lead back to the console; their own settings stay.
+    for path in ["/", "/keys", "/usage", "/billing", "/plan", "/team", "/audit"] {
+        assert_redirect(&app.get(path).await, "/admin");
+    }
+    assert_status(&app.get("/account").await, StatusCode::OK);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
