@@ -69,8 +69,7 @@ pub fn is_read_only_request(method: &str, path: &str) -> bool {
         return READ_ONLY_FUNCTIONS.contains(&function);
     }
     // Operator pages stay out of reach while acting as a customer.
-    let operator_page = path == "/admin" || path.starts_with("/admin/");
-    matches!(method, "GET" | "HEAD") && !operator_page
+    matches!(method, "GET" | "HEAD") && !crate::admin::is_console_path(path)
 }
 
 /// Starts viewing `account_id` as its owner sees it, for the stated reason (operators only).

@@ -6,6 +6,7 @@ pub mod form_success;
 pub mod gateway;
 pub mod key_api;
 pub mod operators;
+pub mod page_roles;
 pub mod policy_file;
 pub mod restore;
 pub mod sessions;

@@ -171,9 +171,12 @@ pub struct SessionGuard {
     pub timeouts: SessionTimeouts,
 }
 
-/// Marks a request whose session is signed in and still valid.
+/// Marks a request whose session is signed in and still valid, with the session's own user
+/// (an operator stays one while viewing an account).
 #[derive(Debug, Clone)]
-pub struct SignedIn;
+pub struct SignedIn {
+    pub user_id: String,
+}
 
 /// Marks the response to a request whose cookie named a session that is gone (ended, or replaced
 /// by a new id) and which did not start or end one itself.
@@ -192,8 +195,8 @@ pub async fn end_expired_sessions(
     };
     let named_a_session = session.id().is_some();
     match check_session(&guard, &session).await {
-        Ok(Some(_user_id)) => {
-            request.extensions_mut().insert(SignedIn);
+        Ok(Some(user_id)) => {
+            request.extensions_mut().insert(SignedIn { user_id });
         }
         Ok(None) => {}
         Err(error) => {

@@ -35,7 +35,7 @@ use crate::sessions::{
 use crate::settings::{Settings, redact_url};
 use crate::upstream::{ForwardedProto, ProxyOptions, Upstream, UpstreamConfig};
 use crate::web::{self, Edge};
-use crate::{form_success, key_api, restore, usage_export, view_as};
+use crate::{form_success, key_api, page_roles, restore, usage_export, view_as};
 
 /// How long a node trusts a verified key without asking the database again; changes announced
 /// through the change feed drop entries sooner.
@@ -215,7 +215,7 @@ fn router(
         .layer(middleware::from_fn(web::refuse_overlong_paths))
         .layer(middleware::from_fn(web::server_fn_error_status))
         .layer(middleware::from_fn(form_success::mark_success))
-        .layer(middleware::from_fn_with_state(role_services, web::pages_by_role))
+        .layer(middleware::from_fn_with_state(role_services, page_roles::pages_by_role))
         .layer(middleware::from_fn(web::require_sign_in_for_pages))
         .layer(middleware::from_fn_with_state(view_as_services, view_as::guard))
         .layer(middleware::from_fn_with_state(guard, end_expired_sessions))

@@ -13,8 +13,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use http_body_util::BodyExt;
 use services::ClientIp;
-use services::accounts::User;
-use services::sessions::{AUTH_KEY, SessionAuth, VIEW_AS_KEY, ViewAs};
 
 use crate::sessions::SignedIn;
 
@@ -126,66 +124,6 @@ pub async fn require_sign_in_for_pages(request: Request, next: Next) -> Response
         return Redirect::to(&login).into_response();
     }
     next.run(request).await
-}
-
-/// Sends each role to its own pages. A customer who opens a console page gets it marked
-/// [`app::admin::NotStaff`], so it answers 403 "Not for your role" instead of the console; staff,
-/// who have no account, go from a customer page to the console, their home (unless viewing an
-/// account as its owner). Only page loads of the two sections pay for the user lookup.
-pub async fn pages_by_role(
-    State(services): State<services::Services>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let Some(section) = page_section(request.method(), request.uri().path()) else {
-        return next.run(request).await;
-    };
-    let Some(session) = request.extensions().get::<tower_sessions::Session>().cloned() else {
-        return next.run(request).await;
-    };
-    let Some(user) = signed_in_user(&services, &session).await else {
-        return next.run(request).await;
-    };
-    match section {
-        Section::Console if !user.role.is_operator() => {
-            request.extensions_mut().insert(app::admin::NotStaff);
-        }
-        Section::Account if user.role.is_operator() && !viewing_as(&session).await => {
-            return Redirect::to("/admin").into_response();
-        }
-        _ => {}
-    }
-    next.run(request).await
-}
-
-enum Section {
-    /// The operator console, for staff.
-    Console,
-    /// An account's pages, for its owner and members.
-    Account,
-}
-
-fn page_section(method: &Method, path: &str) -> Option<Section> {
-    if !matches!(*method, Method::GET | Method::HEAD) {
-        return None;
-    }
-    match path {
-        "/admin" => Some(Section::Console),
-        _ if path.starts_with("/admin/") => Some(Section::Console),
-        "/" | "/keys" | "/usage" | "/billing" | "/plan" | "/team" | "/audit" => Some(Section::Account),
-        _ => None,
-    }
-}
-
-/// The session's own user (an operator stays one while viewing an account). A failed lookup
-/// counts as signed out here: the pages' server functions still check.
-async fn signed_in_user(services: &services::Services, session: &tower_sessions::Session) -> Option<User> {
-    let auth = session.get::<SessionAuth>(AUTH_KEY).await.ok()??;
-    services.accounts.user(&auth.user_id).await.ok()?
-}
-
-async fn viewing_as(session: &tower_sessions::Session) -> bool {
-    matches!(session.get::<ViewAs>(VIEW_AS_KEY).await, Ok(Some(_)))
 }
 
 fn encode_query_value(value: &str) -> String {

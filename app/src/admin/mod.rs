@@ -12,6 +12,11 @@ use crate::overview::Overview;
 mod traffic;
 pub use traffic::{BUSIEST_SHOWN, BusyAccount, DayTraffic, RecentTraffic, recent_traffic};
 
+/// Whether a path is one of the operator console's pages.
+pub fn is_console_path(path: &str) -> bool {
+    path == "/admin" || path.starts_with("/admin/")
+}
+
 /// Set by the server on a request for a console page from a signed-in user who is not staff,
 /// so the page knows before it renders anything that it is not for them.
 #[derive(Debug, Clone, Copy)]
