@@ -38,6 +38,9 @@ async fn a_licence_check_lists_matching_operators() {
     assert_eq!(body["licensed"], false);
     let response = get(format!("{api}/v1/check")).await;
     problem(response, StatusCode::BAD_REQUEST).await;
+    let response = get(format!("{api}/v1/check?name={}", "n".repeat(201))).await;
+    let body = problem(response, StatusCode::BAD_REQUEST).await;
+    assert!(body["detail"].as_str().unwrap().contains("`name` must be at most 200"), "{body}");
 }
 
 #[tokio::test]
@@ -56,6 +59,12 @@ async fn operator_search_returns_as_many_rows_as_the_limit_allows() {
         let response = get(format!("{api}/v1/operators/search?limit={bad}")).await;
         problem(response, StatusCode::BAD_REQUEST).await;
     }
+    let longest = "n".repeat(200);
+    let (status, _) = get_json(format!("{api}/v1/operators/search?q={longest}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let response = get(format!("{api}/v1/operators/search?q={longest}n")).await;
+    let body = problem(response, StatusCode::BAD_REQUEST).await;
+    assert!(body["detail"].as_str().unwrap().contains("`q` must be at most 200 characters"), "{body}");
 }
 
 #[tokio::test]

@@ -12,6 +12,8 @@ use super::{PathParams, SampleError, quoted};
 /// Rows of an operator search when the caller names no `limit`, and the most it may ask for.
 const DEFAULT_LIMIT: usize = 10;
 const MAX_LIMIT: usize = 100;
+/// The longest name or search text: no operator's name comes near it.
+const MAX_SEARCH_CHARS: usize = 200;
 
 type Answer = Result<Json<Value>, SampleError>;
 
@@ -28,6 +30,7 @@ pub struct CheckQuery {
 /// `GET /v1/check?name=`: is an operator of that name licensed anywhere?
 pub async fn check_licence(params: Result<Query<CheckQuery>, QueryRejection>) -> Answer {
     let name = query(params)?.name.unwrap_or_default();
+    check_length("name", &name)?;
     let name = name.trim();
     if name.is_empty() {
         return Err(SampleError::BadRequest("Give the operator's name as `?name=`.".into()));
@@ -38,6 +41,16 @@ pub async fn check_licence(params: Result<Query<CheckQuery>, QueryRejection>) ->
         "licensed": matches.iter().any(|op| op.is_licensed()),
         "matches": matches,
     })))
+}
+
+/// A 400 for search text longer than any name it could match.
+fn check_length(parameter: &str, text: &str) -> Result<(), SampleError> {
+    if text.chars().count() > MAX_SEARCH_CHARS {
+        return Err(SampleError::BadRequest(format!(
+            "`{parameter}` must be at most {MAX_SEARCH_CHARS} characters."
+        )));
+    }
+    Ok(())
 }
 
 fn name_matches(operator: &Operator, wanted: &str) -> bool {
@@ -69,6 +82,7 @@ pub async fn search_operators(params: Result<Query<SearchQuery>, QueryRejection>
     let params = query(params)?;
     let limit = parse_limit(params.limit.as_deref())?;
     let wanted = params.q.unwrap_or_default();
+    check_length("q", &wanted)?;
     let matching: Vec<&Operator> = OPERATORS
         .iter()
         .filter(|op| name_matches(op, wanted.trim()))

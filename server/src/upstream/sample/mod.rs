@@ -11,7 +11,7 @@
 //! The reference data is fixed and ids are sequential, so answers are deterministic. Created
 //! scans and exports live in memory, the newest [`store::CAPACITY`] of each.
 //!
-//! Failures are problem+json: malformed JSON or query → 400, a body of the wrong shape or with
+//! Failures are problem+json: malformed JSON or query (or a `name` or `q` over 200 characters) → 400, a body of the wrong shape or with
 //! unknown values → 422, an unknown id or path → 404, a wrong method → 405. Never a 500.
 
 mod catalog;
