@@ -22,6 +22,7 @@ Settings (file keys, overridden by environment variables):
   session_absolute_hours  KEYSTILE_SESSION_ABSOLUTE_HOURS sign out this long after login [12]
   view_as_minutes         KEYSTILE_VIEW_AS_MINUTES        a support view-as ends after this long [30]
   trusted_proxies         KEYSTILE_TRUSTED_PROXIES        comma-separated proxy IPs whose X-Forwarded-For is believed []
+  cors_origins            KEYSTILE_CORS_ORIGINS           comma-separated origins (https://app.example.com) whose pages may call the API; * for any, empty for none [*]
   redis_url               KEYSTILE_REDIS_URL              redis://… for the multi-node limiter store [in-memory]
   redis_lease_units       KEYSTILE_REDIS_LEASE_UNITS      units of a roomy bucket a node may reserve and spend without asking Redis; 0: ask on every request [64]
   key_prefix              KEYSTILE_KEY_PREFIX             first part of every API key, 1-16 lowercase letters/digits [ks]
@@ -42,6 +43,8 @@ pub struct Settings {
     pub session_absolute_hours: i64,
     pub view_as_minutes: i64,
     pub trusted_proxies: Vec<IpAddr>,
+    /// Origins whose pages may call the API from a browser (`*`: any); see `gateway::Cors`.
+    pub cors_origins: Vec<String>,
     pub redis_url: Option<String>,
     pub redis_lease_units: u64,
     pub key_prefix: String,
@@ -62,6 +65,7 @@ impl Default for Settings {
             session_absolute_hours: 12,
             view_as_minutes: 30,
             trusted_proxies: Vec::new(),
+            cors_origins: vec!["*".into()],
             redis_url: None,
             redis_lease_units: limiter::redis_store::LeasePolicy::DEFAULT.units,
             key_prefix: "ks".into(),
@@ -143,6 +147,10 @@ impl Settings {
                 .map(|ip| parsed("KEYSTILE_TRUSTED_PROXIES", ip.to_owned()))
                 .collect::<anyhow::Result<_>>()?;
         }
+        if let Some(v) = var("KEYSTILE_CORS_ORIGINS") {
+            self.cors_origins =
+                v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        }
         Ok(())
     }
 
@@ -156,6 +164,12 @@ impl Settings {
             self.public_url.starts_with("http://") || self.public_url.starts_with("https://"),
             "public_url must start with http:// or https://"
         );
+        if let Some(origin) = self.cors_origins.iter().find(|origin| !crate::gateway::is_valid_origin(origin))
+        {
+            anyhow::bail!(
+                "cors_origins: {origin:?} is not an origin; write it as a browser sends it, e.g. https://app.example.com (no path), or * for any"
+            );
+        }
         Ok(())
     }
 
@@ -200,6 +214,7 @@ mod tests {
             "KEYSTILE_TRUSTED_PROXIES" => Some("10.0.0.1, ::1".to_owned()),
             "KEYSTILE_DEMO" => Some("false".to_owned()),
             "KEYSTILE_REDIS_LEASE_UNITS" => Some("0".to_owned()),
+            "KEYSTILE_CORS_ORIGINS" => Some("https://app.example.com, http://127.0.0.1:5173".to_owned()),
             _ => None,
         };
         settings.apply_environment(env).unwrap();
@@ -208,7 +223,16 @@ mod tests {
         assert_eq!(settings.trusted_proxies.len(), 2);
         assert!(!settings.demo);
         assert_eq!(settings.redis_lease_units, 0);
+        assert_eq!(settings.cors_origins, ["https://app.example.com", "http://127.0.0.1:5173"]);
         settings.validate().unwrap();
+    }
+
+    #[test]
+    fn a_cors_origin_with_a_path_is_refused_by_name() {
+        let settings =
+            Settings { cors_origins: vec!["https://app.example.com/page".into()], ..Settings::default() };
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("cors_origins") && error.contains("app.example.com/page"), "{error}");
     }
 
     #[test]

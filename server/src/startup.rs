@@ -28,7 +28,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use usage::{DEFAULT_FLUSH_INTERVAL, FlushHandle};
 
 use crate::gateway::changes::{CatalogueSource, ChangeBroadcast};
-use crate::gateway::{Gateway, KeyCache};
+use crate::gateway::{Cors, Gateway, KeyCache};
 use crate::sessions::{
     SESSION_COOKIE, SessionGuard, SqlSessionStore, end_expired_sessions, session_cookie_only_on_change,
 };
@@ -111,7 +111,7 @@ impl Application {
         })
         .context("upstream_url")?;
         tracing::info!("upstream: {}", upstream.describe());
-        let gateway = Gateway::new(services.clone(), key_cache);
+        let gateway = Gateway::new(services.clone(), key_cache, Cors::from_origins(&settings.cors_origins));
         gateway.spawn_flusher();
         let usage_flush = gateway.usage.spawn_flusher(db.clone(), clock.clone(), DEFAULT_FLUSH_INTERVAL);
         let listener = TcpListener::bind(settings.listen).await.with_context(|| {

@@ -6,11 +6,15 @@
 //! the request is refused with the policy's 429 or forwarded upstream with rate-limit headers.
 //! Key changes reach every node's cache through the [`changes::ChangeBroadcast`].
 //!
+//! Browsers on other sites may call it too: [`cors`] answers their preflights and lets the
+//! allowed origins read every answer.
+//!
 //! Failures: an unreadable or refused key is one identical 401; a limiter store or database
 //! fault is a 503 with `Retry-After`, never a 500 or a hang.
 
 mod callers;
 pub mod changes;
+mod cors;
 mod endpoints;
 mod enforce;
 mod idempotency;
@@ -28,6 +32,7 @@ use axum::{Router, middleware};
 use services::Services;
 use usage::{UsageQueries, UsageRecorder};
 
+pub use cors::{Cors, is_valid_origin};
 pub use enforce::request_id;
 pub use idempotency::request_fingerprint;
 pub use key_cache::KeyCache;
@@ -46,6 +51,8 @@ pub struct GatewayInner {
     pub usage: UsageRecorder,
     usage_queries: UsageQueries,
     spend: spend::SpendCaps,
+    /// Which pages on other sites may call the API from a browser.
+    cors: Cors,
 }
 
 impl std::ops::Deref for Gateway {
@@ -57,7 +64,7 @@ impl std::ops::Deref for Gateway {
 }
 
 impl Gateway {
-    pub fn new(services: Services, cache: Arc<KeyCache>) -> Self {
+    pub fn new(services: Services, cache: Arc<KeyCache>, cors: Cors) -> Self {
         let usage_queries = UsageQueries::new(services.db.clone());
         Self(Arc::new(GatewayInner {
             services,
@@ -66,12 +73,14 @@ impl Gateway {
             usage: UsageRecorder::new(),
             spend: spend::SpendCaps::new(usage_queries.clone()),
             usage_queries,
+            cors,
         }))
     }
 
     /// The `/v1` API: the gateway's own endpoints, and `upstream` for every other path under
     /// `/v1/`, all behind the enforcement layer (which also applies `Idempotency-Key`s). Request
-    /// bodies stream through up to `max_body` bytes.
+    /// bodies stream through up to `max_body` bytes. Outermost, [`cors::cors`] answers
+    /// browsers' preflights and lets allowed pages read the answers.
     ///
     /// One router, so a request is matched once here and once by the upstream's own routes.
     pub fn router(&self, upstream: Router, max_body: usize) -> Router {
@@ -82,6 +91,7 @@ impl Gateway {
             .with_state(self.clone())
             .layer(middleware::from_fn_with_state(self.clone(), enforce::enforce))
             .layer(middleware::from_fn_with_state(max_body, crate::web::limit_body))
+            .layer(middleware::from_fn_with_state(self.clone(), cors::cors))
     }
 
     /// Writes batched last-used times every second until the process ends.

@@ -8,6 +8,7 @@ mod admin_keys;
 mod auth;
 mod billing;
 mod catalogue;
+mod cors;
 mod demo;
 mod gateway;
 mod helpers;

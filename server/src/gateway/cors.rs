@@ -1,0 +1,140 @@
+//! Pages on other sites calling the API from a browser (CORS), as seed 001 expects a front-end
+//! to: reading `X-RateLimit-Remaining` before a call and linking `X-Upgrade-URL` on a 429.
+//!
+//! The keyed API authenticates with keys sent explicitly, never with cookies, so letting any
+//! origin call it grants no page more than the key it already holds; that is why the default
+//! is `*`, as public APIs such as GitHub's answer. An operator may name the allowed origins
+//! instead, or none (`cors_origins = []`) to leave CORS to the upstream.
+//!
+//! - **Preflights** (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) from an
+//!   allowed origin are answered here, 204, for every method and the headers asked for. They
+//!   need no key, charge no bucket, are not counted and never reach the upstream.
+//! - **Every other answer** to an allowed origin (admitted, 401, 429, 502…) carries
+//!   `Access-Control-Allow-Origin` and `Access-Control-Expose-Headers: *`, so the page can
+//!   read the rate-limit headers, `Retry-After`, `X-Upgrade-URL` and the request id.
+//!   Credentials are never allowed, which is what lets `*` stand for every header.
+//!
+//! A request from an origin not allowed gets no CORS headers, and the browser keeps the answer
+//! from the page. Requests without `Origin` (programs, not browsers) are left as they are.
+//!
+//! [`cors`] is the API's outermost layer, so that the 413 of an oversized body is readable too.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::Gateway;
+
+/// Answers preflights, and lets allowed pages read every other answer.
+pub async fn cors(State(gateway): State<Gateway>, request: Request, next: Next) -> Response {
+    if let Some(preflight) = gateway.cors.preflight(&request) {
+        return preflight;
+    }
+    let origin = request.headers().get(header::ORIGIN).cloned();
+    let mut response = next.run(request).await;
+    gateway.cors.allow(origin.as_ref(), &mut response);
+    response
+}
+
+/// How long a browser may reuse a preflight's answer.
+const PREFLIGHT_MAX_AGE_SECONDS: &str = "600";
+const METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE";
+
+/// The origins whose pages may call the API.
+#[derive(Debug, Clone, Default)]
+pub enum Cors {
+    /// Any origin (`*`).
+    #[default]
+    Any,
+    /// Only these, each as `scheme://host[:port]`.
+    Listed(Vec<HeaderValue>),
+}
+
+impl Cors {
+    /// From the settings' list: `*` anywhere in it allows any origin; an empty list allows none.
+    pub fn from_origins(origins: &[String]) -> Self {
+        if origins.iter().any(|origin| origin == "*") {
+            return Cors::Any;
+        }
+        Cors::Listed(origins.iter().filter_map(|origin| HeaderValue::from_str(origin).ok()).collect())
+    }
+
+    /// The `Access-Control-Allow-Origin` value for a request from `origin`, if it is allowed.
+    fn allowed(&self, origin: &HeaderValue) -> Option<HeaderValue> {
+        match self {
+            Cors::Any => Some(HeaderValue::from_static("*")),
+            Cors::Listed(origins) => origins.contains(origin).then(|| origin.clone()),
+        }
+    }
+
+    /// The answer to `request` when it is a preflight from an allowed origin.
+    pub fn preflight(&self, request: &Request) -> Option<Response> {
+        let headers = request.headers();
+        if request.method() != Method::OPTIONS || !headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+        {
+            return None;
+        }
+        let allow_origin = self.allowed(headers.get(header::ORIGIN)?)?;
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        let out = response.headers_mut();
+        self.add_vary(out);
+        out.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin);
+        out.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(METHODS));
+        if let Some(asked) = headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+            // `Authorization` cannot be granted by `*`, so the headers asked for are named back.
+            out.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
+        }
+        out.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static(PREFLIGHT_MAX_AGE_SECONDS));
+        Some(response)
+    }
+
+    /// Lets the page at `origin` (the request's `Origin`, if it sent one) read `response`.
+    pub fn allow(&self, origin: Option<&HeaderValue>, response: &mut Response) {
+        let Some(allow_origin) = origin.and_then(|origin| self.allowed(origin)) else {
+            return;
+        };
+        let out = response.headers_mut();
+        self.add_vary(out);
+        out.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin);
+        out.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("*"));
+    }
+
+    /// A listed origin is echoed, so the answer differs by `Origin` and caches must know it.
+    fn add_vary(&self, headers: &mut HeaderMap) {
+        if matches!(self, Cors::Listed(_)) {
+            headers.append(header::VARY, HeaderValue::from_static("Origin"));
+        }
+    }
+}
+
+/// Whether `origin` is one `Access-Control-Allow-Origin` can name: `*`, or
+/// `http(s)://host[:port]` with no path, as browsers send it.
+pub fn is_valid_origin(origin: &str) -> bool {
+    if origin == "*" {
+        return true;
+    }
+    let Some((scheme, host)) = origin.split_once("://") else {
+        return false;
+    };
+    matches!(scheme, "http" | "https")
+        && !host.is_empty()
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_scheme_and_host_only() {
+        for good in ["*", "https://app.example.com", "http://127.0.0.1:5173", "http://[::1]:8080"] {
+            assert!(is_valid_origin(good), "{good}");
+        }
+        for bad in ["", "app.example.com", "https://", "https://app.example.com/", "ftp://x", "https://a b"] {
+            assert!(!is_valid_origin(bad), "{bad}");
+        }
+    }
+}
