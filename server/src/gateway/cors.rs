@@ -93,16 +93,17 @@ impl Cors {
 
     /// Lets the page at `origin` (the request's `Origin`, if it sent one) read `response`.
     pub fn allow(&self, origin: Option<&HeaderValue>, response: &mut Response) {
+        let out = response.headers_mut();
+        self.add_vary(out);
         let Some(allow_origin) = origin.and_then(|origin| self.allowed(origin)) else {
             return;
         };
-        let out = response.headers_mut();
-        self.add_vary(out);
         out.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow_origin);
         out.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("*"));
     }
 
-    /// A listed origin is echoed, so the answer differs by `Origin` and caches must know it.
+    /// A listed origin is echoed and another gets nothing, so every answer differs by `Origin`
+    /// and caches must know it (a cached answer to one origin must not serve another).
     fn add_vary(&self, headers: &mut HeaderMap) {
         if matches!(self, Cors::Listed(_)) {
             headers.append(header::VARY, HeaderValue::from_static("Origin"));

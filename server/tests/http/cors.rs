@@ -135,6 +135,7 @@ async fn listed_origins_are_named_back_and_others_are_not_answered() {
     let response = from_page(&app, "/v1/snapshots", Some(elsewhere), Some(&key)).await;
     assert_status(&response, StatusCode::OK);
     assert_eq!(allowed_origin(response.headers()), None);
+    assert_eq!(response.headers()["vary"], "Origin", "a cache must not serve this answer to {PAGE}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
