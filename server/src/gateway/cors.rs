@@ -15,28 +15,23 @@
 //!   Credentials are never allowed, which is what lets `*` stand for every header.
 //!
 //! A request from an origin not allowed gets no CORS headers, and the browser keeps the answer
-//! from the page. Requests without `Origin` (programs, not browsers) are left as they are.
+//! from the page. Requests without `Origin` (programs, not browsers) get none either.
 //!
-//! [`cors`] is the API's outermost layer, so that the 413 of an oversized body is readable too.
+//! [`CorsLayer`] is the API's outermost layer, so that the 413 of an oversized body is readable
+//! too. It is a plain tower layer rather than an axum `from_fn` middleware: a request without
+//! `Origin` goes straight through, with no boxed future, so programs pay nothing for it (unless
+//! origins are listed: every answer then says `Vary: Origin`).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::Response;
-
-use super::Gateway;
-
-/// Answers preflights, and lets allowed pages read every other answer.
-pub async fn cors(State(gateway): State<Gateway>, request: Request, next: Next) -> Response {
-    if let Some(preflight) = gateway.cors.preflight(&request) {
-        return preflight;
-    }
-    let origin = request.headers().get(header::ORIGIN).cloned();
-    let mut response = next.run(request).await;
-    gateway.cors.allow(origin.as_ref(), &mut response);
-    response
-}
+use futures_util::future::{BoxFuture, Either, Ready, ready};
+use tower::{Layer, Service};
 
 /// How long a browser may reuse a preflight's answer.
 const PREFLIGHT_MAX_AGE_SECONDS: &str = "600";
@@ -70,7 +65,7 @@ impl Cors {
     }
 
     /// The answer to `request` when it is a preflight from an allowed origin.
-    pub fn preflight(&self, request: &Request) -> Option<Response> {
+    fn preflight(&self, request: &Request) -> Option<Response> {
         let headers = request.headers();
         if request.method() != Method::OPTIONS || !headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
         {
@@ -92,7 +87,7 @@ impl Cors {
     }
 
     /// Lets the page at `origin` (the request's `Origin`, if it sent one) read `response`.
-    pub fn allow(&self, origin: Option<&HeaderValue>, response: &mut Response) {
+    fn allow(&self, origin: Option<&HeaderValue>, response: &mut Response) {
         let out = response.headers_mut();
         self.add_vary(out);
         let Some(allow_origin) = origin.and_then(|origin| self.allowed(origin)) else {
@@ -108,6 +103,66 @@ impl Cors {
         if matches!(self, Cors::Listed(_)) {
             headers.append(header::VARY, HeaderValue::from_static("Origin"));
         }
+    }
+}
+
+/// Applies [`Cors`] to every answer of the service it wraps.
+#[derive(Clone)]
+pub struct CorsLayer(Arc<Cors>);
+
+impl CorsLayer {
+    pub fn new(cors: Cors) -> Self {
+        Self(Arc::new(cors))
+    }
+}
+
+impl<S> Layer<S> for CorsLayer {
+    type Service = CorsService<S>;
+
+    fn layer(&self, inner: S) -> CorsService<S> {
+        CorsService { cors: Arc::clone(&self.0), inner }
+    }
+}
+
+#[derive(Clone)]
+pub struct CorsService<S> {
+    cors: Arc<Cors>,
+    inner: S,
+}
+
+type Answer = Result<Response, Infallible>;
+
+impl<S> Service<Request> for CorsService<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    /// A preflight's answer, or the inner future as it is (no `Origin`), or boxed with the
+    /// headers to add.
+    type Future = Either<Ready<Answer>, Either<S::Future, BoxFuture<'static, Answer>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let origin = request.headers().get(header::ORIGIN).cloned();
+        if origin.is_none() && matches!(*self.cors, Cors::Any) {
+            // A program's request, and no `Vary` to add: nothing to do.
+            return Either::Right(Either::Left(self.inner.call(request)));
+        }
+        if let Some(preflight) = self.cors.preflight(&request) {
+            return Either::Left(ready(Ok(preflight)));
+        }
+        let cors = Arc::clone(&self.cors);
+        let answer = self.inner.call(request);
+        Either::Right(Either::Right(Box::pin(async move {
+            let mut response = answer.await?;
+            cors.allow(origin.as_ref(), &mut response);
+            Ok(response)
+        })))
     }
 }
 

@@ -79,7 +79,7 @@ impl Gateway {
 
     /// The `/v1` API: the gateway's own endpoints, and `upstream` for every other path under
     /// `/v1/`, all behind the enforcement layer (which also applies `Idempotency-Key`s). Request
-    /// bodies stream through up to `max_body` bytes. Outermost, [`cors::cors`] answers
+    /// bodies stream through up to `max_body` bytes. Outermost, [`cors::CorsLayer`] answers
     /// browsers' preflights and lets allowed pages read the answers.
     ///
     /// One router, so a request is matched once here and once by the upstream's own routes.
@@ -91,7 +91,7 @@ impl Gateway {
             .with_state(self.clone())
             .layer(middleware::from_fn_with_state(self.clone(), enforce::enforce))
             .layer(middleware::from_fn_with_state(max_body, crate::web::limit_body))
-            .layer(middleware::from_fn_with_state(self.clone(), cors::cors))
+            .layer(cors::CorsLayer::new(self.cors.clone()))
     }
 
     /// Writes batched last-used times every second until the process ends.

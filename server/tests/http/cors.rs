@@ -136,6 +136,8 @@ async fn listed_origins_are_named_back_and_others_are_not_answered() {
     assert_status(&response, StatusCode::OK);
     assert_eq!(allowed_origin(response.headers()), None);
     assert_eq!(response.headers()["vary"], "Origin", "a cache must not serve this answer to {PAGE}");
+    let program = from_page(&app, "/v1/snapshots", None, Some(&key)).await;
+    assert_eq!(program.headers()["vary"], "Origin", "nor this one");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
