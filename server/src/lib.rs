@@ -2,6 +2,7 @@
 //! into one axum application by [`startup::Application`].
 
 pub mod demo;
+pub mod edge;
 pub mod form_success;
 pub mod gateway;
 pub mod key_api;

@@ -34,7 +34,8 @@ use crate::sessions::{
 };
 use crate::settings::{Settings, redact_url};
 use crate::upstream::{ForwardedProto, ProxyOptions, Upstream, UpstreamConfig};
-use crate::web::{self, Edge};
+use crate::edge::{BodyLimit, Edge};
+use crate::web;
 use crate::{form_success, key_api, page_roles, restore, usage_export, view_as};
 
 /// How long a node trusts a verified key without asking the database again; changes announced
@@ -223,7 +224,7 @@ fn router(
         .layer(middleware::from_fn(session_cookie_only_on_change))
         .layer(middleware::from_fn(web::refuse_cross_site))
         .layer(middleware::from_fn(web::refuse_nul))
-        .layer(middleware::from_fn_with_state(MAX_BODY_BYTES, web::limit_body))
+        .layer(BodyLimit(MAX_BODY_BYTES))
         .layer(CompressionLayer::new());
 
     // The API: everything else under /v1/ passes the gateway, which authenticates by key and
@@ -232,7 +233,7 @@ fn router(
     // recompression).
     let api = gateway.router(upstream, MAX_API_BODY_BYTES).route("/healthz", get(|| async { "ok" }));
 
-    api.merge(dashboard).layer(middleware::from_fn_with_state(edge, web::edge))
+    api.merge(dashboard).layer(edge)
 }
 
 /// The dashboard's page routes, generated once per process. Generating them renders the app with

@@ -1,18 +1,14 @@
-//! Request guards shared by every dashboard route: cross-site refusal, the caller's address, and
-//! sending signed-out visitors to the login page.
-
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+//! Request guards shared by every dashboard route: cross-site refusal, NUL characters, overlong
+//! paths, server function error statuses, and sending signed-out visitors to the login page.
+//! (The caller's address and the body limit are the edge's: [`crate::edge`].)
 
 use app::AppError;
 use axum::body::{Body, HttpBody};
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::extract::Request;
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use http_body_util::BodyExt;
-use services::ClientIp;
 
 use crate::sessions::SignedIn;
 
@@ -48,53 +44,6 @@ fn is_cross_site_write(method: &Method, headers: &HeaderMap) -> bool {
 /// `https://example.com:8443` → `example.com:8443`.
 fn origin_authority(origin: &str) -> Option<&str> {
     origin.split_once("://").map(|(_, authority)| authority.trim_end_matches('/'))
-}
-
-/// What the edge needs to know: the proxies whose `X-Forwarded-For` is believed, and whether
-/// users reach keystile over HTTPS.
-#[derive(Clone, Default)]
-pub struct Edge {
-    pub trusted_proxies: Arc<Vec<IpAddr>>,
-    pub https: bool,
-}
-
-/// Every request's edge: puts the caller's [`ClientIp`] in the request's extensions (the
-/// socket peer, or, when the peer is a trusted proxy, the right-most address in
-/// `X-Forwarded-For` that is not itself a trusted proxy), and gives every response the security
-/// headers: no framing by other sites, no MIME sniffing, no referrer leaking paths to other
-/// origins, and, when served over HTTPS, HTTPS only from then on (a year of HSTS).
-pub async fn edge(State(edge): State<Edge>, mut request: Request, next: Next) -> Response {
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip())
-        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    let ip = client_ip(peer, request.headers(), &edge.trusted_proxies);
-    request.extensions_mut().insert(ClientIp(ip));
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    headers.insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("same-origin"));
-    if edge.https {
-        headers
-            .insert(header::STRICT_TRANSPORT_SECURITY, header::HeaderValue::from_static("max-age=31536000"));
-    }
-    response
-}
-
-fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
-    if !trusted.contains(&peer) {
-        return peer;
-    }
-    let forwarded = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
-        .collect::<Vec<_>>();
-    forwarded.into_iter().rev().find(|hop| !trusted.contains(hop)).unwrap_or(peer)
 }
 
 /// Paths anyone may load: the auth pages, server functions (each checks its own access), the
@@ -176,7 +125,7 @@ pub async fn server_fn_error_status(request: Request, next: Next) -> Response {
 /// Refuses with 400 a dashboard request that carries a NUL character (`%00` in its address or
 /// form, `\u0000` in JSON) anywhere: no field of ours holds one, and PostgreSQL cannot even
 /// compare text with one, so it would otherwise end as a database error. Runs inside
-/// [`limit_body`], so a body read here is already bounded.
+/// [`crate::edge::BodyLimit`], so a body read here is already bounded.
 pub async fn refuse_nul(request: Request, next: Next) -> Response {
     let address = request.uri().path_and_query().map_or("", |address| address.as_str());
     if has_encoded_nul(address.as_bytes()) {
@@ -187,7 +136,7 @@ pub async fn refuse_nul(request: Request, next: Next) -> Response {
     }
     let (parts, body) = request.into_parts();
     let Ok(bytes) = body.collect().await.map(|collected| collected.to_bytes()) else {
-        // The body was cut off (over the limit) or broken: `limit_body` answers for it.
+        // The body was cut off (over the limit) or broken: `BodyLimit` answers for it.
         return next.run(Request::from_parts(parts, Body::empty())).await;
     };
     if bytes.contains(&0) || has_encoded_nul(&bytes) {
@@ -213,70 +162,6 @@ fn nul_refused() -> Response {
     )
 }
 
-/// Refuses a request body over `max` bytes with a problem+json 413: at once when its declared
-/// length is over, else once the stream has passed the limit, whatever the handler made of the
-/// cut-off body (a server function reads it as unreadable arguments, the proxy as a failed
-/// upload).
-pub async fn limit_body(State(max): State<usize>, request: Request, next: Next) -> Response {
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > max as u64) {
-        return body_too_large(max);
-    }
-    if request.body().is_end_stream() {
-        // No body at all (most GETs): nothing to count.
-        return next.run(request).await;
-    }
-    let passed_limit = Arc::new(AtomicBool::new(false));
-    let noticed = Arc::clone(&passed_limit);
-    let request = request.map(|body| {
-        Body::new(http_body_util::Limited::new(body, max).map_err(move |error| {
-            if error.is::<http_body_util::LengthLimitError>() {
-                noticed.store(true, Ordering::Relaxed);
-            }
-            error
-        }))
-    });
-    let response = next.run(request).await;
-    if passed_limit.load(Ordering::Relaxed) {
-        return body_too_large(max);
-    }
-    response
-}
-
-fn body_too_large(max: usize) -> Response {
-    let detail = format!("The body is over {}, the most this endpoint accepts.", size_in_words(max));
-    closing_connection(crate::gateway::problem(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        None,
-        "body_too_large",
-        "Body too large",
-        &detail,
-        "",
-    ))
-}
-
-/// A body limit as people write it, in the largest unit that says it exactly: "10 MiB".
-fn size_in_words(bytes: usize) -> String {
-    let exactly = |unit: usize| bytes >= unit && bytes.is_multiple_of(unit);
-    match bytes {
-        _ if exactly(1024 * 1024) => format!("{} MiB", bytes / (1024 * 1024)),
-        _ if exactly(1024) => format!("{} KiB", bytes / 1024),
-        _ => format!("{bytes} bytes"),
-    }
-}
-
-/// Marks a refusal sent before its request body was read to the end: the connection closes
-/// after it, since a client that sent its next request on the same connection would find it
-/// broken mid-write.
-pub(crate) fn closing_connection(mut response: Response) -> Response {
-    response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-    response
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,14 +183,6 @@ mod tests {
         for text in ["/admin?q=%2500", "name=100%25", "a%0", "u0000", r#"{"n":"\u0020"}"#] {
             assert!(!has_encoded_nul(text.as_bytes()), "{text}");
         }
-    }
-
-    #[test]
-    fn body_limits_are_said_in_the_largest_whole_unit() {
-        assert_eq!(size_in_words(64 * 1024), "64 KiB");
-        assert_eq!(size_in_words(10 * 1024 * 1024), "10 MiB");
-        assert_eq!(size_in_words(3 * 512 * 1024), "1536 KiB");
-        assert_eq!(size_in_words(5_000), "5000 bytes");
     }
 
     #[test]
@@ -334,16 +211,6 @@ mod tests {
         assert!(is_cross_site_write(&post, &headers(&[("origin", "null"), ("host", "127.0.0.1:3000")])));
         assert!(!is_cross_site_write(&post, &headers(&[])));
         assert!(!is_cross_site_write(&Method::GET, &headers(&[("sec-fetch-site", "cross-site")])));
-    }
-
-    #[test]
-    fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
-        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
-        let client: IpAddr = "203.0.113.7".parse().unwrap();
-        let spoofed = headers(&[("x-forwarded-for", "198.51.100.1, 203.0.113.7")]);
-        assert_eq!(client_ip(client, &spoofed, &[proxy]), client);
-        assert_eq!(client_ip(proxy, &spoofed, &[proxy]), client);
-        assert_eq!(client_ip(proxy, &headers(&[]), &[proxy]), proxy);
     }
 
     #[test]

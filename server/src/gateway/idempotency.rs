@@ -85,7 +85,7 @@ pub async fn prepare(gateway: &Gateway, request: Request) -> Prepared {
     };
     let (parts, body) = request.into_parts();
     let Ok(body) = to_bytes(body, MAX_BODY).await else {
-        return Prepared::Refused(crate::web::closing_connection(problem(
+        return Prepared::Refused(crate::edge::closing_connection(problem(
             StatusCode::PAYLOAD_TOO_LARGE,
             None,
             "body_too_large",

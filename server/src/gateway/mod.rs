@@ -90,7 +90,7 @@ impl Gateway {
             .route_service("/v1/{*rest}", upstream)
             .with_state(self.clone())
             .layer(middleware::from_fn_with_state(self.clone(), enforce::enforce))
-            .layer(middleware::from_fn_with_state(max_body, crate::web::limit_body))
+            .layer(crate::edge::BodyLimit(max_body))
             .layer(cors::CorsLayer::new(self.cors.clone()))
     }
 
