@@ -22,7 +22,27 @@ use http_body_util::BodyExt;
 use services::ClientIp;
 use tower::{Layer, Service};
 
-type Answer = Result<Response, Infallible>;
+/// What a layer's service answers.
+pub(crate) type Answer = Result<Response, Infallible>;
+
+/// A layer's future: its own answer at once, the inner service's future untouched (what most
+/// requests get, at no cost), or a boxed one that finishes the inner answer.
+pub(crate) type LayerFuture<F> = Either<Ready<Answer>, Either<F, BoxFuture<'static, Answer>>>;
+
+/// The layer answers `response` itself; the inner service is not called.
+pub(crate) fn answer_now<F>(response: Response) -> LayerFuture<F> {
+    Either::Left(ready(Ok(response)))
+}
+
+/// The inner service's answer, as it is.
+pub(crate) fn pass_through<F>(inner: F) -> LayerFuture<F> {
+    Either::Right(Either::Left(inner))
+}
+
+/// The inner service's answer, finished by `finish`.
+pub(crate) fn finish_with<F>(finish: impl Future<Output = Answer> + Send + 'static) -> LayerFuture<F> {
+    Either::Right(Either::Right(Box::pin(finish)))
+}
 
 /// What the edge needs to know: the proxies whose `X-Forwarded-For` is believed, and whether
 /// users reach keystile over HTTPS.
@@ -72,7 +92,8 @@ where
             .unwrap_or(IpAddr::from([127, 0, 0, 1]));
         let ip = client_ip(peer, request.headers(), &self.edge.trusted_proxies);
         request.extensions_mut().insert(ClientIp(ip));
-        let secure: fn(Answer) -> Answer = if self.edge.https { with_https_headers } else { with_security_headers };
+        let secure: fn(Answer) -> Answer =
+            if self.edge.https { with_https_headers } else { with_security_headers };
         self.inner.call(request).map(secure)
     }
 }
@@ -96,6 +117,8 @@ fn with_https_headers(answer: Answer) -> Answer {
     })
 }
 
+/// The caller's address: the peer, or, when the peer is a trusted proxy, the right-most
+/// `X-Forwarded-For` hop that is not a trusted proxy itself.
 fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
     if !trusted.contains(&peer) {
         return peer;
@@ -109,7 +132,6 @@ fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
         .collect::<Vec<_>>();
     forwarded.into_iter().rev().find(|hop| !trusted.contains(hop)).unwrap_or(peer)
 }
-
 
 /// Refuses a request body over its `usize` bytes with a problem+json 413: at once when its
 /// declared length is over, else once the stream has passed the limit, whatever the handler made
@@ -139,8 +161,8 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    /// The 413 at once, or the inner future as it is (no body), or boxed to watch the body.
-    type Future = Either<Ready<Answer>, Either<S::Future, BoxFuture<'static, Answer>>>;
+    /// The 413 at once, the inner future as it is (no body), or boxed to watch the body.
+    type Future = LayerFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -154,11 +176,11 @@ where
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.parse::<u64>().ok());
         if declared.is_some_and(|length| length > max as u64) {
-            return Either::Left(ready(Ok(body_too_large(max))));
+            return answer_now(body_too_large(max));
         }
         if request.body().is_end_stream() {
             // No body at all (most GETs): nothing to count.
-            return Either::Right(Either::Left(self.inner.call(request)));
+            return pass_through(self.inner.call(request));
         }
         let passed_limit = Arc::new(AtomicBool::new(false));
         let noticed = Arc::clone(&passed_limit);
@@ -171,10 +193,10 @@ where
             }))
         });
         let answer = self.inner.call(request);
-        Either::Right(Either::Right(Box::pin(async move {
+        finish_with(async move {
             let response = answer.await?;
             Ok(if passed_limit.load(Ordering::Relaxed) { body_too_large(max) } else { response })
-        })))
+        })
     }
 }
 
@@ -207,7 +229,6 @@ pub(crate) fn closing_connection(mut response: Response) -> Response {
     response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
 }
-
 
 #[cfg(test)]
 mod tests {

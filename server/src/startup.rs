@@ -27,6 +27,7 @@ use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 use usage::{DEFAULT_FLUSH_INTERVAL, FlushHandle};
 
+use crate::edge::{BodyLimit, Edge};
 use crate::gateway::changes::{CatalogueSource, ChangeBroadcast};
 use crate::gateway::{Cors, Gateway, KeyCache};
 use crate::sessions::{
@@ -34,7 +35,6 @@ use crate::sessions::{
 };
 use crate::settings::{Settings, redact_url};
 use crate::upstream::{ForwardedProto, ProxyOptions, Upstream, UpstreamConfig};
-use crate::edge::{BodyLimit, Edge};
 use crate::web;
 use crate::{form_success, key_api, page_roles, restore, usage_export, view_as};
 

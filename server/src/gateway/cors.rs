@@ -30,8 +30,9 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
-use futures_util::future::{BoxFuture, Either, Ready, ready};
 use tower::{Layer, Service};
+
+use crate::edge::{LayerFuture, answer_now, finish_with, pass_through};
 
 /// How long a browser may reuse a preflight's answer.
 const PREFLIGHT_MAX_AGE_SECONDS: &str = "600";
@@ -130,8 +131,6 @@ pub struct CorsService<S> {
     inner: S,
 }
 
-type Answer = Result<Response, Infallible>;
-
 impl<S> Service<Request> for CorsService<S>
 where
     S: Service<Request, Response = Response, Error = Infallible>,
@@ -139,9 +138,8 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    /// A preflight's answer, or the inner future as it is (no `Origin`), or boxed with the
-    /// headers to add.
-    type Future = Either<Ready<Answer>, Either<S::Future, BoxFuture<'static, Answer>>>;
+    /// A preflight's answer, the inner future as it is (no `Origin`), or boxed to add headers.
+    type Future = LayerFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -151,18 +149,18 @@ where
         let origin = request.headers().get(header::ORIGIN).cloned();
         if origin.is_none() && matches!(*self.cors, Cors::Any) {
             // A program's request, and no `Vary` to add: nothing to do.
-            return Either::Right(Either::Left(self.inner.call(request)));
+            return pass_through(self.inner.call(request));
         }
         if let Some(preflight) = self.cors.preflight(&request) {
-            return Either::Left(ready(Ok(preflight)));
+            return answer_now(preflight);
         }
         let cors = Arc::clone(&self.cors);
         let answer = self.inner.call(request);
-        Either::Right(Either::Right(Box::pin(async move {
+        finish_with(async move {
             let mut response = answer.await?;
             cors.allow(origin.as_ref(), &mut response);
             Ok(response)
-        })))
+        })
     }
 }
 
