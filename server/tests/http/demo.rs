@@ -55,3 +55,23 @@ async fn a_restart_keeps_the_demo_account_its_two_keys_and_one_invitation() {
     assert_eq!(users.len(), 1);
     assert_eq!(invitations.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_traffic_leaves_this_machines_public_allowance_to_its_user() {
+    let app = spawn_app().await;
+    start_demo(&app).await;
+    // Wait until the demo has sent 30 calls, admitted or limited (all from 127.0.0.1, as this
+    // test's are): before, every 13th was also an anonymous call to a public route.
+    let queries = usage::UsageQueries::new(app.services.db.clone());
+    let now = limiter::Clock::now(&app.clock);
+    eventually(Duration::from_secs(20), || async {
+        let accounts =
+            queries.by_account(now - chrono::Duration::days(1), now + chrono::Duration::days(1)).await;
+        let sent = accounts.map_err(|e| e.to_string())?.iter().map(|a| a.counts.requests).sum::<u64>();
+        if sent >= 30 { Ok(()) } else { Err(format!("{sent} demo calls so far")) }
+    })
+    .await;
+    let first_own_call = browser().get(app.url("/v1/check?name=acme")).send().await.unwrap();
+    assert_eq!(first_own_call.status(), reqwest::StatusCode::OK);
+    assert_eq!(first_own_call.headers()["x-ratelimit-remaining"], "9");
+}
