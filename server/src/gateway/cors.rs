@@ -4,7 +4,8 @@
 //! The keyed API authenticates with keys sent explicitly, never with cookies, so letting any
 //! origin call it grants no page more than the key it already holds; that is why the default
 //! is `*`, as public APIs such as GitHub's answer. An operator may name the allowed origins
-//! instead, or none (`cors_origins = []`) to leave CORS to the upstream.
+//! instead, or none (`cors_origins = []`): no page on another site can then call the API (a
+//! preflight is then an API request like any other, and without a key it gets the 401).
 //!
 //! - **Preflights** (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) from an
 //!   allowed origin are answered here, 204, for every method and the headers asked for. They
@@ -54,7 +55,10 @@ impl Cors {
         if origins.iter().any(|origin| origin == "*") {
             return Cors::Any;
         }
-        Cors::Listed(origins.iter().filter_map(|origin| HeaderValue::from_str(origin).ok()).collect())
+        // Browsers send scheme and host in lower case.
+        let listed =
+            origins.iter().filter_map(|origin| HeaderValue::from_str(&origin.to_ascii_lowercase()).ok());
+        Cors::Listed(listed.collect())
     }
 
     /// The `Access-Control-Allow-Origin` value for a request from `origin`, if it is allowed.
