@@ -112,7 +112,7 @@ impl Application {
         })
         .context("upstream_url")?;
         tracing::info!("upstream: {}", upstream.describe());
-        let gateway = Gateway::new(services.clone(), key_cache, Cors::from_origins(&settings.cors_origins));
+        let gateway = Gateway::new(services.clone(), key_cache);
         gateway.spawn_flusher();
         let usage_flush = gateway.usage.spawn_flusher(db.clone(), clock.clone(), DEFAULT_FLUSH_INTERVAL);
         let listener = TcpListener::bind(settings.listen).await.with_context(|| {
@@ -231,7 +231,8 @@ fn router(
     // needs none of the dashboard's session machinery. (axum prefers the specific /v1/keys
     // routes to the gateway's /v1/ wildcard.) Responses pass as the upstream sent them (no
     // recompression).
-    let api = gateway.router(upstream, MAX_API_BODY_BYTES).route("/healthz", get(|| async { "ok" }));
+    let cors = Cors::from_origins(&settings.cors_origins);
+    let api = gateway.router(upstream, MAX_API_BODY_BYTES, cors).route("/healthz", get(|| async { "ok" }));
 
     api.merge(dashboard).layer(edge)
 }

@@ -165,14 +165,7 @@ fn nul_refused() -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, value.parse().unwrap());
-        }
-        map
-    }
+    use crate::edge::tests::headers;
 
     #[test]
     fn nul_characters_are_found_however_they_are_encoded() {

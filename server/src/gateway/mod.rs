@@ -51,8 +51,6 @@ pub struct GatewayInner {
     pub usage: UsageRecorder,
     usage_queries: UsageQueries,
     spend: spend::SpendCaps,
-    /// Which pages on other sites may call the API from a browser.
-    cors: Cors,
 }
 
 impl std::ops::Deref for Gateway {
@@ -64,7 +62,7 @@ impl std::ops::Deref for Gateway {
 }
 
 impl Gateway {
-    pub fn new(services: Services, cache: Arc<KeyCache>, cors: Cors) -> Self {
+    pub fn new(services: Services, cache: Arc<KeyCache>) -> Self {
         let usage_queries = UsageQueries::new(services.db.clone());
         Self(Arc::new(GatewayInner {
             services,
@@ -73,17 +71,16 @@ impl Gateway {
             usage: UsageRecorder::new(),
             spend: spend::SpendCaps::new(usage_queries.clone()),
             usage_queries,
-            cors,
         }))
     }
 
     /// The `/v1` API: the gateway's own endpoints, and `upstream` for every other path under
     /// `/v1/`, all behind the enforcement layer (which also applies `Idempotency-Key`s). Request
     /// bodies stream through up to `max_body` bytes. Outermost, [`cors::CorsLayer`] answers
-    /// browsers' preflights and lets allowed pages read the answers.
+    /// browsers' preflights and lets the pages `cors` allows read the answers.
     ///
     /// One router, so a request is matched once here and once by the upstream's own routes.
-    pub fn router(&self, upstream: Router, max_body: usize) -> Router {
+    pub fn router(&self, upstream: Router, max_body: usize, cors: Cors) -> Router {
         Router::new()
             .route("/v1/limits", get(endpoints::limits))
             .route("/v1/usage", get(endpoints::usage))
@@ -91,7 +88,7 @@ impl Gateway {
             .with_state(self.clone())
             .layer(middleware::from_fn_with_state(self.clone(), enforce::enforce))
             .layer(crate::edge::BodyLimit(max_body))
-            .layer(cors::CorsLayer::new(self.cors.clone()))
+            .layer(cors::CorsLayer::new(cors))
     }
 
     /// Writes batched last-used times every second until the process ends.
