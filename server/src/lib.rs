@@ -8,6 +8,7 @@ pub mod gateway;
 pub mod key_api;
 pub mod operators;
 pub mod page_roles;
+pub mod paths;
 pub mod policy_file;
 pub mod restore;
 pub mod sessions;

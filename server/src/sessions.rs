@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use axum::extract::{Request, State};
-use axum::http::HeaderValue;
 use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use limiter::Clock;
@@ -243,15 +243,62 @@ pub async fn session_cookie_only_on_change(request: Request, next: Next) -> Resp
     response
 }
 
+/// Removes the session cookie from a request's `Cookie` headers, keeping every other cookie.
+/// A browser sends it with same-site API calls too (its path is `/`); forwarded upstream, it
+/// would hand the upstream the caller's dashboard session.
+pub fn remove_session_cookie(headers: &mut HeaderMap) {
+    let carries =
+        |header: &HeaderValue| cookie_pairs(header).any(|pair| session_cookie_value(pair).is_some());
+    if !headers.get_all(COOKIE).iter().any(carries) {
+        return;
+    }
+    let kept: Vec<HeaderValue> = headers
+        .get_all(COOKIE)
+        .iter()
+        .map(|header| {
+            let others: Vec<&[u8]> =
+                cookie_pairs(header).filter(|pair| session_cookie_value(pair).is_none()).collect();
+            others.join(&b"; "[..])
+        })
+        .filter(|others| !others.is_empty())
+        .filter_map(|others| HeaderValue::from_bytes(&others).ok())
+        .collect();
+    headers.remove(COOKIE);
+    for header in kept {
+        headers.append(COOKIE, header);
+    }
+}
+
+/// Removes every `Set-Cookie` naming the session cookie: only keystile sets it, never an
+/// upstream (which could otherwise plant a session id of its choosing in the caller's browser).
+pub fn remove_session_set_cookie(headers: &mut HeaderMap) {
+    if headers.get_all(SET_COOKIE).iter().all(|line| session_cookie_value(line.as_bytes()).is_none()) {
+        return;
+    }
+    let kept: Vec<HeaderValue> = headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter(|line| session_cookie_value(line.as_bytes()).is_none())
+        .cloned()
+        .collect();
+    headers.remove(SET_COOKIE);
+    for line in kept {
+        headers.append(SET_COOKIE, line);
+    }
+}
+
+/// The `name=value` pairs of one `Cookie` header.
+fn cookie_pairs(header: &HeaderValue) -> impl Iterator<Item = &[u8]> {
+    header.as_bytes().split(|&byte| byte == b';').map(<[u8]>::trim_ascii).filter(|pair| !pair.is_empty())
+}
+
 /// The session id the request's `Cookie` header carries, as sent.
 fn sent_session_id(request: &Request) -> Option<Vec<u8>> {
-    request.headers().get_all(COOKIE).iter().find_map(|header| {
-        header
-            .as_bytes()
-            .split(|&byte| byte == b';')
-            .find_map(|pair| session_cookie_value(pair.trim_ascii_start()))
-            .map(<[u8]>::to_vec)
-    })
+    request
+        .headers()
+        .get_all(COOKIE)
+        .iter()
+        .find_map(|header| cookie_pairs(header).find_map(session_cookie_value).map(<[u8]>::to_vec))
 }
 
 /// The value of a `keystile_session=…` cookie pair or `Set-Cookie` line; `None` for another cookie.

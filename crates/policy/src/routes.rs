@@ -159,7 +159,7 @@ impl PathPattern {
         for segment in &self.segments {
             match segment {
                 Segment::Rest => return Some(params),
-                Segment::Literal(literal) => (actual.next()? == literal.as_str()).then_some(())?,
+                Segment::Literal(literal) => actual.next()?.eq_ignore_ascii_case(literal).then_some(())?,
                 Segment::Param(name) => params.push((name.as_str(), actual.next()?)),
             }
         }
@@ -283,7 +283,10 @@ impl RouteMatch<'_> {
 
 impl Policy {
     /// The most specific route for `method` and `path` (a query string is ignored); `None`
-    /// when no route matches (see [`Policy::charges`] for what that means).
+    /// when no route matches (see [`Policy::charges`] for what that means). Literal segments
+    /// match in any letter case, since some upstreams serve `/v1/Scans` as `/v1/scans`: a
+    /// request must not escape its route's buckets by its spelling. (The gateway has already
+    /// decoded escaped letters and removed dot segments.)
     pub fn route<'a>(&'a self, method: &str, path: &'a str) -> Option<RouteMatch<'a>> {
         let path = path.split_once('?').map_or(path, |(path, _)| path);
         let mut best: Option<(Vec<u8>, u8, RouteMatch<'a>)> = None;

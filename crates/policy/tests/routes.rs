@@ -55,6 +55,15 @@ fn the_query_string_and_trailing_slash_do_not_matter() {
 }
 
 #[test]
+fn literal_segments_match_in_any_case_and_parameters_keep_theirs() {
+    let policy = default_policy();
+    assert_eq!(buckets(&policy, "POST", "/V1/Scans"), Some(vec!["scans".to_owned()]));
+    let scan = policy.route("GET", "/v1/SCANS/Scan_1/Stream").unwrap();
+    assert!(scan.route.exempt);
+    assert_eq!(scan.param("id"), Some("Scan_1"));
+}
+
+#[test]
 fn the_method_must_match() {
     let policy = default_policy();
     assert!(policy.route("POST", "/v1/usage").is_none());

@@ -317,7 +317,8 @@ fn subject(scope: Scope, key: Option<&ResolvedKey>, ip: IpAddr) -> String {
     }
 }
 
-/// Removes the caller's key (the upstream must never see it), hands the verified key to the
+/// Removes the caller's credentials, key and dashboard session (the upstream must never see
+/// them), hands the verified key to the
 /// gateway's own endpoints, and caps an anonymous caller's `limit` to the route's row cap.
 ///
 /// The request keeps only the extensions the API side uses: the dashboard's routing (its
@@ -334,6 +335,7 @@ fn prepare_upstream_request(request: &mut Request, key: Option<Arc<ResolvedKey>>
     *request.extensions_mut() = extensions;
     request.headers_mut().remove(header::AUTHORIZATION);
     request.headers_mut().remove("x-api-key");
+    crate::sessions::remove_session_cookie(request.headers_mut());
     match key {
         Some(key) => {
             request.extensions_mut().insert(key);

@@ -184,9 +184,11 @@ async fn forward_request(State(proxy): State<ReverseProxy>, request: Request) ->
     proxy.forward(request).await
 }
 
-/// The upstream's response with its hop-by-hop headers removed; the body still streams.
+/// The upstream's response with its hop-by-hop headers and any attempt to set keystile's
+/// session cookie removed; the body still streams.
 fn downstream_response(mut response: Response) -> Response {
     forwarding::remove_hop_by_hop(response.headers_mut());
+    crate::sessions::remove_session_set_cookie(response.headers_mut());
     response
 }
 

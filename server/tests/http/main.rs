@@ -10,6 +10,7 @@ mod billing;
 mod catalogue;
 mod cors;
 mod demo;
+mod forwarding;
 mod gateway;
 mod helpers;
 mod idempotency;
