@@ -95,3 +95,41 @@ test("create a key, copy its secret once, call the API, rotate, disable and enab
   await expect(row.getByLabel("New name")).toBeHidden();
   await page.screenshot({ path: testInfo.outputPath("keys-revoked.png"), fullPage: true });
 });
+
+test("after one row's action, another row's action works and shows its error in its own row", async ({ page }, testInfo) => {
+  test.skip(testInfo.project.use.javaScriptEnabled === false, "rows show their own errors only with JavaScript");
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  page.on("console", (message) => {
+    // The refused form's 422 is logged by the browser itself; panics are logged as errors too.
+    if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) errors.push(message.text());
+  });
+  await page.goto("/signup");
+  await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  await page.getByLabel("Email").fill(`rows-${Date.now()}@example.com`);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page).toHaveURL("/");
+  await page.goto("/keys");
+  await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  for (const name of ["first", "second"]) {
+    await page.getByLabel("Name", { exact: true }).fill(name);
+    await page.getByRole("button", { name: "Create key" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "I have stored it" }).click();
+    await expect(page.getByRole("rowheader", { name })).toBeVisible();
+  }
+
+  const first = page.getByRole("row", { name: /first/ });
+  await first.getByText("Rename…").click();
+  await first.getByLabel("New name").fill("first renamed");
+  await first.getByRole("button", { name: "Save name" }).click();
+  await expect(page.getByRole("rowheader", { name: "first renamed" })).toBeVisible();
+
+  const second = page.getByRole("row", { name: /second/ });
+  await second.getByText("Restrict…").click();
+  await second.getByLabel("Allowed IP addresses").fill("not-an-address");
+  await second.getByRole("button", { name: "Save restrictions" }).click();
+  await expect(second.getByRole("alert")).toBeVisible();
+  await expect(page.getByRole("row", { name: /first renamed/ }).getByRole("alert")).toHaveCount(0);
+  expect(errors).toEqual([]);
+});

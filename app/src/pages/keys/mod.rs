@@ -8,6 +8,7 @@
 //! see no forms.
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 
 use super::secret_dialog::{OneTimeSecret, OneTimeSecretDialog};
@@ -31,12 +32,26 @@ struct KeyActions {
     rotate: ServerAction<RotateKey>,
     switch: ServerAction<SetKeyDisabled>,
     revoke: ServerAction<RevokeKey>,
-    /// The key whose row submitted last, so that its errors show in that row. Set by the
-    /// row's buttons in the browser; without JavaScript (none set) errors show above the table.
+    /// The key whose row submitted last, so that its errors show in that row. Set in the
+    /// browser ([`KeyActions::follow_submissions`]); without JavaScript (none set) errors show
+    /// above the table.
     acting_on: RwSignal<Option<String>>,
 }
 
 impl KeyActions {
+    /// Marks the row whose form was sent last, by the key id the form sent: so its errors show
+    /// in that row however the form was sent (a click, Enter in a field), and wherever a reload
+    /// of the list has put the row since. (A row's own handlers would not do: the list's reload
+    /// reuses the rows' elements for whichever keys it now lists.)
+    fn follow_submissions(self) {
+        let Self { rename, restrict, rotate, switch, revoke, acting_on } = self;
+        mark_on_submit(rename, acting_on, |sent| sent.key_id.clone());
+        mark_on_submit(restrict, acting_on, |sent| sent.key_id.clone());
+        mark_on_submit(rotate, acting_on, |sent| sent.key_id.clone());
+        mark_on_submit(switch, acting_on, |sent| sent.key_id.clone());
+        mark_on_submit(revoke, acting_on, |sent| sent.key_id.clone());
+    }
+
     /// The errors of the rows' actions, shown where `show` says (above the table, or in a row).
     fn errors(self, show: impl Fn() -> bool + Send + Sync + Clone + 'static) -> impl IntoView {
         let Self { rename, restrict, rotate, switch, revoke, .. } = self;
@@ -52,6 +67,20 @@ impl KeyActions {
     }
 }
 
+/// Sets `acting_on` to the key id each submission of `action` sends, as it is sent.
+fn mark_on_submit<S>(action: ServerAction<S>, acting_on: RwSignal<Option<String>>, key_id: fn(&S) -> String)
+where
+    S: ServerFn + Clone + Send + Sync + 'static,
+    S::Output: Send + Sync + 'static,
+    S::Error: Send + Sync + 'static,
+{
+    Effect::new(move |_| {
+        if let Some(key_id) = action.input().with(|sent| sent.as_ref().map(key_id)) {
+            acting_on.set(Some(key_id));
+        }
+    });
+}
+
 #[component]
 pub fn KeysPage() -> impl IntoView {
     let create = ServerAction::<CreateKey>::new();
@@ -63,6 +92,7 @@ pub fn KeysPage() -> impl IntoView {
         revoke: ServerAction::<RevokeKey>::new(),
         acting_on: RwSignal::new(None),
     };
+    actions.follow_submissions();
     let KeyActions { rename, restrict, rotate, switch, revoke, acting_on } = actions;
     let keys = Resource::new(
         move || {

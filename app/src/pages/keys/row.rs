@@ -97,9 +97,6 @@ pub(super) fn KeyRow(
     read_only: bool,
 ) -> impl IntoView {
     let KeyActions { rename, restrict, rotate, switch, revoke, acting_on } = actions;
-    // Copy, so each of the row's buttons can take it.
-    let this_row = StoredValue::new(key.id.clone());
-    let act = move |_: leptos::ev::MouseEvent| acting_on.set(Some(this_row.get_value()));
     let row_id = key.id.clone();
     let errors = actions.errors(move || acting_on.with(|on| on.as_deref() == Some(row_id.as_str())));
     // Revoked and expired keys are final; a disabled one can still be rotated (say, after a
@@ -149,7 +146,7 @@ pub(super) fn KeyRow(
                             <input id=format!("rename-{}", rename_id) name="name" type="text" maxlength="64" required value=key.name.clone() />
                             <p class="field-hint">"The secret and the key's limits stay as they are."</p>
                         </div>
-                        <SubmitButton pending=rename.pending() class="btn btn-small" on:click=act>"Save name"</SubmitButton>
+                        <SubmitButton pending=rename.pending() class="btn btn-small">"Save name"</SubmitButton>
                     </ActionForm>
                 </details>
                 <details node_ref=restricting>
@@ -157,7 +154,7 @@ pub(super) fn KeyRow(
                     <ActionForm action=restrict attr:class="form">
                         <input type="hidden" name="key_id" value=restrict_id.clone() />
                         <RestrictionFields id=format!("restrict-{restrict_id}") read_only=key.read_only allowed_ips=key.allowed_ips.join("\n") quota=key.quota.clone() />
-                        <SubmitButton pending=restrict.pending() class="btn btn-small" on:click=act>"Save restrictions"</SubmitButton>
+                        <SubmitButton pending=restrict.pending() class="btn btn-small">"Save restrictions"</SubmitButton>
                     </ActionForm>
                 </details>
                 {changeable.then(|| view! {
@@ -180,13 +177,13 @@ pub(super) fn KeyRow(
                                     <ExpiryOptions />
                                 </select>
                             </div>
-                            <SubmitButton pending=rotate.pending() class="btn btn-small" needs_javascript=true on:click=act>"Rotate secret"</SubmitButton>
+                            <SubmitButton pending=rotate.pending() class="btn btn-small" needs_javascript=true>"Rotate secret"</SubmitButton>
                             <Show when=move || !hydrated.get()>
                                 <p class="field-hint">"Rotating needs JavaScript, so that the new secret is shown only to you, once."</p>
                             </Show>
                         </ActionForm>
                     </details>
-                    <SwitchForm key_id=switch_id.clone() name=name.clone() disabled action=switch acting_on />
+                    <SwitchForm key_id=switch_id.clone() name=name.clone() disabled action=switch />
                     <details>
                         <summary class="btn btn-small btn-danger">"Revoke…"<span class="sr-only">{format!(" {name}")}</span></summary>
                         <ActionForm action=revoke attr:class="form">
@@ -196,7 +193,7 @@ pub(super) fn KeyRow(
                                 <input id=format!("confirm-{}", revoke_id) name="confirm_name" type="text" required autocomplete="off" />
                                 <p class="field-hint">"Requests with this key fail at once, everywhere. This cannot be undone."</p>
                             </div>
-                            <SubmitButton pending=revoke.pending() class="btn btn-small btn-danger" on:click=act>"Revoke key"</SubmitButton>
+                            <SubmitButton pending=revoke.pending() class="btn btn-small btn-danger">"Revoke key"</SubmitButton>
                         </ActionForm>
                     </details>
                 })}
@@ -213,16 +210,13 @@ fn SwitchForm(
     name: String,
     disabled: bool,
     action: ServerAction<SetKeyDisabled>,
-    acting_on: RwSignal<Option<String>>,
 ) -> impl IntoView {
-    let this_row = StoredValue::new(key_id.clone());
-    let act = move |_: leptos::ev::MouseEvent| acting_on.set(Some(this_row.get_value()));
     if disabled {
         return view! {
             <ActionForm action attr:class="form">
                 <input type="hidden" name="key_id" value=key_id />
                 <input type="hidden" name="disabled" value="false" />
-                <SubmitButton pending=action.pending() class="btn btn-small" on:click=act>
+                <SubmitButton pending=action.pending() class="btn btn-small">
                     "Enable key"<span class="sr-only">{format!(" {name}")}</span>
                 </SubmitButton>
             </ActionForm>
@@ -238,7 +232,7 @@ fn SwitchForm(
                 <input type="hidden" name="key_id" value=key_id />
                 <input type="hidden" name="disabled" value="true" />
                 <p class="field-hint">"Requests with this key get 401 until you enable it again. Its secrets, charts and limits stay."</p>
-                <SubmitButton pending=action.pending() class="btn btn-small" on:click=act>"Disable key"</SubmitButton>
+                <SubmitButton pending=action.pending() class="btn btn-small">"Disable key"</SubmitButton>
             </ActionForm>
         </details>
     }
