@@ -15,6 +15,9 @@ use crate::db::Database;
 
 /// How long a record lasts.
 pub const RETENTION_HOURS: i64 = 24;
+/// A claim still unfinished after this long belongs to a node that stopped while running its
+/// request (a running one finishes even if its caller left): the next request takes it over.
+pub const ABANDONED_AFTER_MINUTES: i64 = 10;
 
 /// A stored response to replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,12 +76,17 @@ impl Idempotency {
     ) -> Result<Claim, IdempotencyError> {
         let now = self.clock.now().timestamp_millis();
         let expired_before = now - Duration::hours(RETENTION_HOURS).num_milliseconds();
-        sqlx::query("DELETE FROM idempotency_records WHERE account_id = $1 AND idempotency_key = $2 AND created_at < $3")
-            .bind(account_id)
-            .bind(key)
-            .bind(expired_before)
-            .execute(self.db.pool())
-            .await?;
+        let abandoned_before = now - Duration::minutes(ABANDONED_AFTER_MINUTES).num_milliseconds();
+        sqlx::query(
+            "DELETE FROM idempotency_records WHERE account_id = $1 AND idempotency_key = $2 \
+             AND (created_at < $3 OR (response_status IS NULL AND created_at < $4))",
+        )
+        .bind(account_id)
+        .bind(key)
+        .bind(expired_before)
+        .bind(abandoned_before)
+        .execute(self.db.pool())
+        .await?;
         let inserted = sqlx::query(
             "INSERT INTO idempotency_records (account_id, idempotency_key, fingerprint, created_at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (account_id, idempotency_key) DO NOTHING",

@@ -2,7 +2,9 @@
 //! kept 24 hours; a retry with the same key and body gets that response again (with
 //! `Idempotent-Replayed: true`) and causes no second side effect; the same key with a different
 //! request gets 422; a duplicate sent while the first is still running gets 409. Keys are scoped
-//! to the caller's account. A 5xx is not kept, so a retry runs again.
+//! to the caller's account. A 5xx is not kept, so a retry runs again. A claimed request
+//! finishes even if its caller disconnects ([`ClaimedKey::run`]); a claim a stopped node left
+//! unfinished is taken over after `services::idempotency::ABANDONED_AFTER_MINUTES`.
 //!
 //! The key is looked up before any bucket is charged: a replay costs nothing and is answered
 //! even when the buckets are spent, and a request refused with 429 releases its key, so its
@@ -49,10 +51,35 @@ pub struct ClaimedKey {
 
 impl ClaimedKey {
     /// Runs the request and keeps its response for replays (a 5xx releases the key instead).
+    ///
+    /// It runs as a task of its own, to the end even if the caller goes away meanwhile: a
+    /// client that timed out retries, and must then get this request's response rather than
+    /// 409s for a claim nobody would finish.
     pub async fn run(self, gateway: &Gateway, request: Request, next: Next) -> Response {
         let request_id = request_id_of(request.headers()).to_owned();
-        let response = next.run(request).await;
-        keep(gateway, &self.account_id, &self.key, response, &request_id).await
+        let (account_id, key) = (self.account_id.clone(), self.key.clone());
+        let task = {
+            let (gateway, request_id) = (gateway.clone(), request_id.clone());
+            tokio::spawn(async move {
+                let response = next.run(request).await;
+                keep(&gateway, &self.account_id, &self.key, response, &request_id).await
+            })
+        };
+        match task.await {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::error!(%error, request_id, "a request under an Idempotency-Key failed");
+                ClaimedKey { account_id, key }.release(gateway).await;
+                problem(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    None,
+                    "internal_error",
+                    "Internal error",
+                    "The request failed on our side. Its Idempotency-Key is free: retry it.",
+                    &request_id,
+                )
+            }
+        }
     }
 
     pub async fn release(self, gateway: &Gateway) {

@@ -26,6 +26,15 @@ async fn post_scan(app: &TestApp, key: &str, idempotency_key: &str, body: &str) 
         .unwrap()
 }
 
+/// Claims `idempotency_key` for a scan of the customer's, as a request still running does.
+async fn claim_unfinished(app: &TestApp, idempotency_key: &str) {
+    let user = app.services.accounts.user_by_email("idem@example.com").await.unwrap().unwrap();
+    let fingerprint =
+        server::gateway::request_fingerprint(&reqwest::Method::POST, "/v1/scans", SCAN.as_bytes());
+    let account_id = user.account_id.unwrap();
+    app.services.idempotency.claim(&account_id, idempotency_key, &fingerprint).await.unwrap();
+}
+
 const SCAN: &str = r#"{"jurisdictions":["UK"],"areas":["AML"],"horizon":12}"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,12 +109,8 @@ async fn the_same_key_with_a_different_body_gets_422() {
 async fn a_duplicate_sent_while_the_first_still_runs_gets_409() {
     let app = spawn_app().await;
     let key = key_for_new_customer(&app).await;
-    let user = app.services.accounts.user_by_email("idem@example.com").await.unwrap().unwrap();
-    let account_id = user.account_id.unwrap();
     // The first request has claimed the key and not finished yet.
-    let fingerprint =
-        server::gateway::request_fingerprint(&reqwest::Method::POST, "/v1/scans", SCAN.as_bytes());
-    app.services.idempotency.claim(&account_id, "retry-3", &fingerprint).await.unwrap();
+    claim_unfinished(&app, "retry-3").await;
 
     let duplicate = post_scan(&app, &key, "retry-3", SCAN).await;
     assert_status(&duplicate, StatusCode::CONFLICT);
@@ -148,4 +153,64 @@ async fn records_older_than_24_hours_are_deleted_so_the_key_runs_anew() {
     let again = post_scan(&later, &key, "daily-1", SCAN).await;
     assert!(again.status().is_success(), "{}", again.status());
     assert!(!again.headers().contains_key("idempotent-replayed"), "it ran anew");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_whose_caller_gave_up_still_finishes_and_its_retry_replays_it() {
+    // An upstream that takes half a second and counts the requests it served.
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = served.clone();
+    let upstream = axum::Router::new().fallback(move || {
+        let counter = counter.clone();
+        async move {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            (axum::http::StatusCode::CREATED, format!("scan number {n}"))
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, upstream).await });
+    let app = spawn_app_with(|settings| settings.upstream_url = Some(format!("http://{address}"))).await;
+    let key = key_for_new_customer(&app).await;
+
+    let impatient =
+        reqwest::Client::builder().timeout(std::time::Duration::from_millis(100)).build().unwrap();
+    let sent = impatient
+        .post(app.url("/v1/scans"))
+        .bearer_auth(&key)
+        .header("idempotency-key", "gave-up")
+        .body(SCAN)
+        .send()
+        .await;
+    assert!(sent.is_err(), "the caller stopped waiting");
+
+    eventually(std::time::Duration::from_secs(5), || async {
+        let retry = post_scan(&app, &key, "gave-up", SCAN).await;
+        match retry.status() {
+            StatusCode::CREATED => {
+                assert_eq!(retry.headers()["idempotent-replayed"], "true");
+                assert_eq!(retry.text().await.unwrap(), "scan number 1");
+                Ok(())
+            }
+            status => Err(format!("the retry got {status}")),
+        }
+    })
+    .await;
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 1, "one side effect");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_left_unfinished_by_a_stopped_node_is_taken_over_after_ten_minutes() {
+    let app = spawn_app().await;
+    let key = key_for_new_customer(&app).await;
+    // A node claimed the key, then stopped before finishing.
+    claim_unfinished(&app, "orphan").await;
+
+    app.clock.advance(chrono::Duration::minutes(9));
+    assert_status(&post_scan(&app, &key, "orphan", SCAN).await, StatusCode::CONFLICT);
+    app.clock.advance(chrono::Duration::seconds(61));
+    let taken_over = post_scan(&app, &key, "orphan", SCAN).await;
+    assert!(taken_over.status().is_success(), "{}", taken_over.status());
+    assert!(!taken_over.headers().contains_key("idempotent-replayed"), "it ran");
 }
