@@ -24,11 +24,12 @@ pub struct Overview {
 /// The account's billing month so far and where it is heading at the current rate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MonthView {
-    /// "Nov 1 – Dec 1".
+    /// "Nov 1 – Nov 30".
     pub period: String,
     /// Admitted requests this billing month, all keys.
     pub requests_to_date: u64,
-    /// Requests refused with 429 this billing month (not in `requests_to_date`).
+    /// Requests refused this billing month, by a limit (429) or a key's restriction (403); not
+    /// in `requests_to_date`.
     pub limited_to_date: u64,
     /// Where the month ends at the pace so far: the quota's units when there is a quota (a
     /// request may cost more than one, and exempt calls cost none), else admitted requests.

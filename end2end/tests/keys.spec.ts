@@ -1,10 +1,22 @@
-import { expect, test, type APIRequestContext } from "@playwright/test";
+import { expect, test, type APIRequestContext, type Page } from "@playwright/test";
 
 const password = "correct horse battery";
 
 async function statusWith(request: APIRequestContext, secret: string): Promise<number> {
   const response = await request.get("/v1/limits", { headers: { Authorization: `Bearer ${secret}` } });
   return response.status();
+}
+
+/** A new customer, on the Keys page once it is live. */
+async function signUpAndOpenKeys(page: Page, emailPrefix: string) {
+  await page.goto("/signup");
+  await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  await page.getByLabel("Email").fill(`${emailPrefix}-${Date.now()}@example.com`);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page).toHaveURL("/");
+  await page.goto("/keys");
+  await expect(page.locator("body[data-hydrated]")).toBeAttached();
 }
 
 test("create a key, copy its secret once, call the API, rotate, disable and enable, revoke, rename", async ({ page, request, context }, testInfo) => {
@@ -104,14 +116,7 @@ test("after one row's action, another row's action works and shows its error in 
     // The refused form's 422 is logged by the browser itself; panics are logged as errors too.
     if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) errors.push(message.text());
   });
-  await page.goto("/signup");
-  await expect(page.locator("body[data-hydrated]")).toBeAttached();
-  await page.getByLabel("Email").fill(`rows-${Date.now()}@example.com`);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Create account" }).click();
-  await expect(page).toHaveURL("/");
-  await page.goto("/keys");
-  await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  await signUpAndOpenKeys(page, "rows");
   for (const name of ["first", "second"]) {
     await page.getByLabel("Name", { exact: true }).fill(name);
     await page.getByRole("button", { name: "Create key" }).click();
@@ -132,4 +137,25 @@ test("after one row's action, another row's action works and shows its error in 
   await expect(second.getByRole("alert")).toBeVisible();
   await expect(page.getByRole("row", { name: /first renamed/ }).getByRole("alert")).toHaveCount(0);
   expect(errors).toEqual([]);
+});
+
+test("a 64-character key name without spaces wraps instead of widening the pages", async ({ page }, testInfo) => {
+  test.skip(testInfo.project.use.javaScriptEnabled === false, "the key is created with JavaScript");
+  await signUpAndOpenKeys(page, "long");
+  const name = "nightly-export-".padEnd(64, "x");
+  await page.getByLabel("Name", { exact: true }).fill(name);
+  await page.getByRole("button", { name: "Create key" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "I have stored it" }).click();
+  await expect(page.getByRole("rowheader", { name })).toBeVisible();
+
+  const overflow = (selector: string) =>
+    page.locator(selector).first().evaluate((element) => element.scrollWidth - element.clientWidth);
+  await page.setViewportSize({ width: 1366, height: 900 });
+  expect(await overflow(".table-wrap"), "the keys table fits a wide window").toBeLessThanOrEqual(1);
+  await page.setViewportSize({ width: 390, height: 844 });
+  for (const path of ["/", "/usage"]) {
+    await page.goto(path);
+    await expect(page.locator("body[data-hydrated]")).toBeAttached();
+    expect(await overflow("html"), `${path} fits a phone`).toBeLessThanOrEqual(1);
+  }
 });

@@ -9,7 +9,7 @@ use crate::AppError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Billing {
-    /// "Nov 1 – Dec 1".
+    /// "Nov 1 – Nov 30".
     pub period: String,
     /// The month priced, with the arithmetic in words; `None` when the policy has no pricing.
     pub priced: Option<PricedMonth>,
@@ -22,7 +22,7 @@ pub struct Billing {
 /// A billing month that has ended, priced from its usage at the current prices.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClosedMonth {
-    /// "Oct 1 – Nov 1".
+    /// "Oct 1 – Oct 31".
     pub period: String,
     pub served: u64,
     pub peak_rpm: u64,

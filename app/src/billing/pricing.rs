@@ -9,9 +9,11 @@ use usage::{BillingUsage, at_this_pace};
 
 use super::{ClosedMonth, PricedMonth};
 
-/// "Nov 1 – Dec 1": a billing month, as the Billing page and the Overview name it.
+/// "Nov 1 – Nov 30": a billing month from its first to its last day, as the Billing page and
+/// the Overview name it (`end` is the next month's first instant).
 pub(crate) fn period(start: DateTime<Utc>, end: DateTime<Utc>) -> String {
-    format!("{} – {}", start.format("%b %-d"), end.format("%b %-d"))
+    let last_day = end - chrono::Duration::days(1);
+    format!("{} – {}", start.format("%b %-d"), last_day.format("%b %-d"))
 }
 
 /// A finished month's statement: its tier from the busiest minute, and the fee for it.
@@ -165,7 +167,7 @@ mod tests {
         );
         let paid =
             close_month(&pricing, BillingUsage { peak_rpm: 23, extra_requests: 1_250, served: 9_000 }, month);
-        assert_eq!((paid.period.as_str(), paid.total.as_str()), ("Oct 1 – Nov 1", "$225.00"));
+        assert_eq!((paid.period.as_str(), paid.total.as_str()), ("Oct 1 – Oct 31", "$225.00"));
         assert_eq!(
             paid.explanation,
             "The busiest minute had 23 requests: the 11–30 requests a minute tier, $100.00 a month, plus 1,250 extra requests × $0.10 = $225.00."

@@ -94,7 +94,7 @@ pub(crate) fn Month(live: RwSignal<Overview>) -> impl IntoView {
                 <div class="stat-value" data-testid="month-to-date">{move || thousands(month().requests_to_date)}</div>
                 <div class="stat-label">{move || match month().limited_to_date {
                     0 => "admitted, none refused".to_owned(),
-                    limited => format!("admitted, and {} refused with 429", thousands(limited)),
+                    limited => format!("admitted, and {} refused", thousands(limited)),
                 }}</div>
             </div>
             <div class="stat">

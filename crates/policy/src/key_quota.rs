@@ -35,7 +35,8 @@ impl KeyQuota {
             return Err(format!("A key's quota is per day or per month, not per {}.", window.as_str()));
         }
         if limit == 0 || limit > limiter::MAX_UNITS {
-            return Err(format!("A key's quota must be between 1 and {} requests.", limiter::MAX_UNITS));
+            let most = numbers::thousands(limiter::MAX_UNITS);
+            return Err(format!("A key's quota must be at least 1 request (and at most {most})."));
         }
         Ok(Self { limit, window })
     }
@@ -76,9 +77,10 @@ impl KeyQuota {
         BucketSpec::new(KEY_QUOTA, self.limit, self.window.to_window(anchor_day), Scope::Key)
     }
 
-    /// In words: "1,000 requests a day".
+    /// In words: "1,000 requests a day", "1 request a month".
     pub fn describe(self) -> String {
-        format!("{} requests a {}", numbers::thousands(self.limit), self.window.as_str())
+        let noun = if self.limit == 1 { "request" } else { "requests" };
+        format!("{} {noun} a {}", numbers::thousands(self.limit), self.window.as_str())
     }
 }
 
@@ -105,8 +107,9 @@ mod tests {
         let quota = KeyQuota::parse(" 1,000 ", "day").unwrap().unwrap();
         assert_eq!((quota.limit(), quota.window()), (1_000, FixedWindow::Day));
         assert_eq!(quota.describe(), "1,000 requests a day");
+        assert_eq!(KeyQuota::per(1, "month").map(KeyQuota::describe), Ok("1 request a month".to_owned()));
         assert_eq!(KeyQuota::parse("", "month"), Ok(None));
-        assert!(KeyQuota::parse("0", "day").unwrap_err().contains("between 1 and"));
+        assert!(KeyQuota::parse("0", "day").unwrap_err().contains("at least 1 request"));
         assert!(KeyQuota::parse("ten", "day").unwrap_err().contains("not a number"));
         assert!(KeyQuota::parse("10", "week").unwrap_err().contains("day or month"));
         assert!(KeyQuota::new(10, FixedWindow::Hour).is_err());

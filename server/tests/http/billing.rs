@@ -131,7 +131,8 @@ async fn once_a_month_ends_billing_shows_it_as_a_statement() {
     // Sessions time out on the same clock: log in again.
     assert_redirect(&app.log_in("ada@example.com", PASSWORD, "/billing").await, "/billing");
     let billing: Value = call_function(&app, "load_billing", &[]).await.json().await.unwrap();
-    let period = format!("{} – {}", start.format("%b %-d"), end.format("%b %-d"));
+    let last_day = end - chrono::Duration::days(1);
+    let period = format!("{} – {}", start.format("%b %-d"), last_day.format("%b %-d"));
     assert_eq!(
         billing["last_month"],
         json!({
