@@ -97,6 +97,9 @@ test("create a key, copy its secret once, call the API, rotate, disable and enab
   await row.getByLabel("Type CI deploy to confirm").fill("CI deploy");
   await row.getByRole("button", { name: "Revoke key" }).click();
   await expect(page.getByRole("row", { name: /CI deploy/ }).getByText("Revoked")).toBeVisible();
+  await expect(page.getByRole("status").filter({ hasText: "Key revoked" })).toBeVisible();
+  // A revoked key is final: it can be renamed, nothing more.
+  await expect(row.getByText("Restrict…")).toHaveCount(0);
   expect(await statusWith(request, rotated)).toBe(401);
 
   // Rename: the name is how the charts and the audit log show the key, revoked or not.

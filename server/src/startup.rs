@@ -229,6 +229,7 @@ fn router(
         .layer(middleware::from_fn(web::refuse_cross_site))
         .layer(middleware::from_fn(web::refuse_nul))
         .layer(BodyLimit(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(web::no_store))
         .layer(CompressionLayer::new());
 
     // The API: everything else under /v1/ passes the gateway, which authenticates by key and

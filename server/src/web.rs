@@ -5,7 +5,8 @@
 use app::AppError;
 use axum::body::{Body, HttpBody};
 use axum::extract::Request;
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::header::CACHE_CONTROL;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use http_body_util::BodyExt;
@@ -44,6 +45,24 @@ fn is_cross_site_write(method: &Method, headers: &HeaderMap) -> bool {
 /// `https://example.com:8443` → `example.com:8443`.
 fn origin_authority(origin: &str) -> Option<&str> {
     origin.split_once("://").map(|(_, authority)| authority.trim_end_matches('/'))
+}
+
+/// Tells browsers and proxies to keep no copy of a dashboard answer: pages, server functions
+/// and `/v1/keys` (whose answers carry one-time secrets) hold an account's data, which a shared
+/// cache or the back button would otherwise show to the next person at the screen. Static
+/// files keep their own caching.
+pub async fn no_store(request: Request, next: Next) -> Response {
+    let is_static = is_static_path(request.uri().path());
+    let mut response = next.run(request).await;
+    if !is_static {
+        response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+fn is_static_path(path: &str) -> bool {
+    ["/pkg/", "/assets/"].iter().any(|prefix| path.starts_with(prefix))
+        || matches!(path, "/favicon.svg" | "/favicon.ico" | "/openapi.json")
 }
 
 /// Paths anyone may load: the auth pages, server functions (each checks its own access), the

@@ -251,3 +251,25 @@ async fn a_cross_site_key_change_is_refused() {
         .unwrap();
     assert_status(&response, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_dashboard_answer_may_be_stored_by_a_cache_but_static_files_may() {
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let no_store = |response: &reqwest::Response| {
+        response.headers().get("cache-control").is_some_and(|value| value == "no-store")
+    };
+    let created = app.keys_api(reqwest::Method::POST, "/v1/keys", Some(json!({"name": "CI"}))).await;
+    assert_status(&created, StatusCode::CREATED);
+    assert!(no_store(&created), "the one-time secret: {:?}", created.headers());
+    for (method, path) in [
+        (reqwest::Method::GET, "/v1/keys"),
+        (reqwest::Method::PUT, "/v1/keys"),
+        (reqwest::Method::GET, "/keys"),
+    ] {
+        let response = app.dashboard_request(method.clone(), path).send().await.unwrap();
+        assert!(no_store(&response), "{method} {path}: {:?}", response.headers());
+    }
+    let asset = app.browser.get(app.url("/pkg/keystile.css")).send().await.unwrap();
+    assert!(!no_store(&asset), "{:?}", asset.headers());
+}

@@ -142,6 +142,7 @@ pub fn KeysPage() -> impl IntoView {
             <FormSaved action=rename message="Key renamed." />
             <FormSaved action=restrict message="Restrictions saved: they apply from the key's next request." />
             <FormSaved action=switch message="Saved. The key's next request meets the change." />
+            <FormSaved action=revoke message="Key revoked: requests with it now get 401, on every node." />
             <Transition fallback=|| view! { <p class="muted">"Loading keys…"</p> }>
                 {move || Suspend::new(async move {
                     let read_only = viewing_as(viewer).await;

@@ -99,8 +99,9 @@ pub(super) fn KeyRow(
     let KeyActions { rename, restrict, rotate, switch, revoke, acting_on } = actions;
     let row_id = key.id.clone();
     let errors = actions.errors(move || acting_on.with(|on| on.as_deref() == Some(row_id.as_str())));
-    // Revoked and expired keys are final; a disabled one can still be rotated (say, after a
-    // leak, before it is enabled again) and revoked.
+    // Revoked and expired keys are final (only their name, how charts show them, can change);
+    // a disabled one can still be restricted, rotated (say, after a leak, before it is enabled
+    // again) and revoked.
     let changeable = key.can_change();
     let disabled = key.status == "disabled";
     let status = status_badge(&key);
@@ -149,15 +150,15 @@ pub(super) fn KeyRow(
                         <SubmitButton pending=rename.pending() class="btn btn-small">"Save name"</SubmitButton>
                     </ActionForm>
                 </details>
-                <details node_ref=restricting>
-                    <summary class="btn btn-small">"Restrict…"<span class="sr-only">{format!(" {name}")}</span></summary>
-                    <ActionForm action=restrict attr:class="form">
-                        <input type="hidden" name="key_id" value=restrict_id.clone() />
-                        <RestrictionFields id=format!("restrict-{restrict_id}") read_only=key.read_only allowed_ips=key.allowed_ips.join("\n") quota=key.quota.clone() />
-                        <SubmitButton pending=restrict.pending() class="btn btn-small">"Save restrictions"</SubmitButton>
-                    </ActionForm>
-                </details>
                 {changeable.then(|| view! {
+                    <details node_ref=restricting>
+                        <summary class="btn btn-small">"Restrict…"<span class="sr-only">{format!(" {name}")}</span></summary>
+                        <ActionForm action=restrict attr:class="form">
+                            <input type="hidden" name="key_id" value=restrict_id.clone() />
+                            <RestrictionFields id=format!("restrict-{restrict_id}") read_only=key.read_only allowed_ips=key.allowed_ips.join("\n") quota=key.quota.clone() />
+                            <SubmitButton pending=restrict.pending() class="btn btn-small">"Save restrictions"</SubmitButton>
+                        </ActionForm>
+                    </details>
                     <details node_ref=rotating>
                         <summary class="btn btn-small">"Rotate…"<span class="sr-only">{format!(" {name}")}</span></summary>
                         <ActionForm action=rotate attr:class="form">
