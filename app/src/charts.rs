@@ -14,6 +14,10 @@ use crate::usage::UsagePoint;
 
 const ALLOWED_COLOR: &str = "#2563eb";
 const LIMITED_COLOR: &str = "#dc2626";
+/// A gauge's empty track: grey at a quarter, as visible on the light page as on the dark one.
+const TRACK_COLOR: &str = "rgba(128, 128, 128, 0.25)";
+/// The card shows through, light or dark: the renderer's theme picks only text and line colours.
+const NO_BACKGROUND: &str = "transparent";
 
 /// Allowed and limited requests per point, stacked.
 pub fn usage_chart(points: &[UsagePoint]) -> Chart {
@@ -23,6 +27,7 @@ pub fn usage_chart(points: &[UsagePoint]) -> Chart {
     // No animation: the chart is redrawn every few seconds with fresh data.
     Chart::new()
         .animation(false)
+        .background_color(NO_BACKGROUND)
         .color(vec![Color::from(ALLOWED_COLOR), Color::from(LIMITED_COLOR)])
         .tooltip(Tooltip::new().trigger(Trigger::Axis))
         .legend(Legend::new().bottom(0))
@@ -40,7 +45,7 @@ pub fn gauge_chart(used: u64, limit: u64) -> Chart {
     let near_limit = limit > 0 && used.saturating_mul(10) >= limit.saturating_mul(9);
     let color = if near_limit { LIMITED_COLOR } else { ALLOWED_COLOR };
     const RING: f64 = 14.0;
-    Chart::new().color(vec![Color::from(color)]).series(
+    Chart::new().background_color(NO_BACKGROUND).color(vec![Color::from(color)]).series(
         Gauge::new()
             .min(0)
             .max(100)
@@ -48,12 +53,17 @@ pub fn gauge_chart(used: u64, limit: u64) -> Chart {
             .start_angle(200)
             .end_angle(-20)
             .progress(GaugeProgress::new().show(true).width(RING).round_cap(true))
-            .axis_line(AxisLine::new().round_cap(true).line_style(AxisLineStyle::new().width(RING)))
+            .axis_line(
+                AxisLine::new()
+                    .round_cap(true)
+                    .line_style(AxisLineStyle::new().width(RING).color((1.0, TRACK_COLOR))),
+            )
             .axis_tick(AxisTick::new().show(false))
             .split_line(SplitLine::new().show(false))
             .axis_label(AxisLabel::new().show(false))
             .pointer(Pointer::new().show(false))
-            .detail(GaugeDetail::new().formatter("{value}%").font_size(24))
+            // The share in the ring's own colour ("auto"), which reads on light and dark cards.
+            .detail(GaugeDetail::new().formatter("{value}%").font_size(24).color("auto"))
             .data(vec![percent_used(used, limit)]),
     )
 }
@@ -84,6 +94,18 @@ pub fn EChart(
     view! { <div node_ref=node class=format!("chart {class}") role="img" aria-label=label></div> }
 }
 
+/// ECharts' dark theme (light text and grid lines) when the page follows a dark system setting,
+/// as the style sheet does.
+#[cfg(feature = "hydrate")]
+fn page_theme() -> charming::theme::Theme {
+    let dark = window()
+        .match_media("(prefers-color-scheme: dark)")
+        .ok()
+        .flatten()
+        .is_some_and(|query| query.matches());
+    if dark { charming::theme::Theme::Dark } else { charming::theme::Theme::Default }
+}
+
 /// Draws into the element itself: the renderer finds it by id, so the element gets an id of
 /// its own when first drawn (a page being replaced may still hold an element with any id the
 /// server could have chosen).
@@ -108,7 +130,7 @@ fn draw_when_live(node: NodeRef<leptos::html::Div>, chart: Signal<Chart>) {
             None if element.is_connected() => {
                 let id = format!("echart-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed));
                 element.set_id(&id);
-                *drawn = WasmRenderer::new_opt(None, None).render(&id, &chart).ok();
+                *drawn = WasmRenderer::new_opt(None, None).theme(page_theme()).render(&id, &chart).ok();
             }
             None if attempt < 50 => {
                 set_timeout(move || attempts.update(|n| *n += 1), std::time::Duration::from_millis(40));
@@ -135,6 +157,20 @@ mod tests {
         assert_eq!(chart["series"][0]["data"], serde_json::json!([5, 60]));
         assert_eq!(chart["series"][1]["data"], serde_json::json!([0, 4]));
         assert_eq!(chart["series"][0]["stack"], chart["series"][1]["stack"]);
+    }
+
+    #[test]
+    fn charts_read_on_light_and_dark_cards_alike() {
+        let usage = serde_json::to_value(usage_chart(&[point("14:00", 5, 0)])).unwrap();
+        let gauge = serde_json::to_value(gauge_chart(10, 100)).unwrap();
+        for chart in [&usage, &gauge] {
+            assert_eq!(chart["backgroundColor"], NO_BACKGROUND, "the card shows through");
+        }
+        assert_eq!(gauge["series"][0]["detail"]["color"], "auto", "the share in the ring's colour");
+        assert_eq!(
+            gauge["series"][0]["axisLine"]["lineStyle"]["color"][0],
+            serde_json::json!([1.0, TRACK_COLOR])
+        );
     }
 
     #[test]
