@@ -25,8 +25,12 @@ pub fn normalize(mut request: Request) -> Request {
         Some(query) => format!("{path}?{query}"),
         None => path,
     };
+    // Decoding and dropping segments keep the characters the path was accepted with.
+    let Ok(path_and_query) = PathAndQuery::try_from(target) else {
+        return request;
+    };
     let mut parts = request.uri().clone().into_parts();
-    parts.path_and_query = PathAndQuery::try_from(target).ok();
+    parts.path_and_query = Some(path_and_query);
     if let Ok(uri) = Uri::from_parts(parts) {
         *request.uri_mut() = uri;
     }
