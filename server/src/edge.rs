@@ -176,7 +176,7 @@ where
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.parse::<u64>().ok());
         if declared.is_some_and(|length| length > max as u64) {
-            return answer_now(body_too_large(max));
+            return answer_now(body_too_large(max, None));
         }
         if request.body().is_end_stream() {
             // No body at all (most GETs): nothing to count.
@@ -195,21 +195,32 @@ where
         let answer = self.inner.call(request);
         finish_with(async move {
             let response = answer.await?;
-            Ok(if passed_limit.load(Ordering::Relaxed) { body_too_large(max) } else { response })
+            if !passed_limit.load(Ordering::Relaxed) {
+                return Ok(response);
+            }
+            // The id the gateway gave the request and its logs know, if it got that far.
+            Ok(body_too_large(max, response.headers().get(crate::gateway::REQUEST_ID)))
         })
     }
 }
 
-fn body_too_large(max: usize) -> Response {
+/// The 413, under the request's id (`request_id`, or a new one), in its body and header.
+fn body_too_large(max: usize, request_id: Option<&HeaderValue>) -> Response {
     let detail = format!("The body is over {}, the most this endpoint accepts.", size_in_words(max));
-    closing_connection(crate::gateway::problem(
+    let request_id =
+        request_id.and_then(|id| id.to_str().ok()).map_or_else(crate::gateway::request_id, str::to_owned);
+    let mut response = crate::gateway::problem(
         StatusCode::PAYLOAD_TOO_LARGE,
         None,
         "body_too_large",
         "Body too large",
         &detail,
-        "",
-    ))
+        &request_id,
+    );
+    if let Ok(id) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(crate::gateway::REQUEST_ID, id);
+    }
+    closing_connection(response)
 }
 
 /// A body limit as people write it, in the largest unit that says it exactly: "10 MiB".

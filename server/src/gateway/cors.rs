@@ -88,6 +88,10 @@ impl Cors {
             out.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
         }
         out.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static(PREFLIGHT_MAX_AGE_SECONDS));
+        // Like every answer of the API, one a caller can quote to support.
+        if let Ok(id) = HeaderValue::from_str(&super::enforce::request_id()) {
+            out.insert(super::problems::REQUEST_ID, id);
+        }
         Some(response)
     }
 

@@ -46,6 +46,7 @@ async fn a_preflight_is_answered_without_a_key_and_charges_nothing() {
         assert!(headers["access-control-allow-methods"].to_str().unwrap().contains("POST"));
         assert_eq!(headers["access-control-allow-headers"], "authorization,idempotency-key");
         assert_eq!(headers["access-control-max-age"], "600");
+        assert!(headers["x-request-id"].to_str().unwrap().starts_with("req_"));
     }
     // Twelve preflights later the public route's 10 an hour per address is still untouched.
     let first_call = from_page(&app, "/v1/check?name=acme", Some(PAGE), None).await;

@@ -79,6 +79,9 @@ async fn an_oversized_body_gets_413_and_writes_nothing_whether_its_length_is_dec
             .unwrap();
         assert_status(&response, StatusCode::PAYLOAD_TOO_LARGE);
         assert_eq!(response.headers()["content-type"], "application/problem+json", "{how}");
+        let request_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+        let problem: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(problem["request_id"], request_id, "{how}: the id a caller can quote");
     }
     let login = app.log_in("big@example.com", &huge[..100], "/").await;
     assert!(location(&login).contains("__err="), "no account was created");
