@@ -14,16 +14,21 @@
 //!   until it is enabled again; secrets, charts and limits stay
 //! - `DELETE /v1/keys/{id}` — revoke, for good
 //!
-//! Errors are problem+json, each with a request id: 401 without a session, 400/415/422 for bad
-//! JSON or an unreadable key id, 404 for a key of another account, 429 with `Retry-After` when
-//! `key_mgmt` is spent. A body may be left out where every field is optional (rotate).
+//! Errors are problem+json, each with a request id: 401 without a session, 403 for a change sent
+//! from another site's page, 400/415/422 for bad JSON or an unreadable key id, 404 for a key of
+//! another account, 405 (with `Allow`) for a method a route does not take, 429 with
+//! `Retry-After` when `key_mgmt` is spent. Every answer to a signed-in user carries the user's
+//! `key_mgmt` bucket in the rate-limit headers. A body may be left out where every field is
+//! optional (rotate).
 
 use std::time::SystemTime;
 
-use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRef, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
 use limiter::{BucketState, Decision};
 use policy::KeyQuota;
@@ -119,6 +124,37 @@ pub struct RotateRequest {
 #[serde(deny_unknown_fields)]
 pub struct RenameRequest {
     name: String,
+}
+
+/// The routes above, for a router whose state holds the [`Services`]. A method a route does not
+/// take is a 405 problem, whose `Allow` header (axum's) names those it does.
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Services: FromRef<S>,
+{
+    Router::new()
+        .route("/v1/keys", get(list).post(create))
+        .route("/v1/keys/{id}", get(show).delete(revoke).patch(rename))
+        .route("/v1/keys/{id}/restrictions", put(restrict))
+        .route("/v1/keys/{id}/rotate", post(rotate))
+        .route("/v1/keys/{id}/disable", post(disable))
+        .route("/v1/keys/{id}/enable", post(enable))
+        .method_not_allowed_fallback(wrong_method)
+}
+
+async fn wrong_method(State(services): State<Services>, mut parts: Parts) -> Response {
+    let user = extract::signed_in(&services, &mut parts, &services).await;
+    let detail = "This endpoint does not take that method: the Allow header lists those it takes.";
+    extract::refused(&services, user.as_ref(), StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", detail)
+        .await
+}
+
+/// The answer to a state-changing request sent from another site's page: a 403 problem with a
+/// request id, like the key API's other refusals.
+pub async fn cross_site_refusal(services: &Services) -> Response {
+    let detail = "Requests from other sites' pages are refused: call the key API from the dashboard's own pages, or without a browser.";
+    extract::refused(services, None, StatusCode::FORBIDDEN, "forbidden", detail).await
 }
 
 pub async fn list(State(services): State<Services>, SignedIn(user): SignedIn) -> Response {
@@ -254,22 +290,12 @@ fn api_problem(
         "not_found" => "Key not found",
         "invalid_request" => "Invalid request",
         "forbidden" => "Forbidden",
+        "method_not_allowed" => "Method not allowed",
         "rate_limit_exceeded" => "Too many key changes",
         "temporarily_unavailable" => "Temporarily unavailable",
         _ => "Internal error",
     };
     problem(status, type_base, code, title, detail, request_id)
-}
-
-/// `answer` (given the policy's problem type base and a new request id) with that request id in
-/// its `X-Request-Id` header.
-fn with_fresh_request_id(
-    services: &Services,
-    answer: impl FnOnce(Option<&str>, &str) -> Response,
-) -> Response {
-    let request_id = crate::gateway::request_id();
-    let type_base = services.policy.get().rejection.problem_type_base.clone();
-    with_request_id(answer(type_base.as_deref(), &request_id), &request_id)
 }
 
 fn with_request_id(mut response: Response, request_id: &str) -> Response {
@@ -279,12 +305,24 @@ fn with_request_id(mut response: Response, request_id: &str) -> Response {
     response
 }
 
-/// The answer, with the user's `key_mgmt` bucket in the policy's rate-limit headers (seed 002:
-/// every response carries them) and a request id. A change refused by that bucket gets the
-/// policy's 429, as a refusal by the gateway's buckets does.
+/// The key service's answer, or the problem for its error, with a request id and the user's
+/// `key_mgmt` bucket in the policy's rate-limit headers.
 async fn respond(services: &Services, user: &User, answer: Result<impl IntoResponse, KeyError>) -> Response {
-    let policy = services.policy.get();
     let request_id = crate::gateway::request_id();
+    let answer = answer.map(IntoResponse::into_response);
+    with_request_id(with_key_mgmt_headers(services, user, answer, &request_id).await, &request_id)
+}
+
+/// The answer (or the problem for its error) with the user's `key_mgmt` bucket in the policy's
+/// rate-limit headers (seed 002: every response carries them). A change refused by that bucket
+/// gets the policy's 429, as a refusal by the gateway's buckets does.
+async fn with_key_mgmt_headers(
+    services: &Services,
+    user: &User,
+    answer: Result<Response, KeyError>,
+    request_id: &str,
+) -> Response {
+    let policy = services.policy.get();
     let render = policy.responder(policy.route("POST", "/v1/keys").map(|found| found.route));
     let charges: Vec<_> = services.keys.key_mgmt_charge(user).into_iter().collect();
     // Read, not charged: the service has charged the change already, or refused it.
@@ -294,27 +332,20 @@ async fn respond(services: &Services, user: &User, answer: Result<impl IntoRespo
         services.limiter.peek(&charges).await.unwrap_or_default()
     };
     let now = SystemTime::from(services.clock.now());
-    let response = match answer {
-        Ok(answer) => {
-            let mut response = answer.into_response();
-            crate::gateway::add_limit_headers(&render, &buckets, now, &mut response);
-            response
-        }
+    let mut response = match answer {
+        Ok(response) => response,
         Err(KeyError::Throttled { retry_after }) if !buckets.is_empty() => {
             let denied = buckets
                 .iter()
                 .map(|bucket| BucketState { denied: true, retry_after: Some(retry_after), ..bucket.clone() })
                 .collect();
             let decision = Decision { now, buckets: denied, retry_after: Some(retry_after) };
-            crate::gateway::from_rendered(render.refusal(&decision, &request_id))
+            return crate::gateway::from_rendered(render.refusal(&decision, request_id));
         }
-        Err(refused) => {
-            let mut response = error(refused, policy.rejection.problem_type_base.as_deref(), &request_id);
-            crate::gateway::add_limit_headers(&render, &buckets, now, &mut response);
-            response
-        }
+        Err(refused) => error(refused, policy.rejection.problem_type_base.as_deref(), request_id),
     };
-    with_request_id(response, &request_id)
+    crate::gateway::add_limit_headers(&render, &buckets, now, &mut response);
+    response
 }
 
 fn error(error: KeyError, type_base: Option<&str>, request_id: &str) -> Response {

@@ -181,6 +181,7 @@ fn router(
     let view_as = app::view_as::ViewAsSettings { minutes: settings.view_as_minutes };
     let view_as_services = services.clone();
     let role_services = services.clone();
+    let cross_site_services = services.clone();
     let context = move || {
         provide_context(services.clone());
         provide_context(cookies);
@@ -201,13 +202,7 @@ fn router(
 
     // The dashboard: pages, server functions and the session-authenticated /v1/keys API, behind
     // sessions, their timeouts, the sign-in redirect and cross-site refusal.
-    let dashboard = Router::new()
-        .route("/v1/keys", get(key_api::list).post(key_api::create))
-        .route("/v1/keys/{id}", get(key_api::show).delete(key_api::revoke).patch(key_api::rename))
-        .route("/v1/keys/{id}/restrictions", axum::routing::put(key_api::restrict))
-        .route("/v1/keys/{id}/rotate", axum::routing::post(key_api::rotate))
-        .route("/v1/keys/{id}/disable", axum::routing::post(key_api::disable))
-        .route("/v1/keys/{id}/enable", axum::routing::post(key_api::enable))
+    let dashboard = key_api::routes()
         .route("/usage/export.csv", get(usage_export::export_usage))
         // leptos_routes_with_context also mounts every server function under /api/.
         .leptos_routes_with_context(&state, page_routes(), context.clone(), {
@@ -226,7 +221,7 @@ fn router(
         .layer(middleware::from_fn_with_state(guard, end_expired_sessions))
         .layer(sessions)
         .layer(middleware::from_fn(session_cookie_only_on_change))
-        .layer(middleware::from_fn(web::refuse_cross_site))
+        .layer(middleware::from_fn_with_state(cross_site_services, web::refuse_cross_site))
         .layer(middleware::from_fn(web::refuse_nul))
         .layer(BodyLimit(MAX_BODY_BYTES))
         .layer(middleware::from_fn(web::no_store))

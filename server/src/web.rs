@@ -4,12 +4,13 @@
 
 use app::AppError;
 use axum::body::{Body, HttpBody};
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::header::CACHE_CONTROL;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use http_body_util::BodyExt;
+use services::Services;
 
 use crate::sessions::SignedIn;
 
@@ -19,8 +20,13 @@ use crate::sessions::SignedIn;
 ///
 /// Only the dashboard's routes pass this: the keyed API authenticates with keys sent explicitly,
 /// not ambient cookies, so browsers on other sites may call it.
-pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
+///
+/// The key API answers in its own problem+json shape; pages and forms get plain text.
+pub async fn refuse_cross_site(State(services): State<Services>, request: Request, next: Next) -> Response {
     if is_cross_site_write(request.method(), request.headers()) {
+        if request.uri().path().starts_with("/v1/keys") {
+            return crate::key_api::cross_site_refusal(&services).await;
+        }
         return (StatusCode::FORBIDDEN, "Cross-site requests are refused.").into_response();
     }
     next.run(request).await

@@ -124,6 +124,11 @@ pub async fn usage(
     }
 }
 
+/// Another method than GET on the gateway's own endpoints: a problem with the request's id.
+pub async fn wrong_method(headers: HeaderMap) -> Response {
+    problems::method_not_allowed(None, problems::request_id_of(&headers))
+}
+
 fn instant(text: Option<&str>, default: DateTime<Utc>) -> Result<DateTime<Utc>, chrono::ParseError> {
     text.map_or(Ok(default), |text| DateTime::parse_from_rfc3339(text).map(|at| at.to_utc()))
 }

@@ -84,6 +84,7 @@ impl Gateway {
         Router::new()
             .route("/v1/limits", get(endpoints::limits))
             .route("/v1/usage", get(endpoints::usage))
+            .method_not_allowed_fallback(endpoints::wrong_method)
             .route_service("/v1/{*rest}", upstream)
             .with_state(self.clone())
             .layer(middleware::from_fn_with_state(self.clone(), enforce::enforce))

@@ -1,4 +1,4 @@
-//! RFC 9457 problem+json answers the gateway gives itself (401, 400, 403, 503), in the same shape as
+//! RFC 9457 problem+json answers the gateway gives itself (401, 400, 403, 405, 503), in the same shape as
 //! its 429s: `type`, `title`, `status`, `code`, `detail`, `request_id`. An answer without a
 //! request id leaves the field out.
 
@@ -94,4 +94,17 @@ pub fn unavailable(type_base: Option<&str>, request_id: &str) -> Response {
 /// A request the gateway's own endpoints cannot answer as asked; `detail` says how to fix it.
 pub fn bad_request(detail: &str, request_id: &str) -> Response {
     problem(StatusCode::BAD_REQUEST, None, "invalid_request", "Invalid request", detail, request_id)
+}
+
+/// A method an endpoint does not take; axum adds the `Allow` header naming those it does.
+pub fn method_not_allowed(type_base: Option<&str>, request_id: &str) -> Response {
+    let detail = "This endpoint does not take that method: the Allow header lists those it takes.";
+    problem(
+        StatusCode::METHOD_NOT_ALLOWED,
+        type_base,
+        "method_not_allowed",
+        "Method not allowed",
+        detail,
+        request_id,
+    )
 }

@@ -15,11 +15,16 @@ use services::keys::KeyError;
 use services::sessions::{AUTH_KEY, SessionAuth, VIEW_AS_KEY, ViewAs};
 use tower_sessions::Session;
 
-use super::{api_problem, error, with_fresh_request_id};
+use super::{api_problem, error, with_key_mgmt_headers, with_request_id};
 
 /// The signed-in dashboard user (during a support view-as, the viewed account's owner, as the
 /// pages have it); without a valid session the request is refused with 401.
 pub struct SignedIn(pub(crate) User);
+
+/// The signed-in user, left on the request so that the extractors after [`SignedIn`] refuse
+/// with the user's `key_mgmt` headers, as every answer to a signed-in user has them.
+#[derive(Clone)]
+struct RequestUser(User);
 
 impl<S> FromRequestParts<S> for SignedIn
 where
@@ -30,28 +35,43 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
         let services = Services::from_ref(state);
-        let unauthenticated = || {
-            refused(&services, StatusCode::UNAUTHORIZED, "not_signed_in", "Log in to the dashboard first.")
-        };
-        let session = Session::from_request_parts(parts, state).await.map_err(|_| unauthenticated())?;
-        // The session guard already ended expired sessions.
-        let auth = session.get::<SessionAuth>(AUTH_KEY).await.ok().flatten().ok_or_else(unauthenticated)?;
-        let now = services.clock.now();
-        let view_as =
-            session.get::<ViewAs>(VIEW_AS_KEY).await.ok().flatten().filter(|view| !view.is_over(now));
-        let user = match view_as {
-            // Support sees the account as its owner does, as on the pages; the view-as guard
-            // has already refused every change.
-            Some(view) => services.accounts.owner_of(&view.account_id).await,
-            None => services.accounts.user(&auth.user_id).await,
-        };
-        match user {
-            Ok(Some(user)) => Ok(SignedIn(user)),
-            Ok(None) => Err(unauthenticated()),
-            Err(cause) => Err(with_fresh_request_id(&services, |type_base, request_id| {
+        match signed_in_user(&services, parts, state).await {
+            Ok(Some(user)) => {
+                parts.extensions.insert(RequestUser(user.clone()));
+                Ok(SignedIn(user))
+            }
+            Ok(None) => {
+                let detail = "Log in to the dashboard first.";
+                Err(refused(&services, None, StatusCode::UNAUTHORIZED, "not_signed_in", detail).await)
+            }
+            Err(cause) => Err(refused_with(&services, None, |type_base, request_id| {
                 error(KeyError::Internal(cause.to_string()), type_base, request_id)
-            })),
+            })
+            .await),
         }
+    }
+}
+
+/// The session's user; `None` without a valid session.
+async fn signed_in_user<S: Send + Sync>(
+    services: &Services,
+    parts: &mut Parts,
+    state: &S,
+) -> Result<Option<User>, services::DbError> {
+    let Ok(session) = Session::from_request_parts(parts, state).await else {
+        return Ok(None);
+    };
+    // The session guard already ended expired sessions.
+    let Some(auth) = session.get::<SessionAuth>(AUTH_KEY).await.ok().flatten() else {
+        return Ok(None);
+    };
+    let now = services.clock.now();
+    let view_as = session.get::<ViewAs>(VIEW_AS_KEY).await.ok().flatten().filter(|view| !view.is_over(now));
+    match view_as {
+        // Support sees the account as its owner does, as on the pages; the view-as guard has
+        // already refused every change.
+        Some(view) => services.accounts.owner_of(&view.account_id).await,
+        None => services.accounts.user(&auth.user_id).await,
     }
 }
 
@@ -69,23 +89,33 @@ where
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
         let services = Services::from_ref(state);
-        let bad_json =
-            |rejection: JsonRejection| unreadable(&services, rejection.status(), &rejection.body_text());
-        if request.headers().contains_key(header::CONTENT_TYPE) {
-            return Json::<T>::from_request(request, state)
-                .await
-                .map(|Json(value)| ApiJson(value))
-                .map_err(bad_json);
-        }
-        let body = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| unreadable(&services, rejection.status(), &rejection.body_text()))?;
-        if !body.is_empty() {
-            let detail = "Send the body as JSON, with `Content-Type: application/json`.";
-            return Err(unreadable(&services, StatusCode::UNSUPPORTED_MEDIA_TYPE, detail));
-        }
-        Json::<T>::from_bytes(b"{}").map(|Json(value)| ApiJson(value)).map_err(bad_json)
+        let user = request.extensions().get::<RequestUser>().map(|user| user.0.clone());
+        let (status, detail) = match read_json(request, state).await {
+            Ok(value) => return Ok(ApiJson(value)),
+            Err(refusal) => refusal,
+        };
+        Err(unreadable(&services, user.as_ref(), status, &detail).await)
     }
+}
+
+/// The body as `T`, or the status and detail to refuse it with.
+async fn read_json<T, S>(request: Request, state: &S) -> Result<T, (StatusCode, String)>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    let bad_json = |rejection: JsonRejection| (rejection.status(), rejection.body_text());
+    if request.headers().contains_key(header::CONTENT_TYPE) {
+        return Json::<T>::from_request(request, state).await.map(|Json(value)| value).map_err(bad_json);
+    }
+    let body = Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| (rejection.status(), rejection.body_text()))?;
+    if !body.is_empty() {
+        let detail = "Send the body as JSON, with `Content-Type: application/json`.";
+        return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, detail.to_owned()));
+    }
+    Json::<T>::from_bytes(b"{}").map(|Json(value)| value).map_err(bad_json)
 }
 
 /// The key id in the path; one that is not valid percent-encoded UTF-8 is refused with a
@@ -103,20 +133,57 @@ where
         match Path::<String>::from_request_parts(parts, state).await {
             Ok(Path(key_id)) => Ok(KeyIdPath(key_id)),
             Err(rejection) => {
-                Err(unreadable(&Services::from_ref(state), rejection.status(), &rejection.body_text()))
+                let services = Services::from_ref(state);
+                let user = parts.extensions.get::<RequestUser>().map(|user| &user.0);
+                Err(unreadable(&services, user, rejection.status(), &rejection.body_text()).await)
             }
         }
     }
 }
 
-/// A request refused before it reached the key service, with a request id of its own.
-fn refused(services: &Services, status: StatusCode, code: &str, detail: &str) -> Response {
-    with_fresh_request_id(services, |type_base, request_id| {
+/// A request refused before it reached the key service: a problem+json with a request id of its
+/// own and, for a signed-in user, the user's `key_mgmt` headers.
+pub(super) async fn refused(
+    services: &Services,
+    user: Option<&User>,
+    status: StatusCode,
+    code: &str,
+    detail: &str,
+) -> Response {
+    refused_with(services, user, |type_base, request_id| {
         api_problem(status, type_base, code, detail, request_id)
     })
+    .await
+}
+
+/// `answer` (given the policy's problem type base and a new request id) with that request id in
+/// its `X-Request-Id` header and, for a signed-in user, the user's `key_mgmt` headers.
+async fn refused_with(
+    services: &Services,
+    user: Option<&User>,
+    answer: impl FnOnce(Option<&str>, &str) -> Response,
+) -> Response {
+    let request_id = crate::gateway::request_id();
+    let type_base = services.policy.get().rejection.problem_type_base.clone();
+    let answer = answer(type_base.as_deref(), &request_id);
+    let answer = match user {
+        Some(user) => with_key_mgmt_headers(services, user, Ok(answer), &request_id).await,
+        None => answer,
+    };
+    with_request_id(answer, &request_id)
 }
 
 /// A body or key id that cannot be read.
-fn unreadable(services: &Services, status: StatusCode, detail: &str) -> Response {
-    refused(services, status, "invalid_request", detail)
+async fn unreadable(services: &Services, user: Option<&User>, status: StatusCode, detail: &str) -> Response {
+    refused(services, user, status, "invalid_request", detail).await
+}
+
+/// The user a request to the key API signed in as, if it did (the session is read here: a
+/// request refused before the handler, like a wrong method, has not been through [`SignedIn`]).
+pub(super) async fn signed_in<S: Send + Sync>(
+    services: &Services,
+    parts: &mut Parts,
+    state: &S,
+) -> Option<User> {
+    signed_in_user(services, parts, state).await.ok().flatten()
 }

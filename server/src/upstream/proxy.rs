@@ -30,7 +30,7 @@ use hyper_util::rt::TokioExecutor;
 
 use super::forwarding::{self, Origin};
 use super::{ProxyOptions, UpstreamError};
-use crate::gateway::problem;
+use crate::gateway::{REQUEST_ID, problem};
 
 /// Idle pooled connections are closed after this long.
 const POOL_IDLE: Duration = Duration::from_secs(90);
@@ -117,21 +117,24 @@ impl ReverseProxy {
 
     /// Sends `request` upstream and returns its streaming response, or a 502/504 problem.
     pub async fn forward(&self, request: Request) -> Response {
+        // The id the gateway gave the request, for a fault's body as for its header.
+        let request_id = request.headers().get(REQUEST_ID).cloned();
+        let fault = |fault| self.fault(fault, request_id.as_ref().and_then(|id| id.to_str().ok()));
         let path_and_query = request.uri().path_and_query().map_or("", PathAndQuery::as_str);
         let target = match self.0.base.join(path_and_query) {
             Ok(target) => target,
-            Err(_) => return self.fault(Fault::Unreachable),
+            Err(_) => return fault(Fault::Unreachable),
         };
         let request = self.upstream_request(request, target);
         match tokio::time::timeout(self.0.options.timeout, self.0.client.request(request)).await {
             Ok(Ok(response)) => downstream_response(response.map(Body::new)),
             Ok(Err(error)) => {
                 tracing::warn!(upstream = %self.0.base, error = ?error, "upstream request failed");
-                self.fault(Fault::of(&error))
+                fault(Fault::of(&error))
             }
             Err(_elapsed) => {
                 tracing::warn!(upstream = %self.0.base, timeout = ?self.0.options.timeout, "upstream timed out");
-                self.fault(Fault::TimedOut)
+                fault(Fault::TimedOut)
             }
         }
     }
@@ -160,7 +163,7 @@ impl ReverseProxy {
         }
     }
 
-    fn fault(&self, fault: Fault) -> Response {
+    fn fault(&self, fault: Fault, request_id: Option<&str>) -> Response {
         let type_base = self.0.options.problem_type_base.as_deref();
         let (status, code, title, detail) = match fault {
             Fault::Unreachable => (
@@ -176,7 +179,7 @@ impl ReverseProxy {
                 "The upstream API did not answer in time.",
             ),
         };
-        problem(status, type_base, code, title, detail, "")
+        problem(status, type_base, code, title, detail, request_id.unwrap_or(""))
     }
 }
 

@@ -145,6 +145,22 @@ async fn every_answer_carries_the_request_id_that_the_upstream_was_sent() {
     assert_eq!(body["request_id"], refused_id);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_method_on_the_gateways_own_endpoints_is_a_405_problem_with_its_request_id() {
+    let app = spawn_app().await;
+    let (_, _, key) = customer_with_key(&app).await;
+    for path in ["/v1/limits", "/v1/usage?group_by=key"] {
+        let response = browser().post(app.url(path)).bearer_auth(&key).send().await.unwrap();
+        assert_status(&response, StatusCode::METHOD_NOT_ALLOWED);
+        assert!(response.headers()["allow"].to_str().unwrap().contains("GET"), "{path}");
+        assert_eq!(response.headers()["content-type"], "application/problem+json");
+        let id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "method_not_allowed", "{path}");
+        assert_eq!(body["request_id"], id, "{path}");
+    }
+}
+
 /// Two nodes sharing one PostgreSQL database and one Redis, as a multi-node deployment runs.
 async fn two_nodes() -> (TestApp, TestApp) {
     let database_url = services::testing::fresh_database_url(services::Backend::Postgres).await;

@@ -140,8 +140,10 @@ async fn malformed_bodies_get_a_clear_4xx() {
         .await
         .unwrap();
     assert_status(&not_json, StatusCode::BAD_REQUEST);
-    // Refused before the service or by it, a problem has one shape: the policy's type, one
-    // title per code, a request id in the body and the header.
+    // Refused before the service or by it, an answer to a signed-in user carries the user's
+    // key_mgmt bucket, and a problem has one shape: the policy's type, one title per code, a
+    // request id in the body and the header.
+    assert_eq!(not_json.headers()["ratelimit-limit"], "10");
     let header_id = not_json.headers()["x-request-id"].to_str().unwrap().to_owned();
     let problem: Value = not_json.json().await.unwrap();
     assert_eq!(problem["type"], "https://api.regsn.app/problems/invalid_request");
@@ -178,7 +180,15 @@ async fn malformed_bodies_get_a_clear_4xx() {
         let bad_id = app.keys_api(method, path, Some(json!({}))).await;
         assert_status(&bad_id, StatusCode::BAD_REQUEST);
         assert_eq!(bad_id.headers()["content-type"], "application/problem+json", "{path}");
+        assert_eq!(bad_id.headers()["ratelimit-limit"], "10", "{path}");
     }
+    let wrong_method = app.keys_api(reqwest::Method::PUT, "/v1/keys", Some(json!({"name": "CI"}))).await;
+    assert_status(&wrong_method, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(wrong_method.headers()["allow"], "GET,HEAD,POST");
+    assert_eq!(wrong_method.headers()["ratelimit-limit"], "10");
+    let header_id = wrong_method.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let problem: Value = wrong_method.json().await.unwrap();
+    assert_eq!((&problem["code"], &problem["request_id"]), (&json!("method_not_allowed"), &json!(header_id)));
     let listed: Value = app.keys_api(reqwest::Method::GET, "/v1/keys", None).await.json().await.unwrap();
     assert_eq!(listed, json!([]), "nothing was created");
 }
@@ -250,6 +260,12 @@ async fn a_cross_site_key_change_is_refused() {
         .await
         .unwrap();
     assert_status(&response, StatusCode::FORBIDDEN);
+    // In the key API's problem shape, with its request id.
+    let header_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!((&problem["code"], &problem["request_id"]), (&json!("forbidden"), &json!(header_id)));
+    let listed: Value = app.keys_api(reqwest::Method::GET, "/v1/keys", None).await.json().await.unwrap();
+    assert_eq!(listed, json!([]), "nothing was created");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -178,9 +178,16 @@ async fn forwarded_headers_name_the_caller_and_the_host_it_asked_for() {
 async fn a_closed_upstream_port_is_a_502_problem() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let proxy = spawn_proxy(&format!("http://127.0.0.1:{port}")).await;
-    let response = get(format!("{proxy}/v1/check?name=x")).await;
+    // The gateway in front gave the request this id: the problem names it, as its other answers do.
+    let response = client()
+        .get(format!("{proxy}/v1/check?name=x"))
+        .header("x-request-id", "req_7")
+        .send()
+        .await
+        .unwrap();
     let body = problem(response, StatusCode::BAD_GATEWAY).await;
     assert_eq!(body["title"], "Bad gateway");
+    assert_eq!(body["request_id"], "req_7");
 }
 
 #[tokio::test]
