@@ -15,6 +15,7 @@ pub fn Shell() -> impl IntoView {
     let viewer = Resource::new(|| (), |_| current_viewer());
     // Pages that show who is signed in read it from here rather than asking again.
     provide_context(CurrentViewer(viewer));
+    Effect::new(|_| escape_folds_disclosures());
     view! {
         <a class="skip-link" href="#main">"Skip to content"</a>
         <div class="shell">
@@ -39,6 +40,27 @@ pub fn Shell() -> impl IntoView {
             </main>
         </div>
     }
+}
+
+/// Escape folds the open disclosure that holds the focus (a row's "Rename…", "Revoke…") and
+/// puts the focus back on its summary, as Escape closes a dialog. In the browser only.
+fn escape_folds_disclosures() {
+    use leptos::wasm_bindgen::JsCast;
+    let listener = window_event_listener(leptos::ev::keydown, |event| {
+        if event.key() != "Escape" || event.default_prevented() {
+            return;
+        }
+        let target = event.target().and_then(|target| target.dyn_into::<web_sys::Element>().ok());
+        let Some(details) = target.and_then(|target| target.closest("details[open]").ok().flatten()) else {
+            return;
+        };
+        let _ = details.remove_attribute("open");
+        let summary = details.query_selector("summary").ok().flatten();
+        if let Some(summary) = summary.and_then(|summary| summary.dyn_into::<web_sys::HtmlElement>().ok()) {
+            let _ = summary.focus();
+        }
+    });
+    on_cleanup(move || listener.remove());
 }
 
 /// The account's pages (for customers, and staff viewing as one), the operator section (for

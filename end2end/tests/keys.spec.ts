@@ -132,13 +132,22 @@ test("after one row's action, another row's action works and shows its error in 
   await first.getByLabel("New name").fill("first renamed");
   await first.getByRole("button", { name: "Save name" }).click();
   await expect(page.getByRole("rowheader", { name: "first renamed" })).toBeVisible();
+  const renamed = page.getByRole("status").filter({ hasText: "Key renamed." });
+  await expect(renamed).toBeVisible();
 
   const second = page.getByRole("row", { name: /second/ });
   await second.getByText("Restrict…").click();
   await second.getByLabel("Allowed IP addresses").fill("not-an-address");
   await second.getByRole("button", { name: "Save restrictions" }).click();
   await expect(second.getByRole("alert")).toBeVisible();
+  // The page speaks of the latest change only.
+  await expect(renamed).toHaveCount(0);
   await expect(page.getByRole("row", { name: /first renamed/ }).getByRole("alert")).toHaveCount(0);
+
+  // Escape folds the open panel and gives the focus back to its toggle.
+  await second.getByLabel("Allowed IP addresses").press("Escape");
+  await expect(second.locator("details[open]")).toHaveCount(0);
+  await expect(second.getByText("Restrict…")).toBeFocused();
   expect(errors).toEqual([]);
 });
 

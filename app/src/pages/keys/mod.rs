@@ -43,13 +43,24 @@ impl KeyActions {
     /// in that row however the form was sent (a click, Enter in a field), and wherever a reload
     /// of the list has put the row since. (A row's own handlers would not do: the list's reload
     /// reuses the rows' elements for whichever keys it now lists.)
+    ///
+    /// Each submission also clears what the earlier ones said ("Key renamed.", an error), so the
+    /// page speaks of the latest change only.
     fn follow_submissions(self) {
         let Self { rename, restrict, rotate, switch, revoke, acting_on } = self;
-        mark_on_submit(rename, acting_on, |sent| sent.key_id.clone());
-        mark_on_submit(restrict, acting_on, |sent| sent.key_id.clone());
-        mark_on_submit(rotate, acting_on, |sent| sent.key_id.clone());
-        mark_on_submit(switch, acting_on, |sent| sent.key_id.clone());
-        mark_on_submit(revoke, acting_on, |sent| sent.key_id.clone());
+        let mark = move |key_id: String| {
+            rename.value().set(None);
+            restrict.value().set(None);
+            rotate.value().set(None);
+            switch.value().set(None);
+            revoke.value().set(None);
+            acting_on.set(Some(key_id));
+        };
+        mark_on_submit(rename, mark, |sent| sent.key_id.clone());
+        mark_on_submit(restrict, mark, |sent| sent.key_id.clone());
+        mark_on_submit(rotate, mark, |sent| sent.key_id.clone());
+        mark_on_submit(switch, mark, |sent| sent.key_id.clone());
+        mark_on_submit(revoke, mark, |sent| sent.key_id.clone());
     }
 
     /// The errors of the rows' actions, shown where `show` says (above the table, or in a row).
@@ -67,16 +78,19 @@ impl KeyActions {
     }
 }
 
-/// Sets `acting_on` to the key id each submission of `action` sends, as it is sent.
-fn mark_on_submit<S>(action: ServerAction<S>, acting_on: RwSignal<Option<String>>, key_id: fn(&S) -> String)
-where
+/// Calls `mark` with the key id each submission of `action` sends, as it is sent.
+fn mark_on_submit<S>(
+    action: ServerAction<S>,
+    mark: impl Fn(String) + Send + Sync + 'static,
+    key_id: fn(&S) -> String,
+) where
     S: ServerFn + Clone + Send + Sync + 'static,
     S::Output: Send + Sync + 'static,
     S::Error: Send + Sync + 'static,
 {
     Effect::new(move |_| {
         if let Some(key_id) = action.input().with(|sent| sent.as_ref().map(key_id)) {
-            acting_on.set(Some(key_id));
+            mark(key_id);
         }
     });
 }
