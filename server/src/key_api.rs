@@ -18,8 +18,8 @@
 //! from another site's page, 400/415/422 for bad JSON or an unreadable key id, 404 for a key of
 //! another account, 405 (with `Allow`) for a method a route does not take, 429 with
 //! `Retry-After` when `key_mgmt` is spent. Every answer to a signed-in user carries the user's
-//! `key_mgmt` bucket in the rate-limit headers. A body may be left out where every field is
-//! optional (rotate).
+//! `key_mgmt` bucket in the rate-limit headers. Only rotate's body, every field of which is
+//! optional, may be left out: a `PUT` of restrictions without one is refused, not read as "none".
 
 use std::time::SystemTime;
 
@@ -106,12 +106,11 @@ fn restrictions(
     allowed_ips: &[String],
     quota: Option<KeyQuota>,
 ) -> Result<Restrictions, KeyError> {
-    let parsed =
-        Restrictions::parse(read_only, &allowed_ips.join(",")).map_err(KeyError::InvalidRestrictions)?;
+    let parsed = Restrictions::from_list(read_only, allowed_ips).map_err(KeyError::InvalidRestrictions)?;
     Ok(parsed.with_quota(quota))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RotateRequest {
     #[serde(default)]
@@ -208,8 +207,9 @@ pub async fn rotate(
     State(services): State<Services>,
     SignedIn(user): SignedIn,
     KeyIdPath(key_id): KeyIdPath,
-    ApiJson(request): ApiJson<RotateRequest>,
+    body: Option<ApiJson<RotateRequest>>,
 ) -> Response {
+    let request = body.map_or_else(RotateRequest::default, |ApiJson(request)| request);
     let grace = chrono::Duration::seconds(request.grace_seconds.into());
     let rotated = match NewExpiry::after_days(services.clock.now(), request.expires_in_days) {
         Ok(new_expiry) => services.keys.rotate(&user, &key_id, grace, new_expiry).await,

@@ -5,7 +5,7 @@
 use app::AppError;
 use axum::body::{Body, HttpBody};
 use axum::extract::{Request, State};
-use axum::http::header::CACHE_CONTROL;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -148,43 +148,94 @@ pub async fn server_fn_error_status(request: Request, next: Next) -> Response {
 }
 
 /// Refuses with 400 a dashboard request that carries a NUL character (`%00` in its address or
-/// form, `\u0000` in JSON) anywhere: no field of ours holds one, and PostgreSQL cannot even
-/// compare text with one, so it would otherwise end as a database error. Runs inside
-/// [`crate::edge::BodyLimit`], so a body read here is already bounded.
+/// in a form, `\u0000` in JSON, a raw NUL byte) anywhere: no field of ours holds one, and
+/// PostgreSQL cannot even compare text with one, so it would otherwise end as a database error.
+/// A body is read as its `Content-Type` says, so text that only looks like an escape (`%00` in
+/// JSON, `\\u0000`) passes. Runs inside [`crate::edge::BodyLimit`], so a body read here is
+/// already bounded.
 pub async fn refuse_nul(request: Request, next: Next) -> Response {
     let address = request.uri().path_and_query().map_or("", |address| address.as_str());
-    if has_encoded_nul(address.as_bytes()) {
+    if has_percent_encoded_nul(address.as_bytes()) {
         return nul_refused();
     }
     if request.body().is_end_stream() {
         return next.run(request).await;
     }
+    let encoding = BodyEncoding::of(request.headers());
     let (parts, body) = request.into_parts();
     let Ok(bytes) = body.collect().await.map(|collected| collected.to_bytes()) else {
         // The body was cut off (over the limit) or broken: `BodyLimit` answers for it.
         return next.run(Request::from_parts(parts, Body::empty())).await;
     };
-    if bytes.contains(&0) || has_encoded_nul(&bytes) {
+    if encoding.has_nul(&bytes) {
         return nul_refused();
     }
     next.run(Request::from_parts(parts, Body::from(bytes))).await
 }
 
-/// `%00` (URL and form encoding) or `\u0000` (JSON), in either case.
-fn has_encoded_nul(bytes: &[u8]) -> bool {
+/// How a body writes its characters, from its `Content-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyEncoding {
+    Form,
+    Json,
+    Other,
+}
+
+impl BodyEncoding {
+    fn of(headers: &HeaderMap) -> Self {
+        let content_type = headers.get(CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or("");
+        let media_type = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        match media_type.as_str() {
+            "application/x-www-form-urlencoded" => Self::Form,
+            "application/json" => Self::Json,
+            other if other.ends_with("+json") => Self::Json,
+            _ => Self::Other,
+        }
+    }
+
+    fn has_nul(self, body: &[u8]) -> bool {
+        body.contains(&0)
+            || match self {
+                Self::Form => has_percent_encoded_nul(body),
+                Self::Json => has_json_escaped_nul(body),
+                Self::Other => false,
+            }
+    }
+}
+
+/// `%00`, as URL and form encoding write a NUL.
+fn has_percent_encoded_nul(bytes: &[u8]) -> bool {
     bytes.windows(3).any(|window| window == b"%00")
-        || bytes.windows(6).any(|window| window.eq_ignore_ascii_case(b"\\u0000"))
+}
+
+/// `\u0000` as a JSON escape: a backslash that is not itself escaped, then `u0000`.
+fn has_json_escaped_nul(bytes: &[u8]) -> bool {
+    let mut rest = bytes;
+    while let Some(at) = rest.iter().position(|&byte| byte == b'\\') {
+        if rest[at + 1..].starts_with(b"u0000") {
+            return true;
+        }
+        // Skip the escaped character, which may be a backslash itself.
+        rest = rest.get(at + 2..).unwrap_or_default();
+    }
+    false
 }
 
 fn nul_refused() -> Response {
-    crate::gateway::problem(
+    let request_id = crate::gateway::request_id();
+    let detail = "The request contains a NUL character, which no field accepts.";
+    let mut response = crate::gateway::problem(
         StatusCode::BAD_REQUEST,
         None,
         "nul_character",
         "NUL character",
-        "The request contains a NUL character (%00), which no field accepts.",
-        "",
-    )
+        detail,
+        &request_id,
+    );
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(crate::gateway::REQUEST_ID, value);
+    }
+    response
 }
 
 #[cfg(test)]
@@ -193,14 +244,42 @@ mod tests {
     use crate::edge::tests::headers;
 
     #[test]
-    fn nul_characters_are_found_however_they_are_encoded() {
-        for text in ["/admin?q=%00", "name=a%00b", "email=%00", r#"{"name":"a\u0000"}"#, r#"{"n":"\U0000"}"#]
-        {
-            assert!(has_encoded_nul(text.as_bytes()), "{text}");
+    fn nul_characters_are_found_as_the_body_encodes_them() {
+        use BodyEncoding::{Form, Json, Other};
+        let found = [
+            (Form, "name=a%00b"),
+            (Form, "email=%00"),
+            (Json, r#"{"name":"a\u0000"}"#),
+            (Json, r#"{"name":"a\\\u0000"}"#),
+            (Other, "a\0b"),
+            (Json, "a\0b"),
+        ];
+        for (encoding, body) in found {
+            assert!(encoding.has_nul(body.as_bytes()), "{encoding:?} {body}");
         }
-        for text in ["/admin?q=%2500", "name=100%25", "a%0", "u0000", r#"{"n":"\u0020"}"#] {
-            assert!(!has_encoded_nul(text.as_bytes()), "{text}");
+        let not_found = [
+            (Form, "query=100%2500+sure"),
+            (Form, "a%0"),
+            (Json, r#"{"name":"batch %007"}"#),
+            (Json, r#"{"name":"C:\\u0000x"}"#),
+            (Json, r#"{"n":"\u0020"}"#),
+            (Json, "trailing \\"),
+            (Other, "%00 \\u0000"),
+        ];
+        for (encoding, body) in not_found {
+            assert!(!encoding.has_nul(body.as_bytes()), "{encoding:?} {body}");
         }
+        assert!(has_percent_encoded_nul(b"/admin?q=%00"));
+        assert!(!has_percent_encoded_nul(b"/admin?q=%2500"));
+    }
+
+    #[test]
+    fn a_body_encoding_is_read_from_its_media_type() {
+        let of = |content_type| BodyEncoding::of(&headers(&[("content-type", content_type)]));
+        assert_eq!(of("application/x-www-form-urlencoded; charset=UTF-8"), BodyEncoding::Form);
+        assert_eq!(of("Application/JSON"), BodyEncoding::Json);
+        assert_eq!(of("application/merge-patch+json"), BodyEncoding::Json);
+        assert_eq!(of("text/plain"), BodyEncoding::Other);
     }
 
     #[test]

@@ -4,8 +4,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Request};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, OptionalFromRequest, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::Response;
@@ -75,8 +74,9 @@ async fn signed_in_user<S: Send + Sync>(
     }
 }
 
-/// A JSON body; unreadable JSON is refused with a problem+json 400/415/422. No body at all
-/// (and no content type) reads as `{}`, so `POST /v1/keys/{id}/rotate` alone takes the defaults.
+/// A JSON body; a missing or unreadable one is refused with a problem+json 400/415/422. As
+/// `Option<ApiJson<T>>`, a request with no body at all (and no content type) reads as `None`, so
+/// `POST /v1/keys/{id}/rotate` alone takes the defaults.
 pub struct ApiJson<T>(pub(super) T);
 
 impl<T, S> FromRequest<S> for ApiJson<T>
@@ -90,32 +90,38 @@ where
     async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
         let services = Services::from_ref(state);
         let user = request.extensions().get::<RequestUser>().map(|user| user.0.clone());
-        let (status, detail) = match read_json(request, state).await {
-            Ok(value) => return Ok(ApiJson(value)),
-            Err(refusal) => refusal,
+        let (status, detail) = match <Json<T> as FromRequest<S>>::from_request(request, state).await {
+            Ok(Json(value)) => return Ok(ApiJson(value)),
+            Err(rejection) => (rejection.status(), rejection.body_text()),
         };
         Err(unreadable(&services, user.as_ref(), status, &detail).await)
     }
 }
 
-/// The body as `T`, or the status and detail to refuse it with.
-async fn read_json<T, S>(request: Request, state: &S) -> Result<T, (StatusCode, String)>
+impl<T, S> OptionalFromRequest<S> for ApiJson<T>
 where
     T: serde::de::DeserializeOwned,
     S: Send + Sync,
+    Services: FromRef<S>,
 {
-    let bad_json = |rejection: JsonRejection| (rejection.status(), rejection.body_text());
-    if request.headers().contains_key(header::CONTENT_TYPE) {
-        return Json::<T>::from_request(request, state).await.map(|Json(value)| value).map_err(bad_json);
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Option<Self>, Response> {
+        if request.headers().contains_key(header::CONTENT_TYPE) {
+            return <Self as FromRequest<S>>::from_request(request, state).await.map(Some);
+        }
+        let services = Services::from_ref(state);
+        let user = request.extensions().get::<RequestUser>().map(|user| user.0.clone());
+        let refuse = async |status, detail: &str| unreadable(&services, user.as_ref(), status, detail).await;
+        match Bytes::from_request(request, state).await {
+            Ok(body) if body.is_empty() => Ok(None),
+            Ok(_) => {
+                let detail = "Send the body as JSON, with `Content-Type: application/json`.";
+                Err(refuse(StatusCode::UNSUPPORTED_MEDIA_TYPE, detail).await)
+            }
+            Err(rejection) => Err(refuse(rejection.status(), &rejection.body_text()).await),
+        }
     }
-    let body = Bytes::from_request(request, state)
-        .await
-        .map_err(|rejection| (rejection.status(), rejection.body_text()))?;
-    if !body.is_empty() {
-        let detail = "Send the body as JSON, with `Content-Type: application/json`.";
-        return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, detail.to_owned()));
-    }
-    Json::<T>::from_bytes(b"{}").map(|Json(value)| value).map_err(bad_json)
 }
 
 /// The key id in the path; one that is not valid percent-encoded UTF-8 is refused with a

@@ -289,3 +289,29 @@ async fn no_dashboard_answer_may_be_stored_by_a_cache_but_static_files_may() {
     let asset = app.browser.get(app.url("/pkg/keystile.css")).send().await.unwrap();
     assert!(!no_store(&asset), "{:?}", asset.headers());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restrictions_are_lifted_only_when_a_body_says_so() {
+    use reqwest::Method;
+    let app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let created = app.create_key("CI").await;
+    let id = created["key"]["id"].as_str().unwrap();
+    let path = format!("/v1/keys/{id}/restrictions");
+    let restricted = json!({"read_only": true, "allowed_ips": ["203.0.113.0/24"]});
+    assert_status(&app.keys_api(Method::PUT, &path, Some(restricted)).await, StatusCode::OK);
+
+    // No body is not "no restrictions": it is refused, and so is a blank or doubled entry.
+    let empty = app.dashboard_request(Method::PUT, &path).send().await.unwrap();
+    assert_status(&empty, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    for entries in [json!([""]), json!(["  "]), json!(["203.0.113.7, 198.51.100.1"])] {
+        let refused = app.keys_api(Method::PUT, &path, Some(json!({"allowed_ips": entries}))).await;
+        assert_status(&refused, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let key: Value = app.keys_api(Method::GET, &format!("/v1/keys/{id}"), None).await.json().await.unwrap();
+    assert_eq!((&key["read_only"], &key["allowed_ips"]), (&json!(true), &json!(["203.0.113.0/24"])));
+
+    // Rotating takes its defaults from no body at all.
+    let rotated = app.dashboard_request(Method::POST, &format!("/v1/keys/{id}/rotate")).send().await.unwrap();
+    assert_status(&rotated, StatusCode::OK);
+}

@@ -137,7 +137,22 @@ async fn a_nul_character_anywhere_in_a_dashboard_request_is_a_clear_400() {
         .await
         .unwrap();
     assert_status(&json, StatusCode::BAD_REQUEST);
+    assert!(json.headers().contains_key("x-request-id"));
     // Text that only looks like an escape passes.
     let fields = [("query", "100%00 sure")];
     assert_status(&app.call(&app.browser, "search_accounts", &fields).await, StatusCode::OK);
+    app.log_out().await;
+    app.sign_up("ada@example.com").await;
+    for name in [r#"batch %007"#, r#"C:\\u0000x"#] {
+        let json = app
+            .browser
+            .post(app.url("/v1/keys"))
+            .headers(app.form_headers("/keys"))
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"name":"{name}"}}"#))
+            .send()
+            .await
+            .unwrap();
+        assert_status(&json, StatusCode::CREATED);
+    }
 }

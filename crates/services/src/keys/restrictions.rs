@@ -35,18 +35,29 @@ pub struct IpRange {
 }
 
 impl Restrictions {
-    /// Restrictions from a form or a JSON body: `allowed_ips` is a list of ranges separated by
-    /// commas, spaces or new lines. The message names the first entry that is not a range.
+    /// Restrictions from a form: `allowed_ips` is a list of ranges separated by commas, spaces or
+    /// new lines. The message names the first entry that is not a range.
     pub fn parse(read_only: bool, allowed_ips: &str) -> Result<Self, String> {
+        let entries = allowed_ips.split(|c: char| c == ',' || c.is_whitespace()).filter(|e| !e.is_empty());
+        Self::from_entries(read_only, entries)
+    }
+
+    /// Restrictions from a JSON list, one address or range per entry. A blank entry is refused
+    /// like any other unreadable one: read as "anywhere", it would lift the restriction.
+    pub fn from_list(read_only: bool, allowed_ips: &[String]) -> Result<Self, String> {
+        Self::from_entries(read_only, allowed_ips.iter().map(|entry| entry.trim()))
+    }
+
+    fn from_entries<'a>(read_only: bool, entries: impl Iterator<Item = &'a str>) -> Result<Self, String> {
         let mut ranges = Vec::new();
-        for entry in allowed_ips.split(|c: char| c == ',' || c.is_whitespace()).filter(|e| !e.is_empty()) {
+        for (count, entry) in entries.enumerate() {
+            if count == MAX_ALLOWED_RANGES {
+                return Err(format!("List at most {MAX_ALLOWED_RANGES} address ranges."));
+            }
             let range = IpRange::parse(entry)?;
             if !ranges.contains(&range) {
                 ranges.push(range);
             }
-        }
-        if ranges.len() > MAX_ALLOWED_RANGES {
-            return Err(format!("List at most {MAX_ALLOWED_RANGES} address ranges."));
         }
         Ok(Self { read_only, allowed_ips: ranges, quota: None })
     }
@@ -197,6 +208,22 @@ mod tests {
         assert_eq!(Restrictions::parse(false, " \n").unwrap(), Restrictions::default());
         let many: Vec<String> = (0..=MAX_ALLOWED_RANGES).map(|i| format!("10.0.0.{i}")).collect();
         assert!(Restrictions::parse(false, &many.join(",")).is_err());
+        let repeated = vec!["10.0.0.1".to_owned(); MAX_ALLOWED_RANGES + 1];
+        assert!(Restrictions::from_list(false, &repeated).is_err(), "entries are counted as sent");
+        assert!(Restrictions::from_list(false, &repeated[1..]).is_ok());
+    }
+
+    #[test]
+    fn a_json_list_takes_one_range_per_entry_and_no_blank_one() {
+        let listed = Restrictions::from_list(false, &[" 203.0.113.0/24 ".to_owned()]).unwrap();
+        assert_eq!(listed.allowed_ips_text().as_deref(), Some("203.0.113.0/24"));
+        for bad in ["", "   ", "203.0.113.7, 203.0.113.8"] {
+            assert!(Restrictions::from_list(false, &[bad.to_owned()]).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            Restrictions::from_list(true, &[]).unwrap(),
+            Restrictions { read_only: true, ..Default::default() }
+        );
     }
 
     #[test]
