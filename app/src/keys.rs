@@ -21,6 +21,8 @@ pub struct KeyView {
     pub expires_at: Option<String>,
     /// `active`, `rotating`, `disabled`, `revoked` or `expired`.
     pub status: String,
+    /// Why keystile staff disabled it, if they did: then only staff can enable it.
+    pub staff_disable_reason: Option<String>,
     /// While rotating: when the old secret stops working, and when it was last used.
     pub rotating_until: Option<String>,
     pub old_secret_last_used_at: Option<String>,
@@ -230,6 +232,7 @@ pub(crate) mod ssr {
             last_used_from: key.last_used_from.clone(),
             expires_at: key.expires_at.map(time),
             status: status.to_owned(),
+            staff_disable_reason: key.staff_disable_reason.clone(),
             rotating_until,
             old_secret_last_used_at: key.previous.as_ref().and_then(|p| p.last_used_at).map(time),
             old_secret_last_used_from: key.previous.as_ref().and_then(|p| p.last_used_from.clone()),

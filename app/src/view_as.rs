@@ -82,10 +82,13 @@ pub async fn start_view_as(account_id: String, reason: String) -> Result<(), App
     if view_as().await?.is_some() {
         return Err(AppError::Invalid("You are already viewing an account. Exit that view first.".into()));
     }
-    let reason = reason.trim();
-    if reason.is_empty() {
-        return Err(AppError::Invalid("Give a reason: it goes in the customer's audit log.".into()));
-    }
+    let Some(reason) = services::audit::stated_reason(&reason) else {
+        let rule = format!(
+            "Give a reason of at most {} characters: it goes in the customer's audit log.",
+            services::audit::MAX_REASON_CHARS
+        );
+        return Err(AppError::Invalid(rule));
+    };
     let services = services()?;
     let account =
         services.accounts.account(&account_id).await.map_err(internal)?.ok_or(AppError::Forbidden)?;

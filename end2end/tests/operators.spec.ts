@@ -171,10 +171,23 @@ test("an admin disables one misbehaving key with a reason; the customer sees it 
   await expect(admin.getByRole("row", { name: /Crawler/ }).getByText("Disabled", { exact: true })).toBeVisible();
   await expect(admin.getByRole("status").filter({ hasText: "Saved." })).toBeVisible();
   expect(await limits()).toBe(401);
+  // The row now offers "Enable…", folded, its reason empty: not the disable form's, refilled.
+  const enable = admin.getByRole("row", { name: /Crawler/ }).locator("details");
+  await expect(enable).not.toHaveAttribute("open");
+  await expect(enable.getByLabel("Reason")).toHaveValue("");
 
-  // The customer's Keys page says so, and their audit log says who and why.
+  // The customer's Keys page says so, with staff's reason, and offers no way to enable it;
+  // their audit log says who and why.
   await customer.goto("/keys");
-  await expect(customer.getByRole("row", { name: /Crawler/ }).getByText("Disabled", { exact: true })).toBeVisible();
+  const customerRow = customer.getByRole("row", { name: /Crawler/ });
+  await expect(customerRow.getByText("Disabled", { exact: true })).toBeVisible();
+  await expect(customerRow).toContainText("Disabled by keystile staff: scraping at 300 requests a second");
+  await expect(customerRow.getByRole("button", { name: /Enable key/ })).toHaveCount(0);
+  const reenabled = await customer.request.post(`/v1/keys/${(await created.json()).key.id}/enable`, {
+    headers: { Origin: origin, "Sec-Fetch-Site": "same-origin" },
+  });
+  expect(reenabled.status()).toBe(403);
+  expect(await limits()).toBe(401);
   await customer.goto("/audit");
   await expect(customer.locator('[data-action="key.disable"]')).toContainText("scraping at 300 requests a second");
 });

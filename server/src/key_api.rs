@@ -357,7 +357,9 @@ fn error(error: KeyError, type_base: Option<&str>, request_id: &str) -> Response
         | KeyError::InvalidRestrictions(_)
         | KeyError::NotActive
         | KeyError::ReasonRequired => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
-        KeyError::NoAccount | KeyError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+        KeyError::NoAccount | KeyError::Forbidden | KeyError::DisabledByStaff(_) => {
+            (StatusCode::FORBIDDEN, "forbidden")
+        }
         KeyError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limit_exceeded"),
         KeyError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
         KeyError::Internal(cause) => {

@@ -119,7 +119,7 @@ fn AuditTable(rows: Vec<AuditRow>, all_accounts: bool) -> impl IntoView {
                     <td>{action_label(&row.action)}<div class="muted mono">{row.action}</div></td>
                     <Target id=row.target label=row.target_label />
                     <Change before=row.before after=row.after />
-                    <td>{row.reason.unwrap_or_default()}</td>
+                    <td class="reason">{row.reason.unwrap_or_default()}</td>
                 </tr>
                 }
             }).collect_view()}</tbody>

@@ -115,6 +115,21 @@ where
     }
 }
 
+/// Folds a row's disclosure once its action succeeded: a page keeps a table's elements when its
+/// list reloads, so it would otherwise stay open over the row's new state.
+pub(crate) fn close_after_success(
+    details: NodeRef<leptos::html::Details>,
+    succeeded: impl Fn() -> bool + Send + Sync + 'static,
+) {
+    Effect::new(move |_| {
+        if succeeded()
+            && let Some(details) = details.get()
+        {
+            details.set_open(false);
+        }
+    });
+}
+
 /// Empties `form` once its last submission succeeded, so pressing its button again does not
 /// repeat the change (as without JavaScript, where the page reloads).
 pub(crate) fn reset_after_success<T>(

@@ -31,6 +31,16 @@ pub struct AuditEntry {
     pub at: DateTime<Utc>,
 }
 
+/// The most characters an operator's reason for a change may have.
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// An operator's reason for a change, trimmed; `None` when it is blank or longer than
+/// [`MAX_REASON_CHARS`].
+pub fn stated_reason(text: &str) -> Option<&str> {
+    let reason = text.trim();
+    (!reason.is_empty() && reason.chars().count() <= MAX_REASON_CHARS).then_some(reason)
+}
+
 /// What a change records; [`record`] adds the id.
 pub struct Change<'a> {
     pub account_id: Option<&'a str>,

@@ -31,6 +31,11 @@ async fn an_admin_disables_one_key_with_a_reason_and_the_customer_sees_it() {
     assert!(page.contains("Disable key"), "the admin's account page offers it");
 
     assert_status(&switch(&app, &account_id, &key_id, "true", "  ").await, StatusCode::UNPROCESSABLE_ENTITY);
+    let essay = "x".repeat(services::audit::MAX_REASON_CHARS + 1);
+    assert_status(
+        &switch(&app, &account_id, &key_id, "true", &essay).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    );
     assert_ne!(reads(&app, &secret).await, StatusCode::UNAUTHORIZED, "no reason, no change");
 
     assert_status(
@@ -46,11 +51,15 @@ async fn an_admin_disables_one_key_with_a_reason_and_the_customer_sees_it() {
     let entries = audit_log(&app, true, "admin@keystile.example", "key.disable").await;
     assert_eq!(entries[0]["reason"], "scraping the catalogue at 300/s", "{entries}");
 
-    // The customer's Keys page shows it as disabled, as if they had done it.
+    // The customer sees it disabled, with staff's reason, and cannot enable it themselves.
     let keys = app.services.keys.list(&account_id).await.unwrap();
     let now = limiter::Clock::now(&app.clock);
     let disabled = keys.iter().find(|key| key.id == key_id).unwrap();
     assert_eq!(disabled.status(now), KeyStatus::Disabled);
+    assert_eq!(disabled.staff_disable_reason.as_deref(), Some("scraping the catalogue at 300/s"));
+    let refused = app.services.keys.set_disabled(&owner, &key_id, false).await.unwrap_err();
+    assert!(matches!(refused, services::keys::KeyError::DisabledByStaff(_)), "{refused:?}");
+    assert_eq!(reads(&app, &secret).await, StatusCode::UNAUTHORIZED);
     assert_status(
         &switch(&app, &account_id, &key_id, "false", "they fixed their crawler").await,
         StatusCode::OK,
@@ -58,4 +67,8 @@ async fn an_admin_disables_one_key_with_a_reason_and_the_customer_sees_it() {
     assert_ne!(reads(&app, &secret).await, StatusCode::UNAUTHORIZED);
     let entries = audit_log(&app, true, "admin@keystile.example", "key.enable").await;
     assert_eq!(entries[0]["reason"], "they fixed their crawler");
+    // Enabled by staff, the key is its owner's again to switch.
+    let owned = app.services.keys.set_disabled(&owner, &key_id, true).await.unwrap();
+    assert_eq!(owned.staff_disable_reason, None);
+    app.services.keys.set_disabled(&owner, &key_id, false).await.unwrap();
 }

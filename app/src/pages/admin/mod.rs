@@ -2,6 +2,7 @@
 //! plan, gauges, overrides, bucket resets, disabling, and starting a support view-as). Admins
 //! change things; support staff only look and view as the customer. Plain forms throughout.
 
+use leptos::html::{Details, Form};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -10,7 +11,10 @@ use numbers::thousands;
 use super::keys::{restriction_summary, status_badge};
 use super::overview::{Gauge, Month};
 use super::usage::{ChartCard, Refusals};
-use super::{DataTable, FormError, FormSaved, SubmitButton, sentence_case, short_time};
+use super::{
+    DataTable, FormError, FormSaved, SubmitButton, close_after_success, reset_after_success, sentence_case,
+    short_time,
+};
 use crate::admin::{
     AccountListing, AdminAccount, AdminChangePlan, AdminSetKeyDisabled, ResetBucket, SetAccountDisabled,
     SetOverride, admin_overview, load_account, search_accounts,
@@ -333,13 +337,18 @@ fn KeySwitch(
     let disabling = key.status != "disabled";
     let changeable = key.can_change();
     let reason_id = format!("key-reason-{}", key.id);
+    // The table's rows are reused when the account reloads: fold and empty this one's form, or
+    // the next key in its place would open with this one's reason filled in.
+    let (disclosure, form) = (NodeRef::<Details>::new(), NodeRef::<Form>::new());
+    close_after_success(disclosure, move || matches!(switch_key.value().get(), Some(Ok(_))));
+    reset_after_success(form, switch_key.value());
     changeable.then(|| {
         view! {
-            <details>
+            <details node_ref=disclosure>
                 <summary class="btn btn-small">
                     {if disabling { "Disable…" } else { "Enable…" }}<span class="sr-only">{format!(" {}", key.name)}</span>
                 </summary>
-                <ActionForm action=switch_key attr:class="form">
+                <ActionForm action=switch_key node_ref=form attr:class="form">
                     <input type="hidden" name="account_id" value=account_id />
                     <input type="hidden" name="key_id" value=key.id.clone() />
                     <input type="hidden" name="disabled" value=disabling.to_string() />
@@ -372,12 +381,14 @@ fn Disable(account: AdminAccount, disable: ServerAction<SetAccountDisabled>) -> 
     } else {
         view! { <input type="hidden" name="confirm_name" value="" /> }.into_any()
     };
+    let form = NodeRef::<Form>::new();
+    reset_after_success(form, disable.value());
     view! {
         <section class="card stack" aria-labelledby="disable-heading">
             <h2 id="disable-heading">{if disabling { "Disable the account" } else { "Enable the account" }}</h2>
             <p class="muted">{if disabling { "Its keys get 401 on every node within a second. Nothing is deleted." } else { "Its keys work again at the next request." }}</p>
             <FormSaved action=disable message=if disabling { "Account enabled." } else { "Account disabled." } />
-            <ActionForm action=disable attr:class="form">
+            <ActionForm action=disable node_ref=form attr:class="form">
                 <input type="hidden" name="account_id" value=account.id.clone() />
                 <input type="hidden" name="disabled" value=disabling.to_string() />
                 <div class="field">

@@ -8,7 +8,7 @@ use super::KeyActions;
 use crate::keys::{
     ACCESS_CHOICES, EXPIRY_CHOICES, GRACE_PERIODS, KeyView, QUOTA_PERIODS, QuotaView, SetKeyDisabled,
 };
-use crate::pages::{SubmitButton, breakable_email, date_over_hour, short_time};
+use crate::pages::{SubmitButton, breakable_email, close_after_success, date_over_hour, short_time};
 use numbers::thousands;
 
 /// The access choice, the address list and the key's own quota, as the create and restrict
@@ -184,7 +184,10 @@ pub(super) fn KeyRow(
                             </Show>
                         </ActionForm>
                     </details>
-                    <SwitchForm key_id=switch_id.clone() name=name.clone() disabled action=switch />
+                    // A key staff disabled is theirs to enable; its status says why.
+                    {key.staff_disable_reason.is_none().then(|| view! {
+                        <SwitchForm key_id=switch_id.clone() name=name.clone() disabled action=switch />
+                    })}
                     <details>
                         <summary class="btn btn-small btn-danger">"Revoke…"<span class="sr-only">{format!(" {name}")}</span></summary>
                         <ActionForm action=revoke attr:class="form">
@@ -240,18 +243,6 @@ fn SwitchForm(
     .into_any()
 }
 
-/// Folds a row's disclosure once its action succeeded: the page keeps the row's elements when
-/// the list reloads, so it would otherwise stay open over the row's new state.
-fn close_after_success(details: NodeRef<Details>, succeeded: impl Fn() -> bool + Send + Sync + 'static) {
-    Effect::new(move |_| {
-        if succeeded()
-            && let Some(details) = details.get()
-        {
-            details.set_open(false);
-        }
-    });
-}
-
 pub(crate) fn status_badge(key: &KeyView) -> AnyView {
     match key.status.as_str() {
         "rotating" => {
@@ -270,11 +261,17 @@ pub(crate) fn status_badge(key: &KeyView) -> AnyView {
         }
         "revoked" => view! { <span class="badge badge-revoked">"Revoked"</span> }.into_any(),
         "expired" => view! { <span class="badge badge-expired">"Expired"</span> }.into_any(),
-        "disabled" => view! {
-            <span class="badge badge-disabled">"Disabled"</span>
-            <div class="muted">"Requests with it get 401 until it is enabled."</div>
+        "disabled" => {
+            let why = match &key.staff_disable_reason {
+                Some(reason) => format!("Disabled by keystile staff: {reason}. Ask them to enable it."),
+                None => "Requests with it get 401 until it is enabled.".to_owned(),
+            };
+            view! {
+                <span class="badge badge-disabled">"Disabled"</span>
+                <div class="muted">{why}</div>
+            }
+            .into_any()
         }
-        .into_any(),
         _ => view! { <span class="badge badge-active">"Active"</span> }.into_any(),
     }
 }

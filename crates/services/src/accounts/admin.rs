@@ -222,10 +222,11 @@ impl Accounts {
         reason: &str,
     ) -> Result<Account, AdminError> {
         require_admin(actor)?;
-        let reason = reason.trim();
-        if reason.is_empty() {
-            return Err(AdminError::Invalid("Say why, for the audit log.".into()));
-        }
+        let Some(reason) = audit::stated_reason(reason) else {
+            let rule =
+                format!("Say why, for the audit log, in at most {} characters.", audit::MAX_REASON_CHARS);
+            return Err(AdminError::Invalid(rule));
+        };
         let account = self.account(account_id).await?.ok_or(AdminError::NotFound)?;
         let now = self.clock.now();
         let disabled_at = disabled.then_some(now);

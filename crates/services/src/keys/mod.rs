@@ -88,6 +88,7 @@ impl Keys {
             previous: None,
             revoked_at: None,
             disabled_at: None,
+            staff_disable_reason: None,
             created_by: Some(actor.email.clone()),
             restrictions,
         };
@@ -209,10 +210,7 @@ impl Keys {
         if admin.role != Role::Admin {
             return Err(KeyError::Forbidden);
         }
-        let reason = reason.trim();
-        if reason.is_empty() {
-            return Err(KeyError::ReasonRequired);
-        }
+        let reason = crate::audit::stated_reason(reason).ok_or(KeyError::ReasonRequired)?;
         let key = repo::by_id(&self.db, account_id, key_id).await?.ok_or(KeyError::NotFound)?;
         self.switch(admin, key, disabled, Some(reason)).await
     }
@@ -231,11 +229,16 @@ impl Keys {
         if key.disabled_at.is_some() == disabled {
             return Ok(key);
         }
+        // `reason` is staff's: a key they disabled is theirs to enable.
+        if let (Some(staff_reason), None) = (&key.staff_disable_reason, reason) {
+            return Err(KeyError::DisabledByStaff(staff_reason.clone()));
+        }
         self.charge_key_mgmt(actor).await?;
         let disabled_at = disabled.then_some(now);
+        let staff_disable_reason = reason.filter(|_| disabled).map(str::to_owned);
         let mut tx = self.db.pool().begin().await?;
-        repo::set_disabled(&mut tx, &key.id, disabled_at).await?;
-        let changed = ApiKey { disabled_at, ..key.clone() };
+        repo::set_disabled(&mut tx, &key.id, disabled_at, staff_disable_reason.as_deref()).await?;
+        let changed = ApiKey { disabled_at, staff_disable_reason, ..key.clone() };
         let action = if disabled { "key.disable" } else { "key.enable" };
         let mut entry = change(actor, &key, action, Some(describe(&key)), Some(describe(&changed)), now);
         entry.reason = reason;

@@ -56,8 +56,10 @@ pub struct ApiKey {
     /// The secret replaced by the last rotation, while its grace period lasts.
     pub previous: Option<PreviousSecret>,
     pub revoked_at: Option<DateTime<Utc>>,
-    /// Since when its owner has had it disabled; `None` while enabled.
+    /// Since when it has been disabled; `None` while enabled.
     pub disabled_at: Option<DateTime<Utc>>,
+    /// Why keystile staff disabled it, if they did: then only staff can enable it again.
+    pub staff_disable_reason: Option<String>,
     /// The email of whoever created it, while they are a user of the account.
     pub created_by: Option<String>,
     pub restrictions: Restrictions,
@@ -163,8 +165,10 @@ pub enum KeyError {
     NoAccount,
     #[error("This needs an operator role you do not have.")]
     Forbidden,
-    #[error("Say why, for the audit log.")]
+    #[error("Say why, for the audit log, in at most {} characters.", crate::audit::MAX_REASON_CHARS)]
     ReasonRequired,
+    #[error("keystile staff disabled this key ({0}); ask them to enable it again.")]
+    DisabledByStaff(String),
     #[error("Too many key changes.")]
     Throttled { retry_after: std::time::Duration },
     #[error("Key management is unavailable for a moment. Try again shortly.")]

@@ -26,6 +26,7 @@ pub(super) struct KeyRow {
     last_used_from: Option<String>,
     revoked_at: Option<i64>,
     disabled_at: Option<i64>,
+    staff_disable_reason: Option<String>,
     access: String,
     allowed_ips: Option<String>,
     quota_limit: Option<i64>,
@@ -37,7 +38,7 @@ pub(super) struct KeyRow {
 
 const COLUMNS: &str = "id, account_id, name, start, secret_hash, previous_start, previous_secret_hash, \
     previous_expires_at, previous_last_used_at, previous_last_used_from, created_at, expires_at, last_used_at, \
-    last_used_from, revoked_at, disabled_at, access, allowed_ips, quota_limit, quota_period";
+    last_used_from, revoked_at, disabled_at, staff_disable_reason, access, allowed_ips, quota_limit, quota_period";
 
 /// `access` of a read-only key; any other value (`full`) restricts nothing.
 const READ_ONLY: &str = "read";
@@ -91,6 +92,7 @@ impl KeyRow {
             previous,
             revoked_at: self.revoked_at.map(from_millis),
             disabled_at: self.disabled_at.map(from_millis),
+            staff_disable_reason: self.staff_disable_reason,
             created_by: self.created_by_email,
             restrictions,
         }
@@ -260,14 +262,17 @@ pub(super) async fn rename(conn: &mut AnyConnection, key_id: &str, name: &str) -
     Ok(())
 }
 
-/// Disables the key from `at`, or enables it again (`None`).
+/// Disables the key from `at` (with staff's reason, when staff did it), or enables it again
+/// (`None`).
 pub(super) async fn set_disabled(
     conn: &mut AnyConnection,
     key_id: &str,
     at: Option<DateTime<Utc>>,
+    staff_reason: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE api_keys SET disabled_at = $1 WHERE id = $2")
+    sqlx::query("UPDATE api_keys SET disabled_at = $1, staff_disable_reason = $2 WHERE id = $3")
         .bind(at.map(|at| at.timestamp_millis()))
+        .bind(staff_reason)
         .bind(key_id)
         .execute(conn)
         .await?;
