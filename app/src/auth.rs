@@ -116,6 +116,8 @@ pub async fn sign_up(email: String, password: String, account_name: String) -> R
 
 #[server]
 pub async fn log_out() -> Result<(), AppError> {
+    // Logging out ends a support view-as too, as the account's audit log says.
+    crate::view_as::ssr::end_view(Some("logged out")).await?;
     let session = ssr::session().await?;
     session.flush().await.map_err(ssr::internal)?;
     leptos_axum::redirect("/login");

@@ -85,7 +85,7 @@ mod ssr {
     pub fn view(policy: &Policy, plan: &Plan, current: &str, projected: u64) -> PlanView {
         let price = match (plan.price_cents, &policy.pricing) {
             (Some(0), _) => "Free".to_owned(),
-            (Some(cents), _) => format!("${}/month", thousands(cents / 100)),
+            (Some(cents), _) => format!("{}/month", monthly_price(cents)),
             // The bill follows the pricing tiers, whatever the plan.
             (None, Some(_)) => "Billed by usage".to_owned(),
             (None, None) => "Custom pricing".to_owned(),
@@ -122,13 +122,27 @@ mod ssr {
         }
     }
 
+    /// A plan's price in US dollars, its cents shown only when there are some: "$49", "$49.99".
+    fn monthly_price(cents: u64) -> String {
+        let amount = numbers::money(cents, "USD");
+        amount.strip_suffix(".00").map_or_else(|| amount.clone(), str::to_owned)
+    }
+
     fn rate(limit: &Limit) -> String {
         format!("per {}", limit.window_label())
     }
 
     #[cfg(test)]
     mod tests {
-        use super::pace;
+        use super::{monthly_price, pace};
+
+        #[test]
+        fn a_price_keeps_its_cents() {
+            assert_eq!(monthly_price(4_900), "$49");
+            assert_eq!(monthly_price(4_999), "$49.99");
+            assert_eq!(monthly_price(50), "$0.50");
+            assert_eq!(monthly_price(1_000_000), "$10,000");
+        }
 
         #[test]
         fn the_pace_is_compared_with_a_quota_once_there_is_one() {

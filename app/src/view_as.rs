@@ -9,7 +9,7 @@ use leptos::prelude::*;
 
 use crate::AppError;
 
-/// Server functions that only read (or end the view-as itself).
+/// Server functions that only read, or end the view-as itself (exiting it, logging out).
 pub const READ_ONLY_FUNCTIONS: &[&str] = &[
     "current_viewer",
     "list_keys",
@@ -20,6 +20,7 @@ pub const READ_ONLY_FUNCTIONS: &[&str] = &[
     "list_audit",
     "load_team",
     "stop_view_as",
+    "log_out",
 ];
 
 /// Server functions refused during a view-as: everything that changes something, and the
@@ -27,7 +28,6 @@ pub const READ_ONLY_FUNCTIONS: &[&str] = &[
 pub const REFUSED_FUNCTIONS: &[&str] = &[
     "log_in",
     "sign_up",
-    "log_out",
     "change_password",
     "sign_out_everywhere_else",
     "rename_account",
@@ -121,24 +121,45 @@ pub async fn start_view_as(account_id: String, reason: String) -> Result<(), App
 /// Ends the view-as and goes back to the account's operator page.
 #[server]
 pub async fn stop_view_as() -> Result<(), AppError> {
-    use crate::auth::ssr::{internal, real_user, services, session};
-    use services::sessions::{VIEW_AS_KEY, ViewAs};
-
-    let operator = real_user().await?.ok_or(AppError::Unauthenticated)?;
-    let session = session().await?;
-    let Some(view) = session.remove::<ViewAs>(VIEW_AS_KEY).await.map_err(internal)? else {
+    let Some(account_id) = ssr::end_view(None).await? else {
         leptos_axum::redirect("/admin");
         return Ok(());
     };
-    // Back to the operator's own privileges: a fresh session id, as at the start.
-    session.cycle_id().await.map_err(internal)?;
-    let services = services()?;
-    let now = services.clock.now();
-    services::audit::record_now(&services.db, &view.account_id, &operator, "view_as.end", None, None, now)
+    leptos_axum::redirect(&format!("/admin/accounts/{account_id}"));
+    Ok(())
+}
+
+#[cfg(feature = "ssr")]
+pub(crate) mod ssr {
+    use crate::AppError;
+    use crate::auth::ssr::{internal, real_user, services, session};
+    use services::sessions::{VIEW_AS_KEY, ViewAs};
+
+    /// Ends the session's view-as, if one is on, in the account's audit log (with `reason`)
+    /// and with a fresh session id, back to the operator's own privileges as at the start.
+    /// The account that was viewed.
+    pub(crate) async fn end_view(reason: Option<&str>) -> Result<Option<String>, AppError> {
+        let session = session().await?;
+        let Some(view) = session.remove::<ViewAs>(VIEW_AS_KEY).await.map_err(internal)? else {
+            return Ok(None);
+        };
+        session.cycle_id().await.map_err(internal)?;
+        let operator = real_user().await?.ok_or(AppError::Unauthenticated)?;
+        let services = services()?;
+        let now = services.clock.now();
+        services::audit::record_now(
+            &services.db,
+            &view.account_id,
+            &operator,
+            "view_as.end",
+            None,
+            reason,
+            now,
+        )
         .await
         .map_err(internal)?;
-    leptos_axum::redirect(&format!("/admin/accounts/{}", view.account_id));
-    Ok(())
+        Ok(Some(view.account_id))
+    }
 }
 
 /// How long a view-as lasts, from the server's settings.

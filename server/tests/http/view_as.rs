@@ -194,3 +194,26 @@ async fn a_view_as_ends_by_itself_when_its_time_is_up() {
     let end = log.iter().find(|entry| entry.action == "view_as.end").expect("the end is audited");
     assert_eq!(end.reason.as_deref(), Some("time ran out"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logging_out_during_a_view_as_ends_it_and_says_so() {
+    let app = spawn_app().await;
+    let (owner, _, _) = customer(&app, "owner@acme.example").await;
+    let account_id = owner.account_id.clone().unwrap();
+    operator(&app, "support@keystile.example", Role::Support).await;
+    start_view_as(&app, &account_id, "a quick look").await;
+
+    let logged_out = app.log_out().await;
+    assert!(
+        logged_out.status().is_redirection() || logged_out.status().is_success(),
+        "{}",
+        logged_out.status()
+    );
+    let page = app.get("/keys").await;
+    assert!(page.status().is_redirection(), "{}", page.status());
+    assert!(page.headers()["location"].to_str().unwrap().starts_with("/login"), "signed out");
+    let log = services::audit::for_account(&app.services.db, &account_id, 10).await.unwrap();
+    let end = log.iter().find(|entry| entry.action == "view_as.end").expect("the end is audited");
+    assert_eq!(end.reason.as_deref(), Some("logged out"));
+    assert_eq!(end.actor_email, "support@keystile.example");
+}
