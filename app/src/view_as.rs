@@ -121,6 +121,7 @@ pub async fn start_view_as(account_id: String, reason: String) -> Result<(), App
 /// Ends the view-as and goes back to the account's operator page.
 #[server]
 pub async fn stop_view_as() -> Result<(), AppError> {
+    crate::auth::ssr::real_user().await?.ok_or(AppError::Unauthenticated)?;
     let Some(account_id) = ssr::end_view(None).await? else {
         leptos_axum::redirect("/admin");
         return Ok(());

@@ -212,15 +212,23 @@ impl Policy {
         self.buckets.get(name).is_some_and(|bucket| bucket.fail_closed)
     }
 
-    /// Checks an admin's overrides: each names a bucket of `[buckets]` or `monthly`, `burst`,
-    /// `daily_cap`, with a limit of at least 1 and at most what the limiter counts exactly.
+    /// Checks an admin's overrides: each names `monthly`, `burst`, `daily_cap` or a bucket of
+    /// `[buckets]` that counts an account's requests (per key or per account: not one per user
+    /// or per IP, such as `key_mgmt` or the public limit, which no account owns), with a limit
+    /// of at least 1 and at most what the limiter counts exactly.
     pub fn check_overrides(&self, overrides: &Overrides) -> Result<(), PolicyError> {
         let mut out = Violations::default();
         for (name, limit) in overrides.iter() {
             let path = FieldPath::root().key(name);
             let plan_bucket = [MONTHLY, BURST, DAILY_CAP].contains(&name);
-            if !plan_bucket && !self.buckets.contains_key(name) {
-                out.push(path.clone(), format!("unknown bucket `{name}`"));
+            match self.buckets.get(name).map(|bucket| bucket.scope) {
+                _ if plan_bucket => {}
+                None => out.push(path.clone(), format!("unknown bucket `{name}`")),
+                Some(Scope::Key | Scope::Account) => {}
+                Some(scope) => out.push(
+                    path.clone(),
+                    format!("`{name}` counts per {scope}, not per account: it cannot be overridden for one account"),
+                ),
             }
             if limit == 0 {
                 out.push(path, "an override must be at least 1");

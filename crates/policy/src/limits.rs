@@ -241,10 +241,15 @@ impl Limit {
     pub(crate) fn check(&self, path: &FieldPath, out: &mut Violations) {
         match *self {
             Limit::Fixed { limit: 0, .. } => out.push(path.key("limit"), "must be at least 1"),
+            Limit::Fixed { limit, .. } if limit > limiter::MAX_UNITS => {
+                out.push(path.key("limit"), too_many_units());
+            }
             Limit::Fixed { .. } => {}
             Limit::Gcra { rate, per, burst } => {
                 if rate == 0 {
                     out.push(path.key("rate"), "a GCRA rate must be at least 1");
+                } else if rate > limiter::MAX_UNITS {
+                    out.push(path.key("rate"), too_many_units());
                 }
                 if per.seconds() == 0 {
                     out.push(path.key("per"), "a GCRA period must be longer than zero");
@@ -255,4 +260,9 @@ impl Limit {
             }
         }
     }
+}
+
+/// The message for a count above what the limiter counts exactly.
+pub(crate) fn too_many_units() -> String {
+    format!("must be at most {} (what the limiter counts exactly)", limiter::MAX_UNITS)
 }

@@ -12,6 +12,9 @@ use crate::limits::Limit;
 use crate::rejections::{BodyStyle, check_placeholders};
 use crate::validation::{FieldPath, Violations, check_unique};
 
+/// The highest price a plan may have, in cents: $10,000,000 a month.
+pub const MAX_PRICE_CENTS: u64 = 1_000_000_000;
+
 /// One plan of the catalogue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -123,13 +126,33 @@ impl Policy {
             |index| plans.index(index).key("id"),
             out,
         );
+        // Customers choose plans by name: two of one name could not be told apart.
+        check_unique(
+            self.plans.iter().map(|plan| plan.name.as_str()),
+            "plan name",
+            |index| plans.index(index).key("name"),
+            out,
+        );
         for (index, plan) in self.plans.iter().enumerate() {
             let path = plans.index(index);
             if plan.id.trim().is_empty() {
                 out.push(path.key("id"), "a plan id cannot be empty");
             }
-            if plan.monthly_quota == Some(0) {
-                out.push(path.key("monthly_quota"), "must be at least 1 (leave it out for no quota)");
+            match plan.monthly_quota {
+                Some(0) => {
+                    out.push(path.key("monthly_quota"), "must be at least 1 (leave it out for no quota)")
+                }
+                Some(quota) if quota > limiter::MAX_UNITS => {
+                    out.push(path.key("monthly_quota"), crate::limits::too_many_units());
+                }
+                _ => {}
+            }
+            if plan.price_cents.is_some_and(|cents| cents > MAX_PRICE_CENTS) {
+                let most = numbers::thousands(MAX_PRICE_CENTS / 100);
+                out.push(
+                    path.key("price_cents"),
+                    format!("must be at most {MAX_PRICE_CENTS} (${most} a month)"),
+                );
             }
             if let Some(burst) = &plan.burst {
                 burst.check(&path.key("burst"), out);

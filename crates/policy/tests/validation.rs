@@ -262,8 +262,16 @@ fn a_catalogue_edited_in_rust_is_validated_by_field() {
     policy.plans.push(copy);
     let error = policy.validate().unwrap_err();
     let fields: Vec<String> = error.violations().iter().map(|v| v.field.to_string()).collect();
-    assert_eq!(fields, ["plans[4].id", "plans[4].monthly_quota"]);
+    assert_eq!(fields, ["plans[4].id", "plans[4].name", "plans[4].monthly_quota"]);
     assert!(error.violations().iter().all(|v| v.location.is_none()));
+
+    // Counts past what the limiter counts exactly, and absurd prices, are refused too.
+    let mut policy = Policy::default_policy().unwrap();
+    policy.plans[3].monthly_quota = Some(u64::MAX);
+    policy.plans[3].price_cents = Some(u64::MAX);
+    let error = policy.validate().unwrap_err();
+    let fields: Vec<String> = error.violations().iter().map(|v| v.field.to_string()).collect();
+    assert_eq!(fields, ["plans[3].monthly_quota", "plans[3].price_cents"]);
 }
 
 #[test]
@@ -275,4 +283,10 @@ fn overrides_naming_unknown_buckets_or_zero_are_refused() {
     let error = policy.check_overrides(&bad).unwrap_err();
     let fields: Vec<String> = error.violations().iter().map(|v| v.field.to_string()).collect();
     assert_eq!(fields, ["raeds", "scans"]);
+    // No account owns a per-user or per-IP bucket: an override of one would show in the
+    // account's gauges and change nothing the gateway enforces.
+    for bucket in ["key_mgmt", "public"] {
+        let error = policy.check_overrides(&Overrides::new().with(bucket, 1)).unwrap_err();
+        assert!(error.to_string().contains("cannot be overridden for one account"), "{error}");
+    }
 }

@@ -56,7 +56,7 @@ impl Counts {
     }
 }
 
-/// The counts of one (minute, account, key, bucket) waiting for the next flush.
+/// The counts of one (minute, account, key, bucket, billed) waiting for the next flush.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Pending {
     /// Start of the minute, epoch milliseconds.
@@ -65,12 +65,19 @@ pub(crate) struct Pending {
     /// `""` for calls without a key.
     pub key_id: Box<str>,
     pub bucket: Box<str>,
+    /// Whether billing counts these requests: not when they were admitted and charged nothing
+    /// (an exempt route such as `GET /v1/limits`, a replayed idempotent request), which are
+    /// served free. The usage charts count them all the same.
+    pub billed: bool,
     pub counts: Counts,
 }
 
+/// What a pending row is counted under.
+type PendingKey<'a> = (i64, &'a str, &'a str, &'a str, bool);
+
 impl Pending {
-    fn key(&self) -> (i64, &str, &str, &str) {
-        (self.minute, &self.account_id, &self.key_id, &self.bucket)
+    fn key(&self) -> PendingKey<'_> {
+        (self.minute, &self.account_id, &self.key_id, &self.bucket, self.billed)
     }
 }
 
@@ -86,23 +93,24 @@ struct Shards {
 }
 
 impl Shards {
-    fn hash(&self, key: (i64, &str, &str, &str)) -> u64 {
+    fn hash(&self, key: PendingKey<'_>) -> u64 {
         self.hasher.hash_one(key)
     }
 
-    fn add(&self, key: (i64, &str, &str, &str), counts: Counts) {
+    fn add(&self, key: PendingKey<'_>, counts: Counts) {
         let hash = self.hash(key);
         let home = HOME.with(|home| *home);
         let mut table = self.shards[home].0.lock().unwrap_or_else(PoisonError::into_inner);
         match table.find_mut(hash, |pending| pending.key() == key) {
             Some(pending) => pending.counts.add(counts),
             None => {
-                let (minute, account_id, key_id, bucket) = key;
+                let (minute, account_id, key_id, bucket, billed) = key;
                 let pending = Pending {
                     minute,
                     account_id: account_id.into(),
                     key_id: key_id.into(),
                     bucket: bucket.into(),
+                    billed,
                     counts,
                 };
                 table.insert_unique(hash, pending, |p| self.hash(p.key()));
@@ -157,7 +165,8 @@ impl UsageRecorder {
     /// Counts one request in the minute of `event.at`.
     pub fn record(&self, event: &UsageEvent<'_>) {
         let minute = Granularity::Minute.floor_ms(event.at.timestamp_millis());
-        let key = (minute, event.account_id, event.key_id.unwrap_or(""), event.bucket);
+        let served_free = event.outcome == Outcome::Allowed && event.cost == 0;
+        let key = (minute, event.account_id, event.key_id.unwrap_or(""), event.bucket, !served_free);
         self.inner.add(key, Counts::of(event));
     }
 

@@ -20,10 +20,11 @@ const ROWS_PER_STATEMENT: usize = 256;
 /// One rollup row: `key_id` and `bucket` are unused in `usage_account_minutes`.
 type RowKey<'a> = (&'a str, i64, &'a str, &'a str);
 
-/// Sums the pending rows into buckets of `granularity`, in primary-key order.
+/// Sums the pending rows into buckets of `granularity`, in primary-key order. The account
+/// minutes, which billing reads, leave out the requests served free (see [`Pending::billed`]).
 fn roll_up(rows: &[Pending], granularity: Granularity, per_key: bool) -> Vec<(RowKey<'_>, Counts)> {
     let mut sums: BTreeMap<RowKey<'_>, Counts> = BTreeMap::new();
-    for row in rows {
+    for row in rows.iter().filter(|row| per_key || row.billed) {
         let start = granularity.floor_ms(row.minute);
         let key = if per_key {
             (&*row.account_id, start, &*row.key_id, &*row.bucket)
@@ -122,15 +123,23 @@ mod tests {
             account_id: "a".into(),
             key_id: key_id.into(),
             bucket: "reads".into(),
-            counts: Counts { requests, limited: 0, cost: 0 },
+            billed: true,
+            counts: Counts { requests, limited: 0, cost: requests },
         };
         let hour = Granularity::Hour.millis();
-        let rows = [row(hour + 60_000, "k2", 1), row(hour, "k1", 2), row(0, "k1", 4), row(hour, "k2", 8)];
+        // Served free: in the hours, not in the account minutes that billing reads.
+        let free = Pending {
+            billed: false,
+            counts: Counts { requests: 16, limited: 0, cost: 0 },
+            ..row(0, "k1", 0)
+        };
+        let rows =
+            [row(hour + 60_000, "k2", 1), row(hour, "k1", 2), row(0, "k1", 4), row(hour, "k2", 8), free];
         let hours: Vec<_> = roll_up(&rows, Granularity::Hour, true)
             .into_iter()
             .map(|(k, c)| (k.1, k.2, c.requests))
             .collect();
-        assert_eq!(hours, vec![(0, "k1", 4), (hour, "k1", 2), (hour, "k2", 9)]);
+        assert_eq!(hours, vec![(0, "k1", 20), (hour, "k1", 2), (hour, "k2", 9)]);
         let accounts: Vec<_> =
             roll_up(&rows, Granularity::Minute, false).into_iter().map(|(k, c)| (k.1, c.requests)).collect();
         assert_eq!(accounts, vec![(0, 4), (hour, 10), (hour + 60_000, 1)]);

@@ -113,10 +113,13 @@ pub fn expected(events: &[UsageEvent<'_>], granularity: Granularity) -> Rollup {
     rollup
 }
 
-/// The per-account minutes `events` must produce.
+/// The per-account minutes `events` must produce: billing's, without the requests served free
+/// (admitted at no cost).
 pub fn expected_account_minutes(events: &[UsageEvent<'_>]) -> Rollup {
     let mut rollup = Rollup::new();
-    for ((account, start, _, _), counts) in expected(events, Granularity::Minute) {
+    let billed: Vec<UsageEvent<'_>> =
+        events.iter().filter(|event| event.outcome == Outcome::Limited || event.cost > 0).cloned().collect();
+    for ((account, start, _, _), counts) in expected(&billed, Granularity::Minute) {
         let total = rollup.entry((account, start, String::new(), String::new())).or_default();
         total.requests += counts.requests;
         total.limited += counts.limited;

@@ -167,17 +167,20 @@ on_both_backends! {
         let month = (at(-23 * DAY - 12 * HOUR), at(NOW));
         // Two gateway nodes: the 25-request minute is counted partly on each.
         let (node_a, node_b) = (UsageRecorder::new(), UsageRecorder::new());
+        let charged = |event| costing(1, event);
         record_all(&node_a, &[
-            repeat(5, allowed("acct_a", Some("key_1"), "reads", -3 * DAY)),
-            repeat(7, allowed("acct_a", Some("key_1"), "reads", -2 * DAY)),
-            repeat(5, allowed("acct_a", Some("key_2"), "scans", -2 * DAY + 1)),
+            repeat(5, charged(allowed("acct_a", Some("key_1"), "reads", -3 * DAY))),
+            repeat(7, charged(allowed("acct_a", Some("key_1"), "reads", -2 * DAY))),
+            repeat(5, charged(allowed("acct_a", Some("key_2"), "scans", -2 * DAY + 1))),
             repeat(3, limited("acct_a", Some("key_2"), "scans", -2 * DAY + 2)),
-            repeat(15, allowed("acct_a", Some("key_1"), "reads", -HOUR)),
-            repeat(50, allowed("acct_a", Some("key_1"), "reads", -30 * DAY)),
+            repeat(15, charged(allowed("acct_a", Some("key_1"), "reads", -HOUR))),
+            repeat(50, charged(allowed("acct_a", Some("key_1"), "reads", -30 * DAY))),
+            // Served free (`GET /v1/limits`, exempt): charted, never billed.
+            repeat(40, allowed("acct_a", Some("key_1"), "", -HOUR + 1)),
         ].concat());
         record_all(&node_b, &[
-            repeat(10, allowed("acct_a", Some("key_1"), "exports", -HOUR + 59)),
-            repeat(100, allowed("acct_b", Some("key_9"), "reads", -HOUR)),
+            repeat(10, charged(allowed("acct_a", Some("key_1"), "exports", -HOUR + 59))),
+            repeat(100, charged(allowed("acct_b", Some("key_9"), "reads", -HOUR))),
         ].concat());
         let clock = clock_at(NOW);
         flusher(&node_a, &db, &clock).flush_now().await.unwrap();

@@ -17,7 +17,11 @@ on_both_backends! {
         let recorder = UsageRecorder::new();
         let clock = clock_at(0);
         let mut flusher = flusher(&recorder, &db, &clock);
-        record_all(&recorder, &[allowed("acct_a", Some("key_1"), "reads", 0), allowed("acct_a", None, "", HOUR)]);
+        let charged = |event| costing(1, event);
+        record_all(&recorder, &[
+            charged(allowed("acct_a", Some("key_1"), "reads", 0)),
+            charged(allowed("acct_a", None, "", HOUR)),
+        ]);
         flusher.flush_now().await.unwrap();
         assert_eq!(row_counts(&db).await, [2, 2, 2, 2]);
 
