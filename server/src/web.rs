@@ -143,6 +143,10 @@ pub async fn server_fn_error_status(request: Request, next: Next) -> Response {
     };
     if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
         parts.status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        // A throttled call (too many logins, say) says when to retry, as every 429 does.
+        if let AppError::Throttled { retry_after_secs } = error {
+            parts.headers.insert(axum::http::header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
     }
     Response::from_parts(parts, axum::body::Body::from(bytes))
 }

@@ -7,7 +7,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Extension, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use services::gauges::{self, Gauge, Subject};
 use usage::{Granularity, KeyUsage};
@@ -97,11 +97,11 @@ pub async fn usage(
         instant(params.from.as_deref(), month_start),
         instant(params.to.as_deref(), this_minute_end),
     ) {
-        (Ok(from), Ok(to)) if from < to => (from, to),
-        (Ok(_), Ok(_)) => return problems::bad_request("`from` must be before `to`.", request_id),
+        (Some(from), Some(to)) if from < to => (from, to),
+        (Some(_), Some(_)) => return problems::bad_request("`from` must be before `to`.", request_id),
         _ => {
             return problems::bad_request(
-                "`from` and `to` are RFC 3339 instants, like 2026-11-01T00:00:00Z.",
+                "`from` and `to` are RFC 3339 instants from 1970 to 9999, like 2026-11-01T00:00:00Z.",
                 request_id,
             );
         }
@@ -129,8 +129,14 @@ pub async fn wrong_method(headers: HeaderMap) -> Response {
     problems::method_not_allowed(None, problems::request_id_of(&headers))
 }
 
-fn instant(text: Option<&str>, default: DateTime<Utc>) -> Result<DateTime<Utc>, chrono::ParseError> {
-    text.map_or(Ok(default), |text| DateTime::parse_from_rfc3339(text).map(|at| at.to_utc()))
+/// `text` as an instant (`default` when absent); `None` when it is not RFC 3339 or, in UTC,
+/// falls outside the years 1970 to 9999, which an answer could not write back as RFC 3339.
+fn instant(text: Option<&str>, default: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let Some(text) = text else {
+        return Some(default);
+    };
+    let at = DateTime::parse_from_rfc3339(text).ok()?.to_utc();
+    (1970..=9999).contains(&at.year()).then_some(at)
 }
 
 /// The row of one key; usage without a key (none is recorded today) is left out.

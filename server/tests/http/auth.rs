@@ -247,6 +247,8 @@ async fn probing_emails_at_sign_up_is_throttled_with_the_logins_per_address_budg
         .call(&app.browser, "log_in", &[("email", "ada@example.com"), ("password", PASSWORD), ("next", "/")])
         .await;
     assert_status(&login, StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: i64 = login.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=3600).contains(&retry_after), "{retry_after}");
 
     app.clock.advance(Duration::hours(1));
     let fresh = app

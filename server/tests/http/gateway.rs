@@ -70,6 +70,17 @@ async fn malformed_unknown_revoked_expired_and_disabled_keys_get_one_identical_4
         assert_status(&response, StatusCode::UNAUTHORIZED);
         bodies.push(problem_without_request_id(response).await);
     }
+    // A working key beside a second one: the gateway does not guess which is meant.
+    let (_, _, working) = customer_with_key(&app).await;
+    let two_keys = browser()
+        .get(app.url("/v1/snapshots/s1"))
+        .header("authorization", format!("Bearer {working}"))
+        .header("x-api-key", "not-a-key")
+        .send()
+        .await
+        .unwrap();
+    assert_status(&two_keys, StatusCode::UNAUTHORIZED);
+    bodies.push(problem_without_request_id(two_keys).await);
     assert!(bodies.windows(2).all(|pair| pair[0] == pair[1]), "{bodies:#?}");
     assert_eq!(bodies[0]["code"], "invalid_api_key");
 }

@@ -165,7 +165,11 @@ async fn usage_asks_for_a_grouping_and_valid_instants() {
         "?group_by=key&from=yesterday",
         "?group_by=key&from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z",
         "?group_by=key&group_by=key",
+        // In UTC, the year before 0000 and after 9999: not writable back as RFC 3339.
+        "?group_by=key&from=0000-01-01T00:00:00%2B01:00",
+        "?group_by=key&to=9999-12-31T23:00:00-01:00",
     ] {
+        app.clock.advance(chrono::Duration::seconds(1)); // within the plan's burst
         let response = call(&app, &format!("/v1/usage{query}"), Some(&key)).await;
         assert_status(&response, StatusCode::BAD_REQUEST);
         assert_eq!(response.headers()["content-type"], "application/problem+json");

@@ -233,7 +233,11 @@ impl Keys {
         if let (Some(staff_reason), None) = (&key.staff_disable_reason, reason) {
             return Err(KeyError::DisabledByStaff(staff_reason.clone()));
         }
-        self.charge_key_mgmt(actor).await?;
+        // Staff are not held to the customers' key_mgmt bucket: an incident may need many keys
+        // switched at once, and each of their switches is audited with its reason.
+        if reason.is_none() {
+            self.charge_key_mgmt(actor).await?;
+        }
         let disabled_at = disabled.then_some(now);
         let staff_disable_reason = reason.filter(|_| disabled).map(str::to_owned);
         let mut tx = self.db.pool().begin().await?;
