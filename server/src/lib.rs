@@ -11,6 +11,7 @@ pub mod page_roles;
 pub mod paths;
 pub mod policy_file;
 pub mod restore;
+pub mod serve;
 pub mod sessions;
 pub mod settings;
 pub mod startup;

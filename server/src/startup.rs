@@ -144,10 +144,7 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         // Paths are normalised before routing (a layer on the router would run after it).
         let normalized = tower::ServiceExt::map_request(self.router, crate::paths::normalize);
-        let service = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-            SocketAddr,
-        >(normalized);
-        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await?;
+        crate::serve::serve(self.listener, normalized, crate::serve::HEAD_TIMEOUT, shutdown).await;
         self.gateway.flush().await;
         if let Some(redis) = &self.redis
             && let Err(error) = redis.return_all_leases().await
