@@ -156,6 +156,12 @@ pub async fn cross_site_refusal(services: &Services) -> Response {
     extract::refused(services, None, StatusCode::FORBIDDEN, "forbidden", detail).await
 }
 
+/// The answer to a key API path with a segment longer than any key id: 404, in the key API's
+/// problem shape.
+pub async fn overlong_path_refusal(services: &Services) -> Response {
+    extract::refused(services, None, StatusCode::NOT_FOUND, "not_found", "No such key.").await
+}
+
 pub async fn list(State(services): State<Services>, SignedIn(user): SignedIn) -> Response {
     let answer = match user.account_id.as_deref() {
         Some(account_id) => account_keys_json(&services, account_id).await,

@@ -179,6 +179,7 @@ fn router(
     let view_as_services = services.clone();
     let role_services = services.clone();
     let cross_site_services = services.clone();
+    let overlong_services = services.clone();
     let context = move || {
         provide_context(services.clone());
         provide_context(cookies);
@@ -209,7 +210,7 @@ fn router(
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, html_document))
         .with_state(state)
         // Outermost last: each request passes these from the bottom up.
-        .layer(middleware::from_fn(web::refuse_overlong_paths))
+        .layer(middleware::from_fn_with_state(overlong_services, web::refuse_overlong_paths))
         .layer(middleware::from_fn(web::server_fn_error_status))
         .layer(middleware::from_fn(form_success::mark_success))
         .layer(middleware::from_fn_with_state(role_services, page_roles::pages_by_role))

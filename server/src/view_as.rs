@@ -30,7 +30,7 @@ pub async fn guard(
     }
     let path = request.uri().path().to_owned();
     if !app::view_as::is_read_only_request(request.method().as_str(), &path) {
-        return refused(&path);
+        return if is_page_view(&request) { refused_page() } else { refused(&path) };
     }
     if let Some(page) = viewed_page(&request) {
         // Each page once per visit: polling and reloads of the same page are not new views.
@@ -73,6 +73,23 @@ fn refused(path: &str) -> Response {
         "Read-only: you are viewing this account as its owner sees it. Exit the view to make changes.",
     )
         .into_response()
+}
+
+/// A console page asked for during a view-as: a page that says why and offers the way out,
+/// rather than a bare refusal with nowhere to go.
+fn refused_page() -> Response {
+    const PAGE: &str = r#"<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Read-only view</title><link rel="stylesheet" href="/pkg/keystile.css"></head>
+<body><main class="main stack" id="main">
+<h1>You are viewing a customer's account</h1>
+<p>While you see the account as its owner does, the operator console and every change are out of reach. Exit the view to use them.</p>
+<form method="post" action="/api/stop_view_as"><button type="submit" class="btn btn-primary">Exit the view</button></form>
+<p><a href="/">Back to the account's overview</a></p>
+</main></body>
+</html>"#;
+    (StatusCode::FORBIDDEN, axum::response::Html(PAGE)).into_response()
 }
 
 /// A browser loading a page (not data, scripts or styles).

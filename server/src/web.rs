@@ -115,8 +115,15 @@ fn encode_query_value(value: &str) -> String {
 /// Answers 404 at once for a path with a segment longer than any file name can be: no route,
 /// page or file has one, and the static-file fallback would log each such request as an error
 /// (`File name too long`), letting anyone fill the logs with errors.
-pub async fn refuse_overlong_paths(request: Request, next: Next) -> Response {
+pub async fn refuse_overlong_paths(
+    State(services): State<Services>,
+    request: Request,
+    next: Next,
+) -> Response {
     if has_overlong_segment(request.uri().path()) {
+        if request.uri().path().starts_with("/v1/keys") {
+            return crate::key_api::overlong_path_refusal(&services).await;
+        }
         return (StatusCode::NOT_FOUND, "Page not found.").into_response();
     }
     next.run(request).await

@@ -227,9 +227,13 @@ pub async fn reset_bucket(
     };
     let reset = gauges::reset(&services, &operator, &subject, &bucket).await.map_err(admin_error)?;
     if !reset {
-        return Err(AppError::Invalid(format!(
-            "{bucket} is not one of this account's buckets (pick a key for per-key buckets)."
-        )));
+        let message = match key_id {
+            None => {
+                format!("{bucket} is not an account-wide bucket: to reset a key's own counter, pick the key.")
+            }
+            Some(_) => format!("{bucket} is not one of this key's buckets."),
+        };
+        return Err(AppError::Invalid(message));
     }
     Ok(())
 }

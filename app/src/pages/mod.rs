@@ -130,6 +130,22 @@ pub(crate) fn close_after_success(
     });
 }
 
+/// Runs `run` with what each submission of `action` sends, as it is sent (in the browser).
+pub(crate) fn on_each_submission<S>(action: ServerAction<S>, run: impl Fn(&S) + Send + Sync + 'static)
+where
+    S: ServerFn + Clone + Send + Sync + 'static,
+    S::Output: Send + Sync + 'static,
+    S::Error: Send + Sync + 'static,
+{
+    Effect::new(move |_| {
+        action.input().with(|sent| {
+            if let Some(sent) = sent {
+                run(sent);
+            }
+        })
+    });
+}
+
 /// Empties `form` once its last submission succeeded, so pressing its button again does not
 /// repeat the change (as without JavaScript, where the page reloads).
 pub(crate) fn reset_after_success<T>(

@@ -121,11 +121,16 @@ pub async fn reset(
         .reset(&charge.spec, &charge.subject)
         .await
         .map_err(|e| AdminError::Invalid(e.to_string()))?;
+    // A key's own counter names the key, so the log says whose counter was cleared.
+    let target = match charge.spec.scope {
+        Scope::Key => format!("{name} of key {}", charge.subject),
+        _ => name.to_owned(),
+    };
     let change = crate::audit::Change {
         account_id: Some(subject.account_id),
         actor,
         action: "bucket.reset",
-        target: Some(name),
+        target: Some(&target),
         before: before.first().map(|state| format!("{} used", state.used)),
         after: Some("0 used".to_owned()),
         reason: None,

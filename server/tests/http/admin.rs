@@ -156,6 +156,11 @@ async fn an_admins_changes_apply_at_the_next_request_and_are_audited() {
         StatusCode::OK,
     );
     assert_eq!(app.services.accounts.account(&account_id).await.unwrap().unwrap().plan_id, "pro");
+    // Choosing the plan it is on changes nothing, so the audit log gains nothing.
+    let same = call(&app, "admin_change_plan", &[("account_id", &account_id), ("plan_id", "pro")]).await;
+    assert_status(&same, StatusCode::OK);
+    let changes = audit_log(&app, true, "admin@keystile.example", "plan.change").await;
+    assert_eq!(changes.as_array().unwrap().len(), 1, "{changes}");
 
     // An override of the reads bucket: the gateway admits two, then refuses.
     let set =

@@ -182,6 +182,11 @@ async fn malformed_bodies_get_a_clear_4xx() {
         assert_eq!(bad_id.headers()["content-type"], "application/problem+json", "{path}");
         assert_eq!(bad_id.headers()["ratelimit-limit"], "10", "{path}");
     }
+    // A key id longer than any file name: the same problem shape as any unknown key.
+    let overlong = app.keys_api(reqwest::Method::GET, &format!("/v1/keys/{}", "a".repeat(256)), None).await;
+    assert_status(&overlong, StatusCode::NOT_FOUND);
+    assert_eq!(overlong.headers()["content-type"], "application/problem+json");
+    assert!(overlong.headers().contains_key("x-request-id"));
     let wrong_method = app.keys_api(reqwest::Method::PUT, "/v1/keys", Some(json!({"name": "CI"}))).await;
     assert_status(&wrong_method, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(wrong_method.headers()["allow"], "GET,HEAD,POST");

@@ -202,6 +202,10 @@ async fn logging_out_during_a_view_as_ends_it_and_says_so() {
     let account_id = owner.account_id.clone().unwrap();
     operator(&app, "support@keystile.example", Role::Support).await;
     start_view_as(&app, &account_id, "a quick look").await;
+    // The console is out of reach during the view; its page says so and offers the way out.
+    let console = app.browser.get(app.url("/admin")).header("accept", "text/html").send().await.unwrap();
+    assert_status(&console, StatusCode::FORBIDDEN);
+    assert!(console.text().await.unwrap().contains(r#"<form method="post" action="/api/stop_view_as">"#));
 
     let logged_out = app.log_out().await;
     assert!(

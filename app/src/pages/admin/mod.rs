@@ -12,8 +12,8 @@ use super::keys::{restriction_summary, status_badge};
 use super::overview::{Gauge, Month};
 use super::usage::{ChartCard, Refusals};
 use super::{
-    DataTable, FormError, FormSaved, SubmitButton, close_after_success, reset_after_success, sentence_case,
-    short_time,
+    DataTable, FormError, FormSaved, SubmitButton, close_after_success, on_each_submission,
+    reset_after_success, sentence_case, short_time,
 };
 use crate::admin::{
     AccountListing, AdminAccount, AdminChangePlan, AdminSetKeyDisabled, ResetBucket, SetAccountDisabled,
@@ -110,9 +110,26 @@ pub fn AdminAccountPage() -> impl IntoView {
         )
     };
     let account = Resource::new(move || (account_id(), versions()), |(id, _)| load_account(id));
+    // The page speaks of the latest change only: each submission clears what earlier ones said.
+    let clear = move || {
+        change_plan.value().set(None);
+        set_override.value().set(None);
+        reset.value().set(None);
+        disable.value().set(None);
+        switch_key.value().set(None);
+        view_as.value().set(None);
+    };
+    on_each_submission(change_plan, move |_| clear());
+    on_each_submission(set_override, move |_| clear());
+    on_each_submission(reset, move |_| clear());
+    on_each_submission(disable, move |_| clear());
+    on_each_submission(switch_key, move |_| clear());
+    on_each_submission(view_as, move |_| clear());
     view! {
         <Title text="Account · Admin" />
         <p><a href="/admin">"← All accounts"</a></p>
+        // Held at the top of the window, so a form's answer shows wherever the form is.
+        <div class="form-answers">
         <FormError result=change_plan.value() />
         <FormSaved action=change_plan message="Plan changed." />
         <FormError result=set_override.value() />
@@ -123,6 +140,7 @@ pub fn AdminAccountPage() -> impl IntoView {
         <FormError result=switch_key.value() />
         <FormSaved action=switch_key message="Saved. The key's next request meets the change." />
         <FormError result=view_as.value() />
+        </div>
         <Transition fallback=|| view! { <p class="muted">"Loading the account…"</p> }>
             {move || Suspend::new(async move {
                 match account.await {

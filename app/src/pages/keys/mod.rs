@@ -8,11 +8,10 @@
 //! see no forms.
 
 use leptos::prelude::*;
-use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 
 use super::secret_dialog::{OneTimeSecret, OneTimeSecretDialog};
-use super::{DataTable, FormError, FormSaved, ReadOnlyNote, SubmitButton, viewing_as};
+use super::{DataTable, FormError, FormSaved, ReadOnlyNote, SubmitButton, on_each_submission, viewing_as};
 use crate::keys::{
     CreateKey, KeyView, KeyWithSecret, RenameKey, RestrictKey, RevokeKey, RotateKey, SetKeyDisabled,
     list_keys,
@@ -56,11 +55,11 @@ impl KeyActions {
             revoke.value().set(None);
             acting_on.set(Some(key_id));
         };
-        mark_on_submit(rename, mark, |sent| sent.key_id.clone());
-        mark_on_submit(restrict, mark, |sent| sent.key_id.clone());
-        mark_on_submit(rotate, mark, |sent| sent.key_id.clone());
-        mark_on_submit(switch, mark, |sent| sent.key_id.clone());
-        mark_on_submit(revoke, mark, |sent| sent.key_id.clone());
+        on_each_submission(rename, move |sent| mark(sent.key_id.clone()));
+        on_each_submission(restrict, move |sent| mark(sent.key_id.clone()));
+        on_each_submission(rotate, move |sent| mark(sent.key_id.clone()));
+        on_each_submission(switch, move |sent| mark(sent.key_id.clone()));
+        on_each_submission(revoke, move |sent| mark(sent.key_id.clone()));
     }
 
     /// The errors of the rows' actions, shown where `show` says (above the table, or in a row).
@@ -76,23 +75,6 @@ impl KeyActions {
             <Show when=show><FormError result=revoke.value() /></Show>
         }
     }
-}
-
-/// Calls `mark` with the key id each submission of `action` sends, as it is sent.
-fn mark_on_submit<S>(
-    action: ServerAction<S>,
-    mark: impl Fn(String) + Send + Sync + 'static,
-    key_id: fn(&S) -> String,
-) where
-    S: ServerFn + Clone + Send + Sync + 'static,
-    S::Output: Send + Sync + 'static,
-    S::Error: Send + Sync + 'static,
-{
-    Effect::new(move |_| {
-        if let Some(key_id) = action.input().with(|sent| sent.as_ref().map(key_id)) {
-            mark(key_id);
-        }
-    });
 }
 
 #[component]

@@ -143,6 +143,10 @@ impl Accounts {
             return Err(AdminError::Invalid("There is no such plan.".into()));
         }
         let account = self.account(account_id).await?.ok_or(AdminError::NotFound)?;
+        // Nothing changes, so nothing is written or audited.
+        if account.plan_id == plan_id {
+            return Ok(account);
+        }
         let mut tx = self.db.pool().begin().await?;
         repo::set_plan(&mut tx, account_id, plan_id).await?;
         let change = self.change(
@@ -180,6 +184,9 @@ impl Accounts {
         }
         self.account(account_id).await?.ok_or(AdminError::NotFound)?;
         let before = self.overrides(account_id).await?.get(bucket);
+        if before == limit {
+            return Ok(());
+        }
         // In range: checked above.
         let limit_value = limit.map(|limit| i64::try_from(limit).unwrap_or(i64::MAX));
         let mut tx = self.db.pool().begin().await?;
@@ -228,6 +235,9 @@ impl Accounts {
             return Err(AdminError::Invalid(rule));
         };
         let account = self.account(account_id).await?.ok_or(AdminError::NotFound)?;
+        if account.disabled_at.is_some() == disabled {
+            return Ok(account);
+        }
         let now = self.clock.now();
         let disabled_at = disabled.then_some(now);
         let mut tx = self.db.pool().begin().await?;
