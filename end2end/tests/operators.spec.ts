@@ -175,6 +175,14 @@ test("an admin disables one misbehaving key with a reason; the customer sees it 
   const enable = admin.getByRole("row", { name: /Crawler/ }).locator("details");
   await expect(enable).not.toHaveAttribute("open");
   await expect(enable.getByLabel("Reason")).toHaveValue("");
+  if (js) {
+    // A refused form far down the page answers where the admin is looking, and alone.
+    const scans = admin.getByLabel("Limit for scans");
+    await scans.fill("abc");
+    await scans.press("Enter");
+    await expect(admin.getByRole("alert")).toBeInViewport();
+    await expect(admin.getByRole("status").filter({ hasText: "Saved." })).toHaveCount(0);
+  }
 
   // The customer's Keys page says so, with staff's reason, and offers no way to enable it;
   // their audit log says who and why.

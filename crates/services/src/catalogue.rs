@@ -186,7 +186,10 @@ impl Catalogue {
                 ))
             })?;
         let mut plans = self.policy.get().plans.clone();
-        let plan = plans.iter_mut().find(|plan| plan.id == plan_id).ok_or(AdminError::NotFound)?;
+        let plan = plans
+            .iter_mut()
+            .find(|plan| plan.id == plan_id)
+            .ok_or_else(|| AdminError::Invalid(format!("There is no plan {plan_id:?}.")))?;
         let before = summary(plan);
         plan.name = name.to_owned();
         plan.description = description.to_owned();
