@@ -144,7 +144,7 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         // Paths are normalised before routing (a layer on the router would run after it).
         let normalized = tower::ServiceExt::map_request(self.router, crate::paths::normalize);
-        crate::serve::serve(self.listener, normalized, crate::serve::HEAD_TIMEOUT, shutdown).await;
+        crate::serve::serve(self.listener, normalized, crate::serve::Deadlines::PRODUCTION, shutdown).await;
         self.gateway.flush().await;
         if let Some(redis) = &self.redis
             && let Err(error) = redis.return_all_leases().await
