@@ -21,109 +21,25 @@
 //! `key_mgmt` bucket in the rate-limit headers. Only rotate's body, every field of which is
 //! optional, may be left out: a `PUT` of restrictions without one is refused, not read as "none".
 
-use std::time::SystemTime;
-
 use axum::extract::{FromRef, State};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use chrono::{DateTime, SecondsFormat, Utc};
-use limiter::{BucketState, Decision};
-use policy::KeyQuota;
-use secrecy::ExposeSecret;
-use serde::{Deserialize, Serialize};
 use services::Services;
-use services::accounts::User;
-use services::keys::{ApiKey, KeyError, KeyStatus, KeyWithSecret, NewExpiry, Restrictions};
+use services::keys::{KeyError, NewExpiry};
 
-use crate::gateway::problem;
-
+mod answers;
 mod extract;
+mod json;
+
+use answers::respond;
 pub use extract::{ApiJson, KeyIdPath, SignedIn};
-
-#[derive(Serialize)]
-struct KeyJson {
-    id: String,
-    name: String,
-    start: String,
-    status: &'static str,
-    created_at: String,
-    expires_at: Option<String>,
-    last_used_at: Option<String>,
-    /// The client address of that last use.
-    last_used_from: Option<String>,
-    /// While a rotation's grace lasts: when the old secret stops working.
-    old_secret_expires_at: Option<String>,
-    /// GET, HEAD and OPTIONS only.
-    read_only: bool,
-    /// The address ranges requests may come from; empty: anywhere.
-    allowed_ips: Vec<String>,
-    /// The key's own quota, `{"limit": 1000, "per": "day"}`; null: the plan's alone.
-    quota: Option<KeyQuota>,
-    /// What the key has used of its own quota this day or billing month; null without one (or
-    /// while the limiter store cannot be read).
-    quota_used: Option<u64>,
-}
-
-#[derive(Serialize)]
-struct CreatedJson {
-    key: KeyJson,
-    /// Shown this once; keystile keeps only its SHA-256.
-    secret: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateRequest {
-    name: String,
-    #[serde(default)]
-    expires_in_days: Option<u32>,
-    #[serde(default)]
-    read_only: bool,
-    #[serde(default)]
-    allowed_ips: Vec<String>,
-    #[serde(default)]
-    quota: Option<KeyQuota>,
-}
-
-/// A key's restrictions as JSON; every field may be left out (no restriction).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RestrictionsRequest {
-    #[serde(default)]
-    read_only: bool,
-    #[serde(default)]
-    allowed_ips: Vec<String>,
-    /// `{"limit": 1000, "per": "day"}` (or `"month"`); absent or null: none.
-    #[serde(default)]
-    quota: Option<KeyQuota>,
-}
-
-fn restrictions(
-    read_only: bool,
-    allowed_ips: &[String],
-    quota: Option<KeyQuota>,
-) -> Result<Restrictions, KeyError> {
-    let parsed = Restrictions::from_list(read_only, allowed_ips).map_err(KeyError::InvalidRestrictions)?;
-    Ok(parsed.with_quota(quota))
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct RotateRequest {
-    #[serde(default)]
-    grace_seconds: u32,
-    /// Absent: the key keeps its expiry; 0: it never expires; N: it expires in N days.
-    expires_in_days: Option<u32>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RenameRequest {
-    name: String,
-}
+use json::{
+    CreateRequest, RenameRequest, RestrictionsRequest, RotateRequest, account_keys_json, created_json,
+    restrictions, with_quota_use,
+};
 
 /// The routes above, for a router whose state holds the [`Services`]. A method a route does not
 /// take is a 405 problem, whose `Allow` header (axum's) names those it does.
@@ -168,13 +84,6 @@ pub async fn list(State(services): State<Services>, SignedIn(user): SignedIn) ->
         None => Err(KeyError::NoAccount),
     };
     respond(&services, &user, answer).await
-}
-
-async fn account_keys_json(services: &Services, account_id: &str) -> Result<Json<Vec<KeyJson>>, KeyError> {
-    let keys = services.keys.list(account_id).await?;
-    let used = services.key_quota_use(account_id, &keys).await;
-    let now = services.clock.now();
-    Ok(Json(keys.iter().map(|key| key_json(key, now, used.get(&key.id).copied())).collect()))
 }
 
 pub async fn show(
@@ -280,152 +189,4 @@ pub async fn revoke(
     let revoked = services.keys.revoke(&user, &key_id).await;
     let answer = with_quota_use(&services, revoked).await;
     respond(&services, &user, answer).await
-}
-
-/// A problem+json answer of the key API: the policy's problem type base and one title per code,
-/// so a client sees one shape whatever refused it.
-fn api_problem(
-    status: StatusCode,
-    type_base: Option<&str>,
-    code: &str,
-    detail: &str,
-    request_id: &str,
-) -> Response {
-    let title = match code {
-        "not_signed_in" => "Not signed in",
-        "not_found" => "Key not found",
-        "invalid_request" => "Invalid request",
-        "forbidden" => "Forbidden",
-        "method_not_allowed" => "Method not allowed",
-        "rate_limit_exceeded" => "Too many key changes",
-        "temporarily_unavailable" => "Temporarily unavailable",
-        _ => "Internal error",
-    };
-    problem(status, type_base, code, title, detail, request_id)
-}
-
-fn with_request_id(mut response: Response, request_id: &str) -> Response {
-    if let Ok(value) = HeaderValue::from_str(request_id) {
-        response.headers_mut().insert(crate::gateway::REQUEST_ID, value);
-    }
-    response
-}
-
-/// The key service's answer, or the problem for its error, with a request id and the user's
-/// `key_mgmt` bucket in the policy's rate-limit headers.
-async fn respond(services: &Services, user: &User, answer: Result<impl IntoResponse, KeyError>) -> Response {
-    let request_id = crate::gateway::request_id();
-    let answer = answer.map(IntoResponse::into_response);
-    with_request_id(with_key_mgmt_headers(services, user, answer, &request_id).await, &request_id)
-}
-
-/// The answer (or the problem for its error) with the user's `key_mgmt` bucket in the policy's
-/// rate-limit headers (seed 002: every response carries them). A change refused by that bucket
-/// gets the policy's 429, as a refusal by the gateway's buckets does.
-async fn with_key_mgmt_headers(
-    services: &Services,
-    user: &User,
-    answer: Result<Response, KeyError>,
-    request_id: &str,
-) -> Response {
-    let policy = services.policy.get();
-    let render = policy.responder(policy.route("POST", "/v1/keys").map(|found| found.route));
-    let charges: Vec<_> = services.keys.key_mgmt_charge(user).into_iter().collect();
-    // Read, not charged: the service has charged the change already, or refused it.
-    let buckets = if charges.is_empty() {
-        Vec::new()
-    } else {
-        services.limiter.peek(&charges).await.unwrap_or_default()
-    };
-    let now = SystemTime::from(services.clock.now());
-    let mut response = match answer {
-        Ok(response) => response,
-        Err(KeyError::Throttled { retry_after }) if !buckets.is_empty() => {
-            let denied = buckets
-                .iter()
-                .map(|bucket| BucketState { denied: true, retry_after: Some(retry_after), ..bucket.clone() })
-                .collect();
-            let decision = Decision { now, buckets: denied, retry_after: Some(retry_after) };
-            return crate::gateway::from_rendered(render.refusal(&decision, request_id));
-        }
-        Err(refused) => error(refused, policy.rejection.problem_type_base.as_deref(), request_id),
-    };
-    crate::gateway::add_limit_headers(&render, &buckets, now, &mut response);
-    response
-}
-
-fn error(error: KeyError, type_base: Option<&str>, request_id: &str) -> Response {
-    let detail = error.to_string();
-    let (status, code) = match &error {
-        KeyError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
-        KeyError::InvalidName
-        | KeyError::InvalidExpiry
-        | KeyError::InvalidRestrictions(_)
-        | KeyError::NotActive
-        | KeyError::ReasonRequired => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
-        KeyError::NoAccount | KeyError::Forbidden | KeyError::DisabledByStaff(_) => {
-            (StatusCode::FORBIDDEN, "forbidden")
-        }
-        KeyError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limit_exceeded"),
-        KeyError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
-        KeyError::Internal(cause) => {
-            tracing::error!(%cause, request_id, "key API failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
-        }
-    };
-    let detail = if status == StatusCode::INTERNAL_SERVER_ERROR {
-        "Something went wrong on our side."
-    } else {
-        &detail
-    };
-    api_problem(status, type_base, code, detail, request_id)
-}
-
-fn time(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-/// The key as JSON, with what it has used of its own quota.
-async fn current_key_json(services: &Services, key: &ApiKey) -> KeyJson {
-    let used = services.key_quota_use(&key.account_id, std::slice::from_ref(key)).await;
-    key_json(key, services.clock.now(), used.get(&key.id).copied())
-}
-
-async fn with_quota_use(
-    services: &Services,
-    key: Result<ApiKey, KeyError>,
-) -> Result<Json<KeyJson>, KeyError> {
-    Ok(Json(current_key_json(services, &key?).await))
-}
-
-fn key_json(key: &ApiKey, now: DateTime<Utc>, quota_used: Option<u64>) -> KeyJson {
-    let (status, old_secret_expires_at) = match key.status(now) {
-        KeyStatus::Active => ("active", None),
-        KeyStatus::Rotating { until } => ("rotating", Some(time(until))),
-        KeyStatus::Revoked => ("revoked", None),
-        KeyStatus::Expired => ("expired", None),
-        KeyStatus::Disabled => ("disabled", None),
-    };
-    KeyJson {
-        id: key.id.clone(),
-        name: key.name.clone(),
-        start: key.start.clone(),
-        status,
-        created_at: time(key.created_at),
-        expires_at: key.expires_at.map(time),
-        last_used_at: key.last_used_at.map(time),
-        last_used_from: key.last_used_from.clone(),
-        old_secret_expires_at,
-        read_only: key.restrictions.read_only,
-        allowed_ips: key.restrictions.allowed_ips.iter().map(ToString::to_string).collect(),
-        quota: key.restrictions.quota,
-        quota_used,
-    }
-}
-
-async fn created_json(services: &Services, created: KeyWithSecret) -> CreatedJson {
-    CreatedJson {
-        key: current_key_json(services, &created.key).await,
-        secret: created.secret.expose_secret().to_owned(),
-    }
 }

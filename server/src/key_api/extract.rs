@@ -14,7 +14,7 @@ use services::keys::KeyError;
 use services::sessions::{AUTH_KEY, SessionAuth, VIEW_AS_KEY, ViewAs};
 use tower_sessions::Session;
 
-use super::{api_problem, error, with_key_mgmt_headers, with_request_id};
+use super::answers::{api_problem, error, with_key_mgmt_headers, with_request_id};
 
 /// The signed-in dashboard user (during a support view-as, the viewed account's owner, as the
 /// pages have it); without a valid session the request is refused with 401.

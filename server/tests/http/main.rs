@@ -18,6 +18,7 @@ mod key_api;
 mod key_lifecycle;
 mod key_quota;
 mod limits;
+mod nodes;
 mod openapi;
 mod operators;
 mod outage;
