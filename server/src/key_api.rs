@@ -60,7 +60,7 @@ where
 
 async fn wrong_method(State(services): State<Services>, mut parts: Parts) -> Response {
     let user = extract::signed_in(&services, &mut parts, &services).await;
-    let detail = "This endpoint does not take that method: the Allow header lists those it takes.";
+    let detail = crate::gateway::WRONG_METHOD;
     extract::refused(&services, user.as_ref(), StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", detail)
         .await
 }

@@ -111,11 +111,11 @@ impl hyper::body::Body for IdleDeadlineBody {
             this.waiting = false;
             return Poll::Ready(frame.map(|frame| frame.map_err(BoxError::from)));
         }
-        let deadline = Instant::now() + this.idle;
-        let sleep = this.deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        if !this.waiting {
-            this.waiting = true;
-            sleep.as_mut().reset(deadline);
+        let idle = this.idle;
+        let sleep = this.deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+        // The clock is read once per wait, when it begins, not on every poll of it.
+        if !std::mem::replace(&mut this.waiting, true) {
+            sleep.as_mut().reset(Instant::now() + idle);
         }
         match sleep.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Some(Err(BodyIdle(this.idle).into()))),
@@ -137,43 +137,49 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    #[tokio::test]
-    async fn a_request_head_that_never_ends_is_cut_off() {
+    /// `/` answering its body (or "ok") behind [`serve`] with `deadlines`; its address.
+    async fn spawn_echo(deadlines: Deadlines) -> std::net::SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
-        let deadlines = Deadlines { head: Duration::from_millis(300), body_idle: Duration::from_secs(60) };
+        let echo = |body: Bytes| async move { if body.is_empty() { Bytes::from("ok") } else { body } };
+        let app = axum::Router::new().route("/", axum::routing::get(echo).post(echo));
         tokio::spawn(serve(listener, app, deadlines, std::future::pending()));
+        address
+    }
+
+    /// Everything the server sends on `stream` until it closes it, or `None` after 10 s.
+    async fn read_answer(stream: &mut tokio::net::TcpStream) -> Option<String> {
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+        read.ok().map(|_| String::from_utf8_lossy(&answer).into_owned())
+    }
+
+    #[tokio::test]
+    async fn a_request_head_that_never_ends_is_cut_off() {
+        let address =
+            spawn_echo(Deadlines { head: Duration::from_millis(300), body_idle: Duration::from_secs(60) })
+                .await;
 
         let mut slow = tokio::net::TcpStream::connect(address).await.unwrap();
         slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: a").await.unwrap();
-        let mut answer = Vec::new();
-        let read = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut answer)).await;
-        assert!(read.is_ok(), "the server still holds the connection");
-        let answer = String::from_utf8_lossy(&answer);
+        let answer = read_answer(&mut slow).await.expect("the server still holds the connection");
         assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 408"), "{answer}");
 
         let mut quick = tokio::net::TcpStream::connect(address).await.unwrap();
         quick.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
-        let mut answer = String::new();
-        quick.read_to_string(&mut answer).await.unwrap();
+        let answer = read_answer(&mut quick).await.unwrap_or_default();
         assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("ok"), "{answer}");
     }
 
     #[tokio::test]
     async fn a_body_that_stops_coming_is_cut_off() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let app = axum::Router::new().route("/", axum::routing::post(|body: Bytes| async move { body }));
-        let deadlines = Deadlines { head: Duration::from_secs(60), body_idle: Duration::from_millis(300) };
-        tokio::spawn(serve(listener, app, deadlines, std::future::pending()));
+        let address =
+            spawn_echo(Deadlines { head: Duration::from_secs(60), body_idle: Duration::from_millis(300) })
+                .await;
 
         let mut slow = tokio::net::TcpStream::connect(address).await.unwrap();
         slow.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc").await.unwrap();
-        let mut answer = Vec::new();
-        let read = tokio::time::timeout(Duration::from_secs(10), slow.read_to_end(&mut answer)).await;
-        assert!(read.is_ok(), "the server still waits for the body");
-        let answer = String::from_utf8_lossy(&answer);
+        let answer = read_answer(&mut slow).await.expect("the server still waits for the body");
         assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
 
         // A body that comes whole, even in pieces, is served.
@@ -184,8 +190,7 @@ mod tests {
             .unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
         steady.write_all(b"cd").await.unwrap();
-        let mut answer = String::new();
-        steady.read_to_string(&mut answer).await.unwrap();
+        let answer = read_answer(&mut steady).await.unwrap_or_default();
         assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("abcd"), "{answer}");
     }
 }

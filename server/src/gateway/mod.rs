@@ -36,7 +36,7 @@ pub use cors::{Cors, is_valid_origin};
 pub use enforce::request_id;
 pub use idempotency::request_fingerprint;
 pub use key_cache::KeyCache;
-pub use problems::{REQUEST_ID, problem};
+pub use problems::{REQUEST_ID, WRONG_METHOD, problem};
 pub(crate) use responses::{add_limit_headers, from_rendered};
 
 /// The gateway's state, shared by every request.

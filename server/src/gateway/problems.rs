@@ -96,15 +96,12 @@ pub fn bad_request(detail: &str, request_id: &str) -> Response {
     problem(StatusCode::BAD_REQUEST, None, "invalid_request", "Invalid request", detail, request_id)
 }
 
+/// The detail of a 405, for the gateway's endpoints and the key API alike.
+pub const WRONG_METHOD: &str =
+    "This endpoint does not take that method: the Allow header lists those it takes.";
+
 /// A method an endpoint does not take; axum adds the `Allow` header naming those it does.
 pub fn method_not_allowed(type_base: Option<&str>, request_id: &str) -> Response {
-    let detail = "This endpoint does not take that method: the Allow header lists those it takes.";
-    problem(
-        StatusCode::METHOD_NOT_ALLOWED,
-        type_base,
-        "method_not_allowed",
-        "Method not allowed",
-        detail,
-        request_id,
-    )
+    let (status, code, title) = (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed");
+    problem(status, type_base, code, title, WRONG_METHOD, request_id)
 }
