@@ -20,6 +20,7 @@ use super::Gateway;
 use super::callers::{self, Presented, ResolvedKey};
 use super::idempotency::{self, ClaimedKey, Prepared};
 use super::{problems, responses};
+use crate::upstream::{self, CallerIdentity};
 
 /// Gives the request its id (on the request, for the upstream and the layers inside, and on
 /// whatever answer comes back), then decides it.
@@ -73,7 +74,13 @@ async fn gate(gateway: Gateway, mut request: Request, next: Next, request_id: &s
         meter.restricted();
         return problems::key_restricted(&refused, type_base, request_id);
     }
-    prepare_upstream_request(&mut request, key.clone(), route);
+    let identity = match (key.as_deref(), plan) {
+        (Some(key), Some(plan)) => {
+            Some(CallerIdentity { account_id: &key.account_id, key_id: &key.key_id, plan_id: &plan.id })
+        }
+        _ => None,
+    };
+    prepare_upstream_request(&mut request, key.clone(), identity, route);
     let render = policy.responder(route).for_caller(&caller);
     let (request, claim) = match idempotency::prepare(&gateway, request).await {
         Prepared::Run { request, claim } => (request, claim),
@@ -318,13 +325,18 @@ fn subject(scope: Scope, key: Option<&ResolvedKey>, ip: IpAddr) -> String {
 }
 
 /// Removes the caller's credentials, key and dashboard session (the upstream must never see
-/// them), hands the verified key to the gateway's own endpoints, and caps an anonymous
+/// them), tells the upstream who the caller is (`X-Keystile-*`), hands the verified key to the gateway's own endpoints, and caps an anonymous
 /// caller's `limit` to the route's row cap.
 ///
 /// The request keeps only the extensions the API side uses: the dashboard's routing (its
 /// `/v1/{*rest}` path parameter) and session stay behind, so the upstream's own routes see
 /// only their own parameters.
-fn prepare_upstream_request(request: &mut Request, key: Option<Arc<ResolvedKey>>, route: Option<&Route>) {
+fn prepare_upstream_request(
+    request: &mut Request,
+    key: Option<Arc<ResolvedKey>>,
+    identity: Option<CallerIdentity<'_>>,
+    route: Option<&Route>,
+) {
     let mut extensions = Extensions::new();
     if let Some(connection) = request.extensions_mut().remove::<ConnectInfo<SocketAddr>>() {
         extensions.insert(connection);
@@ -336,6 +348,7 @@ fn prepare_upstream_request(request: &mut Request, key: Option<Arc<ResolvedKey>>
     request.headers_mut().remove(header::AUTHORIZATION);
     request.headers_mut().remove("x-api-key");
     crate::sessions::remove_session_cookie(request.headers_mut());
+    upstream::set_caller(request.headers_mut(), identity);
     match key {
         Some(key) => {
             request.extensions_mut().insert(key);

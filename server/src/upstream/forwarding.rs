@@ -1,5 +1,6 @@
 //! Header rules of forwarding: which headers never cross a proxy (hop-by-hop ones, the caller's
-//! API key) and which the proxy adds (`X-Forwarded-For`, `-Proto`, `-Host`).
+//! API key), which the gateway adds to tell the upstream who is calling (`X-Keystile-*`), and
+//! which the proxy adds (`X-Forwarded-For`, `-Proto`, `-Host`).
 
 use std::net::IpAddr;
 
@@ -36,6 +37,39 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
 pub fn remove_api_key(headers: &mut HeaderMap) {
     headers.remove(header::AUTHORIZATION);
     headers.remove("x-api-key");
+}
+
+/// The verified caller's account, as the upstream is told it.
+pub const ACCOUNT_ID: HeaderName = HeaderName::from_static("x-keystile-account-id");
+/// The id (never the secret) of the key the caller presented.
+pub const KEY_ID: HeaderName = HeaderName::from_static("x-keystile-key-id");
+/// The caller's plan, for an upstream that offers more to some plans.
+pub const PLAN: HeaderName = HeaderName::from_static("x-keystile-plan");
+
+/// A caller whose key the gateway verified.
+pub struct CallerIdentity<'a> {
+    pub account_id: &'a str,
+    pub key_id: &'a str,
+    pub plan_id: &'a str,
+}
+
+/// Tells the upstream who is calling: the caller's account, key id and plan, or nothing for an
+/// anonymous call. Every `X-Keystile-*` header the caller sent is removed first, so an upstream
+/// can trust these as the gateway's word.
+pub fn set_caller(headers: &mut HeaderMap, caller: Option<CallerIdentity<'_>>) {
+    let sent: Vec<HeaderName> =
+        headers.keys().filter(|name| name.as_str().starts_with("x-keystile-")).cloned().collect();
+    for name in sent {
+        headers.remove(name);
+    }
+    let Some(caller) = caller else {
+        return;
+    };
+    for (name, value) in [(ACCOUNT_ID, caller.account_id), (KEY_ID, caller.key_id), (PLAN, caller.plan_id)] {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    }
 }
 
 /// Who the caller is, as the proxy saw it.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use secrecy::ExposeSecret;
-use serde_json::Value;
+use serde_json::{Value, json};
 use services::accounts::User;
 
 use crate::helpers::*;
@@ -335,4 +335,28 @@ async fn the_sample_api_names_a_refused_value_without_echoing_it_whole() {
     let detail = response.json::<Value>().await.unwrap()["detail"].as_str().unwrap().to_owned();
     assert!(detail.starts_with(&format!("There is no snapshot \"{}\"…", "s".repeat(64))), "{detail}");
     assert!(detail.len() < 120, "{} characters", detail.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_finds_its_own_scans_and_exports_and_not_another_accounts() {
+    let app = spawn_app().await;
+    let (_, _, owner) = customer_with_key(&app).await;
+    let (_, _, stranger) = customer_with_key(&app).await;
+    let create = |path: &'static str, body: Value| {
+        let request = browser().post(app.url(path)).bearer_auth(&owner).json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_status(&response, StatusCode::ACCEPTED);
+            response.headers()["location"].to_str().unwrap().to_owned()
+        }
+    };
+    let scan = create("/v1/scans", json!({ "jurisdictions": ["UK"], "areas": ["AML"] })).await;
+    let export = create("/v1/exports", json!({ "snapshot_id": "snap_uk_aml_2025q1" })).await;
+    for path in [scan.clone(), format!("{scan}/stream"), export] {
+        assert_status(&call(&app, &path, Some(&owner)).await, StatusCode::OK);
+        let refused = call(&app, &path, Some(&stranger)).await;
+        assert_status(&refused, StatusCode::NOT_FOUND);
+        let problem: Value = refused.json().await.unwrap();
+        assert_eq!(problem["code"], "not_found", "{path}: as if it did not exist");
+    }
 }

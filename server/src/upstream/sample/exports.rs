@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::store::Export;
-use super::{PathParams, SampleApi, SampleError, catalog, parse_json, quoted};
+use super::{Caller, PathParams, SampleApi, SampleError, catalog, parse_json, quoted};
 
 #[derive(Deserialize)]
 struct ExportRequest {
@@ -24,7 +24,11 @@ fn default_format() -> String {
 }
 
 /// `POST /v1/exports` with `{"snapshot_id":"snap_uk_aml_2025q1","format":"pdf"}` → 202.
-pub async fn create_export(State(api): State<SampleApi>, body: Bytes) -> Result<Response, SampleError> {
+pub async fn create_export(
+    State(api): State<SampleApi>,
+    Caller(owner): Caller,
+    body: Bytes,
+) -> Result<Response, SampleError> {
     let wanted: ExportRequest = parse_json(&body)?;
     let snapshot = catalog::snapshot(&wanted.snapshot_id).ok_or_else(|| {
         SampleError::Unprocessable(format!("There is no snapshot {} to export.", quoted(&wanted.snapshot_id)))
@@ -37,7 +41,7 @@ pub async fn create_export(State(api): State<SampleApi>, body: Bytes) -> Result<
             let known = catalog::EXPORT_FORMATS.join(", ");
             SampleError::Unprocessable(format!("`format` must be one of {known}."))
         })?;
-    let export = api.store.add_export(|id| Export { id, snapshot_id: snapshot.id, format });
+    let export = api.store.add_export(&owner, |id| Export { id, snapshot_id: snapshot.id, format });
     let mut response = (StatusCode::ACCEPTED, Json(describe(&export))).into_response();
     if let Ok(location) = HeaderValue::try_from(format!("/v1/exports/{}", export.id)) {
         response.headers_mut().insert(header::LOCATION, location);
@@ -48,11 +52,12 @@ pub async fn create_export(State(api): State<SampleApi>, body: Bytes) -> Result<
 /// `GET /v1/exports/{id}`.
 pub async fn get_export(
     State(api): State<SampleApi>,
+    Caller(owner): Caller,
     PathParams(id): PathParams<String>,
 ) -> Result<Json<Value>, SampleError> {
     let export = api
         .store
-        .export(&id)
+        .export(&owner, &id)
         .ok_or_else(|| SampleError::NotFound(format!("There is no export {}.", quoted(&id))))?;
     Ok(Json(describe(&export)))
 }

@@ -9,7 +9,8 @@
 //! then `complete`); `POST /v1/exports`, `GET /v1/exports/{id}`.
 //!
 //! The reference data is fixed and ids are sequential, so answers are deterministic. Created
-//! scans and exports live in memory, the newest [`store::CAPACITY`] of each.
+//! scans and exports live in memory, the newest [`store::CAPACITY`] of each; each is found only
+//! by the account that created it (`X-Keystile-Account-Id`), another's answers 404.
 //!
 //! Failures are problem+json: malformed JSON or query (or a `name` or `q` over 200 characters) → 400, a body of the wrong shape or with
 //! unknown values → 422, an unknown id or path → 404, a wrong method → 405. Never a 500.
@@ -32,7 +33,7 @@ use axum::routing::get;
 use serde::de::DeserializeOwned;
 
 use crate::gateway::problem;
-use store::Store;
+use store::{Owner, Store};
 
 /// Time between two events of a scan's stream, by default.
 pub const STREAM_INTERVAL: Duration = Duration::from_millis(100);
@@ -137,6 +138,19 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathPar
             Ok(Path(params)) => Ok(Self(params)),
             Err(rejection) => Err(SampleError::BadRequest(rejection.body_text())),
         }
+    }
+}
+
+/// The account calling, as the gateway in front names it in `X-Keystile-Account-Id`: what a
+/// real upstream reads to serve each account its own records.
+struct Caller(Owner);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let account = parts.headers.get(super::forwarding::ACCOUNT_ID).and_then(|v| v.to_str().ok());
+        Ok(Self(account.map(str::to_owned)))
     }
 }
 

@@ -17,8 +17,8 @@ use futures_util::Stream;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::store::Scan;
-use super::{PathParams, SampleApi, SampleError, catalog, parse_json, quoted};
+use super::store::{Owner, Scan};
+use super::{Caller, PathParams, SampleApi, SampleError, catalog, parse_json, quoted};
 
 /// Progress events a stream sends before `complete`.
 pub const STEPS: u32 = 5;
@@ -40,7 +40,11 @@ fn default_horizon() -> u32 {
 }
 
 /// `POST /v1/scans` with `{"jurisdictions":["UK"],"areas":["AML"],"horizon":12}` → 202.
-pub async fn create_scan(State(api): State<SampleApi>, body: Bytes) -> Result<Response, SampleError> {
+pub async fn create_scan(
+    State(api): State<SampleApi>,
+    Caller(owner): Caller,
+    body: Bytes,
+) -> Result<Response, SampleError> {
     let wanted: ScanRequest = parse_json(&body)?;
     let jurisdictions = known_items("jurisdictions", &wanted.jurisdictions, |code| {
         catalog::jurisdiction(code).map(|j| j.code)
@@ -49,7 +53,7 @@ pub async fn create_scan(State(api): State<SampleApi>, body: Bytes) -> Result<Re
     if !(1..=MAX_HORIZON).contains(&wanted.horizon) {
         return Err(SampleError::Unprocessable(format!("`horizon` must be 1 to {MAX_HORIZON} months.")));
     }
-    let scan = api.store.add_scan(|id| Scan {
+    let scan = api.store.add_scan(&owner, |id| Scan {
         id,
         jurisdictions,
         areas,
@@ -85,14 +89,17 @@ fn known_items(
 /// `GET /v1/scans/{id}`.
 pub async fn get_scan(
     State(api): State<SampleApi>,
+    Caller(owner): Caller,
     PathParams(id): PathParams<String>,
 ) -> Result<Json<Value>, SampleError> {
-    let scan = find_scan(&api, &id)?;
+    let scan = find_scan(&api, &owner, &id)?;
     Ok(Json(describe(&scan, api.stream_interval)))
 }
 
-fn find_scan(api: &SampleApi, id: &str) -> Result<Scan, SampleError> {
-    api.store.scan(id).ok_or_else(|| SampleError::NotFound(format!("There is no scan {}.", quoted(id))))
+fn find_scan(api: &SampleApi, owner: &Owner, id: &str) -> Result<Scan, SampleError> {
+    api.store
+        .scan(owner, id)
+        .ok_or_else(|| SampleError::NotFound(format!("There is no scan {}.", quoted(id))))
 }
 
 fn describe(scan: &Scan, interval: Duration) -> Value {
@@ -138,9 +145,10 @@ fn findings(scan: &Scan) -> Vec<Value> {
 /// `GET /v1/scans/{id}/stream`: [`STEPS`] `progress` events one interval apart, then `complete`.
 pub async fn stream_scan(
     State(api): State<SampleApi>,
+    Caller(owner): Caller,
     PathParams(id): PathParams<String>,
 ) -> Result<Response, SampleError> {
-    let scan = find_scan(&api, &id)?;
+    let scan = find_scan(&api, &owner, &id)?;
     let mut response = Sse::new(scan_events(scan, api.stream_interval)).into_response();
     // Tells buffering proxies in front (nginx) to pass events on at once.
     response.headers_mut().insert("x-accel-buffering", HeaderValue::from_static("no"));
