@@ -325,8 +325,8 @@ fn subject(scope: Scope, key: Option<&ResolvedKey>, ip: IpAddr) -> String {
 }
 
 /// Removes the caller's credentials, key and dashboard session (the upstream must never see
-/// them), tells the upstream who the caller is (`X-Keystile-*`), hands the verified key to the gateway's own endpoints, and caps an anonymous
-/// caller's `limit` to the route's row cap.
+/// them), tells the upstream who the caller is (`X-Keystile-*`), hands the verified key to the
+/// gateway's own endpoints, and caps an anonymous caller's `limit` to the route's row cap.
 ///
 /// The request keeps only the extensions the API side uses: the dashboard's routing (its
 /// `/v1/{*rest}` path parameter) and session stay behind, so the upstream's own routes see
