@@ -1,7 +1,9 @@
 //! Security: the limits that protect accounts rather than capacity, all failing closed (when
 //! the limiter store is down they refuse instead of falling back to a local bound).
 //!
-//! - Login throttling: failed logins counted per (account, IP) pair, per IP, and per account.
+//! - Login throttling: login attempts counted per (account, IP) pair, per IP, and per account
+//!   (a browser that logged in to the account before counts only in the first; see
+//!   `services::logins`).
 //!   "Account" is the login name tried (normalised by the caller), so an unknown name is
 //!   throttled exactly like a real one and reveals nothing.
 //! - Key management: the `[buckets]` entry (scope `user`, `fail_closed = true`) the dashboard's

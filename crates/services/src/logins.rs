@@ -2,9 +2,14 @@
 //!
 //! Every attempt is charged, before the password is checked, to three limiter buckets: per
 //! (email, IP), per IP, and per account (email). The per-account bucket stops guessing spread
-//! over many addresses; a browser that has logged in to that account before presents a device
-//! token (OWASP's "device cookie") and skips it, so such an attack does not lock the owner out.
-//! A success clears the (email, IP) bucket. When the limiter store fails, logins fail closed.
+//! over many addresses, the per-IP one guessing many accounts from one address. A browser that
+//! has logged in to that account before presents a device token (OWASP's "device cookie") and
+//! skips both: an attack spread over many addresses does not lock the owner out, and the people
+//! of one office behind one address, each on their own browser, do not use up that address's
+//! budget by logging in every day. The token proves nothing but an earlier login to that one
+//! account, so it lets no one guess at any other; the (email, IP) bucket still counts every
+//! attempt. A success clears the (email, IP) bucket. When the limiter store fails, logins fail
+//! closed.
 //! Sign-ups are charged to the per-IP bucket too.
 
 use std::sync::Arc;
@@ -174,14 +179,14 @@ impl Logins {
         }
     }
 
-    /// The policy's three login buckets for this attempt; a recognised device skips the
-    /// per-account one.
+    /// The policy's login buckets for this attempt: the (email, IP) one first, then, unless the
+    /// device is recognised, the per-IP and per-account ones.
     fn charges(&self, email: &str, ip: std::net::IpAddr, recognised_device: bool) -> Vec<Charge> {
         let specs = self.policy.get().security.login.specs();
         let charge = |spec: BucketSpec, subject: String| Charge { spec, subject, cost: 1 };
-        let mut charges =
-            vec![charge(specs.account_ip, format!("{email}@{ip}")), charge(specs.ip, ip.to_string())];
+        let mut charges = vec![charge(specs.account_ip, format!("{email}@{ip}"))];
         if !recognised_device {
+            charges.push(charge(specs.ip, ip.to_string()));
             charges.push(charge(specs.account, email.to_owned()));
         }
         charges

@@ -121,3 +121,18 @@ async fn the_device_cookie_is_only_sent_to_the_login_function() {
     assert!(device.contains("Path=/api/log_in"), "{device}");
     assert!(device.contains("HttpOnly"), "{device}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_office_behind_one_address_logging_in_all_day_does_not_use_up_its_budget() {
+    let app = spawn_behind_proxy().await;
+    let office = "198.51.100.10";
+    let owner = owner_with_known_browser(&app).await;
+    let per_address = policy::Policy::default_policy().unwrap().security.login.ip.count();
+    for _ in 0..per_address + 5 {
+        assert_redirect(&log_in_from(&app, &owner, office, "ada@example.com", PASSWORD).await, "/");
+    }
+    // A colleague on a browser new to the service is judged on merit, not refused.
+    let colleague = browser();
+    let typo = log_in_from(&app, &colleague, office, "grace@example.com", "typo").await;
+    assert_eq!(error_shown(&colleague, &typo).await, "Email or password is incorrect.");
+}
