@@ -42,7 +42,7 @@ pub enum LoginError {
 pub enum PasswordChangeError {
     #[error("Your current password is not correct.")]
     WrongPassword,
-    #[error("Use a new password of {min} to {max} characters.", min = crate::passwords::MIN_LENGTH, max = crate::passwords::MAX_LENGTH)]
+    #[error("Use a new password of {min} to {max} characters, not only spaces.", min = crate::passwords::MIN_LENGTH, max = crate::passwords::MAX_LENGTH)]
     InvalidPassword,
     #[error("Too many attempts.")]
     Throttled { retry_after: Duration },

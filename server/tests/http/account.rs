@@ -66,7 +66,8 @@ async fn a_wrong_current_password_a_mismatch_or_a_short_one_changes_nothing() {
     let cases = [
         ("not my password", NEW_PASSWORD, NEW_PASSWORD, "Your current password is not correct."),
         (PASSWORD, NEW_PASSWORD, "a brand new horsE", "The new password and its confirmation do not match."),
-        (PASSWORD, "short", "short", "Use a new password of 8 to 128 characters."),
+        (PASSWORD, "short", "short", "Use a new password of 8 to 128 characters, not only spaces."),
+        (PASSWORD, "        ", "        ", "Use a new password of 8 to 128 characters, not only spaces."),
     ];
     for (current, new, confirm, message) in cases {
         let refused = change_password(&app, current, new, confirm).await;

@@ -14,7 +14,7 @@ use crate::{ids, passwords};
 pub enum SignUpError {
     #[error("Enter a valid email address, like name@example.com.")]
     InvalidEmail,
-    #[error("Use a password of {min} to {max} characters.", min = passwords::MIN_LENGTH, max = passwords::MAX_LENGTH)]
+    #[error("Use a password of {min} to {max} characters, not only spaces.", min = passwords::MIN_LENGTH, max = passwords::MAX_LENGTH)]
     InvalidPassword,
     #[error("An account with this email already exists. Log in instead.")]
     EmailTaken,
@@ -209,10 +209,12 @@ pub(super) fn validate_email(email: &str) -> Result<String, SignUpError> {
     if plausible { Ok(email.to_owned()) } else { Err(SignUpError::InvalidEmail) }
 }
 
-/// Length is the only rule (NIST SP 800-63B): no composition rules.
+/// Length is the rule (NIST SP 800-63B: no composition rules, spaces allowed), but a password
+/// of spaces alone is the first one any guesser tries.
 pub(super) fn validate_password(password: &SecretString) -> Result<(), SignUpError> {
-    let length = password.expose_secret().chars().count();
-    if (passwords::MIN_LENGTH..=passwords::MAX_LENGTH).contains(&length) {
+    let password = password.expose_secret();
+    let length = password.chars().count();
+    if (passwords::MIN_LENGTH..=passwords::MAX_LENGTH).contains(&length) && !password.trim().is_empty() {
         Ok(())
     } else {
         Err(SignUpError::InvalidPassword)
