@@ -31,6 +31,6 @@ test("billing, usage and audit forms work with and without JavaScript", async ({
   await page.getByLabel("Action").fill("spend_cap.");
   await page.getByRole("button", { name: "Filter" }).click();
   await expect(page).toHaveURL(/action=spend_cap/);
-  await expect(page.locator('[data-action="spend_cap.change"]')).toContainText("7550");
+  await expect(page.locator('[data-action="spend_cap.change"]')).toContainText("$75.50");
   await expect(page.locator('[data-action="spend_cap.change"]')).toHaveCount(1);
 });

@@ -59,6 +59,9 @@ pub struct SpendCapView {
     pub reached: bool,
     /// Owners may change it, when the policy lets accounts set their own.
     pub can_change: bool,
+    /// This month's fees so far ("$565.00"), when they are more than nothing: a cap at or below
+    /// them stops API calls at once, which the form asks to confirm.
+    pub spent: Option<String>,
 }
 
 #[server]
@@ -68,13 +71,18 @@ pub async fn load_billing() -> Result<Billing, AppError> {
     ssr::billing(&services()?, &user).await
 }
 
-/// Sets the spend cap from a typed amount ("50", "49.99"); an empty amount removes it.
+/// Sets the spend cap from a typed amount ("50", "49.99"); an empty amount removes it. A cap
+/// this month's fees have already reached stops every API call at once: it is refused unless
+/// `stop_now` confirms it.
 #[server]
-pub async fn set_spend_cap(amount: String) -> Result<(), AppError> {
+pub async fn set_spend_cap(amount: String, stop_now: Option<String>) -> Result<(), AppError> {
     use services::accounts::SpendCapError;
     let cents = parse_amount(&amount)?;
     let user = crate::auth::ssr::require_user().await?;
     let services = crate::auth::ssr::services()?;
+    if stop_now.is_none() {
+        ssr::refuse_a_cap_already_reached(&services, &user, cents).await?;
+    }
     services.accounts.set_spend_cap(&user, cents).await.map_err(|error| match error {
         SpendCapError::NotOwner => AppError::Forbidden,
         SpendCapError::SetByOperator => AppError::Invalid(error.to_string()),

@@ -55,11 +55,13 @@ pub fn close_month(
 }
 
 /// The month priced so far and projected to its end, with the sums in words. `missing_plan`
-/// names the plan the month's tier requires when the account is not on it.
+/// names the plan the month's tier requires when the account is not on it; a spend cap
+/// (`cap_cents`) below the projection ends the month there, since calls are refused after.
 pub fn price_month(
     pricing: &Pricing,
     (peak_rpm, extra): (u64, u64),
     missing_plan: Option<&str>,
+    cap_cents: Option<u64>,
     (start, end, now): (DateTime<Utc>, DateTime<Utc>, DateTime<Utc>),
 ) -> PricedMonth {
     let currency = pricing.currency.as_str();
@@ -67,7 +69,7 @@ pub fn price_month(
     let projected_extra = at_this_pace(extra, start, end, now);
     let tier = pricing.tier_for(peak_rpm);
     let mut explanation = vec![format!(
-        "Your busiest minute this month had {} requests, which puts the month in the {} tier.",
+        "Your busiest minute this month had {} billed requests (calls served free, like GET /v1/limits, do not count), which puts the month in the {} tier.",
         thousands(peak_rpm),
         tier.map_or_else(|| "unpriced".to_owned(), tier_range)
     )];
@@ -102,7 +104,19 @@ pub fn price_month(
                 money(per_extra, currency),
                 total(projected_extra)
             ));
-            (total(extra), total(projected_extra))
+            let projected_cents = tier.total_cents(projected_extra).unwrap_or(0);
+            match cap_cents.filter(|cap| projected_cents > *cap) {
+                Some(cap) => {
+                    // The request that reaches the cap is still served: the month ends there.
+                    let ends_at = money(cap.max(tier.total_cents(extra).unwrap_or(0)), currency);
+                    explanation.push(format!(
+                        "Your spend cap of {} stops API calls once the month's fees reach it, so the month ends at about {ends_at} instead, with calls refused after that.",
+                        money(cap, currency)
+                    ));
+                    (total(extra), ends_at)
+                }
+                None => (total(extra), total(projected_extra)),
+            }
         }
         _ => {
             explanation.push(match missing_plan {
@@ -145,7 +159,7 @@ mod tests {
         let end = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
         let now = Utc.with_ymd_and_hms(2026, 11, 11, 0, 0, 0).unwrap();
         // Peak 23/min: the $100 tier with $0.10 per extra request (seed 000).
-        let month = price_month(&pricing, (23, 100), None, (start, end, now));
+        let month = price_month(&pricing, (23, 100), None, None, (start, end, now));
         assert_eq!(month.tier, "11–30 requests a minute");
         assert_eq!(month.month_to_date, "$110.00");
         assert_eq!(month.projected_extra, 300);
@@ -156,6 +170,13 @@ mod tests {
                 .iter()
                 .any(|line| line.contains("$100.00 monthly fee + $10.00 overage = $110.00"))
         );
+
+        // A $120 cap ends the month at $120, not $130; a $200 cap changes nothing.
+        let capped = price_month(&pricing, (23, 100), None, Some(12_000), (start, end, now));
+        assert_eq!((capped.month_to_date.as_str(), capped.projected_total.as_str()), ("$110.00", "$120.00"));
+        assert!(capped.explanation.iter().any(|line| line.starts_with("Your spend cap of $120.00 stops")));
+        let roomy = price_month(&pricing, (23, 100), None, Some(20_000), (start, end, now));
+        assert_eq!(roomy, month);
     }
 
     #[test]
@@ -187,7 +208,7 @@ mod tests {
         let pricing = policy::Policy::default_policy().unwrap().pricing.unwrap();
         let start = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
         let (end, now) = (start + chrono::Duration::days(30), start + chrono::Duration::days(10));
-        let on_pro = price_month(&pricing, (168, 5_000), Some("Enterprise"), (start, end, now));
+        let on_pro = price_month(&pricing, (168, 5_000), Some("Enterprise"), None, (start, end, now));
         assert_eq!(
             (on_pro.tier.as_str(), on_pro.projected_total.as_str()),
             ("151+ requests a minute", "Custom pricing")
@@ -195,7 +216,7 @@ mod tests {
         assert!(
             on_pro.explanation.iter().any(|line| line.starts_with("This tier needs the Enterprise plan"))
         );
-        let on_enterprise = price_month(&pricing, (168, 5_000), None, (start, end, now));
+        let on_enterprise = price_month(&pricing, (168, 5_000), None, None, (start, end, now));
         assert!(on_enterprise.explanation.iter().any(|line| line.contains("your account manager")));
     }
 }

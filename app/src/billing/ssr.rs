@@ -43,8 +43,34 @@ pub async fn billing(services: &Services, user: &User) -> Result<Billing, AppErr
             ),
             reached: cap_reached(cap, spent_cents),
             can_change: user.role == Role::Owner && policy.spend_cap.account_may_set,
+            spent: spent_cents.filter(|cents| *cents > 0).map(|cents| money(cents, currency)),
         },
     })
+}
+
+/// Refuses a new cap (in cents) that this month's fees have already reached, with what it would
+/// do: the owner confirms it with `stop_now`.
+pub async fn refuse_a_cap_already_reached(
+    services: &Services,
+    user: &User,
+    cap: Option<u64>,
+) -> Result<(), AppError> {
+    let account_id = user.account_id.as_deref().ok_or(AppError::Forbidden)?;
+    let account =
+        services.accounts.account(account_id).await.map_err(internal)?.ok_or(AppError::Forbidden)?;
+    let spent_cents = priced_month(services, &account).await?.and_then(|(_, spent)| spent);
+    if !cap_reached(cap, spent_cents) {
+        return Ok(());
+    }
+    let policy = services.policy.get();
+    let currency = policy.pricing.as_ref().map_or("USD", |pricing| pricing.currency.as_str());
+    let dollars = |cents: Option<u64>| money(cents.unwrap_or(0), currency);
+    Err(AppError::Invalid(format!(
+        "This month's fees are already {}: a cap of {} stops every API call at once, until the \
+         month ends or the cap is raised. Tick \"Stop API calls now\" to save it anyway.",
+        dollars(spent_cents),
+        dollars(cap)
+    )))
 }
 
 /// The billing month that ended at `this_month_start`, priced.
@@ -92,5 +118,8 @@ pub(crate) async fn priced_month(
         .filter(|plan| *plan != account.plan_id)
         .map(|plan| policy.plan(plan).map_or_else(|| plan.to_owned(), |plan| plan.name.clone()));
     let usage = (usage.peak_rpm, usage.extra_requests);
-    Ok(Some((price_month(pricing, usage, missing_plan.as_deref(), (start, end, now)), spent_cents)))
+    Ok(Some((
+        price_month(pricing, usage, missing_plan.as_deref(), account.spend_cap_cents, (start, end, now)),
+        spent_cents,
+    )))
 }

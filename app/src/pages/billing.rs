@@ -84,7 +84,7 @@ fn LastMonth(month: ClosedMonth) -> impl IntoView {
 
 #[component]
 fn SpendCap(cap: SpendCapView, set_cap: ServerAction<SetSpendCap>, read_only: bool) -> impl IntoView {
-    let SpendCapView { amount, summary, reached, can_change } = cap;
+    let SpendCapView { amount, summary, reached, can_change, spent } = cap;
     view! {
         <section class="card stack" aria-labelledby="cap-heading">
             <h2 id="cap-heading">"Spend cap"</h2>
@@ -105,6 +105,10 @@ fn SpendCap(cap: SpendCapView, set_cap: ServerAction<SetSpendCap>, read_only: bo
                         <input id="spend-cap" name="amount" inputmode="decimal" value=amount autocomplete="off" aria-describedby="spend-cap-hint" />
                         <p class="field-hint" id="spend-cap-hint">"Leave empty for no cap."</p>
                     </div>
+                    <div class="field">
+                        <label><input type="checkbox" name="stop_now" value="yes" aria-describedby="spend-cap-stop-hint" />" Stop API calls now"</label>
+                        <p class="field-hint" id="spend-cap-stop-hint">{stop_now_hint(spent)}</p>
+                    </div>
                     <div class="form-actions">
                         <SubmitButton pending=set_cap.pending() class="btn btn-primary">"Save spend cap"</SubmitButton>
                     </div>
@@ -112,4 +116,11 @@ fn SpendCap(cap: SpendCapView, set_cap: ServerAction<SetSpendCap>, read_only: bo
             })}
         </section>
     }
+}
+
+/// What ticking "Stop API calls now" means, with this month's fees so far when there are any.
+fn stop_now_hint(spent: Option<String>) -> String {
+    let fees = spent
+        .map_or_else(|| "this month's fees".to_owned(), |spent| format!("this month's fees so far, {spent}"));
+    format!("A cap at or below {fees} stops every API call at once: tick this to save such a cap.")
 }

@@ -98,7 +98,35 @@ async fn the_owner_sets_and_removes_the_spend_cap_and_bad_amounts_are_refused() 
     assert_status(&call_function(&app, "set_spend_cap", &[("amount", "")]).await, StatusCode::OK);
     assert_eq!(cap().await, None);
     let audit = services::audit::for_account(&app.services.db, &account_id, 10).await.unwrap();
-    assert_eq!(audit.iter().filter(|entry| entry.action == "spend_cap.change").count(), 2);
+    let changes: Vec<(Option<&str>, Option<&str>)> = audit
+        .iter()
+        .filter(|entry| entry.action == "spend_cap.change")
+        .map(|entry| (entry.before.as_deref(), entry.after.as_deref()))
+        .collect();
+    assert_eq!(
+        changes,
+        [(Some("$49.99"), Some("none")), (Some("none"), Some("$49.99"))],
+        "newest first, in dollars"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cap_the_months_fees_already_reached_is_saved_only_when_confirmed() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("ada@example.com").await;
+    let account_id = ada.account_id.clone().unwrap();
+    let cap = || async { app.services.accounts.account(&account_id).await.unwrap().unwrap().spend_cap_cents };
+
+    // This month's fees are $0.00 so far: a cap of $0 would stop every call at once.
+    let refused = call_function(&app, "set_spend_cap", &[("amount", "0")]).await;
+    assert_status(&refused, StatusCode::UNPROCESSABLE_ENTITY);
+    let message = refused.text().await.unwrap();
+    assert!(message.contains("stops every API call at once") && message.contains("$0.00"), "{message}");
+    assert_eq!(cap().await, None, "nothing saved");
+
+    let confirmed = call_function(&app, "set_spend_cap", &[("amount", "0"), ("stop_now", "yes")]).await;
+    assert_status(&confirmed, StatusCode::OK);
+    assert_eq!(cap().await, Some(0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

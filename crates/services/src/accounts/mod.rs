@@ -194,7 +194,12 @@ impl Accounts {
         if account.spend_cap_cents == cap_cents {
             return Ok(account);
         }
-        let cents = |cap: Option<u64>| Some(cap.map_or_else(|| "none".to_owned(), |cents| cents.to_string()));
+        // Written as the owner typed it, in the policy's currency: "$75.50", not 7550.
+        let policy = self.policy.get();
+        let currency = policy.pricing.as_ref().map_or("USD", |pricing| pricing.currency.as_str());
+        let cents = |cap: Option<u64>| {
+            Some(cap.map_or_else(|| "none".to_owned(), |cents| numbers::money(cents, currency)))
+        };
         let mut tx = self.db.pool().begin().await.map_err(DbError::from)?;
         repo::set_spend_cap(&mut tx, account_id, cap_cents).await.map_err(DbError::from)?;
         let change = self.change(
