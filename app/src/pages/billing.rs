@@ -120,7 +120,9 @@ fn SpendCap(cap: SpendCapView, set_cap: ServerAction<SetSpendCap>, read_only: bo
 
 /// What ticking "Stop API calls now" means, with this month's fees so far when there are any.
 fn stop_now_hint(spent: Option<String>) -> String {
-    let fees = spent
-        .map_or_else(|| "this month's fees".to_owned(), |spent| format!("this month's fees so far, {spent}"));
+    let fees = spent.map_or_else(
+        || "this month's fees".to_owned(),
+        |spent| format!("this month's fees so far ({spent})"),
+    );
     format!("A cap at or below {fees} stops every API call at once: tick this to save such a cap.")
 }

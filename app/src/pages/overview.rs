@@ -88,9 +88,9 @@ fn OverviewBody(overview: Overview) -> impl IntoView {
 pub(crate) fn Month(live: RwSignal<Overview>) -> impl IntoView {
     let month = move || live.read().month.clone();
     view! {
-        <section class="grid" aria-label="This billing month">
+        <section class="grid" aria-label="This billing month, whole account">
             <div class="stat">
-                <div class="stat-label">{move || format!("Requests this month ({})", month().period)}</div>
+                <div class="stat-label">{move || format!("Requests this month, whole account ({})", month().period)}</div>
                 <div class="stat-value" data-testid="month-to-date">{move || thousands(month().requests_to_date)}</div>
                 <div class="stat-label">{move || match month().limited_to_date {
                     0 => "admitted, none refused".to_owned(),

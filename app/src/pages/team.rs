@@ -97,6 +97,7 @@ fn InviteForm(invite: ServerAction<InviteMember>) -> impl IntoView {
         <section class="card stack" aria-labelledby="invite-heading">
             <h2 id="invite-heading">"Invite a member"</h2>
             <p class="muted">"Members create and revoke keys and see usage and the audit log. The plan, spend cap, account name and team stay yours."</p>
+            <p class="muted">"They join with a new login of their own: an email that already logs in to keystile cannot join. Inviting an email again replaces the code sent before."</p>
             <FormError result=invite.value() />
             <ActionForm action=invite node_ref=form attr:class="form row">
                 <div class="field">

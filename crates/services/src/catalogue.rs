@@ -176,13 +176,13 @@ impl Catalogue {
         require_admin(actor)?;
         let name = crate::text::display_text(&edit.name, 1, MAX_PLAN_NAME).ok_or_else(|| {
             AdminError::Invalid(format!(
-                "Give the plan a name of 1 to {MAX_PLAN_NAME} characters, without line breaks."
+                "Give the plan a name of 1 to {MAX_PLAN_NAME} characters, without tabs, line breaks or other control characters."
             ))
         })?;
         let description =
             crate::text::display_text(&edit.description, 0, MAX_PLAN_DESCRIPTION).ok_or_else(|| {
                 AdminError::Invalid(format!(
-                    "Keep the description to {MAX_PLAN_DESCRIPTION} characters, without line breaks."
+                    "Keep the description to {MAX_PLAN_DESCRIPTION} characters, without tabs, line breaks or other control characters."
                 ))
             })?;
         let mut plans = self.policy.get().plans.clone();

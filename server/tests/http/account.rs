@@ -134,7 +134,7 @@ async fn the_owner_renames_the_account_and_a_blank_name_changes_nothing() {
     let blank = app.submit_form("rename_account", "/account", &[("name", "   ")]).await;
     assert_eq!(
         error_shown(&app.browser, &blank).await,
-        "Give the account a name of 1 to 100 characters, without line breaks."
+        "Give the account a name of 1 to 100 characters, without tabs, line breaks or other control characters."
     );
     let with_newline =
         app.submit_form("rename_account", "/account", &[("name", "Analytical\nEngines")]).await;

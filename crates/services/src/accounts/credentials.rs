@@ -18,7 +18,9 @@ pub enum SignUpError {
     InvalidPassword,
     #[error("An account with this email already exists. Log in instead.")]
     EmailTaken,
-    #[error("Give the account a name of at most {MAX_ACCOUNT_NAME} characters, without line breaks.")]
+    #[error(
+        "Give the account a name of at most {MAX_ACCOUNT_NAME} characters, without tabs, line breaks or other control characters."
+    )]
     InvalidAccountName,
     /// Sign-ups share the per-address login budget, so probing which emails have accounts is
     /// as slow here as guessing passwords at the login.

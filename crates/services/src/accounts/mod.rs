@@ -107,7 +107,7 @@ pub enum SpendCapError {
 pub enum RenameError {
     #[error("Only the account's owner can rename it.")]
     NotOwner,
-    #[error("Give the account a name of 1 to {max} characters, without line breaks.", max = MAX_ACCOUNT_NAME)]
+    #[error("Give the account a name of 1 to {max} characters, without tabs, line breaks or other control characters.", max = MAX_ACCOUNT_NAME)]
     InvalidName,
     #[error(transparent)]
     Internal(#[from] DbError),

@@ -153,7 +153,9 @@ pub enum Rejection {
 pub enum KeyError {
     #[error("No such key.")]
     NotFound,
-    #[error("Give the key a name of 1 to {MAX_NAME_CHARS} characters.")]
+    #[error(
+        "Give the key a name of 1 to {MAX_NAME_CHARS} characters, without tabs, line breaks or other control characters."
+    )]
     InvalidName,
     #[error("Choose an expiry in the future and at most {MAX_EXPIRY_DAYS} days away.")]
     InvalidExpiry,
