@@ -15,9 +15,13 @@ pub struct UsageReport {
     pub keys: Vec<(String, String)>,
     /// The key the charts show; `None`: the whole account.
     pub selected_key: Option<String>,
-    /// The buckets a chart can be filtered by: the routes' categories, and the buckets that
-    /// refuse requests (a plan's, the spend cap).
+    /// The buckets a chart can be filtered by that count every call: the routes' categories
+    /// (an admitted request is counted under its category).
     pub buckets: Vec<String>,
+    /// The buckets a chart can be filtered by that count only refusals: those that refuse
+    /// requests besides the categories (a plan's, the key's own quota, the spend cap, the key's
+    /// restrictions).
+    pub refusal_buckets: Vec<String>,
     pub selected_bucket: Option<String>,
     pub charts: Vec<UsageChartData>,
     /// This billing month, per key, busiest first (what `/v1/usage?group_by=key` returns).
@@ -180,21 +184,22 @@ pub mod ssr {
         // requests the bucket that refused them (a plan's, the spend cap, the key's restrictions
         // or its own quota).
         let policy = services.policy.get();
-        let mut buckets: std::collections::BTreeSet<String> =
+        let categories: std::collections::BTreeSet<String> =
             policy.routes.iter().filter_map(|route| route.buckets.first().cloned()).collect();
-        buckets.extend(
-            [
-                policy::MONTHLY,
-                policy::BURST,
-                policy::DAILY_CAP,
-                policy::KEY_QUOTA,
-                usage::SPEND_CAP,
-                usage::RESTRICTED,
-            ]
-            .map(str::to_owned),
-        );
-        let buckets: Vec<String> = buckets.into_iter().collect();
-        let selected_bucket = bucket.filter(|name| buckets.contains(name));
+        let refusal_buckets: Vec<String> = [
+            policy::MONTHLY,
+            policy::BURST,
+            policy::DAILY_CAP,
+            policy::KEY_QUOTA,
+            usage::SPEND_CAP,
+            usage::RESTRICTED,
+        ]
+        .into_iter()
+        .filter(|name| !categories.contains(*name))
+        .map(str::to_owned)
+        .collect();
+        let buckets: Vec<String> = categories.into_iter().collect();
+        let selected_bucket = bucket.filter(|name| buckets.contains(name) || refusal_buckets.contains(name));
         let mut charts = Vec::new();
         for (span, name, title) in SPANS {
             let mut query = SeriesQuery::chart(account_id, selected_key.as_deref(), span, now);
@@ -237,6 +242,7 @@ pub mod ssr {
             keys: keys.into_iter().map(|key| (key.id, key.name)).collect(),
             selected_key,
             buckets,
+            refusal_buckets,
             selected_bucket,
             charts,
             table,

@@ -78,6 +78,18 @@ fn export_query(report: &UsageReport) -> String {
     query
 }
 
+/// The bucket filter's options, `selected` marked.
+fn bucket_options(names: Vec<String>, selected: Option<String>) -> impl IntoView {
+    names
+        .into_iter()
+        .map(|name| {
+            let is_selected = selected.as_deref() == Some(name.as_str());
+            let label = super::overview::bucket_label(&name);
+            view! { <option value=name selected=is_selected>{label}</option> }
+        })
+        .collect_view()
+}
+
 /// A plain GET form, applied with "Show" (see the Overview's key selector).
 #[component]
 fn Filters(report: UsageReport) -> impl IntoView {
@@ -96,11 +108,13 @@ fn Filters(report: UsageReport) -> impl IntoView {
             <label for="usage-bucket">"Bucket"</label>
             <select id="usage-bucket" name="bucket">
                 <option value="" selected=selected_bucket.is_none()>"All buckets"</option>
-                {report.buckets.into_iter().map(|name| {
-                    let selected = selected_bucket.as_deref() == Some(name.as_str());
-                    let label = super::overview::bucket_label(&name);
-                    view! { <option value=name selected=selected>{label}</option> }
-                }).collect_view()}
+                <optgroup label="Calls, by category">
+                    {bucket_options(report.buckets, selected_bucket.clone())}
+                </optgroup>
+                // Admitted calls count under their category, so these charts show refusals alone.
+                <optgroup label="Refusals only">
+                    {bucket_options(report.refusal_buckets, selected_bucket)}
+                </optgroup>
             </select>
             <button type="submit" class="btn btn-small">"Show"</button>
         </Form>

@@ -77,7 +77,8 @@ async fn refusals_are_charted_under_the_bucket_that_refused_them() {
         let app = &app;
         async move {
             let report: Value = app.call(&app.browser, "load_usage", &fields).await.json().await.unwrap();
-            assert!(report["buckets"].as_array().unwrap().iter().any(|name| name == bucket), "{report}");
+            let offered = |list: &str| report[list].as_array().unwrap().iter().any(|name| name == bucket);
+            assert!(offered("buckets") != offered("refusal_buckets"), "{bucket} offered once: {report}");
             let days = report["charts"][2]["points"].as_array().unwrap().clone();
             let sum = |field: &str| days.iter().map(|point| point[field].as_u64().unwrap()).sum::<u64>();
             (sum("allowed"), sum("limited"))
@@ -85,6 +86,9 @@ async fn refusals_are_charted_under_the_bucket_that_refused_them() {
     };
     assert_eq!(charted("reads").await, (5, 0), "admitted reads; none refused by the reads bucket");
     assert_eq!(charted("burst").await, (0, 3), "the burst's refusals");
+    let page = app.get("/usage").await.text().await.unwrap();
+    let refusals_only = &page[page.find(r#"<optgroup label="Refusals only">"#).unwrap()..];
+    assert!(refusals_only.contains(r#"value="burst""#), "the burst is offered as refusals only");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
