@@ -138,8 +138,12 @@ test("after one row's action, another row's action works and shows its error in 
   const second = page.getByRole("row", { name: /second/ });
   await second.getByText("Restrict…").click();
   await second.getByLabel("Allowed IP addresses").fill("not-an-address");
+  // On a short screen the button is far below the top of the form, where the error appears:
+  // it is scrolled into view, or pressing the button would seem to do nothing.
+  await page.setViewportSize({ width: 1280, height: 360 });
   await second.getByRole("button", { name: "Save restrictions" }).click();
   await expect(second.getByRole("alert")).toBeVisible();
+  await expect(second.getByRole("alert")).toBeInViewport();
   // The page speaks of the latest change only.
   await expect(renamed).toHaveCount(0);
   await expect(page.getByRole("row", { name: /first renamed/ }).getByRole("alert")).toHaveCount(0);

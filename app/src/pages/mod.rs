@@ -39,7 +39,9 @@ use crate::AppError;
 use crate::auth::Viewer;
 use crate::shell::CurrentViewer;
 
-/// The error from a form's last submission, announced to screen readers.
+/// The error from a form's last submission, announced to screen readers and scrolled into
+/// view: in a long form (a key's restrictions) it would otherwise appear above the screen,
+/// and pressing the button would seem to do nothing.
 #[component]
 pub fn FormError<T>(#[prop(into)] result: Signal<Option<Result<T, AppError>>>) -> impl IntoView
 where
@@ -47,7 +49,14 @@ where
 {
     move || {
         result.get().and_then(Result::err).map(|error| {
-            view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }
+            let alert = NodeRef::<leptos::html::Div>::new();
+            #[cfg(feature = "hydrate")]
+            alert.on_load(|element| {
+                let options = web_sys::ScrollIntoViewOptions::new();
+                options.set_block(web_sys::ScrollLogicalPosition::Nearest);
+                element.scroll_into_view_with_scroll_into_view_options(&options);
+            });
+            view! { <div node_ref=alert class="alert alert-error" role="alert">{error.to_string()}</div> }
         })
     }
 }
