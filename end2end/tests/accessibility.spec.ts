@@ -115,6 +115,11 @@ test("a customer's pages meet WCAG 2.1 AA, with their forms and one-time dialogs
     await expectAccessible(page, `${path} on a phone`);
     const pageWidth = await page.evaluate(() => document.documentElement.scrollWidth);
     expect.soft(pageWidth, `${path} on a phone scrolls sideways as a whole`).toBeLessThanOrEqual(390);
+    // Every link of the navigation, and Log out, on the screen: none hidden past its edge.
+    for (const item of await page.getByRole("navigation", { name: "Main" }).getByRole("link").all()) {
+      await expect.soft(item, `${path} on a phone`).toBeInViewport({ ratio: 1 });
+    }
+    await expect.soft(page.getByRole("button", { name: "Log out" })).toBeInViewport({ ratio: 1 });
   }
 });
 
