@@ -55,10 +55,7 @@ fn escape_folds_disclosures() {
             return;
         };
         let _ = details.remove_attribute("open");
-        let summary = details.query_selector("summary").ok().flatten();
-        if let Some(summary) = summary.and_then(|summary| summary.dyn_into::<web_sys::HtmlElement>().ok()) {
-            let _ = summary.focus();
-        }
+        crate::pages::focus_toggle(&details);
     });
     on_cleanup(move || listener.remove());
 }

@@ -134,6 +134,8 @@ test("after one row's action, another row's action works and shows its error in 
   await expect(page.getByRole("rowheader", { name: "first renamed" })).toBeVisible();
   const renamed = page.getByRole("status").filter({ hasText: "Key renamed." });
   await expect(renamed).toBeVisible();
+  // The folded form gives the focus back to its toggle, not to the page's start.
+  await expect(page.getByRole("row", { name: /first renamed/ }).getByText("Rename…")).toBeFocused();
 
   const second = page.getByRole("row", { name: /second/ });
   await second.getByText("Restrict…").click();

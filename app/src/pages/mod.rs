@@ -125,7 +125,9 @@ where
 }
 
 /// Folds a row's disclosure once its action succeeded: a page keeps a table's elements when its
-/// list reloads, so it would otherwise stay open over the row's new state.
+/// list reloads, so it would otherwise stay open over the row's new state. The focus goes back
+/// to the disclosure's toggle, as Escape leaves it: the button pressed is folded away, and
+/// focus left on it would fall to the page's start, losing a keyboard or screen reader user's place.
 pub(crate) fn close_after_success(
     details: NodeRef<leptos::html::Details>,
     succeeded: impl Fn() -> bool + Send + Sync + 'static,
@@ -133,10 +135,21 @@ pub(crate) fn close_after_success(
     Effect::new(move |_| {
         if succeeded()
             && let Some(details) = details.get()
+            && details.open()
         {
             details.set_open(false);
+            focus_toggle(&details);
         }
     });
+}
+
+/// Puts the focus on a `<details>`' toggle, its `<summary>`.
+pub(crate) fn focus_toggle(details: &web_sys::Element) {
+    use leptos::wasm_bindgen::JsCast;
+    let summary = details.query_selector("summary").ok().flatten();
+    if let Some(summary) = summary.and_then(|summary| summary.dyn_into::<web_sys::HtmlElement>().ok()) {
+        let _ = summary.focus();
+    }
 }
 
 /// Runs `run` with what each submission of `action` sends, as it is sent (in the browser).
