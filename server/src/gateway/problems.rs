@@ -44,15 +44,16 @@ pub fn problem(
     response
 }
 
-/// One body for every refused key (unknown, revoked, expired, malformed, disabled account), so
-/// a caller learns nothing about which it was.
+/// One body for every refused key (unknown, revoked, expired, malformed, disabled, or of a
+/// disabled account), so a caller learns nothing about which it was; the detail names them all,
+/// so that the owner of a disabled key is not told to replace it.
 pub fn invalid_key(type_base: Option<&str>, request_id: &str) -> Response {
     let mut response = problem(
         StatusCode::UNAUTHORIZED,
         type_base,
         "invalid_api_key",
         "Invalid API key",
-        "The API key is not valid. Check it, or create a new one in the dashboard.",
+        "The API key is not valid: it is unknown, revoked, expired or disabled. Check the key, and its state on the dashboard's Keys page.",
         request_id,
     );
     response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

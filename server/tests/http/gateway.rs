@@ -84,6 +84,8 @@ async fn malformed_unknown_revoked_expired_and_disabled_keys_get_one_identical_4
     bodies.push(problem_without_request_id(two_keys).await);
     assert!(bodies.windows(2).all(|pair| pair[0] == pair[1]), "{bodies:#?}");
     assert_eq!(bodies[0]["code"], "invalid_api_key");
+    // The one body fits each case: a disabled key's owner is not told to replace it.
+    assert!(bodies[0]["detail"].as_str().unwrap().contains("unknown, revoked, expired or disabled"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
