@@ -127,7 +127,7 @@ pub(crate) fn Month(live: RwSignal<Overview>) -> impl IntoView {
                 <div class="stat">
                     <div class="stat-label">"Projected bill"</div>
                     <div class="stat-value" data-testid="projected-bill">{bill.projected_total}</div>
-                    <div class="stat-label">{format!("in the {} tier · ", bill.tier)}<a href="/billing">"How it is worked out"</a></div>
+                    <div class="stat-label">{format!("in the {} tier · ", bill.tier)}<a href="/billing#how-heading">"How it is worked out"</a></div>
                 </div>
             })}
         </section>

@@ -344,7 +344,8 @@ fn checked_expiry(
 }
 
 fn describe(key: &ApiKey) -> String {
-    let mut text = format!("name={:?} start={}", key.name, key.start);
+    // Quoted as written: `{:?}` would escape accents typed as combining marks (é as e\u{301}).
+    let mut text = format!("name=\"{}\" start={}", key.name, key.start);
     if let Some(at) = key.expires_at {
         text.push_str(&format!(" expires {}", in_words(at)));
     }
