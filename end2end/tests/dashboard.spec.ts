@@ -142,6 +142,7 @@ test("keys, live gauges and charts, rotation, revocation, billing and an upgrade
   await pro.getByText("Choose Pro…").click();
   await pro.getByRole("button", { name: "Switch to Pro" }).click();
   await expect(pro.getByText("Current plan")).toBeVisible();
+  await expect(page.getByRole("status")).toHaveText("Plan changed: its limits apply from your next request.");
   await navigate(page, "Overview");
   await expect(monthly).toContainText("of 100,000 used");
   expect(refusedByPolicy).toEqual([]);

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::{FormError, ReadOnlyNote, SubmitButton, signed_in};
+use super::{FormError, FormSaved, ReadOnlyNote, SubmitButton, signed_in};
 use crate::plans::{ChangePlan, PlanView, list_plans};
 use crate::shell::CurrentViewer;
 
@@ -19,6 +19,7 @@ pub fn PlanPage() -> impl IntoView {
         <div class="page-header"><h1>"Plan"</h1></div>
         <p class="muted">"A new plan's limits apply to your next request. Counters carry over. "<a href="/billing">"Billing"</a>" shows what this month costs."</p>
         <FormError result=change.value() />
+        <FormSaved action=change message="Plan changed: its limits apply from your next request." />
         <Transition fallback=|| view! { <p class="muted">"Loading plans…"</p> }>
             {move || Suspend::new(async move {
                 // Members see the plans; switching is the owner's (staff viewing as one see the
