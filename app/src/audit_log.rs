@@ -58,12 +58,20 @@ pub async fn list_audit(
         let date = if next { date.succ_opt().unwrap_or(date) } else { date };
         Ok(date.and_hms_opt(0, 0, 0).map(|at| at.and_utc()))
     };
+    let (from, to) = (day(&from, false)?, day(&to, true)?);
+    if let (Some(from), Some(to)) = (from, to)
+        && from >= to
+    {
+        return Err(AppError::Invalid(
+            "The From date is after the To date: pick one on or before it.".into(),
+        ));
+    }
     let filter = AuditFilter {
         account_id: account_id.as_deref(),
         actor: Some(actor.as_str()),
         action: Some(action.as_str()),
-        from: day(&from, false)?,
-        to: day(&to, true)?,
+        from,
+        to,
     };
     let services = services()?;
     let entries = audit::search(&services.db, &filter, AUDIT_PAGE).await.map_err(|error| match error {

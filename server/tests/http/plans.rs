@@ -95,6 +95,14 @@ async fn a_new_plans_limits_apply_at_the_next_request_and_the_change_is_audited(
         (&page[0]["before"], &page[0]["after"]),
         (&serde_json::json!("Starter"), &serde_json::json!("Pro"))
     );
+
+    // Dates the wrong way round are refused, not answered with "no entries".
+    let mut backwards = fields;
+    backwards[4] = ("from", "2026-11-20");
+    backwards[5] = ("to", "2026-11-10");
+    let refused = app.call(&app.browser, "list_audit", &backwards).await;
+    assert_status(&refused, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.text().await.unwrap().contains("The From date is after the To date"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
