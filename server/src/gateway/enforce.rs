@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{Extensions, HeaderMap, HeaderValue, Uri, header};
+use axum::http::{Extensions, HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
@@ -355,54 +355,8 @@ fn prepare_upstream_request(
         }
         None => {
             if let Some(cap) = route.and_then(|route| route.anonymous_row_cap) {
-                cap_limit_parameter(request, cap);
+                upstream::cap_limit_parameter(request, cap);
             }
         }
-    }
-}
-
-/// Replaces every `limit` parameter with one no larger than `cap`, however its name is
-/// encoded (`%6Cimit` is `limit` to the upstream too).
-fn cap_limit_parameter(request: &mut Request, cap: u32) {
-    let uri = request.uri();
-    let query = uri.query().unwrap_or("");
-    let is_limit = |pair: &str| {
-        let name = pair.split('=').next().unwrap_or("");
-        form_urlencoded::parse(name.as_bytes()).next().is_some_and(|(name, _)| name == "limit")
-    };
-    let asked = form_urlencoded::parse(query.as_bytes())
-        .find(|(name, _)| name == "limit")
-        .and_then(|(_, value)| value.parse::<u32>().ok());
-    let allowed = format!("limit={}", asked.map_or(cap, |value| value.min(cap)));
-    let mut pairs: Vec<&str> = query.split('&').filter(|pair| !pair.is_empty() && !is_limit(pair)).collect();
-    pairs.push(&allowed);
-    let rewritten = format!("{}?{}", uri.path(), pairs.join("&"));
-    if let Ok(uri) = rewritten.parse::<Uri>() {
-        *request.uri_mut() = uri;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn capped(uri: &str, cap: u32) -> String {
-        let mut request = Request::builder().uri(uri).body(axum::body::Body::empty()).unwrap();
-        cap_limit_parameter(&mut request, cap);
-        request.uri().to_string()
-    }
-
-    #[test]
-    fn anonymous_row_counts_are_capped() {
-        assert_eq!(capped("/v1/operators/search?q=acme&limit=50", 3), "/v1/operators/search?q=acme&limit=3");
-        assert_eq!(capped("/v1/operators/search?limit=2", 3), "/v1/operators/search?limit=2");
-        assert_eq!(capped("/v1/operators/search?q=acme", 3), "/v1/operators/search?q=acme&limit=3");
-        assert_eq!(capped("/v1/operators/search?limit=lots", 3), "/v1/operators/search?limit=3");
-        assert_eq!(capped("/v1/operators/search?%6Cimit=50", 3), "/v1/operators/search?limit=3");
-        assert_eq!(
-            capped("/v1/operators/search?q=a&lim%69t=50&limit=2", 3),
-            "/v1/operators/search?q=a&limit=3"
-        );
-        assert_eq!(capped("/v1/operators/search?limit&q=a", 3), "/v1/operators/search?q=a&limit=3");
     }
 }

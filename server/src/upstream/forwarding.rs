@@ -1,10 +1,12 @@
-//! Header rules of forwarding: which headers never cross a proxy (hop-by-hop ones, the caller's
-//! API key), which the gateway adds to tell the upstream who is calling (`X-Keystile-*`), and
-//! which the proxy adds (`X-Forwarded-For`, `-Proto`, `-Host`).
+//! Rules of forwarding: which headers never cross a proxy (hop-by-hop ones, the caller's API
+//! key), which the gateway adds to tell the upstream who is calling (`X-Keystile-*`), which the
+//! proxy adds (`X-Forwarded-For`, `-Proto`, `-Host`), and the row cap an anonymous caller's
+//! `limit` parameter is held to.
 
 use std::net::IpAddr;
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri, header};
 
 /// Headers meaningful only on one connection (RFC 9110 §7.6.1), removed in both directions.
 const HOP_BY_HOP: [HeaderName; 6] = [
@@ -98,4 +100,50 @@ pub fn add_forwarded(headers: &mut HeaderMap, origin: &Origin) {
         Some(host) => headers.insert("x-forwarded-host", host.clone()),
         None => headers.remove("x-forwarded-host"),
     };
+}
+
+/// Replaces every `limit` parameter with one no larger than `cap`, however its name is
+/// encoded (`%6Cimit` is `limit` to the upstream too).
+pub fn cap_limit_parameter(request: &mut Request, cap: u32) {
+    let uri = request.uri();
+    let query = uri.query().unwrap_or("");
+    let is_limit = |pair: &str| {
+        let name = pair.split('=').next().unwrap_or("");
+        form_urlencoded::parse(name.as_bytes()).next().is_some_and(|(name, _)| name == "limit")
+    };
+    let asked = form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name == "limit")
+        .and_then(|(_, value)| value.parse::<u32>().ok());
+    let allowed = format!("limit={}", asked.map_or(cap, |value| value.min(cap)));
+    let mut pairs: Vec<&str> = query.split('&').filter(|pair| !pair.is_empty() && !is_limit(pair)).collect();
+    pairs.push(&allowed);
+    let rewritten = format!("{}?{}", uri.path(), pairs.join("&"));
+    if let Ok(uri) = rewritten.parse::<Uri>() {
+        *request.uri_mut() = uri;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn capped(uri: &str, cap: u32) -> String {
+        let mut request = Request::builder().uri(uri).body(axum::body::Body::empty()).unwrap();
+        cap_limit_parameter(&mut request, cap);
+        request.uri().to_string()
+    }
+
+    #[test]
+    fn anonymous_row_counts_are_capped() {
+        assert_eq!(capped("/v1/operators/search?q=acme&limit=50", 3), "/v1/operators/search?q=acme&limit=3");
+        assert_eq!(capped("/v1/operators/search?limit=2", 3), "/v1/operators/search?limit=2");
+        assert_eq!(capped("/v1/operators/search?q=acme", 3), "/v1/operators/search?q=acme&limit=3");
+        assert_eq!(capped("/v1/operators/search?limit=lots", 3), "/v1/operators/search?limit=3");
+        assert_eq!(capped("/v1/operators/search?%6Cimit=50", 3), "/v1/operators/search?limit=3");
+        assert_eq!(
+            capped("/v1/operators/search?q=a&lim%69t=50&limit=2", 3),
+            "/v1/operators/search?q=a&limit=3"
+        );
+        assert_eq!(capped("/v1/operators/search?limit&q=a", 3), "/v1/operators/search?q=a&limit=3");
+    }
 }

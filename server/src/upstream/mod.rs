@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use axum::Router;
 
-pub use forwarding::{CallerIdentity, remove_api_key, remove_hop_by_hop, set_caller};
+pub use forwarding::{CallerIdentity, cap_limit_parameter, remove_api_key, remove_hop_by_hop, set_caller};
 pub use proxy::{ReverseProxy, UpstreamUrl};
 pub use sample::SampleApi;
 
