@@ -119,8 +119,11 @@ pub async fn create_key(
     let services = crate::auth::ssr::services()?;
     let now = services.clock.now();
     let expires_at = services::keys::expiry_after_days(now, expires_in_days).map_err(ssr::key_error)?;
-    let quota = ssr::quota(quota_limit.as_deref(), quota_per.as_deref())?;
-    let restrictions = ssr::restrictions(access.as_deref(), allowed_ips.as_deref())?.with_quota(quota);
+    let restrictions = ssr::restrictions(
+        access.as_deref(),
+        allowed_ips.as_deref(),
+        (quota_limit.as_deref(), quota_per.as_deref()),
+    )?;
     let created =
         services.keys.create(&user, &name, expires_at, restrictions).await.map_err(ssr::key_error)?;
     Ok(ssr::with_secret(created, now))
@@ -137,8 +140,11 @@ pub async fn restrict_key(
 ) -> Result<(), AppError> {
     let user = crate::auth::ssr::require_user().await?;
     let services = crate::auth::ssr::services()?;
-    let quota = ssr::quota(quota_limit.as_deref(), quota_per.as_deref())?;
-    let restrictions = ssr::restrictions(Some(&access), allowed_ips.as_deref())?.with_quota(quota);
+    let restrictions = ssr::restrictions(
+        Some(&access),
+        allowed_ips.as_deref(),
+        (quota_limit.as_deref(), quota_per.as_deref()),
+    )?;
     services.keys.restrict(&user, &key_id, restrictions).await.map_err(ssr::key_error)?;
     Ok(())
 }
@@ -253,18 +259,27 @@ pub(crate) mod ssr {
 
     /// The restrictions the forms ask for: `access` one of [`super::ACCESS_CHOICES`] (left out:
     /// full), `allowed_ips` one range per line.
-    pub fn restrictions(access: Option<&str>, allowed_ips: Option<&str>) -> Result<Restrictions, AppError> {
+    /// The restrictions the forms ask for: access, allowed addresses and a quota of (a count,
+    /// empty for none; `day` or `month`). Every field's mistake is reported at once, so the
+    /// owner does not fix one only to be told of the next.
+    pub fn restrictions(
+        access: Option<&str>,
+        allowed_ips: Option<&str>,
+        (limit, per): (Option<&str>, Option<&str>),
+    ) -> Result<Restrictions, AppError> {
         let read_only = match access.unwrap_or("full") {
-            "full" => false,
-            "read" => true,
-            _ => return Err(AppError::Invalid("Choose full access or read only.".into())),
+            "full" => Ok(false),
+            "read" => Ok(true),
+            _ => Err("Choose full access or read only.".to_owned()),
         };
-        Restrictions::parse(read_only, allowed_ips.unwrap_or("")).map_err(AppError::Invalid)
-    }
-
-    /// The quota the forms ask for: a count (empty: none) per `day` or `month`.
-    pub fn quota(limit: Option<&str>, per: Option<&str>) -> Result<Option<policy::KeyQuota>, AppError> {
-        policy::KeyQuota::parse(limit.unwrap_or(""), per.unwrap_or("day")).map_err(AppError::Invalid)
+        let ranges =
+            read_only.and_then(|read_only| Restrictions::parse(read_only, allowed_ips.unwrap_or("")));
+        let quota = policy::KeyQuota::parse(limit.unwrap_or(""), per.unwrap_or("day"));
+        match (ranges, quota) {
+            (Ok(ranges), Ok(quota)) => Ok(ranges.with_quota(quota)),
+            (Err(ranges), Err(quota)) => Err(AppError::Invalid(format!("{ranges} {quota}"))),
+            (Err(message), _) | (_, Err(message)) => Err(AppError::Invalid(message)),
+        }
     }
 
     pub fn with_secret(created: services::keys::KeyWithSecret, now: DateTime<Utc>) -> KeyWithSecret {

@@ -161,10 +161,17 @@ async fn unreadable_restrictions_are_refused_and_change_nothing() {
     let fields = [("key_id", key_id.as_str()), ("access", "everything"), ("allowed_ips", "")];
     let response = app.submit_form("restrict_key", "/keys", &fields).await;
     assert_eq!(error_shown(&app.browser, &response).await, "Choose full access or read only.");
-    let fields =
-        [("key_id", key_id.as_str()), ("access", "read"), ("allowed_ips", "192.0.2.0/24\nnot-an-address")];
+    // Every field's mistake at once: the address and the quota.
+    let fields = [
+        ("key_id", key_id.as_str()),
+        ("access", "read"),
+        ("allowed_ips", "192.0.2.0/24\nnot-an-address"),
+        ("quota_limit", "abc"),
+        ("quota_per", "day"),
+    ];
     let response = app.submit_form("restrict_key", "/keys", &fields).await;
-    assert!(error_shown(&app.browser, &response).await.contains("not-an-address"));
+    let shown = error_shown(&app.browser, &response).await;
+    assert!(shown.contains("not-an-address") && shown.contains("\"abc\" is not a number"), "{shown}");
 
     let listed: Value = app.keys_api(Method::GET, "/v1/keys", None).await.json().await.unwrap();
     assert_eq!(
