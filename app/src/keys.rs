@@ -211,7 +211,7 @@ pub async fn revoke_key(key_id: String, confirm_name: String) -> Result<(), AppE
 pub(crate) mod ssr {
     use chrono::{DateTime, SecondsFormat, Utc};
     use secrecy::ExposeSecret;
-    use services::keys::{ApiKey, KeyError, KeyStatus, Restrictions};
+    use services::keys::{ApiKey, KeyError, Restrictions};
 
     use super::{KeyView, KeyWithSecret, QuotaView};
     use crate::AppError;
@@ -221,13 +221,9 @@ pub(crate) mod ssr {
     }
 
     pub fn view(key: &ApiKey, now: DateTime<Utc>) -> KeyView {
-        let (status, rotating_until) = match key.status(now) {
-            KeyStatus::Active => ("active", None),
-            KeyStatus::Rotating { until } => ("rotating", Some(time(until))),
-            KeyStatus::Revoked => ("revoked", None),
-            KeyStatus::Expired => ("expired", None),
-            KeyStatus::Disabled => ("disabled", None),
-        };
+        let status = key.status(now);
+        let rotating_until = status.rotating_until().map(time);
+        let status = status.as_str();
         KeyView {
             id: key.id.clone(),
             name: key.name.clone(),

@@ -29,7 +29,7 @@ pub async fn billing(services: &Services, user: &User) -> Result<Billing, AppErr
         }
         _ => None,
     };
-    let currency = policy.pricing.as_ref().map_or("USD", |pricing| pricing.currency.as_str());
+    let currency = policy.currency();
     let cap = account.spend_cap_cents;
     Ok(Billing {
         period: period(start, end),
@@ -63,7 +63,7 @@ pub async fn refuse_a_cap_already_reached(
         return Ok(());
     }
     let policy = services.policy.get();
-    let currency = policy.pricing.as_ref().map_or("USD", |pricing| pricing.currency.as_str());
+    let currency = policy.currency();
     let dollars = |cents: Option<u64>| money(cents.unwrap_or(0), currency);
     Err(AppError::Invalid(format!(
         "This month's fees are already {}: a cap of {} stops every API call at once, until the \

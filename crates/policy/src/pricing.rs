@@ -110,6 +110,11 @@ impl Default for SpendCap {
 }
 
 impl Policy {
+    /// The currency amounts are written in: the pricing's, or US dollars without pricing.
+    pub fn currency(&self) -> &str {
+        self.pricing.as_ref().map_or("USD", |pricing| pricing.currency.as_str())
+    }
+
     pub(crate) fn check_pricing(&self, out: &mut Violations) {
         let Some(pricing) = &self.pricing else {
             return;

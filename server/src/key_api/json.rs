@@ -7,7 +7,7 @@ use policy::KeyQuota;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use services::Services;
-use services::keys::{ApiKey, KeyError, KeyStatus, KeyWithSecret, Restrictions};
+use services::keys::{ApiKey, KeyError, KeyWithSecret, Restrictions};
 
 #[derive(Serialize)]
 pub(super) struct KeyJson {
@@ -119,13 +119,9 @@ pub(super) async fn with_quota_use(
 }
 
 pub(super) fn key_json(key: &ApiKey, now: DateTime<Utc>, quota_used: Option<u64>) -> KeyJson {
-    let (status, old_secret_expires_at) = match key.status(now) {
-        KeyStatus::Active => ("active", None),
-        KeyStatus::Rotating { until } => ("rotating", Some(time(until))),
-        KeyStatus::Revoked => ("revoked", None),
-        KeyStatus::Expired => ("expired", None),
-        KeyStatus::Disabled => ("disabled", None),
-    };
+    let status = key.status(now);
+    let old_secret_expires_at = status.rotating_until().map(time);
+    let status = status.as_str();
     KeyJson {
         id: key.id.clone(),
         name: key.name.clone(),

@@ -151,7 +151,7 @@ pub(super) fn spend_cap(policy: &Policy, spend: &SpendCapReached, request_id: &s
         Some(base) => format!("{base}{CODE}"),
         None => "about:blank".to_owned(),
     };
-    let currency = policy.pricing.as_ref().map_or("USD", |pricing| pricing.currency.as_str());
+    let currency = policy.currency();
     let mut detail = format!(
         "This account has reached its monthly spend cap of {} ({} spent this billing month).",
         money(spend.cap_cents, currency),

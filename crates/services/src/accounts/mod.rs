@@ -196,8 +196,8 @@ impl Accounts {
         }
         // Written as the owner typed it, in the policy's currency: "$75.50", not 7550.
         let policy = self.policy.get();
-        let currency = policy.pricing.as_ref().map_or("USD", |pricing| pricing.currency.as_str());
-        let cents = |cap: Option<u64>| {
+        let currency = policy.currency();
+        let written = |cap: Option<u64>| {
             Some(cap.map_or_else(|| "none".to_owned(), |cents| numbers::money(cents, currency)))
         };
         let mut tx = self.db.pool().begin().await.map_err(DbError::from)?;
@@ -206,8 +206,8 @@ impl Accounts {
             actor,
             account_id,
             "spend_cap.change",
-            cents(account.spend_cap_cents),
-            cents(cap_cents),
+            written(account.spend_cap_cents),
+            written(cap_cents),
         );
         crate::audit::record(&mut tx, change).await.map_err(DbError::from)?;
         tx.commit().await.map_err(DbError::from)?;

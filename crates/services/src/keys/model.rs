@@ -92,6 +92,25 @@ impl KeyStatus {
     pub fn is_final(&self) -> bool {
         matches!(self, KeyStatus::Revoked | KeyStatus::Expired)
     }
+
+    /// The word the dashboard and the key API give it: `active`, `rotating`, `revoked`, …
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            KeyStatus::Active => "active",
+            KeyStatus::Rotating { .. } => "rotating",
+            KeyStatus::Revoked => "revoked",
+            KeyStatus::Expired => "expired",
+            KeyStatus::Disabled => "disabled",
+        }
+    }
+
+    /// Until when the previous secret still works, while rotating.
+    pub fn rotating_until(&self) -> Option<DateTime<Utc>> {
+        match *self {
+            KeyStatus::Rotating { until } => Some(until),
+            _ => None,
+        }
+    }
 }
 
 impl ApiKey {
