@@ -4,7 +4,8 @@
 //! plan-wide buckets of a month or a day (the ones every metered request charges, a key's own
 //! quota included) are charged
 //! that much again before the first request. Shorter windows start empty: they lose at most an
-//! hour. An admin's counter reset is kept: only usage after the last reset is restored.
+//! hour. An admin's counter reset is kept: only usage after the last reset is restored; so is
+//! the start of a key's own quota set after the key had called.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -12,10 +13,11 @@ use std::collections::hash_map::Entry;
 use anyhow::Context;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use limiter::{Charge, Scope, Window};
-use policy::{KeyQuota, Overrides, Policy};
+use policy::{KEY_QUOTA, Overrides, Policy};
 use services::Services;
 use services::accounts::Account;
 use services::gauges::{self, Subject};
+use services::keys::QuotaSince;
 use usage::UsageQueries;
 
 /// Restores every account's month and day counters; returns how many it charged.
@@ -54,7 +56,7 @@ struct Restore<'a> {
     /// The latest counter reset per (account, bucket).
     resets: &'a HashMap<(String, String), DateTime<Utc>>,
     /// Each key's own quota, where its owner set one.
-    key_quotas: &'a HashMap<String, KeyQuota>,
+    key_quotas: &'a HashMap<String, QuotaSince>,
     now: DateTime<Utc>,
 }
 
@@ -74,12 +76,8 @@ impl Restore<'_> {
         let mut restored = 0;
         for charge in plan_wide_charges(self.policy, account, overrides, keys, self.key_quotas) {
             let Some((start, end)) = window_bounds(&charge.spec.window, self.now) else { continue };
-            let reset = self.resets.get(&(account.id.clone(), charge.spec.name.clone()));
-            let costs = match reset {
-                // An admin cleared this counter during the window: only what came after counts.
-                Some(&reset) if reset > start => {
-                    costs_per_key(usage.queries, &account.id, reset, end).await?
-                }
+            let costs = match self.counted_since(&account.id, &charge) {
+                Some(since) if since > start => costs_per_key(usage.queries, &account.id, since, end).await?,
                 _ => usage.costs_of(&account.id, (start, end)).await?,
             };
             let used = match charge.spec.scope {
@@ -93,6 +91,17 @@ impl Restore<'_> {
             }
         }
         Ok(restored)
+    }
+
+    /// When the counter of `charge` last started from 0 inside any window: an admin's reset,
+    /// or a key's own quota set after the key had called. Only what came after counts.
+    fn counted_since(&self, account_id: &str, charge: &Charge) -> Option<DateTime<Utc>> {
+        let reset = self.resets.get(&(account_id.to_owned(), charge.spec.name.clone())).copied();
+        let quota_set = match charge.spec.name.as_str() {
+            KEY_QUOTA => self.key_quotas.get(&charge.subject).and_then(|quota| quota.since),
+            _ => None,
+        };
+        reset.max(quota_set)
     }
 }
 
@@ -128,7 +137,7 @@ fn plan_wide_charges<'k>(
     account: &Account,
     overrides: &Overrides,
     keys: impl Iterator<Item = &'k str>,
-    key_quotas: &HashMap<String, KeyQuota>,
+    key_quotas: &HashMap<String, QuotaSince>,
 ) -> Vec<Charge> {
     let mut subject = Subject {
         account_id: &account.id,
@@ -142,7 +151,7 @@ fn plan_wide_charges<'k>(
     let mut charges = plan_wide(policy, gauges::charges(policy, &subject), Scope::Account);
     for key_id in keys {
         subject.key_id = Some(key_id);
-        subject.key_quota = key_quotas.get(key_id).copied();
+        subject.key_quota = key_quotas.get(key_id).map(|quota| quota.quota);
         charges.extend(plan_wide(policy, gauges::charges(policy, &subject), Scope::Key));
     }
     charges

@@ -1,6 +1,7 @@
 //! A key's own quota: its owner caps one key below the plan; past it that key gets 429 from
-//! `key_quota` while the account's other keys go on, the refusal charges nothing, a change
-//! keeps the count, and a restart of the in-memory limiter keeps it too.
+//! `key_quota` while the account's other keys go on, the refusal charges nothing, a new limit
+//! keeps the count, a quota set on a key in use counts from then, and a restart of the
+//! in-memory limiter keeps all of it.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -114,4 +115,48 @@ async fn a_restart_keeps_what_a_key_used_of_its_own_monthly_quota() {
     assert_eq!(buckets(&restarted, &capped).await["key_quota"], json!([3, 4]));
     assert_status(&read(&restarted, &capped).await, StatusCode::OK);
     assert_status(&read(&restarted, &capped).await, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quota_set_on_a_key_in_use_counts_from_then_across_restarts() {
+    let mut app = spawn_app().await;
+    app.sign_up("ada@example.com").await;
+    let (key_id, secret) = key_with_quota(&app, "reports", Value::Null).await;
+    for _ in 0..3 {
+        assert_status(&read(&app, &secret).await, StatusCode::OK);
+    }
+    app.clock.advance(chrono::Duration::seconds(1)); // the plan's burst is full again
+    let path = format!("/v1/keys/{key_id}/restrictions");
+    let monthly = json!({ "quota": { "limit": 4, "per": "month" } });
+    let set = app.keys_api(Method::PUT, &path, Some(monthly.clone())).await;
+    assert_eq!(
+        set.json::<Value>().await.unwrap()["quota_used"],
+        0,
+        "the three earlier calls are not counted"
+    );
+    // The rollups count by the minute: a restart restores the minutes after the quota's.
+    app.clock.advance(chrono::Duration::minutes(1));
+    for _ in 0..2 {
+        assert_status(&read(&app, &secret).await, StatusCode::OK);
+    }
+    app.shut_down().await;
+
+    let mut restarted = spawn_app_on(app.database_url.clone(), |_| {}).await;
+    restarted.clock.advance(chrono::Duration::minutes(2)); // past the two calls, whatever its start
+    assert_eq!(buckets(&restarted, &secret).await["key_quota"], json!([2, 4]), "not all five calls");
+    for expected in [StatusCode::OK, StatusCode::OK, StatusCode::TOO_MANY_REQUESTS] {
+        assert_status(&read(&restarted, &secret).await, expected);
+    }
+
+    // Removed and set again, it starts over, and the earlier count does not come back.
+    restarted.clock.advance(chrono::Duration::minutes(1));
+    restarted.log_in("ada@example.com", PASSWORD, "/").await;
+    assert_status(&restarted.keys_api(Method::PUT, &path, Some(json!({}))).await, StatusCode::OK);
+    let again = restarted.keys_api(Method::PUT, &path, Some(monthly)).await;
+    assert_eq!(again.json::<Value>().await.unwrap()["quota_used"], 0);
+    restarted.clock.advance(chrono::Duration::minutes(1));
+    assert_status(&read(&restarted, &secret).await, StatusCode::OK);
+    restarted.shut_down().await;
+    let third = spawn_app_on(app.database_url.clone(), |_| {}).await;
+    assert_eq!(buckets(&third, &secret).await["key_quota"], json!([1, 4]));
 }

@@ -62,7 +62,7 @@ fn QuotaFields(id: String, quota: Option<QuotaView>) -> impl IntoView {
                     }).collect_view()}
                 </select>
             </div>
-            <p class="field-hint" id=hint_id>"At most this many of the plan's requests for this key, so one job cannot spend them all. Empty: the plan's limits alone. Past it: 429."</p>
+            <p class="field-hint" id=hint_id>"At most this many of the plan's requests for this key, so one job cannot spend them all. It counts from when you set it; past it, 429. Empty: the plan's limits alone."</p>
         </div>
     }
 }

@@ -7,7 +7,7 @@
 
 pub mod admin;
 mod credentials;
-mod repo;
+pub(crate) mod repo;
 mod team;
 
 pub use credentials::{CredentialsError, SignUpError, normalize_email};

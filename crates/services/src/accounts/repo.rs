@@ -155,7 +155,7 @@ pub(super) async fn user_by_id(db: &Database, id: &str) -> Result<Option<User>, 
     row.map(User::try_from).transpose()
 }
 
-pub(super) async fn account_by_id(db: &Database, id: &str) -> Result<Option<Account>, sqlx::Error> {
+pub(crate) async fn account_by_id(db: &Database, id: &str) -> Result<Option<Account>, sqlx::Error> {
     let row: Option<AccountRow> = sqlx::query_as(
         "SELECT id, name, plan_id, billing_anchor_day, created_at, disabled_at, spend_cap_cents FROM accounts WHERE id = $1",
     )

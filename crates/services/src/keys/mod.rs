@@ -22,6 +22,7 @@ pub use model::{
     ApiKey, KeyError, KeyStatus, KeyUse, KeyWithSecret, MAX_EXPIRY_DAYS, NewExpiry, PreviousSecret,
     Rejection, VerifiedKey, expiry_after_days,
 };
+pub use quota::QuotaSince;
 pub use restrictions::{IpRange, MAX_ALLOWED_RANGES, Restrictions};
 pub use secret::{KeyFormat, SecretFormatError, digest};
 
@@ -253,7 +254,8 @@ impl Keys {
     }
 
     /// Changes what a key may do (revoked and expired keys too, as renaming does). Every node
-    /// drops the key from its cache, so the next request meets the new restrictions.
+    /// drops the key from its cache, so the next request meets the new restrictions. A quota
+    /// set where there was none, or over another window, counts from now (see [`quota`]).
     pub async fn restrict(
         &self,
         actor: &User,
@@ -265,9 +267,14 @@ impl Keys {
             return Ok(key);
         }
         self.charge_key_mgmt(actor).await?;
+        let new_count = quota::starts_a_new_count(key.restrictions.quota, restrictions.quota);
+        if let Some(quota) = restrictions.quota.filter(|_| new_count) {
+            // No request charges this counter until the quota is saved, so it can be cleared first.
+            self.clear_quota_count(&key, quota).await?;
+        }
         let now = self.clock.now();
         let mut tx = self.db.pool().begin().await?;
-        repo::restrict(&mut tx, &key.id, &restrictions).await?;
+        repo::restrict(&mut tx, &key.id, &restrictions, new_count.then_some(now)).await?;
         let restricted = ApiKey { restrictions, ..key.clone() };
         audit::record(
             &mut tx,

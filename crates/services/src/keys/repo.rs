@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{AnyConnection, FromRow};
 
 use super::secret::GeneratedSecret;
-use super::{ApiKey, KeyUse, PreviousSecret, Rejection, Restrictions, VerifiedKey};
+use super::{ApiKey, KeyUse, PreviousSecret, QuotaSince, Rejection, Restrictions, VerifiedKey};
 use crate::db::{Database, from_millis};
 use policy::KeyQuota;
 
@@ -168,14 +168,26 @@ pub(super) async fn list(db: &Database, account_id: &str) -> Result<Vec<ApiKey>,
     Ok(rows.into_iter().map(KeyRow::into_key).collect())
 }
 
-/// Every unrevoked key that has its own quota, with that quota.
-pub(super) async fn quotas(db: &Database) -> Result<Vec<(String, KeyQuota)>, sqlx::Error> {
-    let rows: Vec<KeyRow> = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM api_keys WHERE quota_limit IS NOT NULL AND revoked_at IS NULL"
+/// Every unrevoked key that has its own quota: its id, the quota and when it started counting.
+pub(super) async fn quotas(db: &Database) -> Result<Vec<(String, QuotaSince)>, sqlx::Error> {
+    #[derive(FromRow)]
+    struct QuotaRow {
+        #[sqlx(flatten)]
+        key: KeyRow,
+        quota_since: Option<i64>,
+    }
+    let rows: Vec<QuotaRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS}, quota_since FROM api_keys WHERE quota_limit IS NOT NULL AND revoked_at IS NULL"
     ))
     .fetch_all(db.pool())
     .await?;
-    Ok(rows.into_iter().filter_map(|row| Some((row.id.clone(), row.restrictions().ok()?.quota?))).collect())
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let quota = row.key.restrictions().ok()?.quota?;
+            Some((row.key.id, QuotaSince { quota, since: row.quota_since.map(from_millis) }))
+        })
+        .collect())
 }
 
 pub(super) async fn by_id(
@@ -283,17 +295,20 @@ pub(super) async fn restrict(
     conn: &mut AnyConnection,
     key_id: &str,
     restrictions: &Restrictions,
+    quota_counts_from: Option<DateTime<Utc>>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE api_keys SET access = $1, allowed_ips = $2, quota_limit = $3, quota_period = $4 WHERE id = $5",
+        "UPDATE api_keys SET access = $1, allowed_ips = $2, quota_limit = $3, quota_period = $4, \
+           quota_since = COALESCE($5, quota_since) WHERE id = $6",
     )
     .bind(access(restrictions))
     .bind(restrictions.allowed_ips_text())
     .bind(quota_limit(restrictions))
     .bind(quota_period(restrictions))
+    .bind(quota_counts_from.map(|at| at.timestamp_millis()))
     .bind(key_id)
-        .execute(conn)
-        .await?;
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

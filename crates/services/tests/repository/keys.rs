@@ -4,7 +4,7 @@
 use chrono::Duration;
 use secrecy::ExposeSecret;
 use services::accounts::User;
-use services::keys::{KeyError, KeyStatus, KeyUse, NewExpiry, Rejection, Restrictions};
+use services::keys::{KeyError, KeyStatus, KeyUse, NewExpiry, QuotaSince, Rejection, Restrictions};
 use sqlx::Row;
 
 use crate::common::*;
@@ -38,8 +38,10 @@ on_both_backends! {
         let capped = Restrictions::default().with_quota(quota);
         services.keys.restrict(&ada, &created.key.id, capped.clone()).await.unwrap();
         assert_eq!(services.keys.verify(&secret).await.unwrap().unwrap().restrictions, capped);
+        // Set on a key that exists, it counts from now (a restart refills it from then on).
         let quotas = services.keys.quotas().await.unwrap();
-        assert_eq!(quotas.into_iter().collect::<Vec<_>>(), [(created.key.id.clone(), quota.unwrap())]);
+        let since = QuotaSince { quota: quota.unwrap(), since: Some(clock.now()) };
+        assert_eq!(quotas.into_iter().collect::<Vec<_>>(), [(created.key.id.clone(), since)]);
 
         // A quota without its period (a hand edit) is unreadable too.
         sqlx::query("UPDATE api_keys SET quota_period = NULL").execute(services.db.pool()).await.unwrap();
