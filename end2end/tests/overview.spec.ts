@@ -22,6 +22,8 @@ test("the gauges follow the key's traffic live, without a reload", async ({ page
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Overview", exact: true }).click();
   await page.getByLabel("Show").selectOption({ label: "Key: Live" });
   await page.getByRole("button", { name: "Show", exact: true }).click();
+  // The address names the key and nothing else (no field for the nameless button).
+  await expect(page).toHaveURL(/\/\?key=[\w-]+$/);
   const reads = page.getByRole("region", { name: "Reads" });
   await expect(reads).toContainText("0 of 60 used");
   await awaitFreshMinute(reads);

@@ -33,6 +33,7 @@ pub use usage::UsagePage;
 
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
+use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
 use crate::AppError;
@@ -269,4 +270,19 @@ pub(crate) fn short_time(iso: &str) -> String {
 pub(crate) fn sentence_case(word: &str) -> String {
     let mut letters = word.chars();
     letters.next().map_or_else(String::new, |first| first.to_uppercase().chain(letters).collect())
+}
+
+/// A GET form of view choices ("Show" a key's figures): the router's `Form`, which navigates in
+/// place once the page is live, and a full page load before that. That `Form` also sends the
+/// pressed button as a field, with an empty name when it has none (`?key=k_1&=`); that field
+/// is dropped, so the address reads as it does without JavaScript.
+#[component]
+pub(crate) fn GetForm(action: &'static str, children: Children) -> impl IntoView {
+    let drop_nameless_fields: std::sync::Arc<dyn Fn(&web_sys::FormData)> =
+        std::sync::Arc::new(|data| data.delete(""));
+    view! {
+        <Form action attr:class="row" on_form_data=drop_nameless_fields>
+            {children()}
+        </Form>
+    }
 }

@@ -3,9 +3,9 @@
 //! so traffic shows within a second without a reload. Without JavaScript the page renders the
 //! same figures with native meters, and a plain form picks the key.
 
+use super::GetForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 use numbers::thousands;
 
@@ -139,7 +139,7 @@ pub(crate) fn Month(live: RwSignal<Overview>) -> impl IntoView {
 #[component]
 fn KeySelector(keys: Vec<(String, String)>, selected_key: Option<String>) -> impl IntoView {
     view! {
-        <Form action="/" attr:class="row">
+        <GetForm action="/">
             <label for="key-select">"Show"</label>
             <select id="key-select" name="key">
                 <option value="" selected=selected_key.is_none()>"The whole account"</option>
@@ -149,7 +149,7 @@ fn KeySelector(keys: Vec<(String, String)>, selected_key: Option<String>) -> imp
                 }).collect_view()}
             </select>
             <button type="submit" class="btn btn-small">"Show"</button>
-        </Form>
+        </GetForm>
     }
 }
 

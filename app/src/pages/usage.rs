@@ -4,9 +4,9 @@
 //! the table. Refreshed every two seconds while open. The filters are a plain GET form, applied
 //! with its button; without JavaScript each chart is summed up in words.
 
+use super::GetForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 use numbers::thousands;
 
@@ -96,7 +96,7 @@ fn Filters(report: UsageReport) -> impl IntoView {
     let selected_key = report.selected_key.clone();
     let selected_bucket = report.selected_bucket.clone();
     view! {
-        <Form action="/usage" attr:class="row">
+        <GetForm action="/usage">
             <label for="usage-key">"Key"</label>
             <select id="usage-key" name="key">
                 <option value="" selected=selected_key.is_none()>"The whole account"</option>
@@ -117,7 +117,7 @@ fn Filters(report: UsageReport) -> impl IntoView {
                 </optgroup>
             </select>
             <button type="submit" class="btn btn-small">"Show"</button>
-        </Form>
+        </GetForm>
     }
 }
 
