@@ -146,6 +146,24 @@ pub fn safe_next(next: &str) -> String {
     if is_local_path { next.to_owned() } else { "/".to_owned() }
 }
 
+/// The login page, which brings the user back to `wanted` (a path with its query) afterwards.
+pub fn login_url(wanted: &str) -> String {
+    if wanted == "/" { "/login".to_owned() } else { format!("/login?next={}", encode_query_value(wanted)) }
+}
+
+/// Percent-encodes everything but unreserved characters and `/`, for a value in a query.
+fn encode_query_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 #[cfg(feature = "ssr")]
 pub mod ssr {
     //! Server-side helpers every server function shares.
@@ -271,7 +289,13 @@ pub mod ssr {
 
 #[cfg(test)]
 mod tests {
-    use super::safe_next;
+    use super::{login_url, safe_next};
+
+    #[test]
+    fn the_wanted_page_survives_the_trip_through_login() {
+        assert_eq!(login_url("/keys?tab=a&b=c"), "/login?next=/keys%3Ftab%3Da%26b%3Dc");
+        assert_eq!(login_url("/"), "/login");
+    }
 
     #[test]
     fn only_local_paths_are_followed_after_login() {

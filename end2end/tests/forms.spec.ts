@@ -34,3 +34,37 @@ test("billing, usage and audit forms work with and without JavaScript", async ({
   await expect(page.locator('[data-action="spend_cap.change"]')).toContainText("$75.50");
   await expect(page.locator('[data-action="spend_cap.change"]')).toHaveCount(1);
 });
+
+test("a change sent after the session ended says so once, and logging in again leads back", async ({ page }, testInfo) => {
+  // Without JavaScript the form's post comes back as a page load, which goes to the login page.
+  test.skip(testInfo.project.use.javaScriptEnabled === false, "a live page only");
+  const email = `ended-${Date.now()}@example.com`;
+  await page.goto("/signup");
+  await expect(page.locator("body[data-hydrated]")).toBeAttached();
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill("correct horse battery");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page).toHaveURL("/");
+  await page.goto("/keys");
+  await expect(page.locator("body[data-hydrated]")).toBeAttached();
+
+  // Logged out in another tab: this page does not know yet.
+  const other = await page.context().newPage();
+  await other.goto("/");
+  await other.getByRole("button", { name: "Log out" }).click();
+  await expect(other).toHaveURL(/\/login/);
+  await other.close();
+
+  await page.getByLabel("Name", { exact: true }).fill("Late");
+  await page.getByRole("button", { name: "Create key" }).click();
+  const alert = page.getByRole("alert");
+  await expect(alert).toHaveCount(1);
+  await expect(alert).toContainText("Your session has ended.");
+  await expect(page.getByRole("heading", { name: "Create a key" })).toBeVisible();
+  await alert.getByRole("link", { name: "Log in again" }).click();
+  await expect(page).toHaveURL("/login?next=/keys");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill("correct horse battery");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page).toHaveURL("/keys");
+});

@@ -90,26 +90,9 @@ pub async fn require_sign_in_for_pages(request: Request, next: Next) -> Response
     }
     if is_page_visit && !signed_in && !is_public_path(path) {
         let wanted = request.uri().path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
-        let login = if wanted == "/" {
-            "/login".to_owned()
-        } else {
-            format!("/login?next={}", encode_query_value(wanted))
-        };
-        return Redirect::to(&login).into_response();
+        return Redirect::to(&app::auth::login_url(wanted)).into_response();
     }
     next.run(request).await
-}
-
-fn encode_query_value(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Answers 404 at once for a path with a segment longer than any file name can be: no route,
@@ -319,10 +302,5 @@ mod tests {
         assert!(is_cross_site_write(&post, &headers(&[("origin", "null"), ("host", "127.0.0.1:3000")])));
         assert!(!is_cross_site_write(&post, &headers(&[])));
         assert!(!is_cross_site_write(&Method::GET, &headers(&[("sec-fetch-site", "cross-site")])));
-    }
-
-    #[test]
-    fn the_wanted_page_survives_the_trip_through_login() {
-        assert_eq!(encode_query_value("/keys?tab=a&b=c"), "/keys%3Ftab%3Da%26b%3Dc");
     }
 }

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::{FormError, FormSaved, SubmitButton, sentence_case};
+use super::{ErrorAlert, FormError, FormSaved, SubmitButton, sentence_case};
 use crate::account::{ChangePassword, RenameAccount, SignOutEverywhereElse};
 use crate::auth::Viewer;
 use crate::shell::CurrentViewer;
@@ -23,7 +23,7 @@ pub fn AccountPage() -> impl IntoView {
                 match viewer.await {
                     Ok(Some(viewer)) => view! { <AccountBody viewer /> }.into_any(),
                     Ok(None) => ().into_any(),
-                    Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
+                    Err(error) => view! { <ErrorAlert error /> }.into_any(),
                 }
             })}
         </Transition>

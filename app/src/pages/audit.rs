@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use super::{DataTable, breakable_email, date_over_hour};
+use super::{DataTable, ErrorAlert, breakable_email, date_over_hour};
 use crate::audit_log::{AUDIT_PAGE, AuditRow, list_audit};
 
 #[component]
@@ -72,7 +72,7 @@ fn AuditLog(all_accounts: bool) -> impl IntoView {
                         };
                         view! { {account} {entries} }.into_any()
                     }
-                    Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
+                    Err(error) => view! { <ErrorAlert error /> }.into_any(),
                 }
             })}
         </Transition>

@@ -6,14 +6,15 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use numbers::thousands;
 
-use super::{FormError, FormSaved, ReadOnlyNote, SubmitButton, viewing_as};
+use super::{Changes, ErrorAlert, FormError, FormSaved, ReadOnlyNote, SubmitButton, viewing_as};
 use crate::billing::{Billing, ClosedMonth, PricedMonth, SetSpendCap, SpendCapView, load_billing};
 use crate::shell::CurrentViewer;
 
 #[component]
 pub fn BillingPage() -> impl IntoView {
     let set_cap = ServerAction::<SetSpendCap>::new();
-    let billing = Resource::new(move || set_cap.version().get(), |_| load_billing());
+    let changes = Changes::new().follow(set_cap);
+    let billing = Resource::new(move || changes.get(), |_| load_billing());
     let viewer = use_context::<CurrentViewer>();
     view! {
         <Title text="Billing" />
@@ -23,7 +24,7 @@ pub fn BillingPage() -> impl IntoView {
                 let read_only = viewing_as(viewer).await;
                 match billing.await {
                     Ok(billing) => view! { <BillingBody billing set_cap read_only /> }.into_any(),
-                    Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
+                    Err(error) => view! { <ErrorAlert error /> }.into_any(),
                 }
             })}
         </Transition>

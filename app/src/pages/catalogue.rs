@@ -4,13 +4,14 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::{FormError, FormSaved, SubmitButton};
+use super::{Changes, ErrorAlert, FormError, FormSaved, SubmitButton};
 use crate::admin::{CataloguePlan, EditPlan, list_catalogue};
 
 #[component]
 pub fn CataloguePage() -> impl IntoView {
     let edit = ServerAction::<EditPlan>::new();
-    let plans = Resource::new(move || edit.version().get(), |_| list_catalogue());
+    let changes = Changes::new().follow(edit);
+    let plans = Resource::new(move || changes.get(), |_| list_catalogue());
     view! {
         <Title text="Plan catalogue" />
         <div class="page-header"><h1>"Plan catalogue"</h1></div>
@@ -21,7 +22,7 @@ pub fn CataloguePage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match plans.await {
                     Ok(plans) => view! { <div class="grid">{plans.into_iter().map(|plan| view! { <PlanEditor plan edit /> }).collect_view()}</div> }.into_any(),
-                    Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
+                    Err(error) => view! { <ErrorAlert error /> }.into_any(),
                 }
             })}
         </Transition>

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use numbers::{money, thousands};
 
-use super::{DataTable, FormError, FormSaved, SubmitButton};
+use super::{Changes, DataTable, ErrorAlert, FormError, FormSaved, SubmitButton};
 use crate::limits::{
     BucketLimit, EditBucketLimit, EditFreeRequests, EditTierFees, LimitsAndPricing, PricingView, RouteRow,
     WINDOWS, load_limits,
@@ -17,8 +17,8 @@ pub fn LimitsPage() -> impl IntoView {
     let edit_bucket = ServerAction::<EditBucketLimit>::new();
     let edit_tier = ServerAction::<EditTierFees>::new();
     let edit_free = ServerAction::<EditFreeRequests>::new();
-    let version = move || (edit_bucket.version().get(), edit_tier.version().get(), edit_free.version().get());
-    let limits = Resource::new(version, |_| load_limits());
+    let changes = Changes::new().follow(edit_bucket).follow(edit_tier).follow(edit_free);
+    let limits = Resource::new(move || changes.get(), |_| load_limits());
     view! {
         <Title text="Limits and pricing" />
         <div class="page-header"><h1>"Limits and pricing"</h1></div>
@@ -27,7 +27,7 @@ pub fn LimitsPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match limits.await {
                     Ok(limits) => view! { <Limits limits edit_bucket edit_tier edit_free /> }.into_any(),
-                    Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
+                    Err(error) => view! { <ErrorAlert error /> }.into_any(),
                 }
             })}
         </Transition>

@@ -57,9 +57,31 @@ where
                 options.set_block(web_sys::ScrollLogicalPosition::Nearest);
                 element.scroll_into_view_with_scroll_into_view_options(&options);
             });
-            view! { <div node_ref=alert class="alert alert-error" role="alert">{error.to_string()}</div> }
+            view! { <ErrorAlert error anchor=alert /> }
         })
     }
+}
+
+/// An error as a page shows it. An ended session links to the login page, which brings the
+/// user back to this page.
+#[component]
+pub fn ErrorAlert(
+    error: AppError,
+    /// For a caller that acts on the alert once it is shown (scrolls to it).
+    #[prop(optional)]
+    anchor: NodeRef<leptos::html::Div>,
+) -> impl IntoView {
+    let message = match error {
+        AppError::Unauthenticated => {
+            let location = leptos_router::hooks::use_location();
+            let (path, query) = (location.pathname.get_untracked(), location.search.get_untracked());
+            let here = if query.is_empty() { path } else { format!("{path}?{query}") };
+            let login = crate::auth::login_url(&here);
+            view! { "Your session has ended. " <a href=login>"Log in again"</a> " to continue." }.into_any()
+        }
+        other => other.to_string().into_any(),
+    };
+    view! { <div node_ref=anchor class="alert alert-error" role="alert">{message}</div> }
 }
 
 /// A form's submit button, disabled and marked busy while the form's server action is on its
@@ -150,6 +172,38 @@ pub(crate) fn focus_toggle(details: &web_sys::Element) {
     let summary = details.query_selector("summary").ok().flatten();
     if let Some(summary) = summary.and_then(|summary| summary.dyn_into::<web_sys::HtmlElement>().ok()) {
         let _ = summary.focus();
+    }
+}
+
+/// How many of the page's changes succeeded, for its data to reload after each one and only
+/// then: a refused change (a mistake in a field, an ended session) changed nothing, and a
+/// reload would replace the form that says why with the page's own error.
+#[derive(Clone, Copy)]
+pub(crate) struct Changes(RwSignal<usize>);
+
+impl Changes {
+    pub(crate) fn new() -> Self {
+        Self(RwSignal::new(0))
+    }
+
+    /// Counts `action`'s successes too (in the browser, where actions run).
+    pub(crate) fn follow<S>(self, action: ServerAction<S>) -> Self
+    where
+        S: ServerFn + Clone + Send + Sync + 'static,
+        S::Output: Send + Sync + 'static,
+        S::Error: Send + Sync + 'static,
+    {
+        Effect::new(move |_| {
+            if action.value().with(|last| matches!(last, Some(Ok(_)))) {
+                self.0.update(|count| *count += 1);
+            }
+        });
+        self
+    }
+
+    /// The count, tracked: a resource that reads it reloads after each success.
+    pub(crate) fn get(self) -> usize {
+        self.0.get()
     }
 }
 

@@ -3,7 +3,7 @@
 //! so traffic shows within a second without a reload. Without JavaScript the page renders the
 //! same figures with native meters, and a plain form picks the key.
 
-use super::GetForm;
+use super::{ErrorAlert, GetForm};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -27,7 +27,7 @@ pub fn OverviewPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(overview) => view! { <OverviewBody overview /> }.into_any(),
-                    Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
+                    Err(error) => view! { <ErrorAlert error /> }.into_any(),
                 }
             })}
         </Transition>

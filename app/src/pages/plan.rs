@@ -5,14 +5,15 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::{FormError, FormSaved, ReadOnlyNote, SubmitButton, signed_in};
+use super::{Changes, ErrorAlert, FormError, FormSaved, ReadOnlyNote, SubmitButton, signed_in};
 use crate::plans::{ChangePlan, PlanView, list_plans};
 use crate::shell::CurrentViewer;
 
 #[component]
 pub fn PlanPage() -> impl IntoView {
     let change = ServerAction::<ChangePlan>::new();
-    let plans = Resource::new(move || change.version().get(), |_| list_plans());
+    let changes = Changes::new().follow(change);
+    let plans = Resource::new(move || changes.get(), |_| list_plans());
     let viewer = use_context::<CurrentViewer>();
     view! {
         <Title text="Plan" />
@@ -40,7 +41,7 @@ pub fn PlanPage() -> impl IntoView {
                             {plans.into_iter().map(|plan| view! { <PlanCard plan change can_switch /> }).collect_view()}
                         </div>
                     }.into_any(),
-                    Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
+                    Err(error) => view! { <ErrorAlert error /> }.into_any(),
                 }
             })}
         </Transition>

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::secret_dialog::{OneTimeSecret, OneTimeSecretDialog};
-use super::{DataTable, FormError, SubmitButton, sentence_case, short_time};
+use super::{Changes, DataTable, ErrorAlert, FormError, SubmitButton, sentence_case, short_time};
 use crate::team::{
     InvitationView, InviteMember, MemberView, RemoveMember, RevokeInvitation, TeamView, load_team,
 };
@@ -19,10 +19,8 @@ pub fn TeamPage() -> impl IntoView {
     let invite = ServerAction::<InviteMember>::new();
     let revoke = ServerAction::<RevokeInvitation>::new();
     let remove = ServerAction::<RemoveMember>::new();
-    let team = Resource::new(
-        move || (invite.version().get(), revoke.version().get(), remove.version().get()),
-        |_| load_team(),
-    );
+    let changes = Changes::new().follow(invite).follow(revoke).follow(remove);
+    let team = Resource::new(move || changes.get(), |_| load_team());
     let code = RwSignal::new(None::<OneTimeSecret>);
     Effect::new(move |_| {
         if let Some(Ok(invited)) = invite.value().get() {
@@ -46,7 +44,7 @@ pub fn TeamPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match team.await {
                         Ok(team) => view! { <Team team invite revoke remove /> }.into_any(),
-                        Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
+                        Err(error) => view! { <ErrorAlert error /> }.into_any(),
                     }
                 })}
             </Transition>

@@ -4,7 +4,7 @@
 //! the table. Refreshed every two seconds while open. The filters are a plain GET form, applied
 //! with its button; without JavaScript each chart is summed up in words.
 
-use super::GetForm;
+use super::{ErrorAlert, GetForm};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -29,7 +29,7 @@ pub fn UsagePage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(report) => view! { <UsageBody report /> }.into_any(),
-                    Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
+                    Err(error) => view! { <ErrorAlert error /> }.into_any(),
                 }
             })}
         </Transition>

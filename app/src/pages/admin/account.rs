@@ -17,8 +17,8 @@ use crate::pages::keys::{restriction_summary, status_badge};
 use crate::pages::overview::{Gauge, Month};
 use crate::pages::usage::{ChartCard, Refusals};
 use crate::pages::{
-    DataTable, FormError, FormSaved, SubmitButton, close_after_success, on_each_submission,
-    reset_after_success, sentence_case, short_time,
+    Changes, DataTable, ErrorAlert, FormError, FormSaved, SubmitButton, close_after_success,
+    on_each_submission, reset_after_success, sentence_case, short_time,
 };
 use crate::view_as::StartViewAs;
 
@@ -39,16 +39,13 @@ pub fn AdminAccountPage() -> impl IntoView {
             let _ = window().location().set_href("/");
         }
     });
-    let versions = move || {
-        (
-            change_plan.version().get(),
-            set_override.version().get(),
-            reset.version().get(),
-            disable.version().get(),
-            switch_key.version().get(),
-        )
-    };
-    let account = Resource::new(move || (account_id(), versions()), |(id, _)| load_account(id));
+    let changes = Changes::new()
+        .follow(change_plan)
+        .follow(set_override)
+        .follow(reset)
+        .follow(disable)
+        .follow(switch_key);
+    let account = Resource::new(move || (account_id(), changes.get()), |(id, _)| load_account(id));
     // The page speaks of the latest change only: each submission clears what earlier ones said.
     let clear = move || {
         change_plan.value().set(None);
@@ -84,7 +81,7 @@ pub fn AdminAccountPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match account.await {
                     Ok(account) => view! { <AccountBody account change_plan set_override reset disable switch_key view_as /> }.into_any(),
-                    Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
+                    Err(error) => view! { <ErrorAlert error /> }.into_any(),
                 }
             })}
         </Transition>

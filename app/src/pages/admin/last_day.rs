@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use numbers::thousands;
 
 use crate::admin::{BusyAccount, DayTraffic, recent_traffic};
-use crate::pages::DataTable;
+use crate::pages::{DataTable, ErrorAlert};
 
 /// The last 24 hours of API calls over every account, and the busiest accounts: who is growing
 /// into a bigger plan, and who keeps hitting a limit.
@@ -20,7 +20,7 @@ pub(super) fn LastDay() -> impl IntoView {
                     match traffic.await {
                         Ok(traffic) if traffic.accounts == 0 => view! { <p class="muted">"No account has called the API in the last 24 hours."</p> }.into_any(),
                         Ok(traffic) => view! { <BusiestAccounts traffic /> }.into_any(),
-                        Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
+                        Err(error) => view! { <ErrorAlert error /> }.into_any(),
                     }
                 })}
             </Transition>

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use super::DataTable;
+use super::{DataTable, ErrorAlert};
 use crate::admin::{AccountListing, search_accounts};
 
 mod account;
@@ -47,7 +47,7 @@ pub fn AdminPage() -> impl IntoView {
                                 </section>
                             }.into_any()
                         }
-                        Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
+                        Err(error) => view! { <ErrorAlert error /> }.into_any(),
                     }
                 })}
             </Transition>

@@ -11,7 +11,10 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::secret_dialog::{OneTimeSecret, OneTimeSecretDialog};
-use super::{DataTable, FormError, FormSaved, ReadOnlyNote, SubmitButton, on_each_submission, viewing_as};
+use super::{
+    Changes, DataTable, ErrorAlert, FormError, FormSaved, ReadOnlyNote, SubmitButton, on_each_submission,
+    viewing_as,
+};
 use crate::keys::{
     CreateKey, KeyView, KeyWithSecret, RenameKey, RestrictKey, RevokeKey, RotateKey, SetKeyDisabled,
     list_keys,
@@ -90,19 +93,14 @@ pub fn KeysPage() -> impl IntoView {
     };
     actions.follow_submissions();
     let KeyActions { rename, restrict, rotate, switch, revoke, acting_on } = actions;
-    let keys = Resource::new(
-        move || {
-            (
-                create.version().get(),
-                rename.version().get(),
-                restrict.version().get(),
-                rotate.version().get(),
-                switch.version().get(),
-                revoke.version().get(),
-            )
-        },
-        |_| list_keys(),
-    );
+    let changes = Changes::new()
+        .follow(create)
+        .follow(rename)
+        .follow(restrict)
+        .follow(rotate)
+        .follow(switch)
+        .follow(revoke);
+    let keys = Resource::new(move || changes.get(), |_| list_keys());
     // The newest secret, from whichever action produced it last.
     let secret = RwSignal::new(None::<OneTimeSecret>);
     Effect::new(move |_| {
@@ -145,7 +143,7 @@ pub fn KeysPage() -> impl IntoView {
                     match keys.await {
                         Ok(keys) if keys.is_empty() => view! { <NoKeys /> }.into_any(),
                         Ok(keys) => view! { <KeyTable keys actions hydrated read_only /> }.into_any(),
-                        Err(error) => view! { <div class="alert alert-error" role="alert">{error.to_string()}</div> }.into_any(),
+                        Err(error) => view! { <ErrorAlert error /> }.into_any(),
                     }
                 })}
             </Transition>
