@@ -82,7 +82,7 @@ async fn gate(gateway: Gateway, mut request: Request, next: Next, request_id: &s
     };
     prepare_upstream_request(&mut request, key.clone(), identity, route);
     let render = policy.responder(route).for_caller(&caller);
-    let (request, claim) = match idempotency::prepare(&gateway, request).await {
+    let (request, claim) = match idempotency::prepare(&gateway, request, type_base).await {
         Prepared::Run { request, claim } => (request, claim),
         Prepared::Replay(mut response) => {
             // A repeat of a request that went through: charged nothing, its headers show the

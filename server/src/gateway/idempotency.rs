@@ -2,7 +2,8 @@
 //! kept 24 hours; a retry with the same key and body gets that response again (with
 //! `Idempotent-Replayed: true`) and causes no second side effect; the same key with a different
 //! request gets 422; a duplicate sent while the first is still running gets 409. Keys are scoped
-//! to the caller's account. A 5xx is not kept, so a retry runs again. A claimed request
+//! to the caller's account. A 5xx is not kept, so a retry runs again; nor is an answer that
+//! asks for a retry (408, 409, 425, 429, the upstream's own included). A claimed request
 //! finishes even if its caller disconnects ([`ClaimedKey::run`]); a claim a stopped node left
 //! unfinished is taken over after `services::idempotency::ABANDONED_AFTER_MINUTES`.
 //!
@@ -89,37 +90,45 @@ impl ClaimedKey {
     }
 }
 
-/// Looks up a keyed POST's `Idempotency-Key`; every other request runs as it is.
-pub async fn prepare(gateway: &Gateway, request: Request) -> Prepared {
+/// Looks up a keyed POST's `Idempotency-Key`; every other request runs as it is. Problems
+/// carry the policy's `type_base`, as the gateway's others do.
+pub async fn prepare(gateway: &Gateway, request: Request, type_base: Option<&str>) -> Prepared {
     if request.method() != Method::POST {
         return Prepared::Run { request, claim: None };
     }
-    let key = request.headers().get("idempotency-key").cloned();
+    let mut keys = request.headers().get_all("idempotency-key").iter();
+    let (key, another_key) = (keys.next().cloned(), keys.next().is_some());
     let caller = request.extensions().get::<Arc<ResolvedKey>>().cloned();
     let (Some(key), Some(caller)) = (key, caller) else {
         return Prepared::Run { request, claim: None };
     };
     let request_id = request_id_of(request.headers()).to_owned();
-    let Some(key) = key.to_str().ok().filter(|k| valid_key(k)).map(str::to_owned) else {
-        return Prepared::Refused(problem(
+    let refuse =
+        |status, code, title, detail: &str| problem(status, type_base, code, title, detail, &request_id);
+    let valid = key.to_str().ok().filter(|k| valid_key(k) && !another_key).map(str::to_owned);
+    let Some(key) = valid else {
+        return Prepared::Refused(refuse(
             StatusCode::BAD_REQUEST,
-            None,
             "invalid_idempotency_key",
             "Invalid Idempotency-Key",
-            "Use 1 to 255 visible ASCII characters, e.g. a UUID.",
-            &request_id,
+            "Send one Idempotency-Key of 1 to 255 visible ASCII characters, e.g. a UUID.",
         ));
     };
     let (parts, body) = request.into_parts();
-    let Ok(body) = to_bytes(body, MAX_BODY).await else {
-        return Prepared::Refused(crate::edge::closing_connection(problem(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            None,
-            "body_too_large",
-            "Body too large",
-            "A request with an Idempotency-Key is kept for replay, so its body may be at most 1 MiB.",
-            &request_id,
-        )));
+    let body = match to_bytes(body, MAX_BODY).await {
+        Ok(body) => body,
+        Err(error) if is_over_limit(&error) => {
+            let detail =
+                "A request with an Idempotency-Key is kept for replay, so its body may be at most 1 MiB.";
+            let too_large = refuse(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "Body too large", detail);
+            return Prepared::Refused(crate::edge::closing_connection(too_large));
+        }
+        Err(error) => {
+            let detail =
+                format!("The request body could not be read ({error}). Nothing was done: send it again.");
+            let unreadable = refuse(StatusCode::BAD_REQUEST, "body_unreadable", "Body unreadable", &detail);
+            return Prepared::Refused(crate::edge::closing_connection(unreadable));
+        }
     };
     let fingerprint =
         request_fingerprint(&parts.method, parts.uri.path_and_query().map_or("", |pq| pq.as_str()), &body);
@@ -130,27 +139,35 @@ pub async fn prepare(gateway: &Gateway, request: Request) -> Prepared {
             claim: Some(ClaimedKey { account_id: caller.account_id.clone(), key }),
         },
         Ok(Claim::Replay(stored)) => Prepared::Replay(replay(stored)),
-        Ok(Claim::InProgress) => Prepared::Refused(problem(
+        Ok(Claim::InProgress) => Prepared::Refused(refuse(
             StatusCode::CONFLICT,
-            None,
             "idempotency_in_progress",
             "Request in progress",
             "A request with this Idempotency-Key is still running; retry when it has finished.",
-            &request_id,
         )),
-        Ok(Claim::Mismatch) => Prepared::Refused(problem(
+        Ok(Claim::Mismatch) => Prepared::Refused(refuse(
             StatusCode::UNPROCESSABLE_ENTITY,
-            None,
             "idempotency_key_reused",
             "Idempotency-Key reused",
             "This Idempotency-Key was used for a different request. Use a new key for a new request.",
-            &request_id,
         )),
         Err(error) => {
             tracing::error!(%error, request_id, "idempotency store failed");
-            Prepared::Refused(super::problems::unavailable(None, &request_id))
+            Prepared::Refused(super::problems::unavailable(type_base, &request_id))
         }
     }
+}
+
+/// Whether reading a body failed on the size limit (not on a connection cut or a stall).
+fn is_over_limit(error: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = cause {
+        if error.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }
 
 fn valid_key(key: &str) -> bool {
@@ -168,8 +185,8 @@ pub fn request_fingerprint(method: &Method, path_and_query: &str, body: &[u8]) -
     lowercase_hex(&hasher.finalize())
 }
 
-/// Stores the first response for replays (or releases the key after a server error) and
-/// returns it.
+/// Stores the first response for replays (or releases the key after a server error, or an
+/// answer that asks for a retry) and returns it.
 async fn keep(
     gateway: &Gateway,
     account_id: &str,
@@ -193,7 +210,7 @@ async fn keep(
             );
         }
     };
-    if parts.status.is_server_error() {
+    if parts.status.is_server_error() || asks_for_a_retry(parts.status) {
         if let Err(error) = store.abandon(account_id, key).await {
             tracing::warn!(%error, "could not release an idempotency key");
         }
@@ -211,6 +228,17 @@ async fn keep(
         }
     }
     Response::from_parts(parts, Body::from(body))
+}
+
+/// Answers that say "not now, try again": keeping one would replay the refusal for a day.
+fn asks_for_a_retry(status: StatusCode) -> bool {
+    matches!(
+        status,
+        StatusCode::REQUEST_TIMEOUT
+            | StatusCode::CONFLICT
+            | StatusCode::TOO_EARLY
+            | StatusCode::TOO_MANY_REQUESTS
+    )
 }
 
 fn replay(stored: StoredResponse) -> Response {

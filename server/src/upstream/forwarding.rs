@@ -84,8 +84,11 @@ pub struct Origin {
 }
 
 /// Appends the peer to `X-Forwarded-For` (the upstream reads the right-most entry it does not
-/// trust, as keystile itself does) and sets `X-Forwarded-Proto` and `X-Forwarded-Host`.
+/// trust, as keystile itself does) and sets `X-Forwarded-Proto` and `X-Forwarded-Host`. A
+/// caller's RFC 7239 `Forwarded` is dropped: keystile does not write one, so whatever it says
+/// (`for=` any address) would reach an upstream that reads it unchecked.
 pub fn add_forwarded(headers: &mut HeaderMap, origin: &Origin) {
+    headers.remove(header::FORWARDED);
     const FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
     if let Some(peer) = origin.peer {
         let mut chain: Vec<String> =

@@ -122,6 +122,78 @@ async fn a_malformed_idempotency_key_gets_400() {
     let key = key_for_new_customer(&app).await;
     let response = post_scan(&app, &key, &"x".repeat(300), SCAN).await;
     assert_status(&response, StatusCode::BAD_REQUEST);
+
+    // Two keys on one request: which one counts is anyone's guess, so neither does.
+    let twice = browser()
+        .post(app.url("/v1/scans"))
+        .bearer_auth(&key)
+        .header("idempotency-key", "first")
+        .header("idempotency-key", "second")
+        .body(SCAN)
+        .send()
+        .await
+        .unwrap();
+    assert_status(&twice, StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = twice.json().await.unwrap();
+    assert_eq!(body["code"], "invalid_idempotency_key");
+    assert!(
+        body["type"].as_str().unwrap().ends_with("/invalid_idempotency_key"),
+        "the policy's type base: {body}"
+    );
+    assert_status(&post_scan(&app, &key, "first", SCAN).await, StatusCode::ACCEPTED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstreams_429_is_not_kept_so_the_retry_runs() {
+    // An upstream that is busy the first time and serves the second.
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = served.clone();
+    let upstream = axum::Router::new().fallback(move || {
+        let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            match n {
+                0 => (axum::http::StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "busy"),
+                _ => (axum::http::StatusCode::CREATED, [("retry-after", "0")], "done"),
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, upstream).await });
+    let app = spawn_app_with(|settings| settings.upstream_url = Some(format!("http://{address}"))).await;
+    let key = key_for_new_customer(&app).await;
+
+    let busy = post_scan(&app, &key, "busy-upstream", SCAN).await;
+    assert_status(&busy, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(busy.headers()["retry-after"], "1");
+    let retry = post_scan(&app, &key, "busy-upstream", SCAN).await;
+    assert_status(&retry, StatusCode::CREATED);
+    assert!(!retry.headers().contains_key("idempotent-replayed"), "it ran again");
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_cut_short_is_a_400_problem_not_a_413() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let key = key_for_new_customer(&app).await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /v1/scans HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {key}\r\n\
+         Idempotency-Key: cut-short\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"jur"
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.shutdown().await.unwrap(); // the rest of the body never comes
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(
+        answer.contains("application/problem+json") && answer.contains("\"code\":\"body_unreadable\""),
+        "{answer}"
+    );
+    // Nothing ran under the key: a complete retry goes through.
+    assert_status(&post_scan(&app, &key, "cut-short", SCAN).await, StatusCode::ACCEPTED);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -159,6 +159,7 @@ async fn forwarded_headers_name_the_caller_and_the_host_it_asked_for() {
     let echoed: Value = client()
         .get(format!("{proxy}/v1/jurisdictions"))
         .header("x-forwarded-for", "203.0.113.7")
+        .header("forwarded", "for=198.51.100.9;proto=https")
         .send()
         .await
         .unwrap()
@@ -170,6 +171,7 @@ async fn forwarded_headers_name_the_caller_and_the_host_it_asked_for() {
     assert_eq!(sent["x-forwarded-proto"], "https");
     assert_eq!(sent["x-forwarded-host"], proxy.trim_start_matches("http://"));
     assert_eq!(sent["host"], upstream.trim_start_matches("http://"));
+    assert!(sent.get("forwarded").is_none(), "the caller's own Forwarded is dropped: {sent}");
 }
 
 // ---- upstream faults ----

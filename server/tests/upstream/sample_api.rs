@@ -134,6 +134,16 @@ async fn bad_scan_bodies_get_4xx_problems() {
     ] {
         problem(post(wrong).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
     }
+    // A body labelled as something else is not taken for JSON; one labelled as a JSON type is.
+    let labelled = |kind: &'static str| {
+        let scan = r#"{"jurisdictions": ["UK"], "areas": ["AML"]}"#;
+        client().post(format!("{api}/v1/scans")).header("content-type", kind).body(scan).send()
+    };
+    problem(labelled("text/plain").await.unwrap(), StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+    problem(labelled("application/x-www-form-urlencoded").await.unwrap(), StatusCode::UNSUPPORTED_MEDIA_TYPE)
+        .await;
+    assert_eq!(labelled("application/json; charset=utf-8").await.unwrap().status(), StatusCode::ACCEPTED);
+    assert_eq!(labelled("application/vnd.regsn+json").await.unwrap().status(), StatusCode::ACCEPTED);
 }
 
 #[tokio::test]

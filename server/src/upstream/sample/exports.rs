@@ -2,7 +2,6 @@
 //! reports it. Exports are ready at once.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -10,10 +9,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::store::Export;
-use super::{Caller, PathParams, SampleApi, SampleError, catalog, parse_json, quoted};
+use super::{Caller, JsonBody, PathParams, SampleApi, SampleError, catalog, quoted};
 
 #[derive(Deserialize)]
-struct ExportRequest {
+pub(super) struct ExportRequest {
     snapshot_id: String,
     #[serde(default = "default_format")]
     format: String,
@@ -27,9 +26,8 @@ fn default_format() -> String {
 pub async fn create_export(
     State(api): State<SampleApi>,
     Caller(owner): Caller,
-    body: Bytes,
+    JsonBody(wanted): JsonBody<ExportRequest>,
 ) -> Result<Response, SampleError> {
-    let wanted: ExportRequest = parse_json(&body)?;
     let snapshot = catalog::snapshot(&wanted.snapshot_id).ok_or_else(|| {
         SampleError::Unprocessable(format!("There is no snapshot {} to export.", quoted(&wanted.snapshot_id)))
     })?;

@@ -12,8 +12,10 @@
 //! scans and exports live in memory, the newest [`store::CAPACITY`] of each; each is found only
 //! by the account that created it (`X-Keystile-Account-Id`), another's answers 404.
 //!
-//! Failures are problem+json: malformed JSON or query (or a `name` or `q` over 200 characters) → 400, a body of the wrong shape or with
-//! unknown values → 422, an unknown id or path → 404, a wrong method → 405. Never a 500.
+//! Failures are problem+json: malformed JSON or query (or a `name` or `q` over 200 characters)
+//! or a body that could not be read → 400, a body of the wrong shape or with unknown values →
+//! 422, a body labelled other than JSON → 415, an unknown id or path → 404, a wrong method →
+//! 405. Never a 500.
 
 mod catalog;
 mod directory;
@@ -25,9 +27,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, Path};
-use axum::http::StatusCode;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::de::DeserializeOwned;
@@ -100,6 +103,8 @@ enum SampleError {
     NoRoute,
     #[error("This endpoint does not accept that method.")]
     WrongMethod,
+    #[error("Send the body as JSON, with Content-Type: application/json.")]
+    UnsupportedMediaType,
 }
 
 /// What the caller sent, quoted for an error message and cut to 64 characters: an error names
@@ -121,6 +126,9 @@ impl IntoResponse for SampleError {
             }
             Self::NotFound(_) | Self::NoRoute => (StatusCode::NOT_FOUND, "not_found", "Not found"),
             Self::WrongMethod => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed"),
+            Self::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type")
+            }
         };
         problem(status, None, code, title, &self.to_string(), "")
     }
@@ -154,7 +162,33 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
-/// A JSON request body: unreadable JSON is a 400, readable JSON of the wrong shape a 422.
+/// A JSON request body. One labelled as another type is a 415 (a missing Content-Type is taken
+/// as JSON); one that could not be read (cut short, sent too slowly) is a 400 problem, as are
+/// unreadable JSON and readable JSON of the wrong shape (a 422).
+struct JsonBody<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = SampleError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, SampleError> {
+        let declared = request.headers().get(header::CONTENT_TYPE).map(|value| value.to_str().unwrap_or(""));
+        if declared.is_some_and(|kind| !is_json(kind)) {
+            return Err(SampleError::UnsupportedMediaType);
+        }
+        let body = Bytes::from_request(request, state).await.map_err(|rejection| {
+            SampleError::BadRequest(format!("The body could not be read: {}", rejection.body_text()))
+        })?;
+        parse_json(&body).map(Self)
+    }
+}
+
+/// `application/json`, or a JSON-based type such as `application/problem+json`, with any
+/// parameters (`; charset=utf-8`).
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
 fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, SampleError> {
     serde_json::from_slice(body).map_err(|error| match error.classify() {
         serde_json::error::Category::Data => {

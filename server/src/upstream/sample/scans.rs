@@ -8,7 +8,6 @@ use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, Sse};
@@ -18,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::store::{Owner, Scan};
-use super::{Caller, PathParams, SampleApi, SampleError, catalog, parse_json, quoted};
+use super::{Caller, JsonBody, PathParams, SampleApi, SampleError, catalog, quoted};
 
 /// Progress events a stream sends before `complete`.
 pub const STEPS: u32 = 5;
@@ -28,7 +27,7 @@ const MAX_ITEMS: usize = 20;
 const MAX_HORIZON: u32 = 60;
 
 #[derive(Deserialize)]
-struct ScanRequest {
+pub(super) struct ScanRequest {
     jurisdictions: Vec<String>,
     areas: Vec<String>,
     #[serde(default = "default_horizon")]
@@ -43,9 +42,8 @@ fn default_horizon() -> u32 {
 pub async fn create_scan(
     State(api): State<SampleApi>,
     Caller(owner): Caller,
-    body: Bytes,
+    JsonBody(wanted): JsonBody<ScanRequest>,
 ) -> Result<Response, SampleError> {
-    let wanted: ScanRequest = parse_json(&body)?;
     let jurisdictions = known_items("jurisdictions", &wanted.jurisdictions, |code| {
         catalog::jurisdiction(code).map(|j| j.code)
     })?;
