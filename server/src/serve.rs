@@ -70,10 +70,15 @@ where
             request.extensions_mut().insert(ConnectInfo(peer));
             app.clone().oneshot(request)
         });
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
-        let connection = graceful.watch(connection);
+        let (builder, watcher) = (builder.clone(), graceful.watcher());
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            // hyper's head timer starts at a request's first byte: a connection that never
+            // sends one would be held for ever.
+            if tokio::time::timeout(deadlines.head, stream.peek(&mut [0; 1])).await.is_err() {
+                return;
+            }
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            if let Err(error) = watcher.watch(connection.into_owned()).await {
                 tracing::debug!(%peer, %error, "connection ended with an error");
             }
         });
@@ -199,6 +204,15 @@ mod tests {
         quick.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
         let answer = read_answer(&mut quick).await.unwrap_or_default();
         assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("ok"), "{answer}");
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_never_sends_a_byte_is_closed() {
+        let address =
+            spawn_echo(Deadlines { head: Duration::from_millis(300), ..Deadlines::PRODUCTION }).await;
+        let mut silent = tokio::net::TcpStream::connect(address).await.unwrap();
+        let answer = read_answer(&mut silent).await.expect("the server still holds the connection");
+        assert!(answer.is_empty(), "{answer}");
     }
 
     #[tokio::test]
