@@ -94,6 +94,7 @@ pub(super) fn error(error: KeyError, type_base: Option<&str>, request_id: &str) 
         KeyError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
         KeyError::InvalidName
         | KeyError::InvalidExpiry
+        | KeyError::InvalidGrace
         | KeyError::InvalidRestrictions(_)
         | KeyError::NotActive
         | KeyError::ReasonRequired => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),

@@ -23,6 +23,13 @@ async fn key_to_rotate(app: &TestApp) -> (String, String) {
 async fn rotating_through_the_api_keeps_the_old_secret_for_the_grace_period() {
     let app = spawn_app().await;
     let (old, path) = key_to_rotate(&app).await;
+    // A grace of years would keep a "rotated" secret working: at most 30 days.
+    let too_long =
+        app.keys_api(reqwest::Method::POST, &path, Some(json!({"grace_seconds": 4_294_967_295u32}))).await;
+    assert_status(&too_long, StatusCode::UNPROCESSABLE_ENTITY);
+    let problem: Value = too_long.json().await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("at most 30 days"), "{problem}");
+    assert_eq!(limits_with(&app, &old).await, StatusCode::OK, "nothing changed");
     let rotated: Value = app
         .keys_api(reqwest::Method::POST, &path, Some(json!({"grace_seconds": 3600})))
         .await

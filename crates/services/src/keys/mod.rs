@@ -19,8 +19,8 @@ use secrecy::SecretString;
 
 use model::valid_name;
 pub use model::{
-    ApiKey, KeyError, KeyStatus, KeyUse, KeyWithSecret, MAX_EXPIRY_DAYS, NewExpiry, PreviousSecret,
-    Rejection, VerifiedKey, expiry_after_days,
+    ApiKey, KeyError, KeyStatus, KeyUse, KeyWithSecret, MAX_EXPIRY_DAYS, MAX_GRACE_DAYS, NewExpiry,
+    PreviousSecret, Rejection, VerifiedKey, expiry_after_days,
 };
 pub use quota::QuotaSince;
 pub use restrictions::{IpRange, MAX_ALLOWED_RANGES, Restrictions};
@@ -109,6 +109,9 @@ impl Keys {
         grace: Duration,
         new_expiry: NewExpiry,
     ) -> Result<KeyWithSecret, KeyError> {
+        if grace > Duration::days(MAX_GRACE_DAYS) {
+            return Err(KeyError::InvalidGrace);
+        }
         let key = self.get(actor, key_id).await?;
         let now = self.clock.now();
         if key.status(now).is_final() {

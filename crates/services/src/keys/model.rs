@@ -12,6 +12,10 @@ const MAX_NAME_CHARS: usize = 64;
 /// The furthest a key's expiry may be: ten years.
 pub const MAX_EXPIRY_DAYS: u32 = 3650;
 
+/// The longest an old secret keeps working after a rotation: long enough to roll the new one
+/// out everywhere, short enough that a leaked key cannot be "rotated" yet kept for years.
+pub const MAX_GRACE_DAYS: i64 = 30;
+
 /// The expiry of a key created now to last `days` (`None` or 0: never expires).
 pub fn expiry_after_days(now: DateTime<Utc>, days: Option<u32>) -> Result<Option<DateTime<Utc>>, KeyError> {
     match days.filter(|days| *days > 0) {
@@ -178,6 +182,8 @@ pub enum KeyError {
     InvalidName,
     #[error("Choose an expiry in the future and at most {MAX_EXPIRY_DAYS} days away.")]
     InvalidExpiry,
+    #[error("The old secret can keep working for at most {MAX_GRACE_DAYS} days after a rotation.")]
+    InvalidGrace,
     #[error("{0}")]
     InvalidRestrictions(String),
     #[error("This key is revoked or expired; create a new one instead.")]
