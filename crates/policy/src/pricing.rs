@@ -9,7 +9,12 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Policy;
+use crate::plans::MAX_PRICE_CENTS;
 use crate::validation::{FieldPath, Violations};
+
+/// The highest fee for one extra request, in cents ($1,000): with a tier's monthly fee at most
+/// [`MAX_PRICE_CENTS`], a month's bill stays a sum people can read.
+pub const MAX_EXTRA_REQUEST_CENTS: u64 = 100_000;
 
 /// The `[pricing]` section.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,6 +154,18 @@ impl Policy {
                     path.clone(),
                     "give both monthly_cents and extra_request_cents, or neither (custom pricing)",
                 );
+            }
+            if tier.monthly_cents.is_some_and(|cents| cents > MAX_PRICE_CENTS) {
+                let most = numbers::thousands(MAX_PRICE_CENTS / 100);
+                out.push(
+                    path.key("monthly_cents"),
+                    format!("must be at most {MAX_PRICE_CENTS} (${most} a month)"),
+                );
+            }
+            if tier.extra_request_cents.is_some_and(|cents| cents > MAX_EXTRA_REQUEST_CENTS) {
+                let most = numbers::thousands(MAX_EXTRA_REQUEST_CENTS / 100);
+                let message = format!("must be at most {MAX_EXTRA_REQUEST_CENTS} (${most} a request)");
+                out.push(path.key("extra_request_cents"), message);
             }
             if let Some(plan) = &tier.requires_plan
                 && self.plan(plan).is_none()

@@ -118,6 +118,20 @@ fn a_closed_last_tier_leaves_a_gap() {
 }
 
 #[test]
+fn a_fee_past_what_a_bill_can_say_is_named() {
+    let monthly = "monthly_cents = 1000000001";
+    refused("monthly_cents = 10000", monthly, "pricing.tiers[1].monthly_cents", "", "$10,000,000 a month");
+    let per_request = "extra_request_cents = 100001";
+    refused(
+        "extra_request_cents = 15",
+        per_request,
+        "pricing.tiers[3].extra_request_cents",
+        "",
+        "$1,000 a request",
+    );
+}
+
+#[test]
 fn a_tier_with_only_one_fee_is_named() {
     // The tier's own location is its [[pricing.tiers]] header, the line before its name.
     let text = edit("extra_request_cents = 15\n", "\n");

@@ -143,6 +143,8 @@ async fn an_admins_fees_price_the_month_at_once() {
         vec![("tier", "Free"), ("monthly_cents", "500"), ("extra_request_cents", "")],
         vec![("tier", "Free"), ("monthly_cents", "-5"), ("extra_request_cents", "1")],
         vec![("tier", "Platinum"), ("monthly_cents", "500"), ("extra_request_cents", "1")],
+        vec![("tier", "Free"), ("monthly_cents", "18446744073709551615"), ("extra_request_cents", "1")],
+        vec![("tier", "Free"), ("monthly_cents", "500"), ("extra_request_cents", "18446744073709551615")],
     ] {
         assert_status(&call(&app, "edit_tier_fees", &bad).await, StatusCode::UNPROCESSABLE_ENTITY);
     }
