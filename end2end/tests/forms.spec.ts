@@ -17,8 +17,12 @@ test("billing, usage and audit forms work with and without JavaScript", async ({
   // With JavaScript, act on the hydrated page: a click before hydration posts the plain form.
   if (js) await expect(page.locator("body[data-hydrated]")).toBeAttached();
   await page.getByLabel("Monthly cap (USD)").fill("a lot");
-  await page.getByRole("button", { name: "Save spend cap" }).click();
+  const save = page.getByRole("button", { name: "Save spend cap" });
+  await save.focus();
+  await page.keyboard.press("Enter");
   await expect(page.getByRole("alert")).toContainText("Enter an amount like 50 or 49.99");
+  // The keyboard user's place is kept: the focus stays on the button they pressed.
+  if (js) await expect(save).toBeFocused();
   await page.getByLabel("Monthly cap (USD)").fill("75.50");
   await page.getByRole("button", { name: "Save spend cap" }).click();
   await expect(page.getByText("$75.50 a month")).toBeVisible();

@@ -84,9 +84,11 @@ pub fn ErrorAlert(
     view! { <div node_ref=anchor class="alert alert-error" role="alert">{message}</div> }
 }
 
-/// A form's submit button, disabled and marked busy while the form's server action is on its
-/// way, so a second press does not send the change twice. Attributes and handlers written on
-/// it (`on:click`) go to the button.
+/// A form's submit button, marked disabled and busy while the form's server action is on its
+/// way, and a second press then does nothing, so the change is not sent twice. It stays
+/// focusable meanwhile (`aria-disabled`, not `disabled`): a focused button that is disabled
+/// drops the focus to the page's start, losing a keyboard user's place at every submission.
+/// Attributes and handlers written on it (`on:click`) go to the button.
 #[component]
 pub fn SubmitButton(
     /// The form's `ServerAction::pending()`.
@@ -104,8 +106,10 @@ pub fn SubmitButton(
     let live = RwSignal::new(!needs_javascript);
     Effect::new(move |_| live.set(true));
     view! {
-        <button type="submit" class=class disabled=move || pending.get() || !live.get()
-            aria-busy=move || pending.get().to_string()>
+        <button type="submit" class=class disabled=move || !live.get()
+            aria-disabled=move || pending.get().then_some("true")
+            aria-busy=move || pending.get().to_string()
+            on:click=move |event| if pending.get_untracked() { event.prevent_default() }>
             {children()}
         </button>
     }
