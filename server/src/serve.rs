@@ -50,6 +50,9 @@ where
     let mut builder = Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(deadlines.head);
     let graceful = GracefulShutdown::new();
+    // Tells connections still waiting for their first byte to give up: they hold a watcher,
+    // which the graceful shutdown would otherwise wait for until their deadline.
+    let (stopping, stop_waiting) = tokio::sync::watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -70,12 +73,16 @@ where
             request.extensions_mut().insert(ConnectInfo(peer));
             app.clone().oneshot(request)
         });
-        let (builder, watcher) = (builder.clone(), graceful.watcher());
+        let (builder, watcher, mut stop_waiting) =
+            (builder.clone(), graceful.watcher(), stop_waiting.clone());
         tokio::spawn(async move {
             // hyper's head timer starts at a request's first byte: a connection that never
             // sends one would be held for ever.
-            if tokio::time::timeout(deadlines.head, stream.peek(&mut [0; 1])).await.is_err() {
-                return;
+            let mut first = [0; 1];
+            let first_byte = tokio::time::timeout(deadlines.head, stream.peek(&mut first));
+            tokio::select! {
+                waited = first_byte => if waited.is_err() { return },
+                _ = stop_waiting.changed() => return,
             }
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             if let Err(error) = watcher.watch(connection.into_owned()).await {
@@ -84,6 +91,7 @@ where
         });
     }
     drop(listener);
+    let _ = stopping.send(true);
     graceful.shutdown().await;
 }
 
