@@ -1,14 +1,16 @@
 //! Refilling the in-memory limiter after a restart. It starts empty, which would hand every
-//! account a fresh month's quota and every key a fresh day's cap at each restart. The usage
-//! rollups hold the quota units each admitted request charged (`gateway::enforce`), so the
-//! plan-wide buckets of a month or a day (the ones every metered request charges, a key's own
-//! quota included) are charged
-//! that much again before the first request. Shorter windows start empty: they lose at most an
-//! hour. An admin's counter reset is kept: only usage after the last reset is restored; so is
-//! the start of a key's own quota set after the key had called.
+//! account a fresh month's quota, every key a fresh day's cap and a fresh hour of scans at each
+//! restart. The usage rollups hold the units each admitted request charged, per key and route
+//! bucket (`gateway::enforce`), so these are charged that much again before the first request:
+//! the plan-wide buckets of a month or a day (the ones every metered request charges, a key's
+//! own quota included), and the route buckets (`scans`, `exports`) of an hour or longer.
+//! Shorter windows start empty: they lose at most a minute. An admin's counter reset is kept:
+//! only usage after the last reset is restored; so is the start of a key's own quota set after
+//! the key had called. The rollups count by the minute, so usage in the minute of a reset, a
+//! quota's start or the hour's start is not restored.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{BTreeSet, HashMap};
 
 use anyhow::Context;
 use chrono::{DateTime, Duration, DurationRound, Utc};
@@ -72,18 +74,24 @@ impl Restore<'_> {
         if month_costs.is_empty() {
             return Ok(0); // no traffic this billing month: nothing to restore
         }
-        let keys = month_costs.keys().filter(|key_id| !key_id.is_empty()).map(String::as_str);
+        let keys: BTreeSet<&str> = month_costs
+            .keys()
+            .map(|(key_id, _)| key_id.as_str())
+            .filter(|key_id| !key_id.is_empty())
+            .collect();
         let mut restored = 0;
-        for charge in plan_wide_charges(self.policy, account, overrides, keys, self.key_quotas) {
+        for charge in restored_charges(self.policy, account, overrides, &keys, self.key_quotas) {
             let Some((start, end)) = window_bounds(&charge.spec.window, self.now) else { continue };
-            let costs = match self.counted_since(&account.id, &charge) {
-                Some(since) if since > start => costs_per_key(usage.queries, &account.id, since, end).await?,
-                _ => usage.costs_of(&account.id, (start, end)).await?,
+            let since = self.counted_since(&account.id, &charge).filter(|since| *since > start);
+            let costs = usage.costs_of(&account.id, (since.unwrap_or(start), end)).await?;
+            let charged_by = |(key_id, bucket): &(String, String)| match charge.spec.scope {
+                Scope::Account => true,
+                _ if named_by_a_route(self.policy, &charge.spec.name) => {
+                    *key_id == charge.subject && *bucket == charge.spec.name
+                }
+                _ => *key_id == charge.subject,
             };
-            let used = match charge.spec.scope {
-                Scope::Account => costs.values().sum(),
-                _ => costs.get(&charge.subject).copied().unwrap_or(0),
-            };
+            let used: u64 = costs.iter().filter(|(key, _)| charged_by(key)).map(|(_, cost)| cost).sum();
             let units = used.min(charge.spec.limit);
             if units > 0 {
                 self.services.limiter.decide(&[charge.with_cost(units)]).await?;
@@ -107,8 +115,8 @@ impl Restore<'_> {
 
 /// `[start, end)`.
 type Span = (DateTime<Utc>, DateTime<Utc>);
-/// Quota units per account id, then per key id.
-type CostsByAccount = HashMap<String, HashMap<String, u64>>;
+/// Units charged per account id, then per (key id, route bucket).
+type CostsByAccount = HashMap<String, HashMap<(String, String), u64>>;
 
 /// Every account's usage per window, each window read once (the accounts' billing months
 /// differ only by their anchor day).
@@ -118,25 +126,30 @@ struct UsageByWindow<'a> {
 }
 
 impl UsageByWindow<'_> {
-    /// The account's quota units per key id over `window`.
-    async fn costs_of(&mut self, account_id: &str, window: Span) -> anyhow::Result<HashMap<String, u64>> {
+    /// The account's units charged per (key id, route bucket) over `window`.
+    async fn costs_of(
+        &mut self,
+        account_id: &str,
+        window: Span,
+    ) -> anyhow::Result<HashMap<(String, String), u64>> {
         let every_account = match self.windows.entry(window) {
             Entry::Occupied(known) => known.into_mut(),
             Entry::Vacant(new) => {
-                new.insert(self.queries.costs_by_account_and_key(window.0, window.1).await?)
+                new.insert(self.queries.costs_by_account_key_and_bucket(window.0, window.1).await?)
             }
         };
         Ok(every_account.get(account_id).cloned().unwrap_or_default())
     }
 }
 
-/// The account's plan-wide month and day buckets: its own, and each of `keys`' (the keys that
-/// called this billing month).
-fn plan_wide_charges<'k>(
+/// The account's buckets a restart refills: its own plan-wide ones of a month or a day, and
+/// for each of `keys` (the keys that called this billing month) its plan-wide ones of a month
+/// or a day and the route buckets of an hour or longer.
+fn restored_charges(
     policy: &Policy,
     account: &Account,
     overrides: &Overrides,
-    keys: impl Iterator<Item = &'k str>,
+    keys: &BTreeSet<&str>,
     key_quotas: &HashMap<String, QuotaSince>,
 ) -> Vec<Charge> {
     let mut subject = Subject {
@@ -148,46 +161,44 @@ fn plan_wide_charges<'k>(
         key_quota: None,
         user_id: None,
     };
-    let mut charges = plan_wide(policy, gauges::charges(policy, &subject), Scope::Account);
+    let restored = |charge: &Charge, scope: Scope| {
+        let long = match charge.spec.window {
+            Window::Month { .. } | Window::Day => true,
+            Window::Hour => named_by_a_route(policy, &charge.spec.name),
+            _ => false,
+        };
+        charge.spec.scope == scope && long
+    };
+    let mut charges: Vec<Charge> = gauges::charges(policy, &subject)
+        .into_iter()
+        .filter(|charge| restored(charge, Scope::Account) && !named_by_a_route(policy, &charge.spec.name))
+        .collect();
     for key_id in keys {
         subject.key_id = Some(key_id);
-        subject.key_quota = key_quotas.get(key_id).map(|quota| quota.quota);
-        charges.extend(plan_wide(policy, gauges::charges(policy, &subject), Scope::Key));
+        subject.key_quota = key_quotas.get(*key_id).map(|quota| quota.quota);
+        charges.extend(
+            gauges::charges(policy, &subject).into_iter().filter(|charge| restored(charge, Scope::Key)),
+        );
     }
     charges
 }
 
-/// The quota units each key of the account used in `[from, to)`.
-async fn costs_per_key(
-    queries: &UsageQueries,
-    account_id: &str,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> anyhow::Result<HashMap<String, u64>> {
-    let per_key = queries.key_totals(account_id, from, to).await?;
-    Ok(per_key.into_iter().map(|key| (key.key_id.unwrap_or_default(), key.counts.cost)).collect())
+/// Whether a route names the bucket: only that route's requests charge it. Every metered
+/// request charges the others (the plan-wide ones).
+fn named_by_a_route(policy: &Policy, name: &str) -> bool {
+    policy.routes.iter().any(|route| route.buckets.iter().any(|bucket| bucket == name))
 }
 
-/// The buckets of `scope` that every metered request charges (no route names them) and that
-/// are counted per month or per day.
-fn plan_wide(policy: &Policy, charges: Vec<Charge>, scope: Scope) -> Vec<Charge> {
-    let named_by_a_route =
-        |name: &str| policy.routes.iter().any(|route| route.buckets.iter().any(|b| b == name));
-    charges
-        .into_iter()
-        .filter(|charge| charge.spec.scope == scope && !named_by_a_route(&charge.spec.name))
-        .filter(|charge| matches!(charge.spec.window, Window::Month { .. } | Window::Day))
-        .collect()
-}
-
-/// The current window of a month or day bucket.
+/// The current window of a month, day or hour bucket.
 fn window_bounds(window: &Window, now: DateTime<Utc>) -> Option<Span> {
+    let clock_aligned = |length: Duration| {
+        let start = now.duration_trunc(length).ok()?;
+        Some((start, start + length))
+    };
     match *window {
         Window::Month { anchor_day } => Some(limiter::billing_month(now, anchor_day)),
-        Window::Day => {
-            let start = now.duration_trunc(Duration::days(1)).ok()?;
-            Some((start, start + Duration::days(1)))
-        }
+        Window::Day => clock_aligned(Duration::days(1)),
+        Window::Hour => clock_aligned(Duration::hours(1)),
         _ => None,
     }
 }

@@ -2,7 +2,7 @@
 //! month-to-date totals, and the per-minute figures billing needs.
 //!
 //! Every query is scoped to one account (a key id of another account reads nothing), except
-//! [`UsageQueries::costs_by_account_and_key`], which a restart uses to read every account in a
+//! [`UsageQueries::costs_by_account_key_and_bucket`], which a restart uses to read every account in a
 //! few queries, and [`UsageQueries::by_account`], the operator console's busiest accounts. Ranges are
 //! `[from, to)` and count the buckets that start inside them; totals read whole days from
 //! `usage_days` and only the ragged edges from hours and minutes (see [`crate::periods`]).
@@ -220,25 +220,26 @@ impl UsageQueries {
         Ok(totals)
     }
 
-    /// The quota units charged over `[from, to)`, per account and then per key id (`""`: no
-    /// key), for every account at once: a restart refills the in-memory limiter from this
-    /// without a query per account.
-    pub async fn costs_by_account_and_key(
+    /// The units charged over `[from, to)`, per account and then per key id (`""`: no key) and
+    /// route bucket (`""`: none), for every account at once: a restart refills the in-memory
+    /// limiter from this without a query per account.
+    pub async fn costs_by_account_key_and_bucket(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<HashMap<String, HashMap<String, u64>>, UsageError> {
-        let mut costs: HashMap<String, HashMap<String, u64>> = HashMap::new();
+    ) -> Result<HashMap<String, HashMap<(String, String), u64>>, UsageError> {
+        let mut costs: HashMap<String, HashMap<(String, String), u64>> = HashMap::new();
         for piece in pieces(from.timestamp_millis(), to.timestamp_millis()) {
             let sql = format!(
-                "SELECT account_id, key_id, CAST(SUM(cost) AS BIGINT) FROM {} \
-                 WHERE bucket_start >= $1 AND bucket_start < $2 GROUP BY account_id, key_id",
+                "SELECT account_id, key_id, bucket, CAST(SUM(cost) AS BIGINT) FROM {} \
+                 WHERE bucket_start >= $1 AND bucket_start < $2 GROUP BY account_id, key_id, bucket",
                 piece.granularity.table()
             );
             let rows = sqlx::query(&sql).bind(piece.from).bind(piece.to).fetch_all(self.db.pool()).await?;
             for row in rows {
-                let cost = u64::try_from(row.try_get::<i64, _>(2)?).unwrap_or(0);
-                *costs.entry(row.try_get(0)?).or_default().entry(row.try_get(1)?).or_default() += cost;
+                let cost = u64::try_from(row.try_get::<i64, _>(3)?).unwrap_or(0);
+                let key_and_bucket = (row.try_get(1)?, row.try_get(2)?);
+                *costs.entry(row.try_get(0)?).or_default().entry(key_and_bucket).or_default() += cost;
             }
         }
         Ok(costs)

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use secrecy::ExposeSecret;
-use serde_json::Value;
+use serde_json::{Value, json};
 use services::Database;
 use usage::{Counts, UsageQueries};
 
@@ -220,6 +220,29 @@ async fn quota_and_cap_used(app: &TestApp, key: &str) -> (u64, u64) {
         buckets.iter().find(|bucket| bucket["name"] == name).unwrap()["used"].as_u64().unwrap()
     };
     (used("monthly"), used("daily_cap"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_keeps_the_hours_scans_as_used() {
+    let mut app = spawn_app().await;
+    let (_, _, key) = customer_with_key(&app).await;
+    let scan = |app: &TestApp| {
+        let body = json!({ "jurisdictions": ["UK"], "areas": ["AML"] });
+        browser().post(app.url("/v1/scans")).bearer_auth(&key).json(&body).send()
+    };
+    for _ in 0..6 {
+        assert_status(&scan(&app).await.unwrap(), StatusCode::ACCEPTED);
+        app.clock.advance(chrono::Duration::seconds(1)); // past the burst's second
+    }
+    assert_status(&scan(&app).await.unwrap(), StatusCode::TOO_MANY_REQUESTS);
+    app.shut_down().await;
+
+    // Six scans an hour: a restart must not hand out six more in the same hour.
+    let restarted = spawn_app_on(app.database_url.clone(), |_| {}).await;
+    let refused = scan(&restarted).await.unwrap();
+    assert_status(&refused, StatusCode::TOO_MANY_REQUESTS);
+    let body: Value = refused.json().await.unwrap();
+    assert!(body["detail"].as_str().unwrap().contains("scans"), "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
