@@ -75,7 +75,7 @@ fn OverviewBody(overview: Overview) -> impl IntoView {
                     <p>"Your account's limits are below. " <a href="/keys">"Create a key"</a> " to see its own buckets too."</p>
                 </div>
             })}
-            <Month live />
+            <Month live explains_the_bill=true />
             <div class="gauge-grid">
                 {gauges.into_iter().map(|gauge| view! { <Gauge live name=gauge.name /> }).collect_view()}
             </div>
@@ -85,7 +85,12 @@ fn OverviewBody(overview: Overview) -> impl IntoView {
 
 /// Month to date, the projection and the day the quota runs out.
 #[component]
-pub(crate) fn Month(live: RwSignal<Overview>) -> impl IntoView {
+pub(crate) fn Month(
+    live: RwSignal<Overview>,
+    /// Links the bill to the Billing page's explanation: for the customer, whose page it is.
+    #[prop(optional)]
+    explains_the_bill: bool,
+) -> impl IntoView {
     let month = move || live.read().month.clone();
     view! {
         <section class="grid" aria-label="This billing month, whole account">
@@ -127,7 +132,10 @@ pub(crate) fn Month(live: RwSignal<Overview>) -> impl IntoView {
                 <div class="stat">
                     <div class="stat-label">"Projected bill"</div>
                     <div class="stat-value" data-testid="projected-bill">{bill.projected_total}</div>
-                    <div class="stat-label">{format!("in the {} tier · ", bill.tier)}<a href="/billing#how-heading">"How it is worked out"</a></div>
+                    <div class="stat-label">
+                        {format!("in the {} tier", bill.tier)}
+                        {explains_the_bill.then(|| view! { " · " <a href="/billing#how-heading">"How it is worked out"</a> })}
+                    </div>
                 </div>
             })}
         </section>

@@ -266,6 +266,11 @@ async fn an_admins_changes_apply_at_the_next_request_and_are_audited() {
     assert!(page.contains("100,000 per month") && page.contains("60 per minute"), "{page}");
     assert!(page.contains("reads (one key)"), "per-key buckets are reset one key at a time");
     assert!(!page.contains(&secret), "a secret on the admin page");
+    assert!(page.contains("Projected bill"), "the month as its owner sees it");
+    assert!(
+        !page.contains("/billing#how-heading"),
+        "the customer's Billing page is not the operator's to open"
+    );
     let audit = audit_log(&app, true, "admin@", "plan.").await;
     assert_eq!(audit.as_array().unwrap().len(), 1, "{audit}");
     assert_eq!(audit[0]["target_label"], "Acme Corp", "the target account by its name");

@@ -140,6 +140,7 @@ async fn the_overview_projects_the_months_bill_and_tier_as_billing_does() {
     let overview = app.get("/").await.text().await.unwrap();
     assert_eq!(stat_value(&overview, "Projected bill"), Some(projected));
     assert!(overview.contains(&format!("in the {tier} tier")), "{tier}");
+    assert!(overview.contains(r#"href="/billing#how-heading""#), "the bill links to how it is worked out");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
