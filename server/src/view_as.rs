@@ -32,7 +32,12 @@ pub async fn guard(
     if !app::view_as::is_read_only_request(request.method().as_str(), &path) {
         return if is_page_view(&request) { refused_page() } else { refused(&path) };
     }
-    if let Some(page) = viewed_page(&request) {
+    let (data_of_page, page_path) = (page_of_data_call(&path), is_page_path(&request).then_some(path));
+    let response = next.run(request).await;
+    // What was shown, whatever the request said it accepts: a page (HTML came back) or the
+    // data a page loads when reached by a link inside the app (no page load then).
+    let shown = data_of_page.map(str::to_owned).or(page_path.filter(|_| is_html(&response)));
+    if let Some(page) = shown.filter(|_| response.status().is_success()) {
         // Each page once per visit: polling and reloads of the same page are not new views.
         let last = session.get::<String>(LAST_PAGE_KEY).await.ok().flatten();
         if last.as_deref() != Some(page.as_str()) {
@@ -40,26 +45,29 @@ pub async fn guard(
             let _ = session.insert(LAST_PAGE_KEY, &page).await;
         }
     }
-    next.run(request).await
+    response
 }
 
 /// The session key of the last page a view-as was seen on.
 const LAST_PAGE_KEY: &str = "view_as_page";
 
-/// The page a request shows: a page load, or the data call a page makes when reached by a
-/// link inside the app (no page load then).
-fn viewed_page(request: &Request) -> Option<String> {
-    let path = request.uri().path();
-    let page_of_function = match path {
+/// The page whose data a server function loads, for a page reached by a link inside the app.
+fn page_of_data_call(path: &str) -> Option<&'static str> {
+    match path {
         "/api/load_overview" => Some("/"),
         "/api/list_keys" => Some("/keys"),
         "/api/load_usage" => Some("/usage"),
         "/api/load_billing" => Some("/billing"),
         "/api/list_plans" => Some("/plan"),
         "/api/list_audit" => Some("/audit"),
+        "/api/load_team" => Some("/team"),
         _ => None,
-    };
-    page_of_function.map(str::to_owned).or_else(|| is_page_view(request).then(|| path.to_owned()))
+    }
+}
+
+fn is_html(response: &Response) -> bool {
+    let content_type = response.headers().get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
+    content_type.is_some_and(|value| value.starts_with("text/html"))
 }
 
 /// A 403 the page can show: server functions get the app's error in JSON.
@@ -92,16 +100,20 @@ fn refused_page() -> Response {
     (StatusCode::FORBIDDEN, axum::response::Html(PAGE)).into_response()
 }
 
-/// A browser loading a page (not data, scripts or styles).
+/// A browser loading a page: a page's path, asking for HTML.
 fn is_page_view(request: &Request) -> bool {
-    let path = request.uri().path();
     let wants_html = request
         .headers()
         .get(header::ACCEPT)
         .and_then(|accept| accept.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
+    wants_html && is_page_path(request)
+}
+
+/// A GET of a path a page may be at (not data, scripts, styles or the API).
+fn is_page_path(request: &Request) -> bool {
+    let path = request.uri().path();
     request.method() == Method::GET
-        && wants_html
         && !["/api/", "/pkg/", "/v1/", "/usage/export"].iter().any(|prefix| path.starts_with(prefix))
         && !path.contains('.')
 }

@@ -154,6 +154,10 @@ async fn a_view_as_needs_a_reason_cannot_nest_and_is_in_the_customers_audit_log(
     for page in ["/usage", "/usage", "/keys"] {
         app.browser.get(app.url(page)).header("accept", "text/html").send().await.unwrap();
     }
+    // A page fetched without asking for HTML (curl's default) is a page seen all the same; so
+    // is the Team page's data, loaded when it is reached by a link inside the app.
+    app.browser.get(app.url("/billing")).send().await.unwrap();
+    assert_status(&call(&app, "load_team", &[]).await, StatusCode::OK);
     let stopped = call(&app, "stop_view_as", &[]).await;
     assert!(stopped.status().is_success() || stopped.status().is_redirection());
     assert_ne!(session_id(&stopped), session_id(&started), "the session id is cycled when view-as stops");
@@ -170,8 +174,14 @@ async fn a_view_as_needs_a_reason_cannot_nest_and_is_in_the_customers_audit_log(
         .map(|e| (e["action"].as_str().unwrap().to_owned(), e["target"].as_str().unwrap_or("").to_owned()))
         .collect();
     seen.sort();
-    let expected =
-        [("view_as.end", ""), ("view_as.page", "/keys"), ("view_as.page", "/usage"), ("view_as.start", "")];
+    let expected = [
+        ("view_as.end", ""),
+        ("view_as.page", "/billing"),
+        ("view_as.page", "/keys"),
+        ("view_as.page", "/team"),
+        ("view_as.page", "/usage"),
+        ("view_as.start", ""),
+    ];
     assert_eq!(seen, expected.map(|(a, t)| (a.to_owned(), t.to_owned())), "{log}");
     assert!(log.to_string().contains("checking the gauges"));
 }
