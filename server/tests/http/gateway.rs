@@ -203,6 +203,12 @@ async fn admitted_requests_carry_the_policys_rate_limit_headers() {
     assert_eq!(public.headers()["x-ratelimit-limit"], "10");
     assert_eq!(public.headers()["x-ratelimit-remaining"], "9");
     assert_eq!(public.headers()["x-ratelimit-policy"], "tier=public;limit=10;window=hour");
+    // Every answer of a public endpoint carries the upgrade link, a keyed one too; a keyed
+    // read of a route that is not public does not.
+    assert_eq!(public.headers()["x-upgrade-url"], "https://igregulator.io/pricing");
+    let keyed = call(&app, "/v1/check?name=acme", Some(&key)).await;
+    assert_eq!(keyed.headers()["x-upgrade-url"], "https://igregulator.io/pricing");
+    assert!(!read.headers().contains_key("x-upgrade-url"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

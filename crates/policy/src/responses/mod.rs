@@ -171,9 +171,13 @@ impl<'a> Responder<'a> {
             self.write_styles(described, buckets, now, &mut out);
         }
         self.write_daily_cap(buckets, &mut out);
-        // Seed 001: every public-endpoint response carries the upgrade link, not only its 429.
-        let public = buckets.iter().find(|bucket| self.policy.is_public_bucket(bucket.name));
-        if let Some(url) = public.and_then(|bucket| self.policy.refusal(bucket.name).upgrade_url) {
+        // Seed 001: every public-endpoint response carries the upgrade link, not only its 429,
+        // and whoever calls (a key's call skips the per-address bucket, not the link).
+        let public_endpoint = self.route.is_some_and(Route::is_public)
+            || buckets.iter().any(|bucket| self.policy.is_public_bucket(bucket.name));
+        let public_bucket =
+            self.policy.public.as_ref().filter(|_| public_endpoint).map(|public| &public.bucket);
+        if let Some(url) = public_bucket.and_then(|bucket| self.policy.refusal(bucket).upgrade_url) {
             out.push(("X-Upgrade-URL".to_owned(), url.to_owned()));
         }
         out
