@@ -198,6 +198,7 @@ async fn an_account_at_its_spend_cap_gets_429_until_the_cap_is_raised() {
     let refused = call(&app, "/v1/snapshots/s1", Some(&key)).await;
     assert_status(&refused, StatusCode::TOO_MANY_REQUESTS);
     assert!(refused.headers().contains_key("retry-after"));
+    assert_eq!(refused.headers()["x-upgrade-url"], "https://igregulator.io/pricing", "as on every 429");
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["code"], "spend_cap_exceeded", "{body}");
     assert!(body["detail"].as_str().unwrap().contains("$50.00"), "{body}");

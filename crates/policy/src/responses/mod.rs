@@ -135,6 +135,10 @@ impl Policy {
             let wait = resets_at.duration_since(spend.now).unwrap_or(Duration::ZERO);
             headers.push(("Retry-After".to_owned(), ceil_seconds(wait).max(1).to_string()));
         }
+        // Like every other 429: a raised plan (or cap) is the way on.
+        if let Some(url) = &self.rejection.upgrade_url {
+            headers.push(("X-Upgrade-URL".to_owned(), url.clone()));
+        }
         RenderedRefusal {
             status: 429,
             headers,
