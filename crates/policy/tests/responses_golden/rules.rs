@@ -205,7 +205,10 @@ fn the_spend_cap_refusal_says_the_cap_the_spend_and_how_to_raise_it() {
     let refusal = policy.render_spend_cap_refusal(&spend, "req_3");
     assert_eq!(refusal.status, 429);
     assert_eq!(refusal.content_type, "application/problem+json");
-    assert_eq!(pairs(&refusal.headers), [("Retry-After", "907200")]);
+    assert_eq!(
+        pairs(&refusal.headers),
+        [("Retry-After", "907200"), ("X-Upgrade-URL", "https://igregulator.io/pricing")]
+    );
     assert_eq!(
         refusal.body,
         r#"{"type":"https://api.regsn.app/problems/spend_cap_exceeded","title":"Spend cap reached","status":429,"code":"spend_cap_exceeded","detail":"This account has reached its monthly spend cap of $50.00 ($50.12 spent this billing month). Raise or remove the cap in the dashboard to continue. Spending counts from zero again at 2026-05-01T00:00:00Z.","request_id":"req_3"}"#
@@ -214,7 +217,8 @@ fn the_spend_cap_refusal_says_the_cap_the_spend_and_how_to_raise_it() {
     // seed 001: accounts may not set a cap, and there is no problem type base.
     let policy = shipped("seed-001");
     let refusal = policy.render_spend_cap_refusal(&SpendCapReached { resets_at: None, ..spend }, "req_4");
-    assert!(refusal.headers.is_empty());
+    // No reset to wait for; the upgrade link as on seed 001's other 429s.
+    assert_eq!(pairs(&refusal.headers), [("X-Upgrade-URL", "https://igregulator.io/pricing")]);
     assert_eq!(
         refusal.body,
         r#"{"type":"about:blank","title":"Spend cap reached","status":429,"code":"spend_cap_exceeded","detail":"This account has reached its monthly spend cap of $50.00 ($50.12 spent this billing month). Ask the API operator to raise it to continue.","request_id":"req_4"}"#
