@@ -147,6 +147,23 @@ async fn bad_scan_bodies_get_4xx_problems() {
 }
 
 #[tokio::test]
+async fn a_reconnecting_stream_goes_on_after_the_last_event_seen_and_ends_after_complete() {
+    let api = spawn_sample_behind_proxy().await;
+    let scan = json!({"jurisdictions": ["UK"], "areas": ["AML"]});
+    let created: Value = post_json(format!("{api}/v1/scans"), scan).await.json().await.unwrap();
+    let stream = format!("{api}/v1/scans/{}/stream", created["id"].as_str().unwrap());
+    let resumed = client().get(&stream).header("last-event-id", "4").send().await.unwrap();
+    assert_eq!(resumed.status(), StatusCode::OK);
+    let events = resumed.text().await.unwrap();
+    let ids: Vec<&str> = events.lines().filter_map(|line| line.strip_prefix("id: ")).collect();
+    assert_eq!(ids, ["5", "6"], "{events}");
+    assert!(events.contains("event: complete"), "{events}");
+    // `complete` seen: nothing more, so an EventSource stops reconnecting.
+    let finished = client().get(&stream).header("last-event-id", "6").send().await.unwrap();
+    assert_eq!(finished.status(), StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
 async fn an_export_is_created_and_read_back() {
     let api = spawn_sample_behind_proxy().await;
     let export = json!({"snapshot_id": "snap_uk_aml_2025q1", "format": "tearsheet"});

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
@@ -140,27 +140,38 @@ fn findings(scan: &Scan) -> Vec<Value> {
         .collect()
 }
 
-/// `GET /v1/scans/{id}/stream`: [`STEPS`] `progress` events one interval apart, then `complete`.
+/// `GET /v1/scans/{id}/stream`: [`STEPS`] `progress` events one interval apart, then `complete`,
+/// each with its step as `id`. A reconnecting client (an `EventSource` does so whenever the
+/// stream ends) sends the last id it saw as `Last-Event-ID`: the stream goes on after it, and
+/// once `complete` was seen the answer is 204, which tells an `EventSource` to stop.
 pub async fn stream_scan(
     State(api): State<SampleApi>,
     Caller(owner): Caller,
     PathParams(id): PathParams<String>,
+    headers: HeaderMap,
 ) -> Result<Response, SampleError> {
     let scan = find_scan(&api, &owner, &id)?;
-    let mut response = Sse::new(scan_events(scan, api.stream_interval)).into_response();
+    let last_seen =
+        headers.get("last-event-id").and_then(|value| value.to_str().ok()?.trim().parse::<u32>().ok());
+    let next_step = last_seen.map_or(1, |seen| seen.saturating_add(1));
+    if next_step > STEPS + 1 {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let mut response = Sse::new(scan_events(scan, next_step, api.stream_interval)).into_response();
     // Tells buffering proxies in front (nginx) to pass events on at once.
     response.headers_mut().insert("x-accel-buffering", HeaderValue::from_static("no"));
     Ok(response)
 }
 
-fn scan_events(scan: Scan, interval: Duration) -> impl Stream<Item = Result<Event, Infallible>> {
-    futures_util::stream::unfold(1, move |step| {
+/// The scan's events from `first` on.
+fn scan_events(scan: Scan, first: u32, interval: Duration) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures_util::stream::unfold(first, move |step| {
         let scan = scan.clone();
         async move {
             if step > STEPS + 1 {
                 return None;
             }
-            if step > 1 {
+            if step > first {
                 tokio::time::sleep(interval).await;
             }
             let event = if step <= STEPS { progress_event(&scan, step) } else { complete_event(&scan) };
