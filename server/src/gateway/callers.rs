@@ -31,16 +31,17 @@ pub struct ResolvedKey {
 pub enum Presented<'a> {
     Nothing,
     Key(&'a str),
-    /// A key header that cannot hold a key (not text, wrong scheme, empty), or more than one:
-    /// which of two keys a request means is not for the gateway to guess.
+    /// A key header that cannot hold a key (not text, wrong scheme, empty).
     Malformed,
+    /// More than one key header: which key a request means is not for the gateway to guess.
+    Several,
 }
 
 /// `Authorization: Bearer <key>` or `X-API-Key: <key>`, once.
 pub fn presented_key(headers: &HeaderMap) -> Presented<'_> {
     let (authorization, api_key) = (headers.get_all(header::AUTHORIZATION), headers.get_all("x-api-key"));
     if authorization.iter().chain(api_key.iter()).nth(1).is_some() {
-        return Presented::Malformed;
+        return Presented::Several;
     }
     let value = headers.get(header::AUTHORIZATION).or_else(|| headers.get("x-api-key"));
     let Some(value) = value else {
@@ -126,9 +127,9 @@ mod tests {
         assert_eq!(presented_key(&headers("authorization", "ks_a_b")), Presented::Malformed);
         let mut two = headers("authorization", "Bearer ks_a_b");
         two.append("authorization", "Bearer ks_c_d".parse().unwrap());
-        assert_eq!(presented_key(&two), Presented::Malformed);
+        assert_eq!(presented_key(&two), Presented::Several);
         let mut both = headers("authorization", "Bearer ks_a_b");
         both.insert("x-api-key", "ks_a_b".parse().unwrap());
-        assert_eq!(presented_key(&both), Presented::Malformed);
+        assert_eq!(presented_key(&both), Presented::Several);
     }
 }

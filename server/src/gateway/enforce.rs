@@ -138,6 +138,7 @@ async fn verified_key(
     match callers::presented_key(headers) {
         Presented::Nothing => Ok(None),
         Presented::Malformed => Err(problems::invalid_key(type_base, request_id)),
+        Presented::Several => Err(problems::several_keys(type_base, request_id)),
         Presented::Key(secret) => match callers::resolve(&gateway.services, &gateway.cache, secret).await {
             Ok(Ok(key)) => Ok(Some(key)),
             Ok(Err(_rejection)) => Err(problems::invalid_key(type_base, request_id)),
@@ -153,7 +154,9 @@ async fn verified_key(
 /// is charged: a refused request costs nothing, and counts as refused under `restricted`.
 fn outside_restrictions(key: &ResolvedKey, method: &str, ip: IpAddr) -> Option<String> {
     if !key.restrictions.allows_method(method) {
-        return Some(format!("This key is read-only: it may send GET and HEAD requests, not {method}."));
+        return Some(format!(
+            "This key is read-only: it may send GET, HEAD and OPTIONS requests, not {method}."
+        ));
     }
     if !key.restrictions.allows_ip(ip) {
         return Some(format!(

@@ -73,6 +73,19 @@ pub fn key_required(type_base: Option<&str>, request_id: &str) -> Response {
     response
 }
 
+/// More than one key header (`Authorization` and `X-API-Key`, or one twice): a mistake in the
+/// caller's code, told as such rather than as a bad key.
+pub fn several_keys(type_base: Option<&str>, request_id: &str) -> Response {
+    problem(
+        StatusCode::BAD_REQUEST,
+        type_base,
+        "several_api_keys",
+        "More than one API key",
+        "Send the API key once: in `Authorization: Bearer <key>` or in `X-API-Key`, not both or twice.",
+        request_id,
+    )
+}
+
 /// A valid key used outside its restrictions. Unlike the 401, this names what was refused:
 /// the caller holds a real key and needs to know which restriction to lift or respect.
 pub fn key_restricted(detail: &str, type_base: Option<&str>, request_id: &str) -> Response {
