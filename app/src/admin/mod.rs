@@ -22,6 +22,13 @@ pub fn is_console_path(path: &str) -> bool {
 #[derive(Debug, Clone, Copy)]
 pub struct NotStaff;
 
+/// The accounts a search lists, and whether it found more than it lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountSearch {
+    pub accounts: Vec<AccountListing>,
+    pub more: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountListing {
     pub id: String,
@@ -117,13 +124,14 @@ fn listing(summary: services::accounts::admin::AccountSummary, policy: &policy::
 }
 
 #[server]
-pub async fn search_accounts(query: String) -> Result<Vec<AccountListing>, AppError> {
+pub async fn search_accounts(query: String) -> Result<AccountSearch, AppError> {
     use crate::auth::ssr::{require_operator, services};
     let operator = require_operator().await?;
     let services = services()?;
     let found = services.accounts.search(&operator, &query).await.map_err(admin_error)?;
     let policy = services.policy.get();
-    Ok(found.into_iter().map(|summary| listing(summary, &policy)).collect())
+    let accounts = found.accounts.into_iter().map(|summary| listing(summary, &policy)).collect();
+    Ok(AccountSearch { accounts, more: found.more })
 }
 
 #[server]

@@ -92,8 +92,8 @@ async fn customers_and_support_staff_get_403_from_admin_changes() {
         assert_status(&call(&app, function, fields).await, StatusCode::FORBIDDEN);
     }
     let found: Value = call(&app, "search_accounts", &[("query", "acme")]).await.json().await.unwrap();
-    assert_eq!(found[0]["id"], account_id.as_str(), "support can search");
-    assert_eq!(found[0]["plan"], "Starter", "the plan by its name");
+    assert_eq!(found["accounts"][0]["id"], account_id.as_str(), "support can search");
+    assert_eq!(found["accounts"][0]["plan"], "Starter", "the plan by its name");
     let gauges: Value =
         call(&app, "admin_overview", &[("account_id", &account_id)]).await.json().await.unwrap();
     assert_eq!(gauges["plan_name"], "Starter", "support can read the account's gauges");
@@ -111,11 +111,16 @@ async fn accounts_are_found_by_email_name_or_key_start() {
     operator(&app, "admin@keystile.example", Role::Admin).await;
     for query in ["INITECH", "dev@", &secret[..9]] {
         let found: Value = call(&app, "search_accounts", &[("query", query)]).await.json().await.unwrap();
-        let ids: Vec<&str> = found.as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+        let ids: Vec<&str> =
+            found["accounts"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
         assert_eq!(ids, vec![owner.account_id.as_deref().unwrap()], "{query}");
     }
     let none: Value = call(&app, "search_accounts", &[("query", "%")]).await.json().await.unwrap();
-    assert_eq!(none, serde_json::json!([]), "LIKE wildcards are taken literally");
+    assert_eq!(
+        none,
+        serde_json::json!({ "accounts": [], "more": false }),
+        "LIKE wildcards are taken literally"
+    );
 
     // Longer than anything it could match: refused plainly (SQLite would fail on 50,000).
     let long = "a".repeat(60_000);
@@ -137,11 +142,24 @@ async fn accounts_are_found_by_email_name_or_key_start() {
 
     // No query: the newest accounts, newest first, on the console's front page too.
     let newest: Value = call(&app, "search_accounts", &[("query", " ")]).await.json().await.unwrap();
-    let ids: Vec<&str> = newest.as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> =
+        newest["accounts"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
     assert_eq!(ids, [newer.account_id.as_deref().unwrap(), owner.account_id.as_deref().unwrap()]);
+    assert_eq!(newest["more"], false);
     let page = app.get("/admin").await.text().await.unwrap();
     assert!(page.contains("Newest accounts"), "{page}");
     assert!(page.contains("dev@initech.example") && page.contains("someone@else.example"));
+    assert!(!page.contains("there are more"));
+
+    // Past fifty, the list says it shows only the first fifty, rather than leaving some out unsaid.
+    for n in 0..50 {
+        let email = format!("bulk{n}@initech.example");
+        app.services.accounts.sign_up(&email, secrecy::SecretString::from(PASSWORD), "").await.unwrap();
+    }
+    let many: Value = call(&app, "search_accounts", &[("query", "initech")]).await.json().await.unwrap();
+    assert_eq!((many["accounts"].as_array().unwrap().len(), &many["more"]), (50, &Value::Bool(true)));
+    let page = app.get("/admin?q=initech").await.text().await.unwrap();
+    assert!(page.contains("Showing the first 50: there are more."), "{page}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -36,14 +36,20 @@ pub fn AdminPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="muted">"Searching…"</p> }>
                 {move || Suspend::new(async move {
                     match results.await {
-                        Ok(found) if found.is_empty() && q().is_empty() => view! { <div class="empty-state"><h2>"No customer accounts yet"</h2><p>"Accounts appear here as customers sign up."</p></div> }.into_any(),
-                        Ok(found) if found.is_empty() => view! { <div class="empty-state"><h2>"No accounts match"</h2><p>"Try part of an email or a key's first characters."</p></div> }.into_any(),
+                        Ok(found) if found.accounts.is_empty() && q().is_empty() => view! { <div class="empty-state"><h2>"No customer accounts yet"</h2><p>"Accounts appear here as customers sign up."</p></div> }.into_any(),
+                        Ok(found) if found.accounts.is_empty() => view! { <div class="empty-state"><h2>"No accounts match"</h2><p>"Try part of an email or a key's first characters."</p></div> }.into_any(),
                         Ok(found) => {
                             let title = if q().is_empty() { "Newest accounts" } else { "Accounts found" };
+                            let more = found.more.then(|| view! {
+                                <p class="muted" data-testid="more-accounts">
+                                    {format!("Showing the first {}: there are more. Search for part of a name, an email or a key's first characters to find one.", found.accounts.len())}
+                                </p>
+                            });
                             view! {
                                 <section class="stack">
                                     <h2>{title}</h2>
-                                    <AccountTable accounts=found caption=title />
+                                    {more}
+                                    <AccountTable accounts=found.accounts caption=title />
                                 </section>
                             }.into_any()
                         }

@@ -59,7 +59,14 @@ impl From<SummaryRow> for AccountSummary {
 }
 
 /// How many accounts one search lists.
-const SEARCH_LIMIT: i64 = 50;
+pub const SEARCH_LIMIT: usize = 50;
+
+/// What a search found: at most [`SEARCH_LIMIT`] accounts, and whether there were more.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub accounts: Vec<AccountSummary>,
+    pub more: bool,
+}
 
 /// An account row with its owner's email; a query appends its `WHERE` and `ORDER BY`.
 const SUMMARY_SELECT: &str = "SELECT a.id, a.name, a.plan_id, a.billing_anchor_day, a.created_at, a.disabled_at, a.spend_cap_cents, \
@@ -70,12 +77,14 @@ impl Accounts {
     /// Accounts whose name or a user's email contains `query` (any case), or with a key whose
     /// visible start begins with it; at most fifty, by name. An empty query lists the fifty
     /// newest accounts, newest first.
-    pub async fn search(&self, actor: &User, query: &str) -> Result<Vec<AccountSummary>, AdminError> {
+    pub async fn search(&self, actor: &User, query: &str) -> Result<Found, AdminError> {
+        // One more than is shown, to know whether there are more.
+        let fetched = i64::try_from(SEARCH_LIMIT + 1).unwrap_or(i64::MAX);
         require_operator(actor)?;
         let query = query.trim();
         let rows: Vec<SummaryRow> = if query.is_empty() {
             sqlx::query_as(&format!("{SUMMARY_SELECT} ORDER BY a.created_at DESC, a.id LIMIT $1"))
-                .bind(SEARCH_LIMIT)
+                .bind(fetched)
                 .fetch_all(self.db.pool())
                 .await?
         } else {
@@ -89,11 +98,12 @@ impl Accounts {
             ))
             .bind(format!("%{}%", escaped.to_lowercase()))
             .bind(format!("{escaped}%"))
-            .bind(SEARCH_LIMIT)
+            .bind(fetched)
             .fetch_all(self.db.pool())
             .await?
         };
-        Ok(rows.into_iter().map(AccountSummary::from).collect())
+        let more = rows.len() > SEARCH_LIMIT;
+        Ok(Found { accounts: rows.into_iter().take(SEARCH_LIMIT).map(AccountSummary::from).collect(), more })
     }
 
     /// The accounts with these ids, as the search lists them, in no particular order; ids of
