@@ -205,16 +205,21 @@ pub async fn set_override(account_id: String, bucket: String, limit: String) -> 
     Ok(())
 }
 
-/// Clears one of the account's bucket counters (account-wide buckets, or one key's).
+/// Clears one of the account's bucket counters (account-wide buckets, or one key's), confirmed
+/// with the form's checkbox: it lets through requests the counter refused, and cannot be undone.
 #[server]
 pub async fn reset_bucket(
     account_id: String,
     bucket: String,
     key_id: Option<String>,
+    confirm: Option<String>,
 ) -> Result<(), AppError> {
     use crate::auth::ssr::{internal, require_operator, services};
     use services::gauges::{self, Subject};
     let operator = require_operator().await?;
+    if confirm.is_none() {
+        return Err(AppError::Invalid("Tick “Start it from zero now” to reset the counter.".into()));
+    }
     let services = services()?;
     let account =
         services.accounts.account_for_operator(&operator, &account_id).await.map_err(admin_error)?;

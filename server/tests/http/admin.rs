@@ -61,7 +61,7 @@ async fn customers_and_support_staff_get_403_from_admin_changes() {
     let changes: [(&str, Vec<(&str, &str)>); 5] = [
         ("admin_change_plan", vec![("account_id", &account_id), ("plan_id", "pro")]),
         ("set_override", vec![("account_id", &account_id), ("bucket", "reads"), ("limit", "5")]),
-        ("reset_bucket", vec![("account_id", &account_id), ("bucket", "monthly")]),
+        ("reset_bucket", vec![("account_id", &account_id), ("bucket", "monthly"), ("confirm", "yes")]),
         (
             "set_account_disabled",
             vec![
@@ -205,9 +205,12 @@ async fn an_admins_changes_apply_at_the_next_request_and_are_audited() {
 
     // Resetting the key's reads counter lets it through again.
     let key_id = app.services.keys.list(&account_id).await.unwrap()[0].id.clone();
-    let reset =
-        call(&app, "reset_bucket", &[("account_id", &account_id), ("bucket", "reads"), ("key_id", &key_id)])
-            .await;
+    let reads_of_key = [("account_id", account_id.as_str()), ("bucket", "reads"), ("key_id", &key_id)];
+    let unconfirmed = call(&app, "reset_bucket", &reads_of_key).await;
+    assert_status(&unconfirmed, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(unconfirmed.text().await.unwrap().contains("Start it from zero now"));
+    assert_eq!(reads(&app, &secret).await, StatusCode::TOO_MANY_REQUESTS, "nothing was reset");
+    let reset = call(&app, "reset_bucket", &[reads_of_key.as_slice(), &[("confirm", "yes")]].concat()).await;
     assert_status(&reset, StatusCode::OK);
     assert_ne!(reads(&app, &secret).await, StatusCode::TOO_MANY_REQUESTS);
 

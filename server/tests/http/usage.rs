@@ -262,9 +262,12 @@ async fn a_restart_keeps_the_months_quota_and_the_days_cap_as_used() {
     restarted.clock.advance(chrono::Duration::minutes(1));
     crate::admin::operator(&restarted, "admin@keystile.example", services::accounts::Role::Admin).await;
     let account_id = user.account_id.unwrap();
-    let reset =
-        crate::admin::call(&restarted, "reset_bucket", &[("account_id", &account_id), ("bucket", "monthly")])
-            .await;
+    let reset = crate::admin::call(
+        &restarted,
+        "reset_bucket",
+        &[("account_id", &account_id), ("bucket", "monthly"), ("confirm", "yes")],
+    )
+    .await;
     assert_status(&reset, StatusCode::OK);
     assert_eq!(quota_and_cap_used(&restarted, &key).await, (0, 60));
     restarted.shut_down().await;

@@ -273,7 +273,8 @@ fn Overrides(
                             <option value="">"— account-wide —"</option>
                             {account.keys.iter().filter(|key| key.status == "active" || key.status == "rotating").map(|key| view! { <option value=key.id.clone()>{key.name.clone()}</option> }).collect_view()}
                         </select>
-                        <p class="field-hint">"The count starts again from zero at once, on every node: requests it refused until now are let through. This cannot be undone."</p>
+                        <p class="field-hint" id="reset-hint">"The count starts again from zero at once, on every node: requests it refused until now are let through. This cannot be undone."</p>
+                        <label><input type="checkbox" name="confirm" value="yes" required aria-describedby="reset-hint" />" Start it from zero now"</label>
                         <SubmitButton pending=reset.pending() class="btn btn-danger">"Reset counter"</SubmitButton>
                     </ActionForm>
                 </details>
