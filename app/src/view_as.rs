@@ -90,8 +90,11 @@ pub async fn start_view_as(account_id: String, reason: String) -> Result<(), App
         return Err(AppError::Invalid(rule));
     };
     let services = services()?;
-    let account =
-        services.accounts.account(&account_id).await.map_err(internal)?.ok_or(AppError::Forbidden)?;
+    let account = services
+        .accounts
+        .account_for_operator(&operator, &account_id)
+        .await
+        .map_err(crate::admin::admin_error)?;
     if services.accounts.owner_of(&account.id).await.map_err(internal)?.is_none() {
         return Err(AppError::Invalid("This account has no owner to view as.".into()));
     }

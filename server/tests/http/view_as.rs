@@ -149,6 +149,9 @@ async fn a_view_as_needs_a_reason_cannot_nest_and_is_in_the_customers_audit_log(
     operator(&app, "admin@keystile.example", Role::Admin).await;
 
     assert_status(&start_view_as(&app, &account_id, "  ").await, StatusCode::UNPROCESSABLE_ENTITY);
+    let unknown = start_view_as(&app, "acct_nonexistent", "checking").await;
+    assert_status(&unknown, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(unknown.text().await.unwrap().contains("There is no such account."));
     let started = start_view_as(&app, &account_id, "checking the gauges").await;
     assert_status(&start_view_as(&app, &account_id, "again").await, StatusCode::FORBIDDEN);
     for page in ["/usage", "/usage", "/keys"] {
