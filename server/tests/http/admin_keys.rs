@@ -78,5 +78,12 @@ async fn an_admin_disables_one_key_with_a_reason_and_the_customer_sees_it() {
     // Enabled by staff, the key is its owner's again to switch.
     let owned = app.services.keys.set_disabled(&owner, &key_id, true).await.unwrap();
     assert_eq!(owned.staff_disable_reason, None);
+    // Staff see who disabled it: the customer, not one of them.
+    let page = app.get(&format!("/admin/accounts/{account_id}")).await.text().await.unwrap();
+    assert!(
+        page.contains("Disabled by the account&#x27;s team")
+            || page.contains("Disabled by the account's team"),
+        "{page}"
+    );
     app.services.keys.set_disabled(&owner, &key_id, false).await.unwrap();
 }

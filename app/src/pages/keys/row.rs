@@ -264,7 +264,10 @@ pub(crate) fn status_badge(key: &KeyView) -> AnyView {
         "disabled" => {
             let why = match &key.staff_disable_reason {
                 Some(reason) => format!("Disabled by keystile staff: {reason}. Ask them to enable it."),
-                None => "Requests with it get 401 until it is enabled.".to_owned(),
+                // Said on the console too, where it tells staff the customer chose this.
+                None => {
+                    "Disabled by the account's team: requests with it get 401 until it is enabled.".to_owned()
+                }
             };
             view! {
                 <span class="badge badge-disabled">"Disabled"</span>
