@@ -36,7 +36,10 @@ pub async fn list_plans() -> Result<Vec<PlanView>, AppError> {
         services.accounts.account(&account_id).await.map_err(internal)?.ok_or(AppError::Forbidden)?;
     let policy = services.policy.get();
     let projected = ssr::projected_quota_units(&services, &account).await?;
-    Ok(policy.plans().iter().map(|plan| ssr::view(&policy, plan, &account.plan_id, projected)).collect())
+    // Limits an operator set for this account replace its plan's, so its card shows those.
+    let own = services.accounts.overrides(&account.id).await.map_err(internal)?;
+    let view = |plan| ssr::view(&policy, plan, &account.plan_id, projected, &own);
+    Ok(policy.plans().iter().map(view).collect())
 }
 
 #[server]
@@ -57,7 +60,7 @@ pub async fn change_plan(plan_id: String) -> Result<(), AppError> {
 #[cfg(feature = "ssr")]
 mod ssr {
     use numbers::thousands;
-    use policy::{Limit, Plan, Policy};
+    use policy::{BURST, DAILY_CAP, Limit, MONTHLY, Overrides, Plan, Policy};
 
     use super::PlanView;
 
@@ -82,7 +85,13 @@ mod ssr {
         })
     }
 
-    pub fn view(policy: &Policy, plan: &Plan, current: &str, projected: u64) -> PlanView {
+    /// `plan` as its card shows it; the account's own limits (`own`) replace the plan's on the
+    /// card of the plan it is on.
+    pub fn view(policy: &Policy, plan: &Plan, current: &str, projected: u64, own: &Overrides) -> PlanView {
+        let is_current = plan.id == current;
+        let own_limit = |bucket: &str| own.get(bucket).filter(|_| is_current);
+        let monthly_quota = own_limit(MONTHLY).or(plan.monthly_quota);
+        let burst = plan.burst.map(|burst| own_limit(BURST).map_or(burst, |count| burst.with_count(count)));
         let price = match (plan.price_cents, &policy.pricing) {
             (Some(0), _) => "Free".to_owned(),
             (Some(cents), _) => format!("{}/month", monthly_price(cents)),
@@ -97,16 +106,24 @@ mod ssr {
             ("Monthly quota set by contract", "Burst set by contract")
         };
         let mut limits = Vec::new();
-        match plan.monthly_quota {
+        match monthly_quota {
             Some(quota) => limits.push(format!("{} calls a month", thousands(quota))),
             None => limits.push(no_quota.to_owned()),
         }
-        match &plan.burst {
+        match &burst {
             Some(burst) => limits.push(format!("Bursts of {} {}", burst.count(), rate(burst))),
             None => limits.push(no_burst.to_owned()),
         }
         if let (true, Some(cap)) = (plan.daily_cap, &policy.daily_cap) {
-            limits.push(format!("At most {} calls a day per key", thousands(cap.limit)));
+            let daily = own_limit(DAILY_CAP).unwrap_or(cap.limit);
+            limits.push(format!("At most {} calls a day per key", thousands(daily)));
+        }
+        let others =
+            own.iter().filter(|(bucket, _)| is_current && ![MONTHLY, BURST, DAILY_CAP].contains(bucket));
+        for (bucket, count) in others {
+            if let Some(limit) = policy.bucket(bucket).map(|defined| defined.limit.with_count(count)) {
+                limits.push(format!("{bucket}: {} (set for your account)", limit.describe()));
+            }
         }
         PlanView {
             id: plan.id.clone(),
@@ -114,11 +131,11 @@ mod ssr {
             description: plan.description.clone(),
             price,
             limits,
-            current: plan.id == current,
+            current: is_current,
             fixed_price: plan.price_cents.is_some(),
             self_service: plan.self_service,
             contact_url: policy.rejection.upgrade_url.clone(),
-            pace: pace(projected, plan.monthly_quota),
+            pace: pace(projected, monthly_quota),
         }
     }
 

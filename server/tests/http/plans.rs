@@ -144,3 +144,34 @@ async fn a_plan_arranged_by_contract_cannot_be_chosen_by_the_customer_only_assig
     let account = app.services.accounts.account(&account.id).await.unwrap().unwrap();
     assert_eq!(account.plan_id, "enterprise");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_current_plans_card_shows_the_limits_set_for_the_account() {
+    let app = spawn_app().await;
+    let ada = app.signed_up("ada@example.com").await;
+    let account_id = ada.account_id.clone().unwrap();
+    let admin = app
+        .services
+        .accounts
+        .create_operator("admin@keystile.example", PASSWORD.into(), services::accounts::Role::Admin)
+        .await
+        .unwrap();
+    for (bucket, limit) in [("monthly", 777), ("burst", 3), ("reads", 2)] {
+        app.services.accounts.set_override(&admin, &account_id, bucket, Some(limit)).await.unwrap();
+    }
+    let page = app.get("/plan").await.text().await.unwrap();
+    let card = |plan: &str| {
+        let start = page.find(&format!(r#"data-plan="{plan}""#)).unwrap();
+        page[start..][..page[start..].find("</section>").unwrap()].to_owned()
+    };
+    let starter = card("starter");
+    for own in ["777 calls a month", "Bursts of 3 per second", "reads: 2 per minute (set for your account)"] {
+        assert!(starter.contains(own), "{own} missing: {starter}");
+    }
+    assert!(!starter.contains("10,000 calls a month"), "the plan's quota, which no longer applies");
+    let pro = card("pro");
+    assert!(
+        !pro.contains("777") && !pro.contains("set for your account"),
+        "another plan shows its own: {pro}"
+    );
+}
