@@ -36,7 +36,8 @@ pub struct MonthView {
     pub projected: u64,
     /// The plan's monthly quota, if it has one.
     pub quota: Option<u64>,
-    /// When the quota runs out at the current rate ("Nov 27"), if before the month ends.
+    /// When the quota runs out at the current rate ("Nov 27, at this rate"), if before the
+    /// month ends; "Used up" once it has.
     pub runs_out_on: Option<String>,
     /// Said above the page once the quota is 80 % used, and when it is used up.
     pub quota_warning: Option<String>,
@@ -259,7 +260,8 @@ pub(crate) mod ssr {
     }
 
     /// The day the quota's remainder is used up at this month's pace, if that is before the
-    /// month ends; `None` without use or when it lasts the month.
+    /// month ends ("Nov 26, at this rate"), or that it is ("Used up"); `None` without use or
+    /// when it lasts the month.
     fn runs_out(
         used: u64,
         limit: u64,
@@ -270,10 +272,13 @@ pub(crate) mod ssr {
         if used == 0 {
             return None;
         }
+        if used >= limit {
+            return Some("Used up".to_owned());
+        }
         let per_second = pace_per_second(used, start, now);
         let seconds_left = limit.saturating_sub(used) as f64 / per_second;
         let at = now + chrono::Duration::seconds(seconds_left.min(1e10) as i64);
-        (at < end).then(|| at.format("%b %-d").to_string())
+        (at < end).then(|| format!("{}, at this rate", at.format("%b %-d")))
     }
 
     #[cfg(test)]
@@ -288,7 +293,8 @@ pub(crate) mod ssr {
             let end = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
             let now = Utc.with_ymd_and_hms(2026, 11, 11, 0, 0, 0).unwrap();
             // 400 a day, 6,000 left: 15 more days.
-            assert_eq!(runs_out(4_000, 10_000, start, end, now).as_deref(), Some("Nov 26"));
+            assert_eq!(runs_out(4_000, 10_000, start, end, now).as_deref(), Some("Nov 26, at this rate"));
+            assert_eq!(runs_out(10_000, 10_000, start, end, now).as_deref(), Some("Used up"));
             assert_eq!(runs_out(4_000, 100_000, start, end, now), None);
             assert_eq!(runs_out(0, 10_000, start, end, now), None);
         }

@@ -123,7 +123,7 @@ pub(crate) fn Month(
                     let month = month();
                     match (month.quota, month.runs_out_on) {
                         (None, _) => "No monthly quota".to_owned(),
-                        (Some(_), Some(day)) => format!("{day}, at this rate"),
+                        (Some(_), Some(when)) => when,
                         (Some(_), None) => "Lasts the month".to_owned(),
                     }
                 }}</div>
