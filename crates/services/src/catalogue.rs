@@ -127,6 +127,8 @@ struct Audited<'a> {
     target: &'a str,
     before: String,
     after: String,
+    /// Whether the edit changes anything: a form saved as it was is neither saved nor audited.
+    changed: bool,
 }
 
 #[derive(Clone)]
@@ -190,7 +192,7 @@ impl Catalogue {
             .iter_mut()
             .find(|plan| plan.id == plan_id)
             .ok_or_else(|| AdminError::Invalid(format!("There is no plan {plan_id:?}.")))?;
-        let before = summary(plan);
+        let (before, unchanged) = (summary(plan), plan.clone());
         plan.name = name.to_owned();
         plan.description = description.to_owned();
         plan.price_cents = edit.price_cents;
@@ -202,8 +204,8 @@ impl Catalogue {
         });
         plan.daily_cap = edit.daily_cap;
         plan.self_service = edit.self_service;
-        let after = summary(plan);
-        let audited = Audited { action: "catalogue.edit", target: plan_id, before, after };
+        let (after, changed) = (summary(plan), *plan != unchanged);
+        let audited = Audited { action: "catalogue.edit", target: plan_id, before, after, changed };
         self.save(actor, Edit::Plans(plans), audited).await
     }
 
@@ -220,6 +222,7 @@ impl Catalogue {
             target: bucket,
             before: found.limit.describe(),
             after: limit.describe(),
+            changed: found.limit != limit,
         };
         self.save(actor, Edit::BucketLimit { bucket: bucket.to_owned(), limit }, audited).await
     }
@@ -242,7 +245,10 @@ impl Catalogue {
             monthly_cents: found.monthly_cents,
             extra_request_cents: found.extra_request_cents,
         });
-        let audited = Audited { action: "pricing.edit", target: tier, before, after: fees_summary(fees) };
+        let changed = (found.monthly_cents, found.extra_request_cents)
+            != (fees.monthly_cents, fees.extra_request_cents);
+        let audited =
+            Audited { action: "pricing.edit", target: tier, before, after: fees_summary(fees), changed };
         self.save(actor, Edit::TierFees { tier: tier.to_owned(), fees }, audited).await
     }
 
@@ -259,13 +265,17 @@ impl Catalogue {
             target: "free_requests_per_minute",
             before: pricing.free_requests_per_minute.to_string(),
             after: free_per_minute.to_string(),
+            changed: pricing.free_requests_per_minute != free_per_minute,
         };
         self.save(actor, Edit::FreeRequestsPerMinute(free_per_minute), audited).await
     }
 
     /// Checks `edit` against the policy in force, saves it with its audit entry, puts it in
-    /// force here and tells the other nodes.
+    /// force here and tells the other nodes; an edit that changes nothing does none of that.
     async fn save(&self, actor: &User, edit: Edit, audited: Audited<'_>) -> Result<(), AdminError> {
+        if !audited.changed {
+            return Ok(());
+        }
         let mut checked = (*self.policy.get()).clone();
         edit.apply(&mut checked).map_err(AdminError::Invalid)?;
         checked.validate().map_err(|error| AdminError::Invalid(error.to_string()))?;

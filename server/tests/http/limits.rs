@@ -65,6 +65,12 @@ async fn an_admins_bucket_limit_is_enforced_at_once_and_outlives_a_restart() {
     assert_eq!(entry.target.as_deref(), Some("reads"));
     assert_eq!(entry.before.as_deref(), Some("60 per minute"));
     assert_eq!(entry.after.as_deref(), Some("2 per minute"));
+    // Saved again as it is, nothing changes, so the audit log gains nothing.
+    assert_status(&call(&app, "edit_bucket_limit", &reads("2")).await, StatusCode::OK);
+    let again = services::audit::search(&app.services.db, &services::audit::AuditFilter::default(), 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), log.len(), "{again:?}");
 
     app.shut_down().await;
     let restarted = spawn_app_on(app.database_url.clone(), |_| {}).await;
