@@ -187,7 +187,20 @@ impl Catalogue {
                     "Keep the description to {MAX_PLAN_DESCRIPTION} characters, without tabs, line breaks or other control characters."
                 ))
             })?;
+        if edit.monthly_quota == Some(0) {
+            return Err(AdminError::Invalid(
+                "A monthly quota is at least 1 request; leave it empty for none.".into(),
+            ));
+        }
+        if edit.burst_per_second == Some(0) {
+            return Err(AdminError::Invalid(
+                "Bursts allow at least 1 request a second; leave it empty for no burst limit.".into(),
+            ));
+        }
         let mut plans = self.policy.get().plans.clone();
+        if plans.iter().any(|other| other.id != plan_id && other.name.eq_ignore_ascii_case(name)) {
+            return Err(AdminError::Invalid(format!("Another plan is already called “{name}”.")));
+        }
         let plan = plans
             .iter_mut()
             .find(|plan| plan.id == plan_id)
@@ -217,6 +230,9 @@ impl Catalogue {
         let found = current
             .bucket(bucket)
             .ok_or_else(|| AdminError::Invalid(format!("There is no bucket named {bucket}.")))?;
+        if limit.count() == 0 {
+            return Err(AdminError::Invalid(format!("The {bucket} limit is at least 1 request.")));
+        }
         let audited = Audited {
             action: "bucket.edit",
             target: bucket,

@@ -59,6 +59,20 @@ async fn an_admins_catalogue_edit_applies_at_the_next_request_and_outlives_a_res
         fields.push((field, value));
         assert_status(&call(&app, "edit_plan", &fields).await, StatusCode::UNPROCESSABLE_ENTITY);
     }
+    // Refusals in words an admin reads, not the policy file's field paths.
+    for (field, value, says) in [
+        ("monthly_quota", "0", "A monthly quota is at least 1 request"),
+        ("burst_per_second", "0", "Bursts allow at least 1 request a second"),
+        ("name", "pro", "Another plan is already called “pro”."),
+    ] {
+        let mut fields = edit("20000").to_vec();
+        fields.retain(|(name, _)| *name != field);
+        fields.push((field, value));
+        let refused = call(&app, "edit_plan", &fields).await;
+        assert_status(&refused, StatusCode::UNPROCESSABLE_ENTITY);
+        let message = refused.text().await.unwrap();
+        assert!(message.contains(says) && !message.contains("plans["), "{message}");
+    }
     let mut without_cap = edit("10000").to_vec();
     without_cap.retain(|(name, _)| *name != "daily_cap");
     without_cap.push(("daily_cap", "false"));

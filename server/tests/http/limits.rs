@@ -54,6 +54,8 @@ async fn an_admins_bucket_limit_is_enforced_at_once_and_outlives_a_restart() {
     ] {
         assert_status(&call(&app, "edit_bucket_limit", &bad).await, StatusCode::UNPROCESSABLE_ENTITY);
     }
+    let zero = call(&app, "edit_bucket_limit", &[("bucket", "reads"), ("count", "0")]).await;
+    assert!(zero.text().await.unwrap().contains("The reads limit is at least 1 request."));
     assert_eq!(limit_of(&app, &key, "reads").await, 60, "refused edits change nothing");
 
     assert_status(&call(&app, "edit_bucket_limit", &reads("2")).await, StatusCode::OK);
