@@ -92,11 +92,12 @@ mod ssr {
         let own_limit = |bucket: &str| own.get(bucket).filter(|_| is_current);
         let monthly_quota = own_limit(MONTHLY).or(plan.monthly_quota);
         let burst = plan.burst.map(|burst| own_limit(BURST).map_or(burst, |count| burst.with_count(count)));
+        // With pricing tiers the tiers make the bill, whatever the plan: a plan's own price,
+        // never billed then, is not shown, so the Plan page and Billing never disagree.
         let price = match (plan.price_cents, &policy.pricing) {
-            (Some(0), _) => "Free".to_owned(),
-            (Some(cents), _) => format!("{}/month", monthly_price(cents)),
-            // The bill follows the pricing tiers, whatever the plan.
-            (None, Some(_)) => "Billed by usage".to_owned(),
+            (_, Some(_)) => "Billed by usage".to_owned(),
+            (Some(0), None) => "Free".to_owned(),
+            (Some(cents), None) => format!("{}/month", monthly_price(cents)),
             (None, None) => "Custom pricing".to_owned(),
         };
         // A plan arranged by contract has its numbers set per account, not none at all.
@@ -132,7 +133,7 @@ mod ssr {
             price,
             limits,
             current: is_current,
-            fixed_price: plan.price_cents.is_some(),
+            fixed_price: plan.price_cents.is_some() && policy.pricing.is_none(),
             self_service: plan.self_service,
             contact_url: policy.rejection.upgrade_url.clone(),
             pace: pace(projected, monthly_quota),

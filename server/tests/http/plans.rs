@@ -174,4 +174,20 @@ async fn the_current_plans_card_shows_the_limits_set_for_the_account() {
         !pro.contains("777") && !pro.contains("set for your account"),
         "another plan shows its own: {pro}"
     );
+
+    // A price an admin gives a plan is not shown while the policy's pricing tiers make the
+    // bill: the Plan page would promise $49 a month where Billing charges by the tiers.
+    let starter = app.services.policy.get().plan("starter").unwrap().clone();
+    let priced = services::catalogue::PlanEdit {
+        name: starter.name.clone(),
+        description: starter.description.clone(),
+        price_cents: Some(4_900),
+        monthly_quota: starter.monthly_quota,
+        burst_per_second: starter.burst.map(|burst| burst.count()),
+        daily_cap: starter.daily_cap,
+        self_service: starter.self_service,
+    };
+    app.services.catalogue.edit_plan(&admin, "starter", priced).await.unwrap();
+    let page = app.get("/plan").await.text().await.unwrap();
+    assert!(!page.contains("$49/month") && page.contains("Billed by usage"), "{page}");
 }
