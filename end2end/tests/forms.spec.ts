@@ -1,4 +1,5 @@
 import { expect, test } from "@playwright/test";
+import { signUpLive } from "./accounts";
 
 // The dashboard's forms as plain HTML: with JavaScript on or off, the spend cap is set and
 // refused the same way, the usage filters and audit filters are GET forms, and the change
@@ -43,12 +44,7 @@ test("a change sent after the session ended says so once, and logging in again l
   // Without JavaScript the form's post comes back as a page load, which goes to the login page.
   test.skip(testInfo.project.use.javaScriptEnabled === false, "a live page only");
   const email = `ended-${Date.now()}@example.com`;
-  await page.goto("/signup");
-  await expect(page.locator("body[data-hydrated]")).toBeAttached();
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill("correct horse battery");
-  await page.getByRole("button", { name: "Create account" }).click();
-  await expect(page).toHaveURL("/");
+  await signUpLive(page, email);
   await page.goto("/keys");
   await expect(page.locator("body[data-hydrated]")).toBeAttached();
 

@@ -1,15 +1,11 @@
 import { expect, test } from "@playwright/test";
+import { signUpLive } from "./accounts";
 import { awaitFreshMinute } from "./gauges";
 
 test("the gauges follow the key's traffic live, without a reload", async ({ page, request }, testInfo) => {
   test.skip(testInfo.project.use.javaScriptEnabled === false, "live updates need JavaScript");
   const email = `live-${Date.now()}@example.com`;
-  await page.goto("/signup");
-  await expect(page.locator("body[data-hydrated]")).toBeAttached();
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill("correct horse battery");
-  await page.getByRole("button", { name: "Create account" }).click();
-  await expect(page).toHaveURL("/");
+  await signUpLive(page, email);
 
   await page.goto("/keys");
   await expect(page.locator("body[data-hydrated]")).toBeAttached();

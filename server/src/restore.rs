@@ -84,12 +84,11 @@ impl Restore<'_> {
             let Some((start, end)) = window_bounds(&charge.spec.window, self.now) else { continue };
             let since = self.counted_since(&account.id, &charge).filter(|since| *since > start);
             let costs = usage.costs_of(&account.id, (since.unwrap_or(start), end)).await?;
+            // A route's bucket counts that route's requests only; a plan-wide one every request.
+            let route_bucket = named_by_a_route(self.policy, &charge.spec.name);
             let charged_by = |(key_id, bucket): &(String, String)| match charge.spec.scope {
                 Scope::Account => true,
-                _ if named_by_a_route(self.policy, &charge.spec.name) => {
-                    *key_id == charge.subject && *bucket == charge.spec.name
-                }
-                _ => *key_id == charge.subject,
+                _ => *key_id == charge.subject && (!route_bucket || *bucket == charge.spec.name),
             };
             let used: u64 = costs.iter().filter(|(key, _)| charged_by(key)).map(|(_, cost)| cost).sum();
             let units = used.min(charge.spec.limit);
